@@ -1,0 +1,103 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import TackCore
+import TackPush
+import TackRedis
+import TackScheduler
+import TackWeb
+import TackWorker
+
+/// `run [ROLE]`: one role in the foreground (supervisord's way), or a whole node under the built-in manager.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run one role (web, worker, scheduler, push) in the foreground, or, with no role, a whole node.")
+
+    @Argument(help: "web, worker, scheduler or push; omit to run every role under the built-in process manager.")
+    var role: String?
+
+    @Option(help: "Web processes on this node (no role only); ports from web.port upwards.")
+    var webScale = 1
+
+    @Option(help: "Worker processes on this node (no role only).")
+    var workerScale = 1
+
+    @Option(help: "Queues this worker consumes, comma-separated (default: every configured queue).")
+    var queues: String?
+
+    @OptionGroup var options: ConfigOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            let role = try role.map(ProcessRole.parse)
+            guard (1...64).contains(webScale), (0...256).contains(workerScale) else {
+                throw TackError(.usage, subject: "--web-scale/--worker-scale", "expected 1-64 web and 0-256 worker processes")
+            }
+            let config = try options.load()
+            let queueList = try queues.map { try Self.parseQueues($0, config: config) } ?? config.queueNames
+            TackLogHandler.bootstrap(level: config.log.level, format: config.log.format)
+            if let role {
+                try await Self.runRole(role, config: config, queues: queueList)
+            } else {
+                let manager = ProcessManager(config: config, configPath: options.resolvedConfigPath(), overrides: options.overrides,
+                                             webScale: webScale, workerScale: workerScale, queues: queues)
+                try await manager.run()
+            }
+        }
+    }
+
+    static func parseQueues(_ text: String, config: TackConfiguration) throws -> [String] {
+        let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let known = Set(config.queueNames)
+        for name in names where !known.contains(name) {
+            throw TackError(.usage, subject: "--queues \(name)", "no job kind goes to this queue; configured queues: " + config.queueNames.joined(separator: ", "))
+        }
+        guard !names.isEmpty else { throw TackError(.usage, subject: "--queues", "name at least one queue") }
+        return names
+    }
+
+    /// Builds and runs one role's `ServiceGroup`: clients first, the role's services, the registry
+    /// membership last, so on shutdown the process leaves the registry first and closes clients last.
+    static func runRole(_ role: ProcessRole, config: TackConfiguration, queues: [String]) async throws {
+        let logger = Logger(label: "tack.\(role)")
+        try await Clients.preflight(config, logger: Logger(label: "tack.\(role).preflight"))
+
+        let postgres = Database.makeClient(config.database, logger: logger)
+        let redis = try Clients.makeRedis(config, logger: logger)
+        var services: [any Service] = [postgres, redis]
+        var listen = ""
+        switch role {
+        case .web:
+            let deps = WebDependencies(config: config, postgres: postgres, redis: redis, migrations: try Clients.migrations(config))
+            services.append(buildWebApplication(deps, logger: logger))
+            listen = "\(config.web.host):\(config.web.port)"
+        case .push:
+            services.append(buildPushApplication(config: config, redis: redis, logger: logger))
+            listen = "\(config.push.host):\(config.push.port)"
+        case .worker:
+            services += buildWorkerServices(config: config, queues: queues, postgres: postgres, redis: redis, logger: logger)
+        case .scheduler:
+            break
+        }
+        let identity = ClusterMembership.Identity(node: config.nodeName, zone: config.node.zone, role: role, listen: listen)
+        if role == .scheduler {
+            services += buildSchedulerServices(config: config, processID: identity.id, redis: redis, logger: logger).services
+        }
+        services.append(ClusterMembership(identity: identity, redis: redis, interval: config.cluster.heartbeatInterval,
+                                          ttl: config.cluster.heartbeatTTL, logger: logger))
+
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger)
+        // Shorter than supervisord's stopwaitsecs (15 s in the example) so we finish before a SIGKILL.
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(10)
+        groupConfiguration.maximumCancellationDuration = .seconds(2)
+        logger.info("starting", metadata: ["tack.role": "\(role)", "tack.node": "\(config.nodeName)", "tack.version": "\(TackVersion.current)"])
+        try await ServiceGroup(configuration: groupConfiguration).run()
+        logger.info("stopped", metadata: ["tack.role": "\(role)"])
+    }
+}

@@ -1,0 +1,223 @@
+import Foundation
+
+/// The whole configuration of a Tack process, validated and immutable.
+///
+/// Built once by the executable through `ConfigLoader` and passed down; nothing below the
+/// executable reads files or the environment for configuration.
+public struct TackConfiguration: Sendable {
+    /// This machine.
+    public struct Node: Sendable {
+        /// Configured node name; empty means the host name (see `TackConfiguration.nodeName`).
+        public var name: String
+        /// Zone shown in the cluster view.
+        public var zone: String
+        /// Absolute storage directory.
+        public var storageDirectory: String
+        /// Absolute log directory.
+        public var logDirectory: String
+    }
+
+    /// PostgreSQL connection settings.
+    public struct Database: Sendable {
+        /// Host name or address.
+        public var host: String
+        /// TCP port.
+        public var port: Int
+        /// Login role.
+        public var username: String
+        /// Password, if any.
+        public var password: String?
+        /// Database name.
+        public var database: String
+        /// TLS mode: disable, prefer or require.
+        public var tls: String
+        /// Connections per process.
+        public var poolSize: Int
+        /// Connect timeout.
+        public var connectTimeout: Duration
+        /// `host:port/database` for messages (never the password).
+        public var displayTarget: String { "\(host):\(port)/\(database)" }
+    }
+
+    /// Redis connection settings.
+    public struct Redis: Sendable {
+        /// The URL as configured (holds the password; never log it).
+        public var url: String
+        /// Connections in the pipelining pool.
+        public var poolSize: Int
+        /// Connect timeout.
+        public var connectTimeout: Duration
+        /// Reply timeout for ordinary commands.
+        public var commandTimeout: Duration
+        /// `host:port/db` for messages (never the password).
+        public var displayTarget: String {
+            guard let c = URLComponents(string: url) else { return "redis" }
+            let db = c.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+            return "\(c.host ?? "?"):\(c.port ?? 6379)/\(db.isEmpty ? "0" : db)"
+        }
+    }
+
+    /// Web role settings.
+    public struct Web: Sendable {
+        /// Listen address.
+        public var host: String
+        /// Listen port of the first web process.
+        public var port: Int
+        /// The public address of the site.
+        public var baseURL: String
+    }
+
+    /// Push role settings.
+    public struct Push: Sendable {
+        /// Listen address.
+        public var host: String
+        /// Listen port.
+        public var port: Int
+        /// Ping interval on idle connections.
+        public var pingInterval: Duration
+    }
+
+    /// Worker role settings.
+    public struct Worker: Sendable {
+        /// Jobs one process runs at once.
+        public var concurrency: Int
+        /// When an unacknowledged job may be claimed by another worker.
+        public var visibilityTimeout: Duration
+        /// Attempts before dead-lettering.
+        public var maxAttempts: Int
+    }
+
+    /// Scheduler lease timings.
+    public struct Scheduler: Sendable {
+        /// Lease lifetime.
+        public var leaseTTL: Duration
+        /// Renewal period.
+        public var renewInterval: Duration
+        /// Time without renewal after which the leader stands down.
+        public var renewDeadline: Duration
+        /// A standby's retry period.
+        public var retryInterval: Duration
+    }
+
+    /// Node registry timings.
+    public struct Cluster: Sendable {
+        /// Heartbeat period.
+        public var heartbeatInterval: Duration
+        /// Heartbeat key lifetime.
+        public var heartbeatTTL: Duration
+    }
+
+    /// Logging settings.
+    public struct Log: Sendable {
+        /// Minimum level name.
+        public var level: String
+        /// `text` or `json`.
+        public var format: String
+    }
+
+    /// Signs sessions and CSRF tokens. Never logged.
+    public var secretKey: String
+    /// This machine.
+    public var node: Node
+    /// PostgreSQL.
+    public var database: Database
+    /// Redis.
+    public var redis: Redis
+    /// Web role.
+    public var web: Web
+    /// Push role.
+    public var push: Push
+    /// Worker role.
+    public var worker: Worker
+    /// Scheduler role.
+    public var scheduler: Scheduler
+    /// Job kind → queue name, every kind present.
+    public var queues: [String: String]
+    /// Node registry.
+    public var cluster: Cluster
+    /// Logging.
+    public var log: Log
+    /// The Tack installation directory.
+    public var rootDirectory: String
+    /// The file the configuration was read from, if any.
+    public var sourceFile: String?
+
+    /// The distinct queue names in use, sorted.
+    public var queueNames: [String] { Array(Set(queues.values)).sorted() }
+
+    /// The node name: configured, or the host name.
+    public var nodeName: String {
+        node.name.isEmpty ? ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "node" : node.name
+    }
+
+    /// Builds the typed configuration from validated values and checks rules between keys.
+    init(values: [String: ConfigValue], origins: [String: ConfigLoader.Origin], rootDirectory: String, sourceFile: String?) throws {
+        func string(_ path: String) -> String { if case .string(let s) = values[path] { return s }; return "" }
+        func int(_ path: String) -> Int { if case .integer(let i) = values[path] { return i }; return 0 }
+        func seconds(_ path: String) -> Duration { if case .seconds(let d) = values[path] { return .milliseconds(Int64((d * 1000).rounded())) }; return .zero }
+        func absolute(_ path: String) -> String {
+            let p = string(path)
+            return p.hasPrefix("/") ? p : (rootDirectory as NSString).appendingPathComponent(p)
+        }
+        func subject(_ path: String) -> String {
+            switch origins[path] {
+            case .file(let file, let line?): return "\(file):\(line): \(path)"
+            case .file(let file, nil): return "\(file): \(path)"
+            case .environment(let name): return "\(name) (\(path))"
+            case .flag: return "--set \(path)"
+            default: return path
+            }
+        }
+
+        self.rootDirectory = rootDirectory
+        self.sourceFile = sourceFile
+        // The secret is required: an empty default is rejected here, naming the key.
+        let secret = string("secret_key")
+        guard secret.count >= 32 else {
+            throw TackError(.invalidConfig, subject: subject("secret_key"), "secret \(secret.isEmpty ? "missing" : "too short"); it needs at least 32 characters: generate a config with `./platform gen_config FILE` or set TACK_SECRET_KEY")
+        }
+        secretKey = secret
+        node = Node(name: string("node.name"), zone: string("node.zone"),
+                    storageDirectory: absolute("node.storage_dir"), logDirectory: absolute("node.log_dir"))
+
+        let dbURL = string("database.url")
+        guard let c = URLComponents(string: dbURL), let host = c.host else {
+            throw TackError(.invalidConfig, subject: subject("database.url"), "expected postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+        }
+        let dbName = c.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        guard !dbName.isEmpty else {
+            throw TackError(.invalidConfig, subject: subject("database.url"), "the URL names no database; expected postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+        }
+        guard let user = c.user, !user.isEmpty else {
+            throw TackError(.invalidConfig, subject: subject("database.url"), "the URL names no user; expected postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+        }
+        database = Database(host: host, port: c.port ?? 5432, username: user.removingPercentEncoding ?? user,
+                            password: c.password?.removingPercentEncoding, database: dbName,
+                            tls: string("database.tls"), poolSize: int("database.pool_size"),
+                            connectTimeout: seconds("database.connect_timeout"))
+
+        redis = Redis(url: string("redis.url"), poolSize: int("redis.pool_size"),
+                      connectTimeout: seconds("redis.connect_timeout"), commandTimeout: seconds("redis.command_timeout"))
+        web = Web(host: string("web.host"), port: int("web.port"), baseURL: string("web.base_url"))
+        push = Push(host: string("push.host"), port: int("push.port"), pingInterval: seconds("push.ping_interval"))
+        worker = Worker(concurrency: int("worker.concurrency"), visibilityTimeout: seconds("worker.visibility_timeout"),
+                        maxAttempts: int("worker.max_attempts"))
+        scheduler = Scheduler(leaseTTL: seconds("scheduler.lease_ttl"), renewInterval: seconds("scheduler.renew_interval"),
+                              renewDeadline: seconds("scheduler.renew_deadline"), retryInterval: seconds("scheduler.retry_interval"))
+        guard scheduler.renewDeadline < scheduler.leaseTTL else {
+            throw TackError(.invalidConfig, subject: subject("scheduler.renew_deadline"), "must be below scheduler.lease_ttl, so a leader stands down before its lease can expire")
+        }
+        guard scheduler.renewInterval < scheduler.renewDeadline else {
+            throw TackError(.invalidConfig, subject: subject("scheduler.renew_interval"), "must be below scheduler.renew_deadline, so a leader renews before it must stand down")
+        }
+        var queues: [String: String] = [:]
+        for kind in ConfigSchema.jobKinds { queues[kind.kind] = kind.defaultQueue }
+        if case .map(let configured) = values["queues"] { queues.merge(configured) { $1 } }
+        self.queues = queues
+        cluster = Cluster(heartbeatInterval: seconds("cluster.heartbeat_interval"), heartbeatTTL: seconds("cluster.heartbeat_ttl"))
+        guard cluster.heartbeatInterval < cluster.heartbeatTTL else {
+            throw TackError(.invalidConfig, subject: subject("cluster.heartbeat_interval"), "must be below cluster.heartbeat_ttl, or live processes would vanish from the registry")
+        }
+        log = Log(level: string("log.level"), format: string("log.format"))
+    }
+}

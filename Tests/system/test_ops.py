@@ -1,0 +1,127 @@
+"""The example files at the root, exercised as an operator uses them: nginx loads the rendered site
+and proxies to real tack processes; supervisord runs the rendered programs and stops them cleanly."""
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import time
+import urllib.request
+
+from conftest import ROOT, free_port
+
+
+def render(text, **values):
+    for key, value in values.items():
+        text = text.replace("{{%s}}" % key, value)
+    assert "{{" not in text, "every placeholder is documented and rendered"
+    return text
+
+
+def test_nginx_example_passes_nginx_t_and_proxies_web_and_push(migrated, tmp_path):
+    site = render((ROOT / "nginx.conf.example").read_text(), SERVER_NAME="localhost", PATH_TO_TACK_ROOT=str(ROOT))
+    listen = free_port()
+    site = site.replace("listen 80;", f"listen 127.0.0.1:{listen};")
+    site = site.replace("server 127.0.0.1:5000;", f"server 127.0.0.1:{migrated.env['TACK_WEB_PORT']};")
+    site = site.replace("server 127.0.0.1:4000;", f"server 127.0.0.1:{migrated.env['TACK_PUSH_PORT']};")
+    (tmp_path / "tack-site.conf").write_text(site)
+    main = f"""
+pid {tmp_path}/nginx.pid;
+error_log {tmp_path}/nginx-error.log;
+events {{ worker_connections 64; }}
+http {{
+    access_log {tmp_path}/nginx-access.log;
+    client_body_temp_path {tmp_path}/body;
+    proxy_temp_path {tmp_path}/proxy;
+    fastcgi_temp_path {tmp_path}/fastcgi;
+    uwsgi_temp_path {tmp_path}/uwsgi;
+    scgi_temp_path {tmp_path}/scgi;
+    include {tmp_path}/tack-site.conf;
+}}
+"""
+    (tmp_path / "nginx.conf").write_text(main)
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    check = subprocess.run([nginx, "-t", "-c", str(tmp_path / "nginx.conf")], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+
+    web = migrated.start("run", "web")
+    push = migrated.start("run", "push")
+    server = subprocess.Popen([nginx, "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off;"])
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                health = urllib.request.urlopen(f"http://127.0.0.1:{listen}/healthz", timeout=2)
+                pushed = urllib.request.urlopen(f"http://127.0.0.1:{listen}/push/healthz", timeout=2)
+                break
+            except Exception:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.2)
+        assert health.status == 200 and b'"ok"' in health.read()
+        assert pushed.status == 200 and pushed.read() == b"ok"
+    finally:
+        server.send_signal(signal.SIGQUIT)
+        server.wait(timeout=10)
+        for proc in (web, push):
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=15) == 0
+
+
+def test_supervisord_example_runs_every_role_and_stops_them_cleanly(migrated, tmp_path):
+    prefix = random.randint(2000, 5999)
+    programs = render((ROOT / "supervisord.conf.example").read_text(), PATH_TO_TACK_ROOT=str(ROOT), USER=os.environ.get("USER") or "root")
+    programs = programs.replace(f"{ROOT}/var/log", str(tmp_path))
+    programs = programs.replace(f'TACK_CONFIG="{ROOT}/config.yml"', f'TACK_CONFIG="{migrated.config}"')
+    programs = programs.replace("web.port=50%(process_num)02d", f"web.port={prefix}%(process_num)d")
+    programs = programs.replace("numprocs=1", "numprocs=2", 1)
+    if os.geteuid() != 0:
+        programs = "\n".join(l for l in programs.splitlines() if not l.startswith("user="))
+    (tmp_path / "tack.conf").write_text(programs)
+    sock = tmp_path / "supervisor.sock"
+    main = f"""
+[unix_http_server]
+file={sock}
+
+[supervisord]
+logfile={tmp_path}/supervisord.log
+pidfile={tmp_path}/supervisord.pid
+nodaemon=true
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[supervisorctl]
+serverurl=unix://{sock}
+
+[include]
+files={tmp_path}/tack.conf
+"""
+    (tmp_path / "supervisord.conf").write_text(main)
+    env = dict(migrated.env)
+    env.pop("TACK_WEB_PORT")
+    supervisord = subprocess.Popen(["supervisord", "-c", str(tmp_path / "supervisord.conf")], env=env)
+    ctl = ["supervisorctl", "-c", str(tmp_path / "supervisord.conf")]
+    try:
+        report = migrated.wait_for(
+            lambda r: sorted(p["role"] for p in r["processes"]) == ["push", "scheduler", "web", "web", "worker", "worker"]
+            and r["schedulerLeader"], timeout=60, what="every program of the example")
+        ports = sorted(int(p["listen"].rsplit(":", 1)[1]) for p in report["processes"] if p["role"] == "web")
+        assert ports == [prefix * 10, prefix * 10 + 1]
+        for port in ports:
+            assert urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).status == 200
+        _, code = migrated.status()
+        assert code == 0
+
+        stop = subprocess.run(ctl + ["stop", "tack:*"], capture_output=True, text=True, timeout=60)
+        assert stop.returncode == 0, stop.stdout + stop.stderr
+        status = subprocess.run(ctl + ["status"], capture_output=True, text=True).stdout
+        assert "STOPPED" in status and "EXITED" not in status and "FATAL" not in status, status
+        report, _ = migrated.status()
+        assert report["processes"] == []
+        for log in tmp_path.glob("tack-*.log"):
+            assert "left the cluster" in log.read_text(), log
+    finally:
+        supervisord.send_signal(signal.SIGTERM)
+        supervisord.wait(timeout=30)
