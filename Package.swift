@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "tack", targets: ["Tack"]),
+        .library(name: "TackRedis", targets: ["TackRedis"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1"),
@@ -88,12 +89,20 @@ let package = Package(
         ),
         .testTarget(
             name: "TackRedisTests",
-            dependencies: ["TackRedis"],
+            dependencies: [
+                "TackRedis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "TackCoreTests",
-            dependencies: ["TackCore"],
+            dependencies: [
+                "TackCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

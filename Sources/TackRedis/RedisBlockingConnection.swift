@@ -8,6 +8,7 @@
 public final class RedisBlockingConnection: Sendable {
     private let connection: RedisConnection
 
+    /// Wraps a dedicated connection owned by `withBlockingConnection`.
     init(connection: RedisConnection) {
         self.connection = connection
     }

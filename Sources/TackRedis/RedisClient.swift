@@ -137,7 +137,7 @@ public final class RedisClient: Service, Sendable {
     ///
     /// Error replies come back as ``RESPValue/error(_:)``, not as thrown errors, because they are
     /// answers (`WRONGTYPE`, `BUSYGROUP`…) and the connection stays healthy; use
-    /// ``sendChecked(_:)-([any RedisArgumentConvertible])`` to have them thrown.
+    /// `sendChecked` to have them thrown.
     ///
     /// - Throws: ``RedisError`` with `connectionFailed`, `connectionClosed`, `timeout`,
     ///   `protocolError` or `poolShutdown`.
@@ -152,13 +152,13 @@ public final class RedisClient: Service, Sendable {
         try await send(command)
     }
 
-    /// Like ``send(_:)-([any RedisArgumentConvertible])`` but throws ``RedisError/Code/replyError``
+    /// Like `send` but throws ``RedisError/Code/replyError``
     /// when Redis answers with an error reply, for commands where an error is a bug.
     public func sendChecked(_ command: any RedisArgumentConvertible...) async throws -> RESPValue {
         try await sendChecked(command)
     }
 
-    /// Array form of ``sendChecked(_:)-(any RedisArgumentConvertible...)``.
+    /// Array form of `sendChecked(_:)`.
     public func sendChecked(_ command: [any RedisArgumentConvertible]) async throws -> RESPValue {
         try Self.checked(try await send(command), command: command)
     }
@@ -299,6 +299,7 @@ public final class RedisClient: Service, Sendable {
         }
     }
 
+    /// Turns an error reply into a thrown ``RedisError/Code/replyError`` naming the command.
     static func checked(_ reply: RESPValue, command: [any RedisArgumentConvertible]) throws -> RESPValue {
         if case .error(let message) = reply {
             let name = command.first.map { String(decoding: $0.redisArgument, as: UTF8.self) } ?? "command"

@@ -20,19 +20,28 @@ import Darwin
 /// Keep a reference for as long as messages are wanted: dropping the last one closes it.
 public final class RedisSubscriber: Sendable {
     /// One published message.
-    public struct Message: Sendable {
+    public struct Message: Sendable, Hashable {
         /// The channel it was published to.
         public let channel: String
         /// The message body, byte for byte.
         public let payload: [UInt8]
+
+        /// Creates a message; public so code consuming ``RedisSubscriber/messages`` can be
+        /// tested with messages of its own.
+        public init(channel: String, payload: [UInt8]) {
+            self.channel = channel
+            self.payload = payload
+        }
     }
 
+    /// The thread and its state; the client keeps a reference to close it at shutdown.
     let core: SubscriberCore
 
     /// Every message on the subscribed channels, in the order Redis delivered them. Meant for
     /// one consumer; it finishes when the subscriber is closed.
     public let messages: AsyncStream<Message>
 
+    /// Starts the subscriber's thread; it connects when the first channel is subscribed.
     init(configuration: RedisConfiguration, logger: Logger, bufferLimit: Int) {
         let (stream, continuation) = AsyncStream<Message>.makeStream(bufferingPolicy: .bufferingNewest(max(1, bufferLimit)))
         messages = stream
@@ -77,10 +86,14 @@ public final class RedisSubscriber: Sendable {
 /// `@unchecked Sendable`: `shared` is a Mutex; `context`, `wanted`, `pending` and the backoff
 /// fields are only touched by the subscriber's own thread, which owns the hiredis context.
 final class SubscriberCore: @unchecked Sendable {
+    /// A caller's request, handed to the thread.
     enum Operation {
+        /// Add channels and wait for Redis' confirmations.
         case subscribe([String], UnsafeContinuation<Void, any Error>)
+        /// Remove channels and wait for Redis' confirmations.
         case unsubscribe([String], UnsafeContinuation<Void, any Error>)
 
+        /// Resumes the caller with an error.
         func fail(_ error: any Error) {
             switch self {
             case .subscribe(_, let continuation), .unsubscribe(_, let continuation):
@@ -122,6 +135,7 @@ final class SubscriberCore: @unchecked Sendable {
     private var hasConnectedBefore = false
     private var droppedMessages = 0
 
+    /// Creates the wake-up pipe and starts the thread.
     init(configuration: RedisConfiguration, logger: Logger, continuation: AsyncStream<RedisSubscriber.Message>.Continuation) {
         options = ConnectionOptions(configuration: configuration, name: "tack-redis-sub", dedicated: true)
         var logger = logger
@@ -311,7 +325,7 @@ final class SubscriberCore: @unchecked Sendable {
             self.context = context
             return true
         } catch {
-            let message = (error as? RedisError)?.message ?? "\(error)"
+            let message = error.message
             let delay = backoff.nextDelay()
             nextAttemptAt = Monotonic.now() &+ delay
             lastFailure = message

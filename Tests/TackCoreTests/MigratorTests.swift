@@ -131,3 +131,32 @@ struct MigratorTests {
         #expect(throws: TackError.self) { try migrations(["0001_a.sql": "SELECT 1;", "0001_b.sql": "SELECT 1;"]) }
     }
 }
+
+@Suite("Splitting migration files into statements")
+struct SQLStatementsTests {
+    @Test("semicolons inside strings, identifiers, comments and dollar quotes do not split")
+    func hiddenSemicolons() {
+        let sql = """
+            -- a comment; with a semicolon
+            CREATE TABLE "odd;name" (v TEXT DEFAULT 'a;b''c');
+            /* block; /* nested; */ still comment; */
+            CREATE FUNCTION f() RETURNS INT AS $body$ SELECT 1; $body$ LANGUAGE sql;
+            INSERT INTO t VALUES (E'x\\';y');
+            DO $$ BEGIN PERFORM 1; END $$;
+
+            """
+        let statements = SQLStatements.split(sql)
+        #expect(statements.count == 4)
+        #expect(statements[0].hasSuffix("DEFAULT 'a;b''c')"))
+        #expect(statements[1].contains("$body$ SELECT 1; $body$"))
+        #expect(statements[2] == "INSERT INTO t VALUES (E'x\\';y')")
+        #expect(statements[3] == "DO $$ BEGIN PERFORM 1; END $$")
+    }
+
+    @Test("comment-only tails make no statement; parameters are not dollar quotes")
+    func edges() {
+        #expect(SQLStatements.split("SELECT 1;\n-- done\n").count == 1)
+        #expect(SQLStatements.split("SELECT $1; SELECT 2").count == 2)
+        #expect(SQLStatements.split("").isEmpty)
+    }
+}

@@ -33,8 +33,9 @@ enum TestEnvironment {
         try await withClient(admin) { client in
             _ = try await client.query("CREATE DATABASE \(unescaped: String(name))")
         }
-        var config = admin
-        config.database = String(name)
+        var copy = admin
+        copy.database = String(name)
+        let config = copy
         do {
             let result = try await withClient(config) { try await body($0, config) }
             try await withClient(admin) { client in

@@ -106,7 +106,7 @@ files={tmp_path}/tack.conf
     try:
         report = migrated.wait_for(
             lambda r: sorted(p["role"] for p in r["processes"]) == ["push", "scheduler", "web", "web", "worker", "worker"]
-            and r["schedulerLeader"], timeout=60, what="every program of the example")
+            and r.get("schedulerLeader"), timeout=60, what="every program of the example")
         ports = sorted(int(p["listen"].rsplit(":", 1)[1]) for p in report["processes"] if p["role"] == "web")
         assert ports == [prefix * 10, prefix * 10 + 1]
         for port in ports:

@@ -180,8 +180,9 @@ public struct ConfigLoader: Sendable {
             }
             return .string(trimmed)
         case .secret(let minimumLength):
-            // The value itself is never echoed back.
-            guard text.count >= minimumLength else {
+            // Empty means "not set here" (the example leaves it empty for TACK_SECRET_KEY);
+            // a missing secret is reported once the sources are merged. The value is never echoed.
+            guard text.isEmpty || text.count >= minimumLength else {
                 let what = text.isEmpty ? "missing" : "too short (\(text.count) characters)"
                 throw TackError(.invalidConfig, subject: subject, "secret \(what); it needs at least \(minimumLength) characters: generate a config with `./platform gen_config FILE` or set \(key.environmentName)")
             }

@@ -23,6 +23,9 @@ public enum Database {
     /// A one-line reason for a database error, without query text or bound values.
     public static func reason(_ error: any Error) -> String {
         if error is DeadlineExceeded { return "no answer in time" }
+        if let tx = error as? PostgresTransactionError {
+            if let inner = tx.closureError ?? tx.beginError ?? tx.commitError ?? tx.rollbackError { return reason(inner) }
+        }
         if let psql = error as? PSQLError {
             if let message = psql.serverInfo?[.message] {
                 var text = message

@@ -107,11 +107,11 @@ public struct Migrator: Sendable {
             do {
                 if migration.transactional {
                     try await connection.withTransaction(logger: logger) { tx in
-                        _ = try await tx.simpleQuery(migration.sql).get()
+                        try await self.execute(migration, on: tx)
                         try await self.record(migration, nodeName: nodeName, on: tx)
                     }
                 } else {
-                    _ = try await connection.simpleQuery(migration.sql).get()
+                    try await execute(migration, on: connection)
                     try await record(migration, nodeName: nodeName, on: connection)
                 }
             } catch {
@@ -121,6 +121,14 @@ public struct Migrator: Sendable {
             done.append(migration)
         }
         return done
+    }
+
+    /// Runs the file's statements one by one (the extended protocol takes one statement per message).
+    private func execute(_ migration: Migration, on connection: PostgresConnection) async throws {
+        for statement in SQLStatements.split(migration.sql) {
+            // The file is trusted schema text shipped with the release, not user input.
+            _ = try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+        }
     }
 
     private func record(_ migration: Migration, nodeName: String, on connection: PostgresConnection) async throws {

@@ -70,7 +70,11 @@ public enum Clients {
 
     /// What every `run` does before starting services: both servers answer and the schema is current.
     /// Throws the first problem as a one-line `TackError`.
-    public static func preflight(_ config: TackConfiguration, logger: Logger) async throws {
+    public static func preflight(_ config: TackConfiguration, logger parent: Logger) async throws {
+        // The check's own clients are short-lived: their start and stop are not news.
+        var quiet = parent
+        quiet.logLevel = max(parent.logLevel, .warning)
+        let logger = quiet
         let migrations = try migrations(config)
         try await withClients(config, logger: logger) { postgres, redis in
             _ = try await checkRedis(redis, config: config)

@@ -1,3 +1,4 @@
+import CHiredis
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -54,14 +55,15 @@ final class ConnectionThread: Sendable {
     }
 
     private static func setName(_ name: String) {
-        #if canImport(Glibc) || canImport(Musl)
-        _ = pthread_setname_np(pthread_self(), String(name.utf8.prefix(15)) ?? "tack-redis")
-        #endif
+        tack_set_thread_name(String(name.utf8.prefix(15)) ?? "tack-redis")
     }
 }
 
+/// Boxes the thread body so it can cross pthread_create's `void *` argument.
 private final class ThreadBody {
+    /// What the new thread runs.
     let run: () -> Void
+    /// Wraps `run`.
     init(_ run: @escaping () -> Void) { self.run = run }
 }
 

@@ -186,7 +186,7 @@ final class HiredisContext {
             if now >= deadline {
                 throw RedisError(.timeout, "no reply from \(address) within the timeout")
             }
-            let remainingMs = (deadline - now + 999_999) / 1_000_000
+            let remainingMs = (deadline - now) / 1_000_000 + 1  // round up; no overflow with deadline == .max
             let sliceMs = Int32(min(remainingMs, 100))
             switch tack_poll_readable(fd, sliceMs) {
             case 1:
@@ -247,6 +247,7 @@ extension RESPValue {
 /// CLOCK_MONOTONIC in nanoseconds: cheap (vDSO) and immune to wall-clock jumps, for deadlines
 /// computed on connection threads.
 enum Monotonic {
+    /// Now, in nanoseconds since an arbitrary point (boot).
     @inline(__always)
     static func now() -> UInt64 {
         var spec = timespec()
