@@ -26,6 +26,8 @@ final class ProcessManager: Sendable {
     let logger = Logger(label: "tack.manager")
     let state = Mutex<(children: [String: ChildState], stopping: Bool)>(([:], false))
     let output = Mutex<Void>(())
+    /// Per-process log files under node.log_dir, beside the prefixed console output.
+    let logFiles: [String: FileHandle]
     let allStopped: AsyncStream<Void>
     let allStoppedContinuation: AsyncStream<Void>.Continuation
 
@@ -42,6 +44,14 @@ final class ProcessManager: Sendable {
         slots.append(Slot(name: "scheduler.1", arguments: ["run", "scheduler"] + common))
         slots.append(Slot(name: "push.1", arguments: ["run", "push"] + common))
         self.slots = slots
+        try? FileManager.default.createDirectory(atPath: config.node.logDirectory, withIntermediateDirectories: true)
+        var files: [String: FileHandle] = [:]
+        for slot in slots {
+            let path = (config.node.logDirectory as NSString).appendingPathComponent("tack-\(slot.name.replacingOccurrences(of: ".", with: "-")).log")
+            let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o640)
+            if fd >= 0 { files[slot.name] = FileHandle(fileDescriptor: fd, closeOnDealloc: true) }
+        }
+        logFiles = files
         (allStopped, allStoppedContinuation) = AsyncStream.makeStream(of: Void.self)
     }
 
@@ -180,7 +190,14 @@ final class ProcessManager: Sendable {
         guard !lines.isEmpty else { return }
         let prefix = Data(name.padding(toLength: 12, withPad: " ", startingAt: 0).utf8) + Data("| ".utf8)
         var out = Data()
-        for line in lines { out += prefix + line + Data([0x0A]) }
-        output.withLock { _ in FileHandle.standardOutput.write(out) }
+        var plain = Data()
+        for line in lines {
+            out += prefix + line + Data([0x0A])
+            plain += line + Data([0x0A])
+        }
+        output.withLock { _ in
+            FileHandle.standardOutput.write(out)
+            logFiles[name]?.write(plain)
+        }
     }
 }

@@ -101,6 +101,8 @@ def test_whole_node_runs_every_role_restarts_a_killed_child_and_stops_cleanly(mi
         assert not alive, f"child {pid} outlived the manager"
     report, _ = migrated.status()
     assert report["processes"] == []
+    web_log = (migrated.workdir / "log" / "tack-web-1.log").read_text()
+    assert "joined the cluster" in web_log and "left the cluster" in web_log, "per-process log files under node.log_dir"
 
 
 def test_one_scheduler_leads_and_a_standby_takes_over_after_sigterm(migrated):

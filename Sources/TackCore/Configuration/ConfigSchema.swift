@@ -65,7 +65,7 @@ public enum ConfigSchema {
         Key(path: "node.storage_dir", kind: .path, defaultValue: .string("var/storage"),
             doc: "Where exports and uploads are written; relative paths are under the Tack directory. Share it between nodes (NFS) or use one worker node for exports."),
         Key(path: "node.log_dir", kind: .path, defaultValue: .string("var/log"),
-            doc: "Where `./platform run` writes per-role logs when it manages the processes itself."),
+            doc: "Where `./platform run` (the built-in process manager) writes one log file per process, e.g. tack-web-1.log; relative paths are under the Tack directory."),
 
         Key(path: "database.url", kind: .url(schemes: ["postgres", "postgresql"]), defaultValue: .string("postgres://tack@127.0.0.1:5432/tack"),
             doc: "postgres://USER:PASSWORD@HOST:PORT/DATABASE. Prefer TACK_DATABASE_URL to keep the password out of the file."),
