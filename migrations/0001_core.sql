@@ -60,7 +60,7 @@ CREATE TABLE columns (
     board_id BIGINT NOT NULL REFERENCES boards (id) ON DELETE CASCADE,
     name TEXT NOT NULL,
     -- Fractional ordering key: inserting between two neighbours never renumbers the others.
-    position TEXT NOT NULL,
+    position TEXT COLLATE "C" NOT NULL,
     wip_limit INTEGER CHECK (wip_limit IS NULL OR wip_limit > 0),
     created_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
@@ -80,7 +80,7 @@ CREATE TABLE cards (
     column_id BIGINT NOT NULL REFERENCES columns (id) ON DELETE CASCADE,
     title TEXT NOT NULL,
     description TEXT NOT NULL DEFAULT '',
-    position TEXT NOT NULL,
+    position TEXT COLLATE "C" NOT NULL,
     due_at TIMESTAMPTZ,
     done BOOLEAN NOT NULL DEFAULT false,
     archived BOOLEAN NOT NULL DEFAULT false,

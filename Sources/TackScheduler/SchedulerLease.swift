@@ -68,7 +68,7 @@ public final class SchedulerLease: Service, Sendable {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             if isLeading {
                 do {
-                    let renewed = try await redis.run(Self.renewScript, keys: [RedisKeys.schedulerLeader], args: [owner, milliseconds(timings.leaseTTL)])
+                    let renewed = try await redis.run(Self.renewScript, keys: [RedisKeys.schedulerLeader], args: [owner, timings.leaseTTL.wholeMilliseconds])
                     if renewed.int == 1 {
                         lastRenewal = .now
                     } else {
@@ -87,7 +87,7 @@ public final class SchedulerLease: Service, Sendable {
             } else {
                 let attemptStart = ContinuousClock.now
                 do {
-                    let reply = try await redis.send("SET", RedisKeys.schedulerLeader, owner, "NX", "PX", milliseconds(timings.leaseTTL))
+                    let reply = try await redis.send("SET", RedisKeys.schedulerLeader, owner, "NX", "PX", timings.leaseTTL.wholeMilliseconds)
                     if reply.string == "OK" {
                         lastRenewal = attemptStart
                         logger.info("this process is now the scheduler leader", metadata: ["tack.scheduler.owner": "\(owner)"])
@@ -128,13 +128,9 @@ public final class SchedulerLease: Service, Sendable {
         if changed { changesContinuation.yield(new) }
     }
 
-    private func milliseconds(_ d: Duration) -> Int {
-        Int(d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000)
-    }
-
     /// The retry interval ± 25 %, so standbys do not retry in lock step.
     private func jittered(_ d: Duration) -> Duration {
-        let ms = Double(milliseconds(d))
+        let ms = Double(d.wholeMilliseconds)
         return .milliseconds(Int64(ms * Double.random(in: 0.75...1.25)))
     }
 }

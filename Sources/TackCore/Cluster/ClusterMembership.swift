@@ -104,8 +104,7 @@ public final class ClusterMembership: Service, Sendable {
 
     func beat() async throws {
         let now = Int(Date().timeIntervalSince1970 * 1000)
-        let ttlMs = Int(ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000)
-        var args: [any RedisArgumentConvertible] = [now, ttlMs, identity.id]
+        var args: [any RedisArgumentConvertible] = [now, ttl.wholeMilliseconds, identity.id]
         let fields: [(String, String)] = [
             ("node", identity.node), ("zone", identity.zone), ("role", identity.role.rawValue),
             ("pid", String(identity.pid)), ("listen", identity.listen), ("version", identity.version),

@@ -33,7 +33,7 @@ public struct ClusterView: Sendable {
     /// Reads the registry.
     public static func read(redis: RedisClient, heartbeatTTL: Duration) async throws -> ClusterView {
         let now = Int(Date().timeIntervalSince1970 * 1000)
-        let ttlMs = Int(heartbeatTTL.components.seconds * 1000)
+        let ttlMs = heartbeatTTL.wholeMilliseconds
         let ids = try await redis.sendChecked("ZRANGEBYSCORE", RedisKeys.processIndex, now - ttlMs, "+inf").array?.compactMap(\.string) ?? []
         var commands: [[any RedisArgumentConvertible]] = ids.map { ["HGETALL", RedisKeys.process($0)] }
         commands.append(["GET", RedisKeys.schedulerLeader])

@@ -9,6 +9,15 @@ public enum RedisKeys {
     public static func process(_ id: String) -> String { "tack:{cluster}:proc:\(id)" }
     /// The scheduler lease: holds the leader's owner token.
     public static let schedulerLeader = "tack:{scheduler}:leader"
+    /// A board's capped event history stream; entry ids are `version-0`.
+    public static func boardHistory(_ boardID: Int64) -> String { "tack:{board:\(boardID)}:history" }
+    /// The pub/sub channel a board's events are published on (channels are not keys).
+    public static func boardChannel(_ boardID: Int64) -> String { "tack:board:\(boardID)" }
     /// The job stream of a queue.
     public static func queue(_ name: String) -> String { "tack:q:{\(name)}" }
+    /// Failed logins to one account in the current window (a counter that expires with the window).
+    /// `account` is a digest of the normalised email, so no address sits in Redis in clear.
+    public static func loginFailuresOfAccount(_ account: String) -> String { "tack:{login}:acct:\(account)" }
+    /// Failed logins from one client address in the current window.
+    public static func loginFailuresOfAddress(_ address: String) -> String { "tack:{login}:addr:\(address)" }
 }

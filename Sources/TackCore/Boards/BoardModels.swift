@@ -1,0 +1,203 @@
+import Foundation
+
+/// A member's role on a board, from least to most trusted.
+public enum BoardRole: String, Codable, Sendable, CaseIterable, Comparable {
+    /// Reads everything, writes nothing.
+    case viewer
+    /// Creates and edits columns, cards, comments and labels.
+    case member
+    /// Also edits the board and manages members below owner.
+    case admin
+    /// Also deletes the board and grants or revokes ownership.
+    case owner
+
+    var rank: Int {
+        switch self {
+        case .viewer: return 0
+        case .member: return 1
+        case .admin: return 2
+        case .owner: return 3
+        }
+    }
+
+    /// Orders roles by trust.
+    public static func < (lhs: BoardRole, rhs: BoardRole) -> Bool { lhs.rank < rhs.rank }
+}
+
+/// A board as listed and in snapshots.
+public struct Board: Codable, Sendable, Equatable {
+    /// Id.
+    public var id: Int64
+    /// Name.
+    public var name: String
+    /// Plain description.
+    public var description: String
+    /// Current version: the number of events so far.
+    public var version: Int64
+    /// The caller's role on it.
+    public var role: BoardRole
+    /// Creation time.
+    public var createdAt: Date
+    /// Whether it is archived.
+    public var archived: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, description, version, role, archived
+        case createdAt = "created_at"
+    }
+}
+
+/// A column of a board.
+public struct BoardColumn: Codable, Sendable, Equatable {
+    /// Id.
+    public var id: Int64
+    /// Board.
+    public var boardID: Int64
+    /// Name.
+    public var name: String
+    /// Ordering key (see `Position`).
+    public var position: String
+    /// Work-in-progress limit, if any.
+    public var wipLimit: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, position
+        case boardID = "board_id"
+        case wipLimit = "wip_limit"
+    }
+}
+
+/// A card.
+public struct Card: Codable, Sendable, Equatable {
+    /// Id.
+    public var id: Int64
+    /// Board.
+    public var boardID: Int64
+    /// Column.
+    public var columnID: Int64
+    /// Title.
+    public var title: String
+    /// Markdown description (rendered safely by the pages).
+    public var description: String
+    /// Ordering key within the column.
+    public var position: String
+    /// Due date.
+    public var dueAt: Date?
+    /// Done flag.
+    public var done: Bool
+    /// Archived cards are hidden from the board.
+    public var archived: Bool
+    /// Assigned user ids.
+    public var assignees: [Int64]
+    /// Label ids.
+    public var labels: [Int64]
+    /// Creator.
+    public var createdBy: Int64?
+    /// Creation time.
+    public var createdAt: Date
+    /// Last change.
+    public var updatedAt: Date
+
+    enum CodingKeys: String, CodingKey {
+        case id, title, description, position, done, archived, assignees, labels
+        case boardID = "board_id"
+        case columnID = "column_id"
+        case dueAt = "due_at"
+        case createdBy = "created_by"
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+    }
+}
+
+/// A comment on a card.
+public struct Comment: Codable, Sendable, Equatable {
+    /// Id.
+    public var id: Int64
+    /// Card.
+    public var cardID: Int64
+    /// Author (nil once the account is deleted).
+    public var authorID: Int64?
+    /// Markdown body.
+    public var body: String
+    /// Creation time.
+    public var createdAt: Date
+    /// Last edit.
+    public var editedAt: Date?
+
+    enum CodingKeys: String, CodingKey {
+        case id, body
+        case cardID = "card_id"
+        case authorID = "author_id"
+        case createdAt = "created_at"
+        case editedAt = "edited_at"
+    }
+}
+
+/// A label of a board.
+public struct Label: Codable, Sendable, Equatable {
+    /// Id.
+    public var id: Int64
+    /// Board.
+    public var boardID: Int64
+    /// Name, unique on the board.
+    public var name: String
+    /// Colour as `#rrggbb`.
+    public var color: String
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, color
+        case boardID = "board_id"
+    }
+}
+
+/// A member of a board.
+public struct BoardMember: Codable, Sendable, Equatable {
+    /// User id.
+    public var userID: Int64
+    /// Display name.
+    public var name: String
+    /// Email.
+    public var email: String
+    /// Role.
+    public var role: BoardRole
+
+    enum CodingKeys: String, CodingKey {
+        case name, email, role
+        case userID = "user_id"
+    }
+}
+
+/// Everything on a board at one version, read in one consistent snapshot.
+public struct BoardSnapshot: Codable, Sendable {
+    /// The board (its `version` is the snapshot's).
+    public var board: Board
+    /// Columns in order.
+    public var columns: [BoardColumn]
+    /// Unarchived cards, by column then position.
+    public var cards: [Card]
+    /// Labels.
+    public var labels: [Label]
+    /// Members.
+    public var members: [BoardMember]
+}
+
+/// A domain rule was broken; the web edge maps `code` to a status.
+public struct BoardError: Error, Sendable, Equatable {
+    /// What went wrong.
+    public enum Kind: Sendable, Equatable {
+        /// The resource does not exist, or the caller may not know it exists (404).
+        case notFound(String)
+        /// The caller's role is too low (403).
+        case forbidden(String)
+        /// The request conflicts with the state (409).
+        case conflict(code: String, message: String)
+        /// A field is invalid (400).
+        case invalid(field: String, message: String)
+    }
+
+    /// The kind.
+    public var kind: Kind
+
+    /// Creates an error.
+    public init(_ kind: Kind) { self.kind = kind }
+}

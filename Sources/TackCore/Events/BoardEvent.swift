@@ -1,0 +1,74 @@
+import Foundation
+
+/// One entry of a board's event log: what changed, at which board version, by whom.
+///
+/// Versions are gap-free per board (each write bumps `boards.version` under a row lock and inserts
+/// its event in the same transaction), so a client can tell from the numbers alone whether it
+/// missed something.
+public struct BoardEvent: Sendable, Equatable {
+    /// The board.
+    public var boardID: Int64
+    /// The board version this event produced (1, 2, 3…).
+    public var version: Int64
+    /// What happened, e.g. `card.created`.
+    public var kind: String
+    /// Who did it (nil for the system or a deleted user).
+    public var actorID: Int64?
+    /// The card it concerns, for card history.
+    public var cardID: Int64?
+    /// The event's data, as JSON object text.
+    public var payload: String
+    /// When it was committed.
+    public var createdAt: Date
+
+    /// Creates an event.
+    public init(boardID: Int64, version: Int64, kind: String, actorID: Int64?, cardID: Int64?, payload: String, createdAt: Date) {
+        self.boardID = boardID
+        self.version = version
+        self.kind = kind
+        self.actorID = actorID
+        self.cardID = cardID
+        self.payload = payload
+        self.createdAt = createdAt
+    }
+
+    /// The event as clients, push and webhooks receive it:
+    /// `{"board_id":…,"version":…,"kind":…,"actor_id":…,"card_id":…,"created_at":…,"payload":{…}}`.
+    public var json: String {
+        var out = "{\"board_id\":\(boardID),\"version\":\(version),\"kind\":\(Self.quote(kind))"
+        out += ",\"actor_id\":\(actorID.map(String.init) ?? "null"),\"card_id\":\(cardID.map(String.init) ?? "null")"
+        out += ",\"created_at\":\(Self.quote(Self.timestamp(createdAt))),\"payload\":\(payload)}"
+        return out
+    }
+
+    static func quote(_ s: String) -> String {
+        let data = try? JSONEncoder().encode(s)
+        return data.map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+}
+
+/// An event about to be written: its kind, card and payload; the version comes from the board row.
+public struct BoardEventDraft: Sendable {
+    /// What happened.
+    public var kind: String
+    /// The card concerned, if any.
+    public var cardID: Int64?
+    /// JSON object text.
+    public var payload: String
+
+    /// Creates a draft with an `Encodable` payload (encoded with snake_case keys as written).
+    public init(kind: String, cardID: Int64? = nil, payload: some Encodable) {
+        self.kind = kind
+        self.cardID = cardID
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        self.payload = (try? encoder.encode(payload)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The per-board event log in PostgreSQL: the source of truth for live updates, resume, card history
+/// and webhooks.
+public struct EventLog: Sendable {
+    let postgres: PostgresClient
+    let logger: Logger
+
+    /// Creates the log over a pool.
+    public init(postgres: PostgresClient, logger: Logger) {
+        self.postgres = postgres
+        self.logger = logger
+    }
+
+    /// Inside the caller's transaction: bumps the board's version (the row lock serialises writers
+    /// of one board, so versions have no gaps) and inserts the event at that version.
+    /// Throws `BoardMissing` when the board row does not exist.
+    public static func append(_ draft: BoardEventDraft, boardID: Int64, actorID: Int64?, on connection: PostgresConnection, logger: Logger) async throws -> BoardEvent {
+        let rows = try await connection.query("""
+            WITH bumped AS (
+                UPDATE boards SET version = version + 1 WHERE id = \(boardID) RETURNING id, version
+            )
+            INSERT INTO events (board_id, version, kind, actor_id, card_id, payload)
+            SELECT id, version, \(draft.kind), \(actorID), \(draft.cardID), \(draft.payload)::jsonb FROM bumped
+            RETURNING version, payload::text, created_at
+            """, logger: logger)
+        for try await (version, payload, createdAt) in rows.decode((Int64, String, Date).self) {
+            return BoardEvent(boardID: boardID, version: version, kind: draft.kind, actorID: actorID, cardID: draft.cardID,
+                              payload: payload, createdAt: createdAt)
+        }
+        throw BoardMissing(boardID: boardID)
+    }
+
+    /// Thrown when an event is appended to a board that does not exist.
+    public struct BoardMissing: Error, Sendable {
+        /// The board id.
+        public let boardID: Int64
+    }
+
+    /// Events of a board after `version`, oldest first, at most `limit`.
+    public func events(boardID: Int64, after version: Int64, limit: Int) async throws -> [BoardEvent] {
+        let rows = try await postgres.query("""
+            SELECT version, kind, actor_id, card_id, payload::text, created_at
+            FROM events
+            WHERE board_id = \(boardID) AND version > \(version)
+            ORDER BY version
+            LIMIT \(limit)
+            """, logger: logger)
+        var result: [BoardEvent] = []
+        for try await (v, kind, actor, card, payload, at) in rows.decode((Int64, String, Int64?, Int64?, String, Date).self) {
+            result.append(BoardEvent(boardID: boardID, version: v, kind: kind, actorID: actor, cardID: card, payload: payload, createdAt: at))
+        }
+        return result
+    }
+
+    /// Events of one card, newest first (card history).
+    public func cardHistory(boardID: Int64, cardID: Int64, limit: Int) async throws -> [BoardEvent] {
+        let rows = try await postgres.query("""
+            SELECT version, kind, actor_id, card_id, payload::text, created_at
+            FROM events
+            WHERE card_id = \(cardID) AND board_id = \(boardID)
+            ORDER BY version DESC
+            LIMIT \(limit)
+            """, logger: logger)
+        var result: [BoardEvent] = []
+        for try await (v, kind, actor, card, payload, at) in rows.decode((Int64, String, Int64?, Int64?, String, Date).self) {
+            result.append(BoardEvent(boardID: boardID, version: v, kind: kind, actorID: actor, cardID: card, payload: payload, createdAt: at))
+        }
+        return result
+    }
+
+    /// Events not yet published to Redis and older than `olderThan` (so the relay does not race
+    /// the web process that is about to publish them), oldest first.
+    public func unpublished(olderThan: Duration, limit: Int) async throws -> [BoardEvent] {
+        let seconds = Double(olderThan.wholeMilliseconds) / 1000
+        let rows = try await postgres.query("""
+            SELECT board_id, version, kind, actor_id, card_id, payload::text, created_at
+            FROM events
+            WHERE published_at IS NULL AND created_at < now() - make_interval(secs => \(seconds))
+            ORDER BY created_at, board_id, version
+            LIMIT \(limit)
+            """, logger: logger)
+        var result: [BoardEvent] = []
+        for try await (board, v, kind, actor, card, payload, at) in rows.decode((Int64, Int64, String, Int64?, Int64?, String, Date).self) {
+            result.append(BoardEvent(boardID: board, version: v, kind: kind, actorID: actor, cardID: card, payload: payload, createdAt: at))
+        }
+        return result
+    }
+
+    /// Records that these events reached Redis.
+    public func markPublished(_ events: [BoardEvent]) async throws {
+        guard !events.isEmpty else { return }
+        let boards = events.map(\.boardID)
+        let versions = events.map(\.version)
+        try await postgres.query("""
+            UPDATE events SET published_at = now()
+            FROM unnest(\(boards)::BIGINT[], \(versions)::BIGINT[]) AS p(board_id, version)
+            WHERE events.board_id = p.board_id AND events.version = p.version AND events.published_at IS NULL
+            """, logger: logger)
+    }
+}

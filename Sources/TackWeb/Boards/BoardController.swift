@@ -1,0 +1,432 @@
+import Foundation
+import Hummingbird
+import Logging
+import TackCore
+
+/// `/api/v1/boards…`: boards, members, columns, cards, comments, labels, events and search.
+///
+/// Reads need any role on the board, writes need `member` (settings and members: `admin`); the
+/// store re-checks the role inside each write's transaction. A non-member gets 404, never 403, so
+/// board ids reveal nothing.
+struct BoardController: Sendable {
+    let store: BoardStore
+    let events: EventLog
+
+    /// A write's answer: the resource and the board version it produced.
+    struct Written<Resource: Encodable & Sendable>: ResponseEncodable, Sendable {
+        let resource: Resource
+        let key: String
+        let version: Int64
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: DynamicKey.self)
+            try c.encode(resource, forKey: DynamicKey(key))
+            try c.encode(version, forKey: DynamicKey("version"))
+        }
+    }
+
+    /// The answer of a delete: the board version it produced.
+    struct Deleted: ResponseEncodable, Sendable {
+        let version: Int64
+    }
+
+    /// A page of a list.
+    struct Page<Item: Encodable & Sendable>: ResponseEncodable, Sendable {
+        let items: [Item]
+        let nextCursor: Int64?
+
+        enum CodingKeys: String, CodingKey {
+            case items
+            case nextCursor = "next_cursor"
+        }
+    }
+
+    struct EventPage: ResponseEncodable, Sendable {
+        let events: [EventJSON]
+        let lastVersion: Int64
+        let hasMore: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case events
+            case lastVersion = "last_version"
+            case hasMore = "has_more"
+        }
+    }
+
+    /// An event as clients see it (the stored payload is embedded as JSON, not as a string).
+    struct EventJSON: Encodable, Sendable {
+        let event: BoardEvent
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: DynamicKey.self)
+            try c.encode(event.boardID, forKey: DynamicKey("board_id"))
+            try c.encode(event.version, forKey: DynamicKey("version"))
+            try c.encode(event.kind, forKey: DynamicKey("kind"))
+            try c.encode(event.actorID, forKey: DynamicKey("actor_id"))
+            try c.encode(event.cardID, forKey: DynamicKey("card_id"))
+            try c.encode(event.createdAt, forKey: DynamicKey("created_at"))
+            let payload = try JSONDecoder().decode(JSONValue.self, from: Data(event.payload.utf8))
+            try c.encode(payload, forKey: DynamicKey("payload"))
+        }
+    }
+
+    func addRoutes(to api: RouterGroup<TackRequestContext>) {
+        api.get("/boards", use: listBoards)
+        api.post("/boards", use: createBoard)
+        api.get("/boards/{board}", use: snapshot)
+        api.patch("/boards/{board}", use: updateBoard)
+        api.delete("/boards/{board}", use: deleteBoard)
+        api.get("/boards/{board}/events", use: listEvents)
+        api.get("/boards/{board}/search", use: search)
+
+        api.get("/boards/{board}/members", use: listMembers)
+        api.put("/boards/{board}/members", use: setMember)
+        api.delete("/boards/{board}/members/{user}", use: removeMember)
+
+        api.get("/boards/{board}/columns", use: listColumns)
+        api.post("/boards/{board}/columns", use: createColumn)
+        api.patch("/boards/{board}/columns/{column}", use: updateColumn)
+        api.delete("/boards/{board}/columns/{column}", use: deleteColumn)
+
+        api.post("/boards/{board}/cards", use: createCard)
+        api.get("/boards/{board}/cards/{card}", use: getCard)
+        api.patch("/boards/{board}/cards/{card}", use: updateCard)
+        api.post("/boards/{board}/cards/{card}/move", use: moveCard)
+        api.delete("/boards/{board}/cards/{card}", use: deleteCard)
+        api.get("/boards/{board}/cards/{card}/history", use: cardHistory)
+        api.get("/boards/{board}/cards/{card}/comments", use: listComments)
+        api.post("/boards/{board}/cards/{card}/comments", use: createComment)
+        api.patch("/boards/{board}/comments/{comment}", use: updateComment)
+        api.delete("/boards/{board}/comments/{comment}", use: deleteComment)
+
+        api.get("/boards/{board}/labels", use: listLabels)
+        api.post("/boards/{board}/labels", use: createLabel)
+        api.patch("/boards/{board}/labels/{label}", use: updateLabel)
+        api.delete("/boards/{board}/labels/{label}", use: deleteLabel)
+    }
+
+    // MARK: - Helpers
+
+    func id(_ name: String, _ context: TackRequestContext) throws -> Int64 {
+        guard let text = context.parameters.get(name), let value = Int64(text), value > 0 else { throw APIError.notFound(name) }
+        return value
+    }
+
+    /// The caller, who must be allowed to write (session, or a read-write token).
+    func writer(_ context: TackRequestContext) throws -> Caller {
+        let caller = try context.requireCaller()
+        guard caller.mayWrite else { throw APIError.forbidden("This API token is read-only.") }
+        return caller
+    }
+
+    func reader(_ boardID: Int64, _ context: TackRequestContext) async throws -> Caller {
+        let caller = try context.requireCaller()
+        _ = try await store.requireRole(boardID: boardID, userID: caller.userID, minimum: .viewer)
+        return caller
+    }
+
+    func limit(_ request: Request, default fallback: Int = 50, max: Int = 200) throws -> Int {
+        guard let text = request.uri.queryParameters.get("limit") else { return fallback }
+        guard let value = Int(text), (1...max).contains(value) else { throw APIError.invalid("limit", "limit must be from 1 to \(max).") }
+        return value
+    }
+
+    func cursor(_ request: Request, _ name: String) throws -> Int64? {
+        guard let text = request.uri.queryParameters.get(name) else { return nil }
+        guard let value = Int64(text), value >= 0 else { throw APIError.invalid(name, "\(name) must be a non-negative integer.") }
+        return value
+    }
+
+    // MARK: - Boards
+
+    @Sendable func listBoards(_ request: Request, context: TackRequestContext) async throws -> Page<Board> {
+        let caller = try context.requireCaller()
+        let limit = try limit(request)
+        let archived = request.uri.queryParameters.get("archived") == "true"
+        let boards = try await store.boards(userID: caller.userID, includeArchived: archived, limit: limit, before: try cursor(request, "before"))
+        return Page(items: boards, nextCursor: boards.count == limit ? boards.last?.id : nil)
+    }
+
+    @Sendable func createBoard(_ request: Request, context: TackRequestContext) async throws -> EditedResponse<Written<Board>> {
+        let caller = try writer(context)
+        let body = try await JSONBody.decode(CreateBoardRequest.self, from: request, context: context)
+        let name = try Validate.text(body.name, field: "name", max: 100)
+        let description = try Validate.text(body.description ?? "", field: "description", min: 0, max: 10_000)
+        let (board, event) = try await store.createBoard(name: name, description: description, creatorID: caller.userID)
+        return EditedResponse(status: .created, response: Written(resource: board, key: "board", version: event.version))
+    }
+
+    @Sendable func snapshot(_ request: Request, context: TackRequestContext) async throws -> BoardSnapshot {
+        let caller = try context.requireCaller()
+        return try await store.snapshot(boardID: try id("board", context), userID: caller.userID)
+    }
+
+    @Sendable func updateBoard(_ request: Request, context: TackRequestContext) async throws -> Written<Board> {
+        let caller = try writer(context)
+        let body = try await JSONBody.decode(UpdateBoardRequest.self, from: request, context: context)
+        let name = try body.name.map { try Validate.text($0, field: "name", max: 100) }
+        let description = try body.description.map { try Validate.text($0, field: "description", min: 0, max: 10_000) }
+        let (board, event) = try await store.updateBoard(boardID: try id("board", context), actorID: caller.userID, name: name,
+                                                         description: description, archived: body.archived)
+        return Written(resource: board, key: "board", version: event.version)
+    }
+
+    @Sendable func deleteBoard(_ request: Request, context: TackRequestContext) async throws -> HTTPResponse.Status {
+        let caller = try writer(context)
+        try await store.deleteBoard(boardID: try id("board", context), actorID: caller.userID)
+        return .noContent
+    }
+
+    @Sendable func listEvents(_ request: Request, context: TackRequestContext) async throws -> EventPage {
+        let boardID = try id("board", context)
+        _ = try await reader(boardID, context)
+        let after = try cursor(request, "after") ?? 0
+        let limit = try limit(request, default: 100, max: 1000)
+        let page = try await events.events(boardID: boardID, after: after, limit: limit + 1)
+        let items = Array(page.prefix(limit))
+        return EventPage(events: items.map(EventJSON.init), lastVersion: items.last?.version ?? after, hasMore: page.count > limit)
+    }
+
+    @Sendable func search(_ request: Request, context: TackRequestContext) async throws -> Page<Card> {
+        let boardID = try id("board", context)
+        _ = try await reader(boardID, context)
+        guard let query = request.uri.queryParameters.get("q"), !query.trimmingCharacters(in: .whitespaces).isEmpty, query.count <= 200 else {
+            throw APIError.invalid("q", "q must be 1 to 200 characters of text to search for.")
+        }
+        return Page(items: try await store.search(boardID: boardID, query: query, limit: try limit(request)), nextCursor: nil)
+    }
+
+    // MARK: - Members
+
+    @Sendable func listMembers(_ request: Request, context: TackRequestContext) async throws -> Page<BoardMember> {
+        let boardID = try id("board", context)
+        _ = try await reader(boardID, context)
+        return Page(items: try await store.members(boardID: boardID), nextCursor: nil)
+    }
+
+    @Sendable func setMember(_ request: Request, context: TackRequestContext) async throws -> Written<BoardMember> {
+        let caller = try writer(context)
+        let body = try await JSONBody.decode(SetMemberRequest.self, from: request, context: context)
+        let email = try Validate.text(body.email, field: "email", max: 254)
+        let (member, event) = try await store.setMember(boardID: try id("board", context), actorID: caller.userID, email: email, role: body.role)
+        return Written(resource: member, key: "member", version: event.version)
+    }
+
+    @Sendable func removeMember(_ request: Request, context: TackRequestContext) async throws -> Deleted {
+        let caller = try writer(context)
+        let event = try await store.removeMember(boardID: try id("board", context), actorID: caller.userID, userID: try id("user", context))
+        return Deleted(version: event.version)
+    }
+
+    // MARK: - Columns
+
+    @Sendable func listColumns(_ request: Request, context: TackRequestContext) async throws -> Page<BoardColumn> {
+        let boardID = try id("board", context)
+        _ = try await reader(boardID, context)
+        return Page(items: try await store.columns(boardID: boardID), nextCursor: nil)
+    }
+
+    @Sendable func createColumn(_ request: Request, context: TackRequestContext) async throws -> EditedResponse<Written<BoardColumn>> {
+        let caller = try writer(context)
+        let body = try await JSONBody.decode(CreateColumnRequest.self, from: request, context: context)
+        let name = try Validate.text(body.name, field: "name", max: 100)
+        let wip = try body.wipLimit.map { try Validate.range($0, field: "wip_limit", 1...1000) }
+        let index = try body.index.map { try Validate.range($0, field: "index", 0...100_000) }
+        let (column, event) = try await store.createColumn(boardID: try id("board", context), actorID: caller.userID, name: name, wipLimit: wip, index: index)
+        return EditedResponse(status: .created, response: Written(resource: column, key: "column", version: event.version))
+    }
+
+    @Sendable func updateColumn(_ request: Request, context: TackRequestContext) async throws -> Written<BoardColumn> {
+        let caller = try writer(context)
+        let body = try await JSONBody.decode(UpdateColumnRequest.self, from: request, context: context)
+        let name = try body.name.map { try Validate.text($0, field: "name", max: 100) }
+        let wip = try body.wipLimit.value.map { try Validate.range($0, field: "wip_limit", 1...1000) }
+        let index = try body.index.map { try Validate.range($0, field: "index", 0...100_000) }
+        let clear: Bool
+        if case .null = body.wipLimit { clear = true } else { clear = false }
+        let (column, event) = try await store.updateColumn(boardID: try id("board", context), columnID: try id("column", context), actorID: caller.userID,
+                                                           name: name, wipLimit: wip, clearWipLimit: clear, index: index)
+        return Written(resource: column, key: "column", version: event.version)
+    }
+
+    @Sendable func deleteColumn(_ request: Request, context: TackRequestContext) async throws -> Deleted {
+        let caller = try writer(context)
+        let event = try await store.deleteColumn(boardID: try id("board", context), columnID: try id("column", context), actorID: caller.userID)
+        return Deleted(version: event.version)
+    }
+
+    // MARK: - Cards
+
+    @Sendable func createCard(_ request: Request, context: TackRequestContext) async throws -> EditedResponse<Written<Card>> {
+        let caller = try writer(context)
+        let body = try await JSONBody.decode(CreateCardRequest.self, from: request, context: context)
+        var changes = CardChanges()
+        changes.dueAt = body.dueAt
+        changes.done = body.done
+        changes.assignees = try body.assignees.map { try Self.idList($0, field: "assignees") }
+        changes.labels = try body.labels.map { try Self.idList($0, field: "labels") }
+        let (card, event) = try await store.createCard(
+            boardID: try id("board", context), actorID: caller.userID, columnID: body.columnID,
+            title: try Validate.text(body.title, field: "title", max: 500),
+            description: try Validate.text(body.description ?? "", field: "description", min: 0, max: 100_000),
+            index: try body.index.map { try Validate.range($0, field: "index", 0...1_000_000) }, changes: changes)
+        return EditedResponse(status: .created, response: Written(resource: card, key: "card", version: event.version))
+    }
+
+    @Sendable func getCard(_ request: Request, context: TackRequestContext) async throws -> Card {
+        let boardID = try id("board", context)
+        _ = try await reader(boardID, context)
+        return try await store.card(boardID: boardID, cardID: try id("card", context))
+    }
+
+    @Sendable func updateCard(_ request: Request, context: TackRequestContext) async throws -> Written<Card> {
+        let caller = try writer(context)
+        let body = try await JSONBody.decode(UpdateCardRequest.self, from: request, context: context)
+        var changes = CardChanges()
+        changes.title = try body.title.map { try Validate.text($0, field: "title", max: 500) }
+        changes.description = try body.description.map { try Validate.text($0, field: "description", min: 0, max: 100_000) }
+        switch body.dueAt {
+        case .absent: break
+        case .null: changes.clearDueAt = true
+        case .value(let date): changes.dueAt = date
+        }
+        changes.done = body.done
+        changes.archived = body.archived
+        changes.assignees = try body.assignees.map { try Self.idList($0, field: "assignees") }
+        changes.labels = try body.labels.map { try Self.idList($0, field: "labels") }
+        let (card, event) = try await store.updateCard(boardID: try id("board", context), cardID: try id("card", context), actorID: caller.userID, changes: changes)
+        return Written(resource: card, key: "card", version: event.version)
+    }
+
+    @Sendable func moveCard(_ request: Request, context: TackRequestContext) async throws -> Written<Card> {
+        let caller = try writer(context)
+        let body = try await JSONBody.decode(MoveCardRequest.self, from: request, context: context)
+        var changes = CardChanges()
+        changes.columnID = body.columnID
+        changes.index = try body.index.map { try Validate.range($0, field: "index", 0...1_000_000) } ?? Int.max
+        let (card, event) = try await store.updateCard(boardID: try id("board", context), cardID: try id("card", context), actorID: caller.userID, changes: changes)
+        return Written(resource: card, key: "card", version: event.version)
+    }
+
+    @Sendable func deleteCard(_ request: Request, context: TackRequestContext) async throws -> Deleted {
+        let caller = try writer(context)
+        let event = try await store.deleteCard(boardID: try id("board", context), cardID: try id("card", context), actorID: caller.userID)
+        return Deleted(version: event.version)
+    }
+
+    @Sendable func cardHistory(_ request: Request, context: TackRequestContext) async throws -> EventPage {
+        let boardID = try id("board", context)
+        _ = try await reader(boardID, context)
+        let cardID = try id("card", context)
+        _ = try await store.card(boardID: boardID, cardID: cardID)
+        let history = try await events.cardHistory(boardID: boardID, cardID: cardID, limit: try limit(request, default: 100, max: 1000))
+        return EventPage(events: history.map(EventJSON.init), lastVersion: history.first?.version ?? 0, hasMore: false)
+    }
+
+    static func idList(_ ids: [Int64], field: String) throws -> [Int64] {
+        guard ids.count <= 100 else { throw APIError.invalid(field, "\(field) takes at most 100 ids.") }
+        return ids
+    }
+
+    // MARK: - Comments
+
+    @Sendable func listComments(_ request: Request, context: TackRequestContext) async throws -> Page<Comment> {
+        let boardID = try id("board", context)
+        _ = try await reader(boardID, context)
+        let limit = try limit(request)
+        let comments = try await store.comments(boardID: boardID, cardID: try id("card", context), after: try cursor(request, "after"), limit: limit)
+        return Page(items: comments, nextCursor: comments.count == limit ? comments.last?.id : nil)
+    }
+
+    @Sendable func createComment(_ request: Request, context: TackRequestContext) async throws -> EditedResponse<Written<Comment>> {
+        let caller = try writer(context)
+        let body = try await JSONBody.decode(CommentRequest.self, from: request, context: context)
+        let text = try Validate.text(body.body, field: "body", max: 20_000)
+        let (comment, event) = try await store.createComment(boardID: try id("board", context), cardID: try id("card", context), actorID: caller.userID, body: text)
+        return EditedResponse(status: .created, response: Written(resource: comment, key: "comment", version: event.version))
+    }
+
+    @Sendable func updateComment(_ request: Request, context: TackRequestContext) async throws -> Written<Comment> {
+        let caller = try writer(context)
+        let body = try await JSONBody.decode(CommentRequest.self, from: request, context: context)
+        let text = try Validate.text(body.body, field: "body", max: 20_000)
+        let (comment, event) = try await store.updateComment(boardID: try id("board", context), commentID: try id("comment", context), actorID: caller.userID, body: text)
+        return Written(resource: comment, key: "comment", version: event.version)
+    }
+
+    @Sendable func deleteComment(_ request: Request, context: TackRequestContext) async throws -> Deleted {
+        let caller = try writer(context)
+        let event = try await store.deleteComment(boardID: try id("board", context), commentID: try id("comment", context), actorID: caller.userID)
+        return Deleted(version: event.version)
+    }
+
+    // MARK: - Labels
+
+    @Sendable func listLabels(_ request: Request, context: TackRequestContext) async throws -> Page<Label> {
+        let boardID = try id("board", context)
+        _ = try await reader(boardID, context)
+        return Page(items: try await store.labels(boardID: boardID), nextCursor: nil)
+    }
+
+    @Sendable func createLabel(_ request: Request, context: TackRequestContext) async throws -> EditedResponse<Written<Label>> {
+        let caller = try writer(context)
+        let body = try await JSONBody.decode(CreateLabelRequest.self, from: request, context: context)
+        let (label, event) = try await store.createLabel(boardID: try id("board", context), actorID: caller.userID,
+                                                         name: try Validate.text(body.name, field: "name", max: 50),
+                                                         color: try Validate.color(body.color, field: "color"))
+        return EditedResponse(status: .created, response: Written(resource: label, key: "label", version: event.version))
+    }
+
+    @Sendable func updateLabel(_ request: Request, context: TackRequestContext) async throws -> Written<Label> {
+        let caller = try writer(context)
+        let body = try await JSONBody.decode(UpdateLabelRequest.self, from: request, context: context)
+        let (label, event) = try await store.updateLabel(boardID: try id("board", context), labelID: try id("label", context), actorID: caller.userID,
+                                                         name: try body.name.map { try Validate.text($0, field: "name", max: 50) },
+                                                         color: try body.color.map { try Validate.color($0, field: "color") })
+        return Written(resource: label, key: "label", version: event.version)
+    }
+
+    @Sendable func deleteLabel(_ request: Request, context: TackRequestContext) async throws -> Deleted {
+        let caller = try writer(context)
+        let event = try await store.deleteLabel(boardID: try id("board", context), labelID: try id("label", context), actorID: caller.userID)
+        return Deleted(version: event.version)
+    }
+}
+
+/// A coding key from a string, for responses whose keys depend on the resource.
+struct DynamicKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(_ string: String) { stringValue = string }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
+
+/// Any JSON value, to embed stored JSON in a response without knowing its shape.
+enum JSONValue: Codable, Sendable {
+    case null, bool(Bool), number(Double), integer(Int64), string(String), array([JSONValue]), object([String: JSONValue])
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self = .null }
+        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
+        else if let i = try? c.decode(Int64.self) { self = .integer(i) }
+        else if let d = try? c.decode(Double.self) { self = .number(d) }
+        else if let s = try? c.decode(String.self) { self = .string(s) }
+        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
+        else { self = .object(try c.decode([String: JSONValue].self)) }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .null: try c.encodeNil()
+        case .bool(let b): try c.encode(b)
+        case .number(let d): try c.encode(d)
+        case .integer(let i): try c.encode(i)
+        case .string(let s): try c.encode(s)
+        case .array(let a): try c.encode(a)
+        case .object(let o): try c.encode(o)
+        }
+    }
+}

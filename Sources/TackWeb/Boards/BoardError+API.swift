@@ -1,0 +1,18 @@
+import Hummingbird
+import TackCore
+
+extension APIError {
+    /// The HTTP form of a board rule.
+    init(_ error: BoardError) {
+        switch error.kind {
+        case .notFound(let what): self = .notFound(what)
+        case .forbidden(let message): self = .forbidden(message)
+        case .conflict(let code, let message): self = .conflict(code, message)
+        case .invalid(let field, let message): self = .invalid(field, message)
+        }
+    }
+}
+
+// Domain values answered as they are; both types belong to Tack (TackCore), only the protocol is Hummingbird's.
+extension BoardSnapshot: ResponseEncodable {}
+extension Card: ResponseEncodable {}

@@ -1,0 +1,155 @@
+import Foundation
+import TackCore
+
+/// A JSON field that distinguishes "absent" (leave as is) from `null` (clear) in PATCH bodies.
+enum Patch<Value: Decodable & Sendable>: Sendable {
+    case absent
+    case null
+    case value(Value)
+
+    var value: Value? {
+        if case .value(let v) = self { return v }
+        return nil
+    }
+}
+
+extension KeyedDecodingContainer {
+    func decodePatch<Value: Decodable & Sendable>(_ type: Value.Type, forKey key: Key) throws -> Patch<Value> {
+        guard contains(key) else { return .absent }
+        if try decodeNil(forKey: key) { return .null }
+        return .value(try decode(Value.self, forKey: key))
+    }
+}
+
+/// Field rules shared by the board endpoints: each failure names the field.
+enum Validate {
+    static func text(_ value: String, field: String, min: Int = 1, max: Int) throws -> String {
+        let trimmed = min > 0 ? value.trimmingCharacters(in: .whitespacesAndNewlines) : value
+        guard trimmed.count >= min else { throw APIError.invalid(field, min == 1 ? "\(field) must not be empty." : "\(field) needs at least \(min) characters.") }
+        guard trimmed.count <= max else { throw APIError.invalid(field, "\(field) must be at most \(max) characters.") }
+        return trimmed
+    }
+
+    static func range(_ value: Int, field: String, _ range: ClosedRange<Int>) throws -> Int {
+        guard range.contains(value) else { throw APIError.invalid(field, "\(field) must be from \(range.lowerBound) to \(range.upperBound).") }
+        return value
+    }
+
+    static func color(_ value: String, field: String) throws -> String {
+        let ok = value.count == 7 && value.first == "#" && value.dropFirst().allSatisfy(\.isHexDigit)
+        guard ok else { throw APIError.invalid(field, "\(field) must be a colour like #3a7bd5.") }
+        return value.lowercased()
+    }
+}
+
+struct CreateBoardRequest: Decodable, Sendable {
+    var name: String
+    var description: String?
+}
+
+struct UpdateBoardRequest: Decodable, Sendable {
+    var name: String?
+    var description: String?
+    var archived: Bool?
+}
+
+struct SetMemberRequest: Decodable, Sendable {
+    var email: String
+    var role: BoardRole
+}
+
+struct CreateColumnRequest: Decodable, Sendable {
+    var name: String
+    var wipLimit: Int?
+    var index: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case name, index
+        case wipLimit = "wip_limit"
+    }
+}
+
+struct UpdateColumnRequest: Decodable, Sendable {
+    var name: String?
+    var wipLimit: Patch<Int>
+    var index: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case name, index
+        case wipLimit = "wip_limit"
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decodeIfPresent(String.self, forKey: .name)
+        wipLimit = try c.decodePatch(Int.self, forKey: .wipLimit)
+        index = try c.decodeIfPresent(Int.self, forKey: .index)
+    }
+}
+
+struct CreateCardRequest: Decodable, Sendable {
+    var columnID: Int64
+    var title: String
+    var description: String?
+    var index: Int?
+    var dueAt: Date?
+    var done: Bool?
+    var assignees: [Int64]?
+    var labels: [Int64]?
+
+    enum CodingKeys: String, CodingKey {
+        case title, description, index, done, assignees, labels
+        case columnID = "column_id"
+        case dueAt = "due_at"
+    }
+}
+
+struct UpdateCardRequest: Decodable, Sendable {
+    var title: String?
+    var description: String?
+    var dueAt: Patch<Date>
+    var done: Bool?
+    var archived: Bool?
+    var assignees: [Int64]?
+    var labels: [Int64]?
+
+    enum CodingKeys: String, CodingKey {
+        case title, description, done, archived, assignees, labels
+        case dueAt = "due_at"
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        title = try c.decodeIfPresent(String.self, forKey: .title)
+        description = try c.decodeIfPresent(String.self, forKey: .description)
+        dueAt = try c.decodePatch(Date.self, forKey: .dueAt)
+        done = try c.decodeIfPresent(Bool.self, forKey: .done)
+        archived = try c.decodeIfPresent(Bool.self, forKey: .archived)
+        assignees = try c.decodeIfPresent([Int64].self, forKey: .assignees)
+        labels = try c.decodeIfPresent([Int64].self, forKey: .labels)
+    }
+}
+
+struct MoveCardRequest: Decodable, Sendable {
+    var columnID: Int64
+    var index: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case index
+        case columnID = "column_id"
+    }
+}
+
+struct CommentRequest: Decodable, Sendable {
+    var body: String
+}
+
+struct CreateLabelRequest: Decodable, Sendable {
+    var name: String
+    var color: String
+}
+
+struct UpdateLabelRequest: Decodable, Sendable {
+    var name: String?
+    var color: String?
+}
