@@ -42,7 +42,7 @@ public struct BoardStore: Sendable {
         _ body: @Sendable (PostgresConnection, BoardRole) async throws -> (T, BoardEventDraft)
     ) async throws -> (T, BoardEvent) {
         let logger = self.logger
-        let (value, event) = try await postgres.withTransaction(logger: logger) { tx -> (T, BoardEvent) in
+        let (value, event) = try await transaction { tx -> (T, BoardEvent) in
             // Lock the board row first: writes to one board run one at a time, so what a write
             // reads (neighbour positions, counts) cannot change under it, and versions are gap-free.
             let rows = try await tx.query("""
@@ -61,6 +61,17 @@ public struct BoardStore: Sendable {
         }
         await publisher.publish([event])
         return (value, event)
+    }
+
+    /// A transaction whose body's own errors (a broken rule) come out as they were thrown, not
+    /// wrapped in postgres-nio's `PostgresTransactionError`; the rollback has happened either way.
+    func transaction<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        do {
+            return try await postgres.withTransaction(logger: logger) { try await body($0) }
+        } catch let error as PostgresTransactionError {
+            if let inner = error.closureError, error.rollbackError == nil { throw inner }
+            throw error
+        }
     }
 
     // MARK: - Boards
@@ -86,7 +97,7 @@ public struct BoardStore: Sendable {
     /// Creates a board owned by its creator, with its first event (version 1).
     public func createBoard(name: String, description: String, creatorID: Int64) async throws -> (Board, BoardEvent) {
         let logger = self.logger
-        let (board, event) = try await postgres.withTransaction(logger: logger) { tx -> (Board, BoardEvent) in
+        let (board, event) = try await transaction { tx -> (Board, BoardEvent) in
             let rows = try await tx.query("""
                 INSERT INTO boards (name, description, created_by)
                 VALUES (\(name), \(description), \(creatorID))
