@@ -27,7 +27,7 @@ struct HealthController: Sendable {
     let deps: WebDependencies
     let logger: Logger
 
-    func addRoutes(to router: Router<some RequestContext>) {
+    func addRoutes(to router: Router<TackRequestContext>) {
         router.get("/healthz") { _, _ in Liveness(status: "ok", version: TackVersion.current) }
         router.get("/readyz") { _, _ in try await readiness() }
     }

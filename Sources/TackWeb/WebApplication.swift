@@ -15,22 +15,41 @@ public struct WebDependencies: Sendable {
     public var redis: RedisClient
     /// The migrations this release ships, for `/readyz`.
     public var migrations: [Migration]
+    /// Password hashing (bcrypt cost 12; tests pass a cheaper one).
+    public var passwordHasher: PasswordHasher
 
     /// Groups the dependencies.
-    public init(config: TackConfiguration, postgres: PostgresClient, redis: RedisClient, migrations: [Migration]) {
+    public init(config: TackConfiguration, postgres: PostgresClient, redis: RedisClient, migrations: [Migration],
+                passwordHasher: PasswordHasher = PasswordHasher()) {
         self.config = config
         self.postgres = postgres
         self.redis = redis
         self.migrations = migrations
+        self.passwordHasher = passwordHasher
     }
+}
+
+/// The web role's router: health, then the API under `/api/v1`. Shared by `run web` and the tests.
+public func buildWebRouter(_ deps: WebDependencies, logger: Logger) -> Router<TackRequestContext> {
+    let router = Router(context: TackRequestContext.self)
+    router.add(middleware: ErrorMiddleware(logger: logger))
+    router.add(middleware: SecurityHeadersMiddleware())
+    HealthController(deps: deps, logger: logger).addRoutes(to: router)
+    // Accounts: the authentication middleware first (every later route sees `context.caller`), then /api/v1 accounts.
+    let accounts = AccountController(deps: deps, logger: logger)
+    router.add(middleware: accounts.authMiddleware)
+    accounts.addRoutes(to: router.group("/api/v1"))
+    let events = EventLog(postgres: deps.postgres, logger: logger)
+    let publisher = EventPublisher(redis: deps.redis, log: events, historySize: deps.config.events.historySize, logger: logger)
+    let boards = BoardStore(postgres: deps.postgres, publisher: publisher, logger: logger)
+    BoardController(store: boards, events: events).addRoutes(to: router.group("/api/v1"))
+    return router
 }
 
 /// Builds the web application for `run web` and for tests. The clients are run by the caller.
 public func buildWebApplication(_ deps: WebDependencies, port: Int? = nil, logger: Logger) -> some ApplicationProtocol {
-    let router = Router()
-    HealthController(deps: deps, logger: logger).addRoutes(to: router)
-    return Application(
-        router: router,
+    Application(
+        router: buildWebRouter(deps, logger: logger),
         configuration: .init(address: .hostname(deps.config.web.host, port: port ?? deps.config.web.port), serverName: "Tack"),
         logger: logger
     )

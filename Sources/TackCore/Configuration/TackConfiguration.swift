@@ -65,6 +65,26 @@ public struct TackConfiguration: Sendable {
         public var port: Int
         /// The public address of the site.
         public var baseURL: String
+        /// Who may create accounts.
+        public var signup: SignupPolicy
+        /// How long a session lives without use; each use (at most once a minute) extends it.
+        public var sessionTTL: Duration
+        /// Failed logins to one account within `loginWindow` before logins to it are refused.
+        public var loginMaxAttempts: Int
+        /// Failed logins from one client address within `loginWindow` before its logins are refused.
+        public var loginMaxAttemptsPerAddress: Int
+        /// The window over which failed logins are counted.
+        public var loginWindow: Duration
+        /// True when `baseURL` is https: cookies are then marked Secure.
+        public var isHTTPS: Bool { baseURL.lowercased().hasPrefix("https://") }
+    }
+
+    /// Who may create accounts (`web.signup`).
+    public enum SignupPolicy: String, Sendable {
+        /// Anyone who reaches the site.
+        case open
+        /// Only administrators.
+        case invite
     }
 
     /// Push role settings.
@@ -75,6 +95,12 @@ public struct TackConfiguration: Sendable {
         public var port: Int
         /// Ping interval on idle connections.
         public var pingInterval: Duration
+    }
+
+    /// Event settings.
+    public struct Events: Sendable {
+        /// Entries per board in the Redis history stream.
+        public var historySize: Int
     }
 
     /// Worker role settings.
@@ -127,6 +153,8 @@ public struct TackConfiguration: Sendable {
     public var web: Web
     /// Push role.
     public var push: Push
+    /// Events.
+    public var events: Events
     /// Worker role.
     public var worker: Worker
     /// Scheduler role.
@@ -198,8 +226,12 @@ public struct TackConfiguration: Sendable {
 
         redis = Redis(url: string("redis.url"), poolSize: int("redis.pool_size"),
                       connectTimeout: seconds("redis.connect_timeout"), commandTimeout: seconds("redis.command_timeout"))
-        web = Web(host: string("web.host"), port: int("web.port"), baseURL: string("web.base_url"))
+        web = Web(host: string("web.host"), port: int("web.port"), baseURL: string("web.base_url"),
+                  signup: SignupPolicy(rawValue: string("web.signup")) ?? .open, sessionTTL: seconds("web.session_ttl"),
+                  loginMaxAttempts: int("web.login_max_attempts"), loginMaxAttemptsPerAddress: int("web.login_max_attempts_per_address"),
+                  loginWindow: seconds("web.login_window"))
         push = Push(host: string("push.host"), port: int("push.port"), pingInterval: seconds("push.ping_interval"))
+        events = Events(historySize: int("events.history_size"))
         worker = Worker(concurrency: int("worker.concurrency"), visibilityTimeout: seconds("worker.visibility_timeout"),
                         maxAttempts: int("worker.max_attempts"))
         scheduler = Scheduler(leaseTTL: seconds("scheduler.lease_ttl"), renewInterval: seconds("scheduler.renew_interval"),

@@ -1,0 +1,30 @@
+import Crypto
+import Foundation
+import HTTPTypes
+
+/// The CSRF token of a session: hex HMAC-SHA256 of the session token under `secret_key`.
+///
+/// A browser page gets it in the login, sign-up and `/me` responses and sends it back as
+/// `X-CSRF-Token` on every write. Another site can make the browser send the cookie, but cannot read
+/// the token or set the header, and nothing needs storing: any web process can recompute it.
+public enum CSRFToken {
+    /// The request header that carries the token.
+    public static let header = HTTPField.Name("X-CSRF-Token")!
+
+    /// The token for a session token.
+    public static func make(sessionToken: String, secret: String) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Data(sessionToken.utf8), using: SymmetricKey(data: Data(secret.utf8)))
+        return mac.map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Whether `provided` is the token for the session, compared in constant time.
+    public static func isValid(_ provided: String?, sessionToken: String, secret: String) -> Bool {
+        guard let provided else { return false }
+        let expected = Array(make(sessionToken: sessionToken, secret: secret).utf8)
+        let given = Array(provided.utf8)
+        guard given.count == expected.count else { return false }
+        var difference: UInt8 = 0
+        for i in expected.indices { difference |= expected[i] ^ given[i] }
+        return difference == 0
+    }
+}

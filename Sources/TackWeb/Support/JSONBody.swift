@@ -1,0 +1,399 @@
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// Strict JSON request bodies. Every write endpoint decodes its body with
+/// `try await JSONBody.decode(CreateCard.self, from: request, context: context)`: the body is read
+/// up to `context.maxUploadSize` (413 `body_too_large` beyond it, also when Content-Length says so);
+/// a Content-Type other than JSON is 415; an empty body counts as `{}` (so the first required field
+/// is named); anything but a JSON object is 400 `malformed_body`; a missing field, a wrong type,
+/// `null` for a non-optional or a string holding U+0000 (PostgreSQL refuses it) is 400
+/// `invalid_field` naming the field (`columns[2].name`); and so is any key the type did not read,
+/// so a typo never passes silently. Keys are matched exactly as the type's `CodingKeys` spell them
+/// (write snake_case there); `Date` fields take ISO 8601 (`2025-01-31T17:00:00Z`, fractions allowed).
+/// To tell an absent key from `null` (PATCH), decode with `contains(_:)` then `decodeNil(forKey:)`.
+/// A type that reads a dictionary through `allKeys` (e.g. `[String: String]`) accepts every key
+/// of that object. Business rules (lengths, ranges) stay in the endpoint: throw `APIError.invalid`.
+public enum JSONBody {
+    /// Decodes the request body as described on `JSONBody`.
+    public static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws -> T {
+        let limit = context.maxUploadSize
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
+            throw APIError.bodyTooLarge
+        }
+        if let contentType = request.headers[.contentType], !isJSON(contentType) {
+            throw APIError(.unsupportedMediaType, code: "unsupported_media_type", message: "Send the body as JSON (Content-Type: application/json).")
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw APIError.bodyTooLarge
+        }
+        return try decode(type, from: Data(buffer: buffer))
+    }
+
+    /// Decodes bytes already read, with the same rules (used by `decode(_:from:context:)` and tests).
+    public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
+        let root: Node
+        if data.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
+            root = .object([:])
+        } else {
+            do {
+                root = try JSONDecoder().decode(Node.self, from: data)
+            } catch {
+                throw APIError.malformedBody("The body is not valid JSON.")
+            }
+        }
+        guard case .object = root else { throw APIError.malformedBody("The body must be a JSON object.") }
+        let ledger = KeyLedger()
+        let value: T
+        do {
+            value = try T(from: NodeDecoder(node: root, codingPath: [], ledger: ledger))
+        } catch let error as DecodingError {
+            throw APIError.fromDecoding(error)
+        }
+        if let unknown = ledger.firstUnread() {
+            throw APIError.invalid(unknown, "\(unknown) is not a field of this request.")
+        }
+        return value
+    }
+
+    /// `application/json` or `application/*+json`, any parameters.
+    static func isJSON(_ contentType: String) -> Bool {
+        let media = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        return media == "application/json" || (media.hasPrefix("application/") && media.hasSuffix("+json"))
+    }
+
+    /// A parsed JSON value.
+    enum Node: Decodable, Equatable {
+        case null
+        case bool(Bool)
+        case integer(Int64)
+        case double(Double)
+        case string(String)
+        case array([Node])
+        case object([String: Node])
+
+        /// Parses any JSON value (booleans before numbers, so `true` never becomes 1).
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if container.decodeNil() { self = .null }
+            else if let b = try? container.decode(Bool.self) { self = .bool(b) }
+            else if let i = try? container.decode(Int64.self) { self = .integer(i) }
+            else if let d = try? container.decode(Double.self) { self = .double(d) }
+            else if let s = try? container.decode(String.self) { self = .string(s) }
+            else if let a = try? container.decode([Node].self) { self = .array(a) }
+            else { self = .object(try container.decode([String: Node].self)) }
+        }
+    }
+}
+
+/// Which keys of each object in the body the decoded type read.
+private final class KeyLedger {
+    private struct Entry {
+        var keys: Set<String>
+        var read: Set<String> = []
+        var readAll = false
+    }
+
+    private var entries: [String: Entry] = [:]
+
+    func opened(_ path: String, keys: some Sequence<String>) {
+        if entries[path] == nil { entries[path] = Entry(keys: Set(keys)) }
+    }
+
+    func read(_ path: String, _ key: String) { entries[path]?.read.insert(key) }
+
+    func readAll(_ path: String) { entries[path]?.readAll = true }
+
+    /// The first key nobody read, as a field path; objects in path order, keys alphabetically.
+    func firstUnread() -> String? {
+        for path in entries.keys.sorted() {
+            guard let entry = entries[path], !entry.readAll else { continue }
+            if let key = entry.keys.subtracting(entry.read).sorted().first {
+                return path.isEmpty ? key : path + "." + key
+            }
+        }
+        return nil
+    }
+}
+
+/// `a.b[0].c`, the way `APIError.fromDecoding` names fields.
+private func fieldPath(_ codingPath: [any CodingKey]) -> String {
+    var text = ""
+    for key in codingPath {
+        if let index = key.intValue {
+            text += "[\(index)]"
+        } else {
+            text += text.isEmpty ? key.stringValue : "." + key.stringValue
+        }
+    }
+    return text
+}
+
+private struct IndexKey: CodingKey {
+    var stringValue: String
+    var intValue: Int?
+    init(_ index: Int) { stringValue = String(index); intValue = index }
+    init?(stringValue: String) { return nil }
+    init?(intValue: Int) { self.init(intValue) }
+}
+
+/// A `Decoder` over a parsed `Node` that records every key the decoded type asks for.
+private struct NodeDecoder: Decoder {
+    typealias Node = JSONBody.Node
+    let node: Node
+    let codingPath: [any CodingKey]
+    let ledger: KeyLedger
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
+        guard case .object(let object) = node else {
+            throw mismatch([String: Any].self, node, codingPath)
+        }
+        let path = fieldPath(codingPath)
+        ledger.opened(path, keys: object.keys)
+        return KeyedDecodingContainer(KeyedContainer<Key>(object: object, path: path, codingPath: codingPath, ledger: ledger))
+    }
+
+    func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
+        guard case .array(let array) = node else { throw mismatch([Any].self, node, codingPath) }
+        return UnkeyedContainer(array: array, codingPath: codingPath, ledger: ledger)
+    }
+
+    func singleValueContainer() throws -> any SingleValueDecodingContainer {
+        SingleValueContainer(node: node, codingPath: codingPath, ledger: ledger)
+    }
+}
+
+private func mismatch(_ type: Any.Type, _ node: JSONBody.Node, _ codingPath: [any CodingKey]) -> DecodingError {
+    if node == .null {
+        return .valueNotFound(type, .init(codingPath: codingPath, debugDescription: "null"))
+    }
+    return .typeMismatch(type, .init(codingPath: codingPath, debugDescription: "wrong type"))
+}
+
+/// Converts one node to `T`: primitives here, everything else through `T(from:)`.
+private func unbox<T: Decodable>(_ type: T.Type, _ node: JSONBody.Node, _ codingPath: [any CodingKey], _ ledger: KeyLedger) throws -> T {
+    if type == String.self {
+        guard case .string(let s) = node else { throw mismatch(type, node, codingPath) }
+        guard !s.unicodeScalars.contains(where: { $0.value == 0 }) else {
+            let field = fieldPath(codingPath)
+            throw APIError.invalid(field, "\(field) must not contain NUL characters.")
+        }
+        return s as! T
+    }
+    if type == Bool.self {
+        guard case .bool(let b) = node else { throw mismatch(type, node, codingPath) }
+        return b as! T
+    }
+    if type == Date.self {
+        let field = fieldPath(codingPath)
+        guard case .string(let s) = node else {
+            if node == .null { throw mismatch(type, node, codingPath) }
+            throw APIError.invalid(field, "\(field) must be a date and time in ISO 8601, e.g. 2025-01-31T17:00:00Z.")
+        }
+        guard let date = parseISO8601(s) else {
+            throw APIError.invalid(field, "\(field) must be a date and time in ISO 8601, e.g. 2025-01-31T17:00:00Z.")
+        }
+        return date as! T
+    }
+    if let integer = type as? any FixedWidthInteger.Type {
+        return try unboxInteger(integer, node, codingPath) as! T
+    }
+    if let float = type as? any BinaryFloatingPoint.Type {
+        return try unboxFloat(float, node, codingPath) as! T
+    }
+    return try T(from: NodeDecoder(node: node, codingPath: codingPath, ledger: ledger))
+}
+
+private func unboxInteger<I: FixedWidthInteger>(_ type: I.Type, _ node: JSONBody.Node, _ codingPath: [any CodingKey]) throws -> I {
+    let value: I?
+    switch node {
+    case .integer(let i): value = I(exactly: i)
+    case .double(let d): value = d.rounded() == d ? I(exactly: d) : nil
+    default: throw mismatch(type, node, codingPath)
+    }
+    guard let value else {
+        let field = fieldPath(codingPath)
+        if case .double(let d) = node, d.rounded() != d { throw mismatch(type, node, codingPath) }
+        throw APIError.invalid(field, "\(field) is out of range.")
+    }
+    return value
+}
+
+private func unboxFloat<F: BinaryFloatingPoint>(_ type: F.Type, _ node: JSONBody.Node, _ codingPath: [any CodingKey]) throws -> F {
+    switch node {
+    case .integer(let i): return F(i)
+    case .double(let d): return F(d)
+    default: throw mismatch(type, node, codingPath)
+    }
+}
+
+private func parseISO8601(_ text: String) -> Date? {
+    let plain = ISO8601DateFormatter()
+    if let date = plain.date(from: text) { return date }
+    let fractional = ISO8601DateFormatter()
+    fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return fractional.date(from: text)
+}
+
+private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
+    typealias Node = JSONBody.Node
+    let object: [String: Node]
+    let path: String
+    let codingPath: [any CodingKey]
+    let ledger: KeyLedger
+
+    var allKeys: [Key] {
+        ledger.readAll(path)
+        return object.keys.compactMap { Key(stringValue: $0) }
+    }
+
+    func contains(_ key: Key) -> Bool {
+        ledger.read(path, key.stringValue)
+        return object[key.stringValue] != nil
+    }
+
+    private func node(_ key: Key) throws -> Node {
+        ledger.read(path, key.stringValue)
+        guard let node = object[key.stringValue] else {
+            throw DecodingError.keyNotFound(key, .init(codingPath: codingPath, debugDescription: "missing"))
+        }
+        return node
+    }
+
+    func decodeNil(forKey key: Key) throws -> Bool { try node(key) == .null }
+
+    func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
+        try unbox(type, try node(key), codingPath + [key], ledger)
+    }
+
+    func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { try unbox(type, try node(key), codingPath + [key], ledger) }
+    func decode(_ type: String.Type, forKey key: Key) throws -> String { try unbox(type, try node(key), codingPath + [key], ledger) }
+    func decode(_ type: Double.Type, forKey key: Key) throws -> Double { try unbox(type, try node(key), codingPath + [key], ledger) }
+    func decode(_ type: Float.Type, forKey key: Key) throws -> Float { try unbox(type, try node(key), codingPath + [key], ledger) }
+    func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try unbox(type, try node(key), codingPath + [key], ledger) }
+    func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 { try unbox(type, try node(key), codingPath + [key], ledger) }
+    func decode(_ type: Int16.Type, forKey key: Key) throws -> Int16 { try unbox(type, try node(key), codingPath + [key], ledger) }
+    func decode(_ type: Int32.Type, forKey key: Key) throws -> Int32 { try unbox(type, try node(key), codingPath + [key], ledger) }
+    func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 { try unbox(type, try node(key), codingPath + [key], ledger) }
+    func decode(_ type: UInt.Type, forKey key: Key) throws -> UInt { try unbox(type, try node(key), codingPath + [key], ledger) }
+    func decode(_ type: UInt8.Type, forKey key: Key) throws -> UInt8 { try unbox(type, try node(key), codingPath + [key], ledger) }
+    func decode(_ type: UInt16.Type, forKey key: Key) throws -> UInt16 { try unbox(type, try node(key), codingPath + [key], ledger) }
+    func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 { try unbox(type, try node(key), codingPath + [key], ledger) }
+    func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try unbox(type, try node(key), codingPath + [key], ledger) }
+
+    func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
+        try NodeDecoder(node: try node(key), codingPath: codingPath + [key], ledger: ledger).container(keyedBy: type)
+    }
+
+    func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
+        try NodeDecoder(node: try node(key), codingPath: codingPath + [key], ledger: ledger).unkeyedContainer()
+    }
+
+    func superDecoder() throws -> any Decoder {
+        NodeDecoder(node: .object(object), codingPath: codingPath, ledger: ledger)
+    }
+
+    func superDecoder(forKey key: Key) throws -> any Decoder {
+        ledger.read(path, key.stringValue)
+        return NodeDecoder(node: object[key.stringValue] ?? .null, codingPath: codingPath + [key], ledger: ledger)
+    }
+}
+
+private struct UnkeyedContainer: UnkeyedDecodingContainer {
+    typealias Node = JSONBody.Node
+    let array: [Node]
+    let codingPath: [any CodingKey]
+    let ledger: KeyLedger
+    var currentIndex = 0
+
+    init(array: [Node], codingPath: [any CodingKey], ledger: KeyLedger) {
+        self.array = array
+        self.codingPath = codingPath
+        self.ledger = ledger
+    }
+
+    var count: Int? { array.count }
+    var isAtEnd: Bool { currentIndex >= array.count }
+
+    private mutating func next<T>(_ type: T.Type) throws -> (Node, [any CodingKey]) {
+        guard !isAtEnd else {
+            throw DecodingError.valueNotFound(type, .init(codingPath: codingPath + [IndexKey(currentIndex)], debugDescription: "end of array"))
+        }
+        defer { currentIndex += 1 }
+        return (array[currentIndex], codingPath + [IndexKey(currentIndex)])
+    }
+
+    mutating func decodeNil() throws -> Bool {
+        guard !isAtEnd else { return false }
+        if array[currentIndex] == .null {
+            currentIndex += 1
+            return true
+        }
+        return false
+    }
+
+    mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        let (node, path) = try next(type)
+        return try unbox(type, node, path, ledger)
+    }
+
+    mutating func decode(_ type: Bool.Type) throws -> Bool { let (n, p) = try next(type); return try unbox(type, n, p, ledger) }
+    mutating func decode(_ type: String.Type) throws -> String { let (n, p) = try next(type); return try unbox(type, n, p, ledger) }
+    mutating func decode(_ type: Double.Type) throws -> Double { let (n, p) = try next(type); return try unbox(type, n, p, ledger) }
+    mutating func decode(_ type: Float.Type) throws -> Float { let (n, p) = try next(type); return try unbox(type, n, p, ledger) }
+    mutating func decode(_ type: Int.Type) throws -> Int { let (n, p) = try next(type); return try unbox(type, n, p, ledger) }
+    mutating func decode(_ type: Int8.Type) throws -> Int8 { let (n, p) = try next(type); return try unbox(type, n, p, ledger) }
+    mutating func decode(_ type: Int16.Type) throws -> Int16 { let (n, p) = try next(type); return try unbox(type, n, p, ledger) }
+    mutating func decode(_ type: Int32.Type) throws -> Int32 { let (n, p) = try next(type); return try unbox(type, n, p, ledger) }
+    mutating func decode(_ type: Int64.Type) throws -> Int64 { let (n, p) = try next(type); return try unbox(type, n, p, ledger) }
+    mutating func decode(_ type: UInt.Type) throws -> UInt { let (n, p) = try next(type); return try unbox(type, n, p, ledger) }
+    mutating func decode(_ type: UInt8.Type) throws -> UInt8 { let (n, p) = try next(type); return try unbox(type, n, p, ledger) }
+    mutating func decode(_ type: UInt16.Type) throws -> UInt16 { let (n, p) = try next(type); return try unbox(type, n, p, ledger) }
+    mutating func decode(_ type: UInt32.Type) throws -> UInt32 { let (n, p) = try next(type); return try unbox(type, n, p, ledger) }
+    mutating func decode(_ type: UInt64.Type) throws -> UInt64 { let (n, p) = try next(type); return try unbox(type, n, p, ledger) }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {
+        let (node, path) = try next([String: Any].self)
+        return try NodeDecoder(node: node, codingPath: path, ledger: ledger).container(keyedBy: type)
+    }
+
+    mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer {
+        let (node, path) = try next([Any].self)
+        return try NodeDecoder(node: node, codingPath: path, ledger: ledger).unkeyedContainer()
+    }
+
+    mutating func superDecoder() throws -> any Decoder {
+        let (node, path) = try next(Any.self)
+        return NodeDecoder(node: node, codingPath: path, ledger: ledger)
+    }
+}
+
+private struct SingleValueContainer: SingleValueDecodingContainer {
+    typealias Node = JSONBody.Node
+    let node: Node
+    let codingPath: [any CodingKey]
+    let ledger: KeyLedger
+
+    func decodeNil() -> Bool { node == .null }
+
+    func decode<T: Decodable>(_ type: T.Type) throws -> T { try unbox(type, node, codingPath, ledger) }
+
+    func decode(_ type: Bool.Type) throws -> Bool { try unbox(type, node, codingPath, ledger) }
+    func decode(_ type: String.Type) throws -> String { try unbox(type, node, codingPath, ledger) }
+    func decode(_ type: Double.Type) throws -> Double { try unbox(type, node, codingPath, ledger) }
+    func decode(_ type: Float.Type) throws -> Float { try unbox(type, node, codingPath, ledger) }
+    func decode(_ type: Int.Type) throws -> Int { try unbox(type, node, codingPath, ledger) }
+    func decode(_ type: Int8.Type) throws -> Int8 { try unbox(type, node, codingPath, ledger) }
+    func decode(_ type: Int16.Type) throws -> Int16 { try unbox(type, node, codingPath, ledger) }
+    func decode(_ type: Int32.Type) throws -> Int32 { try unbox(type, node, codingPath, ledger) }
+    func decode(_ type: Int64.Type) throws -> Int64 { try unbox(type, node, codingPath, ledger) }
+    func decode(_ type: UInt.Type) throws -> UInt { try unbox(type, node, codingPath, ledger) }
+    func decode(_ type: UInt8.Type) throws -> UInt8 { try unbox(type, node, codingPath, ledger) }
+    func decode(_ type: UInt16.Type) throws -> UInt16 { try unbox(type, node, codingPath, ledger) }
+    func decode(_ type: UInt32.Type) throws -> UInt32 { try unbox(type, node, codingPath, ledger) }
+    func decode(_ type: UInt64.Type) throws -> UInt64 { try unbox(type, node, codingPath, ledger) }
+}
