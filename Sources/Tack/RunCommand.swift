@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
 import PostgresNIO
+import Prometheus
 import ServiceLifecycle
 import TackCore
 import TackPush
@@ -71,8 +73,10 @@ struct RunCommand: AsyncParsableCommand {
         var listen = ""
         switch role {
         case .web:
-            let deps = WebDependencies(config: config, postgres: postgres, redis: redis, migrations: try Clients.migrations(config))
-            services.append(buildWebApplication(deps, logger: logger))
+            let registry = PrometheusCollectorRegistry()
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            let deps = WebDependencies(config: config, postgres: postgres, redis: redis, migrations: try Clients.migrations(config), metrics: registry)
+            services.append(try buildWebApplication(deps, logger: logger))
             listen = "\(config.web.host):\(config.web.port)"
         case .push:
             services.append(buildPushApplication(config: config, redis: redis, logger: logger))

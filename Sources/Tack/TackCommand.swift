@@ -15,7 +15,7 @@ struct TackCommand: AsyncParsableCommand {
         version: TackVersion.current,
         subcommands: [
             GenConfigCommand.self, CheckConfigCommand.self, InitNodeCommand.self, UpgradeDBCommand.self,
-            RunCommand.self, StatusCommand.self, CreateUserCommand.self,
+            RunCommand.self, StatusCommand.self, CreateUserCommand.self, SeedDemoCommand.self,
         ]
     )
 }

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import PostgresNIO
+import Prometheus
 import TackCore
 import TackRedis
 
@@ -17,24 +18,34 @@ public struct WebDependencies: Sendable {
     public var migrations: [Migration]
     /// Password hashing (bcrypt cost 12; tests pass a cheaper one).
     public var passwordHasher: PasswordHasher
+    /// Where this process's metrics are collected for `/metrics` (the executable bootstraps
+    /// swift-metrics with a Prometheus factory on the same registry).
+    public var metrics: PrometheusCollectorRegistry
 
     /// Groups the dependencies.
     public init(config: TackConfiguration, postgres: PostgresClient, redis: RedisClient, migrations: [Migration],
-                passwordHasher: PasswordHasher = PasswordHasher()) {
+                passwordHasher: PasswordHasher = PasswordHasher(), metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.config = config
         self.postgres = postgres
         self.redis = redis
         self.migrations = migrations
         self.passwordHasher = passwordHasher
+        self.metrics = metrics
     }
 }
 
-/// The web role's router: health, then the API under `/api/v1`. Shared by `run web` and the tests.
-public func buildWebRouter(_ deps: WebDependencies, logger: Logger) -> Router<TackRequestContext> {
+/// The web role's router: health, assets, the API under `/api/v1`, then the pages. Shared by `run web`
+/// and the tests. Throws when the page templates are missing or do not parse.
+public func buildWebRouter(_ deps: WebDependencies, logger: Logger) throws -> Router<TackRequestContext> {
     let router = Router(context: TackRequestContext.self)
     router.add(middleware: ErrorMiddleware(logger: logger))
     router.add(middleware: SecurityHeadersMiddleware())
+    // Requests by route and status, and their latency, for every route added below.
+    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: AssetsMiddleware(publicDirectory: (deps.config.rootDirectory as NSString).appendingPathComponent("public"), logger: logger))
     HealthController(deps: deps, logger: logger).addRoutes(to: router)
+    OpenAPIController(deps: deps, logger: logger).addRoutes(to: router.group("/api/v1"))
+    router.get("/metrics") { _, _ in MetricsResponse(registry: deps.metrics) }
     // Accounts: the authentication middleware first (every later route sees `context.caller`), then /api/v1 accounts.
     let accounts = AccountController(deps: deps, logger: logger)
     router.add(middleware: accounts.authMiddleware)
@@ -43,13 +54,14 @@ public func buildWebRouter(_ deps: WebDependencies, logger: Logger) -> Router<Ta
     let publisher = EventPublisher(redis: deps.redis, log: events, historySize: deps.config.events.historySize, logger: logger)
     let boards = BoardStore(postgres: deps.postgres, publisher: publisher, logger: logger)
     BoardController(store: boards, events: events).addRoutes(to: router.group("/api/v1"))
+    try PageController(deps: deps, store: boards, logger: logger).addRoutes(to: router)
     return router
 }
 
 /// Builds the web application for `run web` and for tests. The clients are run by the caller.
-public func buildWebApplication(_ deps: WebDependencies, port: Int? = nil, logger: Logger) -> some ApplicationProtocol {
+public func buildWebApplication(_ deps: WebDependencies, port: Int? = nil, logger: Logger) throws -> some ApplicationProtocol {
     Application(
-        router: buildWebRouter(deps, logger: logger),
+        router: try buildWebRouter(deps, logger: logger),
         configuration: .init(address: .hostname(deps.config.web.host, port: port ?? deps.config.web.port), serverName: "Tack"),
         logger: logger
     )

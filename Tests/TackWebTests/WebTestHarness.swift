@@ -84,7 +84,7 @@ struct WebTestHarness: Sendable {
             try await postgres.query("ALTER TABLE boards ALTER COLUMN id RESTART WITH \(unescaped: String(Int64.random(in: 1_000_000...1_000_000_000_000)))")
             let hasher = PasswordHasher(cost: 4)
             let deps = WebDependencies(config: config, postgres: postgres, redis: redis, migrations: migrations, passwordHasher: hasher)
-            let app = Application(router: buildWebRouter(deps, logger: logger), logger: logger)
+            let app = Application(router: try buildWebRouter(deps, logger: logger), logger: logger)
             let address = "10.\(Int.random(in: 0...255)).\(Int.random(in: 0...255)).\(Int.random(in: 1...254))"
             return try await app.test(.router) { client in
                 try await body(WebTestHarness(client: client, postgres: postgres, redis: redis, config: config,

@@ -47,6 +47,10 @@ def test_each_role_joins_the_cluster_and_leaves_on_sigterm(migrated):
     assert urllib.request.urlopen(base + "/healthz", timeout=5).status == 200
     ready = urllib.request.urlopen(base + "/readyz", timeout=5)
     assert ready.status == 200 and b'"ready"' in ready.read()
+    # Prometheus metrics: requests by route and status, with a latency histogram.
+    metrics = urllib.request.urlopen(base + "/metrics", timeout=5).read().decode()
+    assert 'hb_requests{' in metrics and '"/healthz"' in metrics, metrics[:2000]
+    assert "http_server_request_duration_bucket" in metrics
     push = f"http://127.0.0.1:{migrated.env['TACK_PUSH_PORT']}/push/healthz"
     assert urllib.request.urlopen(push, timeout=5).status == 200
 

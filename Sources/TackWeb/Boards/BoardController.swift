@@ -137,12 +137,22 @@ struct BoardController: Sendable {
         return value
     }
 
+    /// A boolean query parameter: `true` or `false`; anything else is a 400 rather than a silent `false`.
+    func flag(_ request: Request, _ name: String) throws -> Bool? {
+        guard let text = request.uri.queryParameters.get(name) else { return nil }
+        switch text {
+        case "true": return true
+        case "false": return false
+        default: throw APIError.invalid(name, "\(name) must be true or false.")
+        }
+    }
+
     // MARK: - Boards
 
     @Sendable func listBoards(_ request: Request, context: TackRequestContext) async throws -> Page<Board> {
         let caller = try context.requireCaller()
         let limit = try limit(request)
-        let archived = request.uri.queryParameters.get("archived") == "true"
+        let archived = try flag(request, "archived") ?? false
         let boards = try await store.boards(userID: caller.userID, includeArchived: archived, limit: limit, before: try cursor(request, "before"))
         return Page(items: boards, nextCursor: boards.count == limit ? boards.last?.id : nil)
     }
@@ -190,7 +200,7 @@ struct BoardController: Sendable {
     @Sendable func search(_ request: Request, context: TackRequestContext) async throws -> Page<Card> {
         let boardID = try id("board", context)
         _ = try await reader(boardID, context)
-        guard let query = request.uri.queryParameters.get("q"), !query.trimmingCharacters(in: .whitespaces).isEmpty, query.count <= 200 else {
+        guard let query = request.uri.queryParameters.get("q"), !query.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, query.count <= 200 else {
             throw APIError.invalid("q", "q must be 1 to 200 characters of text to search for.")
         }
         return Page(items: try await store.search(boardID: boardID, query: query, limit: try limit(request)), nextCursor: nil)
@@ -334,7 +344,9 @@ struct BoardController: Sendable {
         let boardID = try id("board", context)
         _ = try await reader(boardID, context)
         let limit = try limit(request)
-        let comments = try await store.comments(boardID: boardID, cardID: try id("card", context), after: try cursor(request, "after"), limit: limit)
+        let cardID = try id("card", context)
+        _ = try await store.card(boardID: boardID, cardID: cardID)  // 404 for a card that is not on the board, not an empty list
+        let comments = try await store.comments(boardID: boardID, cardID: cardID, after: try cursor(request, "after"), limit: limit)
         return Page(items: comments, nextCursor: comments.count == limit ? comments.last?.id : nil)
     }
 

@@ -10,7 +10,7 @@ import NIOCore
 /// `null` for a non-optional or a string holding U+0000 (PostgreSQL refuses it) is 400
 /// `invalid_field` naming the field (`columns[2].name`); and so is any key the type did not read,
 /// so a typo never passes silently. Keys are matched exactly as the type's `CodingKeys` spell them
-/// (write snake_case there); `Date` fields take ISO 8601 (`2025-01-31T17:00:00Z`, fractions allowed).
+/// (write snake_case there); `Date` fields take RFC 3339 (`2025-01-31T17:00:00Z`, fractions and offsets allowed; see `ISO8601Parsing`).
 /// To tell an absent key from `null` (PATCH), decode with `contains(_:)` then `decodeNil(forKey:)`.
 /// A type that reads a dictionary through `allKeys` (e.g. `[String: String]`) accepts every key
 /// of that object. Business rules (lengths, ranges) stay in the endpoint: throw `APIError.invalid`.
@@ -232,11 +232,7 @@ private func unboxFloat<F: BinaryFloatingPoint>(_ type: F.Type, _ node: JSONBody
 }
 
 private func parseISO8601(_ text: String) -> Date? {
-    let plain = ISO8601DateFormatter()
-    if let date = plain.date(from: text) { return date }
-    let fractional = ISO8601DateFormatter()
-    fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    return fractional.date(from: text)
+    ISO8601Parsing.date(text)
 }
 
 private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {

@@ -102,13 +102,39 @@ public struct TackRequestContext: RequestContext {
     }
 }
 
-/// ISO 8601 date-times with or without fractional seconds.
+/// RFC 3339 date-times, the `date-time` of the OpenAPI document: `2025-01-31T17:00:00Z`,
+/// `2025-01-31T17:00:00.250+01:00` (`t` and `z` in lower case too).
+///
+/// Stricter than `ISO8601DateFormatter` alone, which rolls 30 February over to 1 March and takes
+/// years an answer cannot write back as RFC 3339 (`-0001`, `10000` once in UTC): only real calendar
+/// dates are accepted, at UTC years 1 to 9999.
 enum ISO8601Parsing {
-    static func date(_ text: String) -> Date? {
-        let plain = ISO8601DateFormatter()
-        if let date = plain.date(from: text) { return date }
-        let fractional = ISO8601DateFormatter()
-        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return fractional.date(from: text)
+    /// Made per call: `Regex` is not `Sendable`, and dates are few per request.
+    private static var shape: Regex<AnyRegexOutput> { try! Regex(#"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,9})?(Z|[+-]([0-9]{2}):([0-9]{2}))"#) }
+
+    static func date(_ raw: String) -> Date? {
+        let text = raw.uppercased()
+        guard let match = text.wholeMatch(of: shape) else { return nil }
+        func number(_ index: Int) -> Int { match.output[index].substring.flatMap { Int($0) } ?? 0 }
+        let (year, month, day) = (number(1), number(2), number(3))
+        guard year >= 1, (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day),
+              number(4) <= 23, number(5) <= 59, number(6) <= 59, number(9) <= 23, number(10) <= 59 else { return nil }
+        let formatter = ISO8601DateFormatter()
+        if match.output[7].substring != nil { formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds] }
+        guard let date = formatter.date(from: text) else { return nil }
+        // An offset can carry the instant out of years 1 to 9999 in UTC, where answers write it.
+        guard date >= earliest, date < end else { return nil }
+        return date
+    }
+
+    private static let earliest = ISO8601DateFormatter().date(from: "0001-01-01T00:00:00Z")!
+    private static let end = ISO8601DateFormatter().date(from: "9999-12-31T23:59:59Z")!.addingTimeInterval(1)
+
+    private static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
     }
 }

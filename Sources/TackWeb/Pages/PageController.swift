@@ -1,0 +1,188 @@
+import Foundation
+import Hummingbird
+import Logging
+import TackCore
+
+/// The pages people use: login, sign-up, boards, a board, its members, API tokens.
+///
+/// Pages are rendered on the server from `templates/` and read data straight from the stores;
+/// every change a page makes goes through `/api/v1` from `public/app.js`, with the session cookie
+/// and the CSRF token the page carries in `<meta name="csrf-token">`. So the pages need no write
+/// path of their own, and authorization is the API's. A page request without a session redirects
+/// to `/login?next=…`; a board the caller is not a member of is a 404 page, as in the API.
+struct PageController: Sendable {
+    let templates: PageTemplates
+    let store: BoardStore
+    let tokens: APITokenRepository
+    let config: TackConfiguration
+    let logger: Logger
+
+    /// Loads the templates from `<root>/templates` and fingerprints `<root>/public`.
+    init(deps: WebDependencies, store: BoardStore, logger: Logger) throws {
+        let root = deps.config.rootDirectory as NSString
+        self.templates = try PageTemplates(directory: root.appendingPathComponent("templates"),
+                                           publicDirectory: root.appendingPathComponent("public"))
+        self.store = store
+        self.tokens = APITokenRepository(postgres: deps.postgres, logger: logger)
+        self.config = deps.config
+        self.logger = logger
+    }
+
+    /// The page routes, at the root of the site.
+    func addRoutes(to router: Router<TackRequestContext>) {
+        router.get("/") { _, context in
+            Response.redirect(to: context.caller == nil ? "/login" : "/boards", type: .found)
+        }
+        router.get("/login") { request, context in authPage("login", title: "Log in", request, context) }
+        router.get("/signup") { request, context in authPage("signup", title: "Sign up", request, context) }
+        router.get("/boards") { request, context in try await boardsPage(request, context) }
+        router.get("/boards/{board}") { request, context in try await boardPage(request, context) }
+        router.get("/boards/{board}/members") { request, context in try await membersPage(request, context) }
+        router.get("/account/tokens") { request, context in try await tokensPage(request, context) }
+    }
+
+    // MARK: - Pages
+
+    /// `/login`, `/signup`: the form; someone already logged in goes on to `next`.
+    func authPage(_ template: String, title: String, _ request: Request, _ context: TackRequestContext) -> Response {
+        let next = Self.safeNext(request.uri.queryParameters.get("next"))
+        if session(context) != nil { return .redirect(to: next, type: .found) }
+        return templates.response(template, AuthPageModel(layout: layout(title: title, page: template, session: nil), next: next,
+                                                          nextQuery: next.addingPercentEncoding(withAllowedCharacters: Self.queryValueAllowed) ?? "/boards"))
+    }
+
+    /// `/boards`: the caller's boards and a form to create one.
+    func boardsPage(_ request: Request, _ context: TackRequestContext) async throws -> Response {
+        guard let session = session(context) else { return loginRedirect(request) }
+        let boards = try await store.boards(userID: session.caller.userID, includeArchived: false, limit: 500, before: nil)
+        var page = layout(title: "Boards", page: "boards", session: session)
+        page.boardsActive = true
+        let items = boards.map { BoardsPageModel.Item(id: $0.id, name: $0.name, description: $0.description, role: $0.role.rawValue) }
+        return templates.response("boards", BoardsPageModel(layout: page, boards: items))
+    }
+
+    /// `/boards/{id}`: the columns and cards, with the snapshot for the scripts.
+    func boardPage(_ request: Request, _ context: TackRequestContext) async throws -> Response {
+        guard let session = session(context) else { return loginRedirect(request) }
+        guard let boardID = boardID(context) else { return notFound(session) }
+        let snapshot: BoardSnapshot
+        do {
+            snapshot = try await store.snapshot(boardID: boardID, userID: session.caller.userID)
+        } catch let error as BoardError {
+            if case .notFound = error.kind { return notFound(session) }
+            throw error
+        }
+        let role = snapshot.board.role
+        let canWrite = role >= .member
+        let json = try TackRequestContext.encoder.encode(snapshot)
+        var page = layout(title: snapshot.board.name, page: "board", session: session)
+        page.boardsActive = true
+        let model = BoardPageModel(
+            layout: page, id: snapshot.board.id, name: snapshot.board.name, description: snapshot.board.description,
+            version: snapshot.board.version, role: role.rawValue, canWrite: canWrite, canAdmin: role >= .admin,
+            columns: PageModels.columns(snapshot, canWrite: canWrite),
+            cardTemplate: CardModel(id: 0, columnID: 0, title: "", done: false, hasDescription: false, labels: [], assignees: [], due: nil, draggable: canWrite),
+            columnTemplate: ColumnModel(id: 0, name: "", cardCount: 0, wipLimit: nil, overLimit: false, cards: []),
+            snapshotJSON: PageModels.scriptJSON(json))
+        return templates.response("board", model)
+    }
+
+    /// `/boards/{id}/members`: who is on the board; admins add people by email and change roles.
+    func membersPage(_ request: Request, _ context: TackRequestContext) async throws -> Response {
+        guard let session = session(context) else { return loginRedirect(request) }
+        guard let boardID = boardID(context) else { return notFound(session) }
+        let snapshot: BoardSnapshot
+        do {
+            snapshot = try await store.snapshot(boardID: boardID, userID: session.caller.userID)
+        } catch let error as BoardError {
+            if case .notFound = error.kind { return notFound(session) }
+            throw error
+        }
+        func roles(selected: BoardRole) -> [MembersPageModel.Role] {
+            BoardRole.allCases.reversed().map { MembersPageModel.Role(value: $0.rawValue, selected: $0 == selected) }
+        }
+        let members = snapshot.members.map { m in
+            MembersPageModel.Member(userID: m.userID, name: m.name, email: m.email, role: m.role.rawValue, roles: roles(selected: m.role),
+                                    avatar: PageModels.avatar(m.userID, m.name), isSelf: m.userID == session.caller.userID)
+        }
+        var page = layout(title: "Members · \(snapshot.board.name)", page: "members", session: session)
+        page.boardsActive = true
+        return templates.response("members", MembersPageModel(layout: page, boardID: boardID, boardName: snapshot.board.name,
+                                                              canAdmin: snapshot.board.role >= .admin, members: members,
+                                                              roles: roles(selected: .member)))
+    }
+
+    /// `/account/tokens`: the caller's API tokens; create (the secret is shown once) and revoke.
+    func tokensPage(_ request: Request, _ context: TackRequestContext) async throws -> Response {
+        guard let session = session(context) else { return loginRedirect(request) }
+        let list = try await tokens.list(userID: session.caller.userID)
+        var page = layout(title: "API tokens", page: "tokens", session: session)
+        page.tokensActive = true
+        let items = list.map { t in
+            TokensPageModel.Token(id: t.id, name: t.name, scope: t.scope == .readWrite ? "read & write" : "read only",
+                                  readWrite: t.scope == .readWrite, created: PageModels.timestamp(t.createdAt),
+                                  lastUsed: t.lastUsedAt.map(PageModels.timestamp) ?? "never")
+        }
+        return templates.response("tokens", TokensPageModel(layout: page, tokens: items, hasTokens: !items.isEmpty))
+    }
+
+    // MARK: - Helpers
+
+    /// A browser session: pages are for people, so a caller by API token is sent to log in too.
+    struct Session {
+        /// Who is logged in.
+        let caller: Caller
+        /// The session's CSRF token, for the page's `<meta>`.
+        let csrfToken: String
+    }
+
+    /// The caller's browser session with its CSRF token, or nil (no caller, or one by API token).
+    func session(_ context: TackRequestContext) -> Session? {
+        guard let caller = context.caller, case .session = caller.method, let token = context.sessionToken else { return nil }
+        return Session(caller: caller, csrfToken: CSRFToken.make(sessionToken: token, secret: config.secretKey))
+    }
+
+    /// What the layout shows for this page and session.
+    func layout(title: String, page: String, session: Session?) -> LayoutModel {
+        LayoutModel(title: title, page: page, assetVersion: templates.assetVersion,
+                    user: session.map { UserModel(id: $0.caller.userID, name: $0.caller.name, email: $0.caller.email) },
+                    csrfToken: session?.csrfToken, signupOpen: config.web.signup == .open)
+    }
+
+    /// The `{board}` path parameter, when it is a positive integer.
+    func boardID(_ context: TackRequestContext) -> Int64? {
+        guard let text = context.parameters.get("board"), let id = Int64(text), id > 0 else { return nil }
+        return id
+    }
+
+    /// 302 to the login page, which comes back here afterwards.
+    func loginRedirect(_ request: Request) -> Response {
+        var target = request.uri.path
+        if let query = request.uri.query, !query.isEmpty { target += "?" + query }
+        let encoded = target.addingPercentEncoding(withAllowedCharacters: Self.queryValueAllowed) ?? "/boards"
+        return .redirect(to: "/login?next=" + encoded, type: .found)
+    }
+
+    /// The 404 page for a board that does not exist or that the caller is not on.
+    func notFound(_ session: Session) -> Response {
+        templates.response("error", ErrorPageModel(layout: layout(title: "Not found", page: "error", session: session), status: 404,
+                                                   heading: "This board does not exist",
+                                                   message: "It may have been deleted, or you are not a member of it. Ask one of its admins to add you."),
+                           status: .notFound)
+    }
+
+    /// Characters left as they are in a query value (`&`, `=`, `+`, `#`, `?` are encoded).
+    static let queryValueAllowed: CharacterSet = {
+        var set = CharacterSet.urlQueryAllowed
+        set.remove(charactersIn: "&=+#?")
+        return set
+    }()
+
+    /// `next` if it is a path on this site, else `/boards`: never `//other.host` or a full URL,
+    /// so the login page cannot be used to send people elsewhere.
+    static func safeNext(_ next: String?) -> String {
+        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), !next.hasPrefix("/\\"), next.count <= 2000,
+              !next.unicodeScalars.contains(where: { $0.value < 0x20 || $0 == "\\" }) else { return "/boards" }
+        return next
+    }
+}

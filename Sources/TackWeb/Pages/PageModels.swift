@@ -1,0 +1,337 @@
+import Foundation
+import TackCore
+
+// What the templates see. Plain values only: every `{{…}}` is HTML-escaped by Mustache, and the
+// pages contain no `{{{…}}}` except `snapshotJSON`, which `PageModels.scriptJSON` makes safe.
+
+/// What the layout needs on every page.
+struct LayoutModel: Sendable {
+    /// The document title (before " · Tack").
+    var title: String
+    /// `data-page` on `<body>`: which part of `app.js` runs.
+    var page: String
+    /// Appended to asset URLs as `?v=`.
+    var assetVersion: String
+    /// The logged-in user, nil on the login and sign-up pages.
+    var user: UserModel?
+    /// The session's CSRF token, rendered into `<meta name="csrf-token">` for the scripts.
+    var csrfToken: String?
+    /// Whether sign-up is open (the login page links to it).
+    var signupOpen: Bool
+    /// Which navigation entry is current.
+    var boardsActive = false
+    /// Which navigation entry is current.
+    var tokensActive = false
+}
+
+/// The user in the header.
+struct UserModel: Sendable {
+    /// Account id.
+    var id: Int64
+    /// Display name.
+    var name: String
+    /// Login email.
+    var email: String
+    /// Up to two letters for the avatar.
+    var initials: String
+    /// `avatar-N`, stable per user.
+    var colorClass: String
+
+    /// The header's view of an account.
+    init(id: Int64, name: String, email: String) {
+        self.id = id
+        self.name = name
+        self.email = email
+        self.initials = PageModels.initials(name)
+        self.colorClass = PageModels.avatarClass(id)
+    }
+}
+
+/// `/login` and `/signup`.
+struct AuthPageModel: Sendable {
+    /// The layout.
+    var layout: LayoutModel
+    /// Where to go after logging in (already checked to be a path on this site).
+    var next: String
+    /// `next` encoded for a query value (the link between login and sign-up keeps it).
+    var nextQuery: String
+}
+
+/// `/boards`.
+struct BoardsPageModel: Sendable {
+    /// One board tile.
+    struct Item: Sendable {
+        /// Board id.
+        var id: Int64
+        /// Board name.
+        var name: String
+        /// Plain description.
+        var description: String
+        /// The caller's role.
+        var role: String
+    }
+    /// The layout.
+    var layout: LayoutModel
+    /// The caller's boards, newest first.
+    var boards: [Item]
+}
+
+/// A label chip; the colour is applied by the script (inline styles are forbidden by the CSP).
+struct LabelModel: Sendable {
+    /// Label id.
+    var id: Int64
+    /// Label name.
+    var name: String
+    /// `#rrggbb`.
+    var color: String
+}
+
+/// A small round avatar with initials.
+struct AvatarModel: Sendable {
+    /// User id.
+    var id: Int64
+    /// Display name (the tooltip).
+    var name: String
+    /// The letters shown.
+    var initials: String
+    /// `avatar-N`.
+    var colorClass: String
+}
+
+/// A due date: shown as a day (UTC: the pages store due dates at noon UTC of the chosen day).
+struct DueModel: Sendable {
+    /// ISO 8601, for `<time datetime>`.
+    var iso: String
+    /// "Mar 5".
+    var text: String
+    /// Before today and not done.
+    var overdue: Bool
+}
+
+/// A card on the board.
+struct CardModel: Sendable {
+    /// Card id.
+    var id: Int64
+    /// Its column.
+    var columnID: Int64
+    /// Title.
+    var title: String
+    /// Done flag.
+    var done: Bool
+    /// Whether the description has text (a badge says so).
+    var hasDescription: Bool
+    /// Its labels.
+    var labels: [LabelModel]
+    /// Its assignees.
+    var assignees: [AvatarModel]
+    /// Its due date.
+    var due: DueModel?
+    /// Whether the caller may move it (shows the drag handle).
+    var draggable: Bool
+}
+
+/// A column with its cards.
+struct ColumnModel: Sendable {
+    /// Column id.
+    var id: Int64
+    /// Name.
+    var name: String
+    /// Cards in it.
+    var cardCount: Int
+    /// Work-in-progress limit.
+    var wipLimit: Int?
+    /// More cards than the limit.
+    var overLimit: Bool
+    /// Cards in order.
+    var cards: [CardModel]
+}
+
+/// `/boards/{id}`.
+struct BoardPageModel: Sendable {
+    /// The layout.
+    var layout: LayoutModel
+    /// Board id (`data-board-id`).
+    var id: Int64
+    /// Board name.
+    var name: String
+    /// Plain description.
+    var description: String
+    /// The snapshot's version (`data-version`).
+    var version: Int64
+    /// The caller's role.
+    var role: String
+    /// Member or above: editing controls shown.
+    var canWrite: Bool
+    /// Admin or above.
+    var canAdmin: Bool
+    /// Columns with their cards.
+    var columns: [ColumnModel]
+    /// An empty card for the scripts' `<template>`: the one card markup, rendered by the same partial.
+    var cardTemplate: CardModel
+    /// An empty column for the scripts' `<template>`.
+    var columnTemplate: ColumnModel
+    /// The snapshot as JSON for the scripts, escaped for a `<script type="application/json">` block.
+    var snapshotJSON: String
+}
+
+/// `/boards/{id}/members`.
+struct MembersPageModel: Sendable {
+    /// An entry of a role menu.
+    struct Role: Sendable {
+        /// Role name.
+        var value: String
+        /// Preselected in the menu.
+        var selected: Bool
+    }
+    /// One member row.
+    struct Member: Sendable {
+        /// User id.
+        var userID: Int64
+        /// Display name.
+        var name: String
+        /// Email.
+        var email: String
+        /// Role on the board.
+        var role: String
+        /// The role menu, this role selected.
+        var roles: [Role]
+        /// Avatar.
+        var avatar: AvatarModel
+        /// The caller (no controls on oneself).
+        var isSelf: Bool
+    }
+    /// The layout.
+    var layout: LayoutModel
+    /// Board id.
+    var boardID: Int64
+    /// Board name.
+    var boardName: String
+    /// Admin or above: may add, change and remove members.
+    var canAdmin: Bool
+    /// Members.
+    var members: [Member]
+    /// The role menu of the add form.
+    var roles: [Role]
+}
+
+/// `/account/tokens`.
+struct TokensPageModel: Sendable {
+    /// One token row (never the secret).
+    struct Token: Sendable {
+        /// Token id (to revoke).
+        var id: Int64
+        /// The owner's label.
+        var name: String
+        /// Scope in words.
+        var scope: String
+        /// Read-write scope.
+        var readWrite: Bool
+        /// Creation time (UTC).
+        var created: String
+        /// Last use (UTC) or "never".
+        var lastUsed: String
+    }
+    /// The layout.
+    var layout: LayoutModel
+    /// Live tokens, newest first.
+    var tokens: [Token]
+    /// Whether there is any (the table is hidden otherwise).
+    var hasTokens: Bool
+}
+
+/// An error page (404 and friends).
+struct ErrorPageModel: Sendable {
+    /// The layout.
+    var layout: LayoutModel
+    /// HTTP status shown.
+    var status: Int
+    /// Heading.
+    var heading: String
+    /// What to do.
+    var message: String
+}
+
+/// Helpers that turn domain values into what the templates show.
+enum PageModels {
+    /// "Ada Lovelace" → "AL"; "ada" → "A".
+    static func initials(_ name: String) -> String {
+        let words = name.split(whereSeparator: { $0.isWhitespace }).prefix(2)
+        let letters = words.compactMap { $0.first.map { String($0).uppercased() } }.joined()
+        return letters.isEmpty ? "?" : letters
+    }
+
+    /// One of eight avatar colours, stable per user (a class: the CSP forbids inline styles).
+    static func avatarClass(_ id: Int64) -> String {
+        "avatar-\(Int(id.magnitude % 8))"
+    }
+
+    /// The board markup's view of a snapshot.
+    static func columns(_ snapshot: BoardSnapshot, canWrite: Bool, now: Date = Date()) -> [ColumnModel] {
+        let labels = Dictionary(uniqueKeysWithValues: snapshot.labels.map { ($0.id, $0) })
+        let members = Dictionary(uniqueKeysWithValues: snapshot.members.map { ($0.userID, $0) })
+        let byColumn = Dictionary(grouping: snapshot.cards, by: \.columnID)
+        return snapshot.columns.map { column in
+            let cards = (byColumn[column.id] ?? []).map { card in
+                self.card(card, labels: labels, members: members, canWrite: canWrite, now: now)
+            }
+            return ColumnModel(id: column.id, name: column.name, cardCount: cards.count, wipLimit: column.wipLimit,
+                               overLimit: column.wipLimit.map { cards.count > $0 } ?? false, cards: cards)
+        }
+    }
+
+    /// One card's view: its labels and assignees resolved to names and colours.
+    static func card(_ card: Card, labels: [Int64: Label], members: [Int64: BoardMember], canWrite: Bool, now: Date) -> CardModel {
+        CardModel(
+            id: card.id, columnID: card.columnID, title: card.title, done: card.done,
+            hasDescription: !card.description.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty,
+            labels: card.labels.compactMap { labels[$0] }.map { LabelModel(id: $0.id, name: $0.name, color: $0.color) },
+            assignees: card.assignees.compactMap { members[$0] }.map { avatar($0.userID, $0.name) },
+            due: card.dueAt.map { due($0, done: card.done, now: now) },
+            draggable: canWrite)
+    }
+
+    /// The avatar of a user.
+    static func avatar(_ id: Int64, _ name: String) -> AvatarModel {
+        AvatarModel(id: id, name: name, initials: initials(name), colorClass: avatarClass(id))
+    }
+
+    /// A due date as its UTC day ("Mar 5"); overdue when that day is before today (UTC) and the card is open.
+    static func due(_ date: Date, done: Bool, now: Date) -> DueModel {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let day = calendar.startOfDay(for: date)
+        let today = calendar.startOfDay(for: now)
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = calendar.component(.year, from: date) == calendar.component(.year, from: now) ? "MMM d" : "MMM d, yyyy"
+        return DueModel(iso: ISO8601DateFormatter().string(from: date), text: formatter.string(from: date), overdue: !done && day < today)
+    }
+
+    /// A date and time for lists ("2025-03-05 14:02 UTC").
+    static func timestamp(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd HH:mm 'UTC'"
+        return formatter.string(from: date)
+    }
+
+    /// JSON that can sit inside `<script type="application/json">`: `<`, `>` and `&` become
+    /// `\u003c`-style escapes (still the same JSON), so no string in it can close the element or
+    /// open a comment; U+2028/2029 are escaped for old parsers.
+    static func scriptJSON(_ data: Data) -> String {
+        var out = ""
+        for scalar in String(decoding: data, as: UTF8.self).unicodeScalars {
+            switch scalar {
+            case "<": out += "\\u003c"
+            case ">": out += "\\u003e"
+            case "&": out += "\\u0026"
+            case "\u{2028}": out += "\\u2028"
+            case "\u{2029}": out += "\\u2029"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+}

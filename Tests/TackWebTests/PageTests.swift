@@ -1,0 +1,195 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+@testable import TackCore
+@testable import TackWeb
+
+@Suite("Pages")
+struct PageTests {
+    @Test("a page without a session redirects to /login?next=<path and query>; / goes to login or boards")
+    func redirectsToLogin() async throws {
+        try await WebTestHarness.withApp { h in
+            let boards = try await h.request(.get, "/boards")
+            #expect(boards.status == .found)
+            #expect(boards.headers[.location] == "/login?next=/boards")
+            let members = try await h.request(.get, "/boards/7/members?tab=a&b=c")
+            #expect(members.headers[.location] == "/login?next=/boards/7/members%3Ftab%3Da%26b%3Dc")
+            let tokens = try await h.request(.get, "/account/tokens")
+            #expect(tokens.headers[.location] == "/login?next=/account/tokens")
+            #expect(try await h.request(.get, "/").headers[.location] == "/login")
+
+            // An API token is for scripts: pages want a browser session.
+            let user = try await h.createUser()
+            #expect(try await h.request(.get, "/boards", as: user, via: .bearer).status == .found)
+            #expect(try await h.request(.get, "/", as: user, via: .session).headers[.location] == "/boards")
+            // Logged in already: the login page sends you on.
+            #expect(try await h.request(.get, "/login?next=%2Faccount%2Ftokens", as: user, via: .session).headers[.location] == "/account/tokens")
+        }
+    }
+
+    @Test("the login page is HTML under the CSP, not cached, and never sends people to another site after login")
+    func loginPage() async throws {
+        try await WebTestHarness.withApp { h in
+            let page = try await h.request(.get, "/login?next=%2Fboards%2F3")
+            #expect(page.status == .ok)
+            #expect(page.headers[.contentType] == "text/html; charset=utf-8")
+            #expect(page.headers[.cacheControl] == "no-store")
+            #expect(page.headers[.contentSecurityPolicy]?.contains("script-src 'self'") == true)
+            #expect(page.body.contains("id=\"login-form\""))
+            #expect(page.body.contains("data-next=\"/boards/3\""))
+            #expect(!page.body.contains("<script>"), "no inline script")
+            #expect(!page.body.contains("style="), "no inline style")
+            for hostile in ["//evil.example/x", "https://evil.example", "/\\evil.example", "javascript:alert(1)"] {
+                let encoded = hostile.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+                let reply = try await h.request(.get, "/login?next=" + encoded)
+                #expect(reply.body.contains("data-next=\"/boards\""), "next=\(hostile) falls back to /boards")
+            }
+            let signup = try await h.request(.get, "/signup")
+            #expect(signup.body.contains("id=\"signup-form\""))
+        }
+    }
+
+    @Test("sign-up by invitation: the page says so and shows no form")
+    func signupClosed() async throws {
+        try await WebTestHarness.withApp(settings: ["web.signup": "invite"]) { h in
+            let page = try await h.request(.get, "/signup")
+            #expect(page.status == .ok)
+            #expect(!page.body.contains("id=\"signup-form\""))
+            #expect(page.body.contains("by invitation"))
+            #expect(!(try await h.request(.get, "/login")).body.contains("Create an account"))
+        }
+    }
+
+    @Test("the board page renders columns and cards escaped, with the version, the CSRF token and a script-safe snapshot")
+    func boardPage() async throws {
+        try await WebTestHarness.withApp { h in
+            let alice = try await h.createUser(name: "Alice <b>Admin</b>")
+            let board = try await h.request(.post, "/api/v1/boards", as: alice, json: ["name": "<script>alert('board')</script>"])
+            let boardID = try #require(board["board"]["id"].int64)
+            let column = try await h.request(.post, "/api/v1/boards/\(boardID)/columns", as: alice, json: ["name": "To do", "wip_limit": 1])
+            let columnID = try #require(column["column"]["id"].int64)
+            _ = try await h.request(.post, "/api/v1/boards/\(boardID)/cards", as: alice,
+                                    json: ["column_id": columnID, "title": "</script><img src=x onerror=alert(1)>", "assignees": [alice.id]])
+            let last = try await h.request(.post, "/api/v1/boards/\(boardID)/cards", as: alice, json: ["column_id": columnID, "title": "Second"])
+            let version = try #require(last["version"].int64)
+
+            let page = try await h.request(.get, "/boards/\(boardID)", as: alice, via: .session)
+            #expect(page.status == .ok)
+            #expect(page.headers[.cacheControl] == "no-store")
+            let html = page.body
+            #expect(html.contains("data-board-id=\"\(boardID)\""))
+            #expect(html.contains("data-version=\"\(version)\""))
+            #expect(html.contains("<meta name=\"csrf-token\" content=\"\(alice.session.csrfToken)\">"))
+            #expect(html.contains("&lt;script&gt;alert(&#39;board&#39;)&lt;/script&gt;"))
+            #expect(!html.contains("<script>alert"))
+            #expect(!html.contains("<img src=x"))
+            #expect(html.contains("is-over-limit"), "two cards over a WIP limit of one")
+            #expect(html.contains(">2 / 1<"))
+            #expect(html.contains("title=\"Alice &lt;b&gt;Admin&lt;/b&gt;\""), "assignee avatars carry the name, escaped")
+
+            // The snapshot for the scripts: one script element, nothing in it that could close it.
+            let start = try #require(html.range(of: "<script type=\"application/json\" id=\"board-snapshot\">"))
+            let end = try #require(html.range(of: "</script>", range: start.upperBound..<html.endIndex))
+            let json = String(html[start.upperBound..<end.lowerBound])
+            #expect(!json.contains("<") && !json.contains(">"))
+            let snapshot = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+            let cards = try #require(snapshot?["cards"] as? [[String: Any]])
+            #expect(cards.map { $0["title"] as? String } == ["</script><img src=x onerror=alert(1)>", "Second"])
+            #expect((snapshot?["board"] as? [String: Any])?["version"] as? Int == Int(version))
+
+            // Members and tokens pages.
+            let members = try await h.request(.get, "/boards/\(boardID)/members", as: alice, via: .session)
+            #expect(members.status == .ok)
+            #expect(members.body.contains("id=\"add-member\""), "the owner may add members")
+            let tokens = try await h.request(.get, "/account/tokens", as: alice, via: .session)
+            #expect(tokens.body.contains("test read_write"), "the harness's tokens are listed")
+            #expect(!tokens.body.contains(alice.bearer.dropFirst("Bearer tack_pat_".count)), "never a secret")
+        }
+    }
+
+    @Test("a board the caller is not on is a 404 page, as in the API; a viewer gets no editing controls")
+    func boardAccess() async throws {
+        try await WebTestHarness.withApp { h in
+            let owner = try await h.createUser()
+            let viewer = try await h.createUser()
+            let stranger = try await h.createUser()
+            let board = try await h.request(.post, "/api/v1/boards", as: owner, json: ["name": "Private"])
+            let boardID = try #require(board["board"]["id"].int64)
+            _ = try await h.request(.put, "/api/v1/boards/\(boardID)/members", as: owner, json: ["email": viewer.email, "role": "viewer"])
+
+            for path in ["/boards/\(boardID)", "/boards/\(boardID)/members", "/boards/999999999999", "/boards/abc"] {
+                let reply = try await h.request(.get, path, as: stranger, via: .session)
+                #expect(reply.status == .notFound, "\(path)")
+                #expect(reply.headers[.contentType] == "text/html; charset=utf-8")
+                #expect(!reply.body.contains("Private"))
+            }
+            let seen = try await h.request(.get, "/boards/\(boardID)", as: viewer, via: .session)
+            #expect(seen.status == .ok)
+            #expect(seen.body.contains("data-can-write=\"false\""))
+            #expect(!seen.body.contains("id=\"new-column\""))
+            #expect(!seen.body.contains("class=\"drag-handle\""))
+            let members = try await h.request(.get, "/boards/\(boardID)/members", as: viewer, via: .session)
+            #expect(!members.body.contains("id=\"add-member\""))
+        }
+    }
+
+    @Test("assets come from public/ with a content type and a cache lifetime; nothing outside it is served")
+    func assets() async throws {
+        try await WebTestHarness.withApp { h in
+            let script = try await h.request(.get, "/assets/app.js?v=1")
+            #expect(script.status == .ok)
+            #expect(script.headers[.contentType]?.contains("javascript") == true)
+            #expect(script.headers[.cacheControl]?.contains("max-age=") == true)
+            #expect(script.headers[.xContentTypeOptions] == "nosniff")
+            let css = try await h.request(.get, "/assets/app.css")
+            #expect(css.headers[.contentType]?.hasPrefix("text/css") == true)
+            #expect(try await h.request(.get, "/assets/missing.js").status == .notFound)
+            #expect(try await h.request(.get, "/assets/../Package.swift").status.code >= 400)
+            #expect(try await h.request(.get, "/assets/%2e%2e/Package.swift").status.code >= 400)
+            // The pages reference the assets by a digest of public/, so upgrades are never served stale.
+            let login = try await h.request(.get, "/login")
+            let version = PageTemplates.fingerprint(WebTestHarness.root + "/public")
+            #expect(login.body.contains("/assets/app.js?v=\(version)"))
+        }
+    }
+
+    @Test("templates that are missing or do not parse stop the router from being built, naming the file and line")
+    func templateErrors() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tack-templates-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        #expect(throws: TackError.self) { try PageTemplates(directory: directory + "/nope", publicDirectory: directory) }
+        do {
+            _ = try PageTemplates(directory: directory, publicDirectory: directory)
+            Issue.record("an empty template folder was accepted")
+        } catch let error as TackError {
+            #expect(error.description.contains("layout.mustache"), "\(error)")
+        }
+        try "line one\n{{#open}}never closed\n".write(toFile: directory + "/layout.mustache", atomically: true, encoding: .utf8)
+        do {
+            _ = try PageTemplates(directory: directory, publicDirectory: directory)
+            Issue.record("a broken template was accepted")
+        } catch let error as TackError {
+            #expect(error.description.contains("layout.mustache:"), "\(error)")
+        }
+        // The shipped templates load.
+        let shipped = try PageTemplates(directory: WebTestHarness.root + "/templates", publicDirectory: WebTestHarness.root + "/public")
+        #expect(PageTemplates.required.allSatisfy { shipped.library.getTemplate(named: $0) != nil })
+    }
+
+    @Test("due dates show their UTC day and are overdue only before today and while open; initials and colours are stable")
+    func models() {
+        let now = ISO8601DateFormatter().date(from: "2026-03-10T08:00:00Z")!
+        let yesterday = ISO8601DateFormatter().date(from: "2026-03-09T12:00:00Z")!
+        #expect(PageModels.due(yesterday, done: false, now: now).overdue)
+        #expect(!PageModels.due(yesterday, done: true, now: now).overdue)
+        #expect(!PageModels.due(now, done: false, now: now).overdue)
+        #expect(PageModels.due(yesterday, done: false, now: now).text == "Mar 9")
+        #expect(PageModels.due(ISO8601DateFormatter().date(from: "2027-01-02T12:00:00Z")!, done: false, now: now).text == "Jan 2, 2027")
+        #expect(PageModels.initials("Ada Lovelace Byron") == "AL")
+        #expect(PageModels.initials("  ") == "?")
+        #expect(PageModels.avatarClass(9) == PageModels.avatarClass(1))
+        #expect(PageModels.scriptJSON(Data("{\"a\":\"</script>&\u{2028}\"}".utf8)) == "{\"a\":\"\\u003c/script\\u003e\\u0026\\u2028\"}")
+    }
+}

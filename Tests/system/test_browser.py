@@ -1,0 +1,415 @@
+"""The pages in a real browser: Debian's chromium, driven through chromedriver by selenium (PyPI),
+against a real `tack run web` on the private PostgreSQL and Redis.
+
+A person signs up, creates a board, adds columns and cards, drags cards with the mouse (to another
+column and within one), opens a card, describes it, marks it done and comments, reloads: everything
+is where it was left, in the page and in the API. Then the same board on a phone-sized window:
+columns scroll sideways, and a card is dragged by touch. The browser must be there: a missing chromium, chromedriver or
+selenium fails these tests, it never skips them (`./platform test` installs all three).
+"""
+
+import json
+import os
+import shutil
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+PASSWORD = "plum orchard lantern seven"
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+def wait_http(url, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(url, timeout=2).status == 200:
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer")
+
+
+@pytest.fixture
+def web(migrated):
+    migrated.start("run", "web")
+    base = f"http://127.0.0.1:{migrated.env['TACK_WEB_PORT']}"
+    wait_http(base + "/healthz")
+    return base
+
+
+@pytest.fixture
+def browser():
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        pytest.fail("selenium is not installed: run the tests through `./platform test`, which installs it")
+    for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
+        if not (shutil.which(path) and os.access(path, os.X_OK)):
+            pytest.fail(f"{path} is missing: install Debian's {package} (`./platform test` does)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                     "--window-size=1366,860", "--lang=en-US"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+
+def wait(driver, condition, what, timeout=10):
+    from selenium.webdriver.support.ui import WebDriverWait
+    try:
+        return WebDriverWait(driver, timeout).until(lambda d: condition(d))
+    except Exception as error:
+        raise AssertionError(f"timed out waiting for {what} (at {driver.current_url})") from error
+
+
+def css(driver, selector):
+    from selenium.webdriver.common.by import By
+    return driver.find_element(By.CSS_SELECTOR, selector)
+
+
+def css_all(driver, selector):
+    from selenium.webdriver.common.by import By
+    return driver.find_elements(By.CSS_SELECTOR, selector)
+
+
+def version(driver):
+    return int(css(driver, "#board").get_attribute("data-version"))
+
+
+def layout(driver):
+    """{column name: [card titles in order]}, columns in page order, read from the DOM."""
+    return driver.execute_script("""
+        const out = [];
+        document.querySelectorAll('#columns .column[data-column-id]').forEach(c => {
+            out.push([c.querySelector('.column-name').textContent.trim(),
+                      Array.from(c.querySelectorAll('.cards > .card .card-title')).map(t => t.textContent)]);
+        });
+        return out;""")
+
+
+def card(driver, title):
+    for element in css_all(driver, "#columns .card"):
+        if element.find_element("css selector", ".card-title").text == title:
+            return element
+    raise AssertionError(f"no card titled {title!r} on the page: {layout(driver)}")
+
+
+def column(driver, name):
+    for element in css_all(driver, "#columns .column[data-column-id]"):
+        if element.find_element("css selector", ".column-name").text == name:
+            return element
+    raise AssertionError(f"no column named {name!r}")
+
+
+def add_card(driver, column_name, title):
+    col = column(driver, column_name)
+    before = version(driver)
+    opener = col.find_element("css selector", "[data-action='open-add-card']")
+    if opener.is_displayed():
+        opener.click()
+    box = col.find_element("css selector", ".quick-add-card textarea")
+    box.send_keys(title + "\n")
+    wait(driver, lambda d: version(d) == before + 1 and title in dict(layout(d))[column_name], f"card {title!r}")
+
+
+def drag(driver, title, onto_title=None, onto_column=None):
+    """Drags a card with the mouse (pointer events, as a person would) onto the upper half of
+    another card, or to the end of a column; waits for the move to be saved."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    source = card(driver, title)
+    before = version(driver)
+    actions = ActionChains(driver, duration=50)
+    actions.click_and_hold(source).move_by_offset(8, 12).pause(0.05)
+    if onto_title:
+        target = card(driver, onto_title)
+        actions.move_to_element_with_offset(target, 0, -target.size["height"] // 4)
+    else:
+        col = column(driver, onto_column)
+        actions.move_to_element_with_offset(col.find_element("css selector", ".cards"), 0, col.find_element("css selector", ".cards").size["height"] // 2 - 4)
+    actions.move_by_offset(0, 1).pause(0.1).release().perform()
+    wait(driver, lambda d: version(d) == before + 1, f"the move of {title!r} to be saved")
+
+
+class API:
+    """The JSON API with the browser's own session (cookie copied from selenium)."""
+
+    def __init__(self, base, driver):
+        self.base = base
+        self.cookie = "tack_session=" + driver.get_cookie("tack_session")["value"]
+
+    def get(self, path):
+        request = urllib.request.Request(self.base + "/api/v1" + path, headers={"Cookie": self.cookie})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+
+# ---- tests --------------------------------------------------------------------------------------
+
+def test_sign_up_build_a_board_drag_comment_and_reload(web, browser, tmp_path):
+    d = browser
+    # A page without a session sends the visitor to log in, and back afterwards.
+    d.get(web + "/boards")
+    wait(d, lambda d: "/login" in d.current_url and css_all(d, "#login-form"), "the login redirect")
+    assert "next=%2Fboards" in d.current_url or "next=/boards" in d.current_url, d.current_url
+    css(d, ".auth-alt a").click()
+    wait(d, lambda d: "/signup" in d.current_url and css_all(d, "#signup-form"), "the sign-up page")
+
+    css(d, "#signup-form [name=name]").send_keys("Grace Hopper")
+    css(d, "#signup-form [name=email]").send_keys("grace@example.com")
+    css(d, "#signup-form [name=password]").send_keys(PASSWORD)
+    css(d, "#signup-form [type=submit]").click()
+    wait(d, lambda d: d.current_url.endswith("/boards") and css_all(d, "body[data-page=boards] .account"), "the boards page after sign-up")
+    assert "Grace Hopper" in css(d, ".account").text
+
+    css(d, "#new-board [name=name]").send_keys("Launch plan")
+    css(d, "#new-board [name=description]").send_keys("Everything for the spring launch")
+    css(d, "#new-board [type=submit]").click()
+    wait(d, lambda d: "/boards/" in d.current_url and css_all(d, "body[data-page=board] #board"), "the new board")
+    board_id = int(css(d, "#board").get_attribute("data-board-id"))
+    assert css(d, ".board-name").text == "Launch plan"
+    api = API(web, d)
+    assert version(d) == api.get(f"/boards/{board_id}")["board"]["version"]
+
+    for name in ("Ideas", "Doing"):
+        before = version(d)
+        field = css(d, "#new-column [name=name]")
+        field.send_keys(name + "\n")
+        wait(d, lambda d: version(d) == before + 1 and name in dict(layout(d)), f"column {name!r}")
+    add_card(d, "Ideas", "Write the press release")
+    add_card(d, "Ideas", "Book the venue")
+    add_card(d, "Ideas", "Order the T-shirts")
+    add_card(d, "Doing", "Draft the budget")
+    assert layout(d) == [["Ideas", ["Write the press release", "Book the venue", "Order the T-shirts"]],
+                         ["Doing", ["Draft the budget"]]]
+
+    # Drag to another column, above the card there; then reorder within a column.
+    drag(d, "Book the venue", onto_title="Draft the budget")
+    drag(d, "Order the T-shirts", onto_title="Write the press release")
+    expected = [["Ideas", ["Order the T-shirts", "Write the press release"]],
+                ["Doing", ["Book the venue", "Draft the budget"]]]
+    assert layout(d) == expected
+    assert [column(d, name).find_element("css selector", ".column-count").text for name in ("Ideas", "Doing")] == ["2", "2"]
+
+    # The card dialog: description (Markdown, rendered safely), done, a comment.
+    card(d, "Book the venue").click()
+    wait(d, lambda d: css(d, "#card-dialog").get_attribute("open") is not None, "the card dialog")
+    assert css(d, "#cd-title").get_attribute("value") == "Book the venue"
+    css(d, "#cd-description-edit-button").click()
+    description = ("Call **both** venues <b>today</b>.\n\n"
+                   "- [Hall A](https://example.com/hall-a)\n- [not a link](javascript:alert(1))")
+    css(d, "#cd-description-input").send_keys(description)
+    before = version(d)
+    css(d, "#cd-description-save").click()
+    wait(d, lambda d: version(d) == before + 1 and css(d, "#cd-description strong").text == "both", "the saved description")
+    rendered = css(d, "#cd-description").get_attribute("innerHTML")
+    assert "<b>" not in rendered and "&lt;b&gt;today&lt;/b&gt;" in rendered, rendered
+    links = [a.get_attribute("href") for a in css_all(d, "#cd-description a")]
+    assert links == ["https://example.com/hall-a"], links
+    assert len(css_all(d, "#cd-description li")) == 2
+
+    before = version(d)
+    css(d, "#cd-done").click()
+    wait(d, lambda d: version(d) == before + 1, "done to be saved")
+
+    wait(d, lambda d: css_all(d, "#cd-comments .no-comments"), "the comments to load")
+    before = version(d)
+    css(d, "#cd-comment-form textarea").send_keys("Hall A has the *best* view")
+    css(d, "#cd-comment-form [type=submit]").click()
+    wait(d, lambda d: version(d) == before + 1 and css_all(d, "#cd-comments .comment"), "the comment")
+    css(d, "#card-dialog [data-action='close-dialog']").click()
+    assert "is-done" in card(d, "Book the venue").get_attribute("class")
+    version_before_reload = version(d)
+
+    # Reload: the page shows what was left, at the version the API reports.
+    d.refresh()
+    wait(d, lambda d: css_all(d, "#board"), "the board after reload")
+    assert layout(d) == expected
+    assert version(d) == version_before_reload
+    venue = card(d, "Book the venue")
+    assert "is-done" in venue.get_attribute("class")
+    assert venue.find_element("css selector", ".badge-done").is_displayed()
+    assert venue.find_element("css selector", ".badge-desc").is_displayed()
+    venue.click()
+    wait(d, lambda d: css_all(d, "#cd-comments .comment"), "the comment after reload")
+    comment = css(d, "#cd-comments .comment")
+    assert "Grace Hopper" in comment.text and comment.find_element("css selector", "em").text == "best"
+    assert css(d, "#cd-done").is_selected()
+    assert css(d, "#cd-description strong").text == "both"
+    css(d, "#card-dialog [data-action='close-dialog']").click()
+
+    # The same, through the API.
+    snapshot = api.get(f"/boards/{board_id}")
+    assert snapshot["board"]["version"] == version(d)
+    names = {c["id"]: c["name"] for c in snapshot["columns"]}
+    from_api = [[c["name"], [k["title"] for k in snapshot["cards"] if k["column_id"] == c["id"]]] for c in snapshot["columns"]]
+    assert from_api == expected, from_api
+    venue_card = next(k for k in snapshot["cards"] if k["title"] == "Book the venue")
+    assert venue_card["done"] is True and names[venue_card["column_id"]] == "Doing"
+    assert venue_card["description"] == description
+    comments = api.get(f"/boards/{board_id}/cards/{venue_card['id']}/comments")["items"]
+    assert [c["body"] for c in comments] == ["Hall A has the *best* view"]
+    events = api.get(f"/boards/{board_id}/events?after=0&limit=1000")["events"]
+    assert [e["version"] for e in events] == list(range(1, version(d) + 1))
+    assert [e["kind"] for e in events].count("card.moved") == 2
+
+    # Nothing the CSP refused, no script error.
+    problems = [e for e in d.get_log("browser") if e["level"] == "SEVERE"]
+    assert not problems, problems
+
+    # Pictures to look at: a laptop and a phone. On the phone the columns scroll sideways and the
+    # page itself does not.
+    d.save_screenshot(str(tmp_path / "board.png"))
+    d.set_window_size(390, 844)
+    time.sleep(0.3)
+    overflow = d.execute_script("""
+        const columns = document.getElementById('columns');
+        return [document.documentElement.scrollWidth, window.innerWidth, columns.scrollWidth, columns.clientWidth];""")
+    assert overflow[0] <= overflow[1], f"the page scrolls sideways on a phone: {overflow}"
+    assert overflow[2] > overflow[3], f"the columns should scroll sideways on a phone: {overflow}"
+    d.save_screenshot(str(tmp_path / "board-phone.png"))
+
+    # On a touch screen a card is dragged by its handle (elsewhere a swipe scrolls the board).
+    from selenium.webdriver.common.actions import interaction
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+    from selenium.webdriver.common.actions.pointer_input import PointerInput
+    handle = card(d, "Write the press release").find_element("css selector", ".drag-handle")
+    target = card(d, "Order the T-shirts")
+    before = version(d)
+    touch = ActionBuilder(d, mouse=PointerInput(interaction.POINTER_TOUCH, "finger"))
+    touch.pointer_action.move_to(handle).pointer_down().move_to(handle, 0, -12) \
+        .move_to(target, 0, -target.size["height"] // 4).move_to(target, 0, 1 - target.size["height"] // 4).pointer_up()
+    touch.perform()
+    wait(d, lambda d: version(d) == before + 1, "the touch move to be saved")
+    assert dict(layout(d))["Ideas"] == ["Write the press release", "Order the T-shirts"]
+    snapshot = api.get(f"/boards/{board_id}")
+    ideas = next(c["id"] for c in snapshot["columns"] if c["name"] == "Ideas")
+    assert [k["title"] for k in snapshot["cards"] if k["column_id"] == ideas] == ["Write the press release", "Order the T-shirts"]
+
+    # Archive a card from its dialog: it leaves the board, the API keeps it as archived.
+    shirts = card(d, "Order the T-shirts")
+    shirts_id = int(shirts.get_attribute("data-card-id"))
+    shirts.click()
+    wait(d, lambda d: css(d, "#card-dialog").get_attribute("open") is not None, "the card dialog")
+    before = version(d)
+    css(d, "#cd-archive").click()
+    d.switch_to.alert.accept()
+    wait(d, lambda d: version(d) == before + 1 and css(d, "#card-dialog").get_attribute("open") is None, "the archive")
+    assert dict(layout(d))["Ideas"] == ["Write the press release"]
+    assert api.get(f"/boards/{board_id}/cards/{shirts_id}")["archived"] is True
+    assert shirts_id not in [k["id"] for k in api.get(f"/boards/{board_id}")["cards"]]
+    print(f"screenshots: {tmp_path / 'board.png'} {tmp_path / 'board-phone.png'}")
+
+
+def test_markdown_subset_is_rendered_safely(web, browser):
+    browser.get(web + "/login")
+    wait(browser, lambda d: d.execute_script("return !!window.TackMarkdown"), "markdown.js")
+    cases = [
+        ("plain", "<p>plain</p>"),
+        ("**bold** and *it*", "<p><strong>bold</strong> and <em>it</em></p>"),
+        ("`<b>x</b>` **`a*b`**", "<p><code>&lt;b&gt;x&lt;/b&gt;</code> <strong><code>a*b</code></strong></p>"),
+        ("<script>alert(1)</script>", "<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>"),
+        ("<img src=x onerror=alert(1)>", "<p>&lt;img src=x onerror=alert(1)&gt;</p>"),
+        ("[a](javascript:alert(1))", "<p>[a](javascript:alert(1))</p>"),
+        ("[a](data:text/html,x)", "<p>[a](data:text/html,x)</p>"),
+        # A quote cannot end the href: it was escaped before the link was made.
+        ('[a](https://x.test/"onmouseover="alert(1))',
+         '<p>[a](<a href="https://x.test/&quot;onmouseover=&quot;alert" target="_blank" rel="noopener noreferrer nofollow">'
+         'https://x.test/&quot;onmouseover=&quot;alert</a>(1))</p>'),
+        ("[**docs**](https://x.test/a?b=1&c=2)",
+         '<p><a href="https://x.test/a?b=1&amp;c=2" target="_blank" rel="noopener noreferrer nofollow"><strong>docs</strong></a></p>'),
+        ("see https://x.test/p.", '<p>see <a href="https://x.test/p" target="_blank" rel="noopener noreferrer nofollow">https://x.test/p</a>.</p>'),
+        ("one\ntwo\n\nthree", "<p>one<br>two</p>\n<p>three</p>"),
+        ("- a\n- *b*\n\n1. x\n2. y", "<ul><li>a</li><li><em>b</em></li></ul>\n<ol><li>x</li><li>y</li></ol>"),
+        ("2*3*4 and snake_case_name", "<p>2*3*4 and snake_case_name</p>"),
+        ("\u0000 0\u0000 &amp; ' \"", "<p>0 &amp;amp; &#39; &quot;</p>"),
+    ]
+    got = browser.execute_script("return arguments[0].map(c => TackMarkdown.render(c[0]));", cases)
+    for (source, expected), actual in zip(cases, got):
+        assert actual == expected, f"{source!r}: {actual!r} != {expected!r}"
+    # What the browser builds from it has no script-capable attribute or URL.
+    unsafe = browser.execute_script("""
+        const box = document.createElement('div');
+        box.innerHTML = arguments[0].map(c => TackMarkdown.render(c[0])).join('');
+        const bad = [];
+        box.querySelectorAll('*').forEach(el => {
+            for (const a of el.attributes) {
+                if (a.name.startsWith('on') || (a.name === 'href' && !/^https?:/.test(a.value))) bad.push(el.outerHTML);
+            }
+            if (!['P', 'BR', 'STRONG', 'EM', 'CODE', 'A', 'UL', 'OL', 'LI'].includes(el.tagName)) bad.push(el.outerHTML);
+        });
+        return bad;""", cases)
+    assert unsafe == []
+
+
+def test_members_tokens_and_logout(web, browser):
+    d = browser
+    # Bob has an account; Alice signs up in the browser and makes a board.
+    request = urllib.request.Request(web + "/api/v1/auth/signup", method="POST", headers={"Content-Type": "application/json"},
+                                     data=json.dumps({"email": "bob@example.com", "name": "Bob Builder", "password": PASSWORD}).encode())
+    urllib.request.urlopen(request, timeout=10)
+    d.get(web + "/signup")
+    css(d, "#signup-form [name=name]").send_keys("Alice Admin")
+    css(d, "#signup-form [name=email]").send_keys("alice@example.com")
+    css(d, "#signup-form [name=password]").send_keys(PASSWORD + "\n")
+    wait(d, lambda d: css_all(d, "body[data-page=boards] #new-board"), "the boards page")
+    css(d, "#new-board [name=name]").send_keys("Team\n")
+    wait(d, lambda d: css_all(d, "body[data-page=board] #board"), "the board")
+    board_id = int(css(d, "#board").get_attribute("data-board-id"))
+    api = API(web, d)
+
+    # Members: add Bob as a viewer, then make him a member.
+    css(d, ".board-actions a[href$='/members']").click()
+    wait(d, lambda d: css_all(d, "body[data-page=members] #add-member"), "the members page")
+    css(d, "#add-member [name=email]").send_keys("bob@example.com")
+    css(d, "#add-member [name=role] option[value=viewer]").click()
+    css(d, "#add-member [type=submit]").click()
+    wait(d, lambda d: css_all(d, ".member[data-email='bob@example.com'] .member-role"), "Bob in the list")
+    assert css(d, ".member[data-email='bob@example.com'] .member-role").get_attribute("value") == "viewer"
+    css(d, ".member[data-email='bob@example.com'] .member-role option[value=member]").click()
+    wait(d, lambda d: "Role changed" in css(d, "#toast").text, "the role change")
+    roles = {m["email"]: m["role"] for m in api.get(f"/boards/{board_id}/members")["items"]}
+    assert roles == {"alice@example.com": "owner", "bob@example.com": "member"}
+
+    # API tokens: created and shown once, usable, revoked.
+    css(d, ".topnav a[href='/account/tokens']").click()
+    wait(d, lambda d: css_all(d, "body[data-page=tokens] #new-token"), "the tokens page")
+    assert not css(d, "#token-table").is_displayed() and css(d, "#no-tokens").is_displayed()
+    css(d, "#new-token [name=name]").send_keys("ci script")
+    css(d, "#new-token [name=scope] option[value=read_write]").click()
+    css(d, "#new-token [type=submit]").click()
+    wait(d, lambda d: css(d, "#new-token-secret").is_displayed(), "the new token")
+    secret = css(d, "#new-token-value").text
+    assert secret.startswith("tack_pat_")
+    assert [c.text for c in css_all(d, "#token-table tbody tr .token-name")] == ["ci script"]
+    me = urllib.request.Request(web + "/api/v1/me", headers={"Authorization": "Bearer " + secret})
+    assert json.loads(urllib.request.urlopen(me, timeout=10).read())["user"]["email"] == "alice@example.com"
+    d.refresh()
+    wait(d, lambda d: css_all(d, "#token-table tbody tr"), "the token list")
+    assert secret not in d.page_source, "the secret is shown once"
+    css(d, "#token-table [data-action='revoke-token']").click()
+    d.switch_to.alert.accept()
+    wait(d, lambda d: not css_all(d, "#token-table tbody tr"), "the revoked token to leave the list")
+    try:
+        urllib.request.urlopen(me, timeout=10)
+        raise AssertionError("a revoked token still works")
+    except urllib.error.HTTPError as error:
+        assert error.code == 401
+
+    # Log out: the pages want a session again.
+    css(d, "[data-action='logout']").click()
+    wait(d, lambda d: css_all(d, "body[data-page=login] #login-form"), "the login page after logging out")
+    d.get(web + "/boards")
+    wait(d, lambda d: css_all(d, "#login-form"), "the login redirect")
+    problems = [e for e in d.get_log("browser") if e["level"] == "SEVERE"]
+    assert not problems, problems
