@@ -9,7 +9,7 @@ import time
 import urllib.error
 import urllib.request
 
-from conftest import psql
+from conftest import psql, wait_http
 
 PASSWORD = "a long and unusual passphrase"
 
@@ -35,17 +35,6 @@ def request(base, method, path, body=None, headers=None):
             return r.status, r.headers, json.loads(r.read() or b"null")
     except urllib.error.HTTPError as e:
         return e.code, e.headers, json.loads(e.read() or b"null")
-
-
-def wait_http(url, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(url, timeout=2).status == 200:
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer")
 
 
 def test_create_user_makes_the_first_admin_who_logs_in_to_the_web_role(migrated):

@@ -7,18 +7,7 @@ import stat
 import time
 import urllib.request
 
-from conftest import psql
-
-
-def wait_http(url, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(url, timeout=2).status == 200:
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer")
+from conftest import psql, wait_http
 
 
 def call(base, method, path, body=None, cookie=None):

@@ -61,17 +61,21 @@ struct PageController: Sendable {
         return templates.response("boards", BoardsPageModel(layout: page, boards: items))
     }
 
+    /// The board as the caller may see it, or nil when it does not exist for them (a 404 page).
+    private func snapshot(_ boardID: Int64, _ session: Session) async throws -> BoardSnapshot? {
+        do {
+            return try await store.snapshot(boardID: boardID, userID: session.caller.userID)
+        } catch let error as BoardError {
+            if case .notFound = error.kind { return nil }
+            throw error
+        }
+    }
+
     /// `/boards/{id}`: the columns and cards, with the snapshot for the scripts.
     func boardPage(_ request: Request, _ context: TackRequestContext) async throws -> Response {
         guard let session = session(context) else { return loginRedirect(request) }
         guard let boardID = boardID(context) else { return notFound(session) }
-        let snapshot: BoardSnapshot
-        do {
-            snapshot = try await store.snapshot(boardID: boardID, userID: session.caller.userID)
-        } catch let error as BoardError {
-            if case .notFound = error.kind { return notFound(session) }
-            throw error
-        }
+        guard let snapshot = try await snapshot(boardID, session) else { return notFound(session) }
         let role = snapshot.board.role
         let canWrite = role >= .member
         let json = try TackRequestContext.encoder.encode(snapshot)
@@ -91,13 +95,7 @@ struct PageController: Sendable {
     func membersPage(_ request: Request, _ context: TackRequestContext) async throws -> Response {
         guard let session = session(context) else { return loginRedirect(request) }
         guard let boardID = boardID(context) else { return notFound(session) }
-        let snapshot: BoardSnapshot
-        do {
-            snapshot = try await store.snapshot(boardID: boardID, userID: session.caller.userID)
-        } catch let error as BoardError {
-            if case .notFound = error.kind { return notFound(session) }
-            throw error
-        }
+        guard let snapshot = try await snapshot(boardID, session) else { return notFound(session) }
         func roles(selected: BoardRole) -> [MembersPageModel.Role] {
             BoardRole.allCases.reversed().map { MembersPageModel.Role(value: $0.rawValue, selected: $0 == selected) }
         }
