@@ -47,9 +47,7 @@ public struct BoardEvent: Sendable, Equatable {
     }
 
     static func timestamp(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
+        Timestamp.string(from: date, milliseconds: true)
     }
 }
 

@@ -73,12 +73,6 @@ public struct TackLogHandler: LogHandler {
     }
 
     static func timestamp() -> String {
-        var tv = timeval()
-        gettimeofday(&tv, nil)
-        var tmValue = tm()
-        var seconds = tv.tv_sec
-        gmtime_r(&seconds, &tmValue)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tmValue.tm_year + 1900, tmValue.tm_mon + 1, tmValue.tm_mday,
-                      tmValue.tm_hour, tmValue.tm_min, tmValue.tm_sec, Int(tv.tv_usec / 1000))
+        Timestamp.string(from: Date(), milliseconds: true)
     }
 }

@@ -90,7 +90,10 @@ public struct TackRequestContext: RequestContext {
 
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Timestamp.string(from: date))
+        }
         encoder.outputFormatting = [.withoutEscapingSlashes]
         return encoder
     }()
