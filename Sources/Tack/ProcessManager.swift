@@ -111,28 +111,28 @@ final class ProcessManager: Sendable {
 
     private func exited(_ slot: Slot, status: Int32, reason: Process.TerminationReason) {
         let how = reason == .uncaughtSignal ? "killed by signal \(status)" : "exited with status \(status)"
-        let decision: (restart: Bool, delay: Duration, done: Bool) = state.withLock { state in
+        let decision: (restart: Bool, delay: Int, done: Bool) = state.withLock { state in
             var child = state.children[slot.name] ?? ChildState()
             child.process = nil
             if state.stopping {
                 state.children[slot.name] = child
-                return (false, .zero, state.children.values.allSatisfy { $0.process == nil })
+                return (false, 0, state.children.values.allSatisfy { $0.process == nil })
             }
             // A child that ran a while before dying starts its backoff again from 1 s.
             if Date().timeIntervalSince(child.startedAt) > 30 { child.failures = 0 }
             child.failures += 1
             state.children[slot.name] = child
             let seconds = min(30, 1 << min(child.failures - 1, 5))
-            return (true, .seconds(seconds), false)
+            return (true, seconds, false)
         }
         if decision.done {
             allStoppedContinuation.yield()
             return
         }
         guard decision.restart else { return }
-        logger.warning("process \(how); restarting", metadata: ["tack.process": "\(slot.name)", "tack.restart.delay": "\(decision.delay)"])
-        Task { [self] in
-            try? await Task.sleep(for: decision.delay)
+        logger.warning("process \(how); restarting", metadata: ["tack.process": "\(slot.name)", "tack.restart.delay": "\(decision.delay)s"])
+        // Process callbacks arrive on Foundation's threads; a timer there, not a parentless task.
+        DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(decision.delay)) { [self] in
             self.start(slot)
         }
     }
@@ -151,8 +151,7 @@ final class ProcessManager: Sendable {
         }
         for process in running where process.isRunning { kill(process.processIdentifier, SIGTERM) }
         // Children get the same bound they have under supervisord; then they are killed.
-        Task { [self] in
-            try? await Task.sleep(for: .seconds(15))
+        DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(15)) { [self] in
             let stragglers = state.withLock { $0.children.values.compactMap(\.process) }
             for process in stragglers where process.isRunning {
                 logger.warning("process did not stop in time; killing it", metadata: ["tack.pid": "\(process.processIdentifier)"])
