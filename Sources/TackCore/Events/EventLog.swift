@@ -41,47 +41,41 @@ public struct EventLog: Sendable {
 
     /// Events of a board after `version`, oldest first, at most `limit`.
     public func events(boardID: Int64, after version: Int64, limit: Int) async throws -> [BoardEvent] {
-        let rows = try await postgres.query("""
-            SELECT version, kind, actor_id, card_id, payload::text, created_at
+        try await Self.decode(postgres.query("""
+            SELECT board_id, version, kind, actor_id, card_id, payload::text, created_at
             FROM events
             WHERE board_id = \(boardID) AND version > \(version)
             ORDER BY version
             LIMIT \(limit)
-            """, logger: logger)
-        var result: [BoardEvent] = []
-        for try await (v, kind, actor, card, payload, at) in rows.decode((Int64, String, Int64?, Int64?, String, Date).self) {
-            result.append(BoardEvent(boardID: boardID, version: v, kind: kind, actorID: actor, cardID: card, payload: payload, createdAt: at))
-        }
-        return result
+            """, logger: logger))
     }
 
     /// Events of one card, newest first (card history).
     public func cardHistory(boardID: Int64, cardID: Int64, limit: Int) async throws -> [BoardEvent] {
-        let rows = try await postgres.query("""
-            SELECT version, kind, actor_id, card_id, payload::text, created_at
+        try await Self.decode(postgres.query("""
+            SELECT board_id, version, kind, actor_id, card_id, payload::text, created_at
             FROM events
             WHERE card_id = \(cardID) AND board_id = \(boardID)
             ORDER BY version DESC
             LIMIT \(limit)
-            """, logger: logger)
-        var result: [BoardEvent] = []
-        for try await (v, kind, actor, card, payload, at) in rows.decode((Int64, String, Int64?, Int64?, String, Date).self) {
-            result.append(BoardEvent(boardID: boardID, version: v, kind: kind, actorID: actor, cardID: card, payload: payload, createdAt: at))
-        }
-        return result
+            """, logger: logger))
     }
 
     /// Events not yet published to Redis and older than `olderThan` (so the relay does not race
     /// the web process that is about to publish them), oldest first.
     public func unpublished(olderThan: Duration, limit: Int) async throws -> [BoardEvent] {
         let seconds = Double(olderThan.wholeMilliseconds) / 1000
-        let rows = try await postgres.query("""
+        return try await Self.decode(postgres.query("""
             SELECT board_id, version, kind, actor_id, card_id, payload::text, created_at
             FROM events
             WHERE published_at IS NULL AND created_at < now() - make_interval(secs => \(seconds))
             ORDER BY created_at, board_id, version
             LIMIT \(limit)
-            """, logger: logger)
+            """, logger: logger))
+    }
+
+    /// Rows of `SELECT board_id, version, kind, actor_id, card_id, payload::text, created_at`.
+    static func decode(_ rows: PostgresRowSequence) async throws -> [BoardEvent] {
         var result: [BoardEvent] = []
         for try await (board, v, kind, actor, card, payload, at) in rows.decode((Int64, Int64, String, Int64?, Int64?, String, Date).self) {
             result.append(BoardEvent(boardID: board, version: v, kind: kind, actorID: actor, cardID: card, payload: payload, createdAt: at))
