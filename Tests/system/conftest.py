@@ -3,6 +3,7 @@ Redis that `./platform test` starts. A missing server fails the tests; nothing i
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -28,6 +29,37 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def port_is_free(port):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def free_port_run(count, candidates=None):
+    """A first port P such that P .. P+count-1 are all free (for --web-scale and numprocs).
+    Taken below the kernel's ephemeral range, where outgoing connections do not land."""
+    for base in candidates or range(random.randrange(10000, 30000, 10), 32000, 10):
+        if all(port_is_free(base + i) for i in range(count)):
+            return base
+    raise AssertionError("no run of free ports")
+
+
+def descendants(pid):
+    """Every process below `pid` (children may sit in process groups of their own)."""
+    found = []
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            children = [int(c) for c in f.read().split()]
+    except OSError:
+        return found
+    for child in children:
+        found += [child] + descendants(child)
+    return found
 
 
 def wait_http(url, timeout=30):
@@ -72,7 +104,7 @@ class Tack:
             "TACK_REDIS_URL": redis_url,
             "TACK_NODE_NAME": "node-a",
             "TACK_WEB_HOST": "127.0.0.1",
-            "TACK_WEB_PORT": str(free_port()),
+            "TACK_WEB_PORT": str(free_port_run(2)),
             "TACK_PUSH_HOST": "127.0.0.1",
             "TACK_PUSH_PORT": str(free_port()),
             "TACK_NODE_STORAGE_DIR": str(workdir / "storage"),
@@ -129,6 +161,11 @@ class Tack:
     def stop_all(self):
         for proc in self.processes:
             if proc.poll() is None:
+                for child in descendants(proc.pid):
+                    try:
+                        os.kill(child, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
                 try:
                     os.killpg(proc.pid, signal.SIGKILL)
                 except ProcessLookupError:

@@ -9,7 +9,7 @@ import subprocess
 import time
 import urllib.request
 
-from conftest import ROOT, free_port
+from conftest import ROOT, free_port, free_port_run
 
 
 def render(text, **values):
@@ -70,7 +70,8 @@ http {{
 
 
 def test_supervisord_example_runs_every_role_and_stops_them_cleanly(migrated, tmp_path):
-    prefix = random.randint(2000, 5999)
+    # web.port=<prefix>%(process_num)d gives ports prefix*10 and prefix*10+1: both must be free.
+    prefix = free_port_run(2, candidates=[p * 10 for p in random.sample(range(1000, 3200), 200)]) // 10
     programs = render((ROOT / "supervisord.conf.example").read_text(), PATH_TO_TACK_ROOT=str(ROOT), USER=os.environ.get("USER") or "root")
     programs = programs.replace(f"{ROOT}/var/log", str(tmp_path))
     programs = programs.replace(f'TACK_CONFIG="{ROOT}/config.yml"', f'TACK_CONFIG="{migrated.config}"')
