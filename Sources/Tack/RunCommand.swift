@@ -72,22 +72,22 @@ struct RunCommand: AsyncParsableCommand {
         var services: [any Service] = [postgres, redis]
         var listen = ""
         switch role {
+        case .web: listen = "\(config.web.host):\(config.web.port)"
+        case .push: listen = "\(config.push.host):\(config.push.port)"
+        case .worker, .scheduler: break
+        }
+        let identity = ClusterMembership.Identity(node: config.nodeName, zone: config.node.zone, role: role, listen: listen)
+        switch role {
         case .web:
             let registry = PrometheusCollectorRegistry()
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
             let deps = WebDependencies(config: config, postgres: postgres, redis: redis, migrations: try Clients.migrations(config), metrics: registry)
             services.append(try buildWebApplication(deps, logger: logger))
-            listen = "\(config.web.host):\(config.web.port)"
         case .push:
             services.append(buildPushApplication(config: config, redis: redis, logger: logger))
-            listen = "\(config.push.host):\(config.push.port)"
         case .worker:
-            services += buildWorkerServices(config: config, queues: queues, postgres: postgres, redis: redis, logger: logger)
+            services += buildWorkerServices(config: config, queues: queues, processID: identity.id, postgres: postgres, redis: redis, logger: logger)
         case .scheduler:
-            break
-        }
-        let identity = ClusterMembership.Identity(node: config.nodeName, zone: config.node.zone, role: role, listen: listen)
-        if role == .scheduler {
             services += buildSchedulerServices(config: config, processID: identity.id, redis: redis, logger: logger).services
         }
         services.append(ClusterMembership(identity: identity, redis: redis, interval: config.cluster.heartbeatInterval,

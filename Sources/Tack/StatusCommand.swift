@@ -88,10 +88,7 @@ struct StatusCommand: AsyncParsableCommand {
             rows.append([p.node, p.zone, p.role, String(p.pid), p.listen.isEmpty ? "-" : p.listen, p.version,
                          Self.age(now - p.startedAt), Self.age(now - p.heartbeatAt) + " ago"])
         }
-        let widths = header.indices.map { i in rows.map { $0[i].count }.max() ?? 0 }
-        for row in rows {
-            say(row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
-        }
+        sayTable(rows)
         say("")
         say("roles:     " + ProcessRole.allCases.map { role in "\(role) \(report.processes.filter { $0.role == role.rawValue }.count)" }.joined(separator: ", "))
         say("scheduler: leader \(report.schedulerLeader ?? "none")" + (report.schedulerStandbys.isEmpty ? "" : ", standbys " + report.schedulerStandbys.joined(separator: ", ")))

@@ -15,7 +15,7 @@ struct TackCommand: AsyncParsableCommand {
         version: TackVersion.current,
         subcommands: [
             GenConfigCommand.self, CheckConfigCommand.self, InitNodeCommand.self, UpgradeDBCommand.self,
-            RunCommand.self, StatusCommand.self, CreateUserCommand.self, SeedDemoCommand.self,
+            RunCommand.self, StatusCommand.self, JobsCommand.self, CreateUserCommand.self, SeedDemoCommand.self,
         ]
     )
 }
@@ -33,4 +33,14 @@ func reportingErrors(_ body: () async throws -> Void) async throws {
 /// Writes a line to standard output.
 func say(_ line: String = "") {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+/// Prints rows as left-aligned columns two spaces apart; the first row is the header.
+func sayTable(_ rows: [[String]]) {
+    guard let first = rows.first else { return }
+    let widths = first.indices.map { i in rows.map { $0[i].count }.max() ?? 0 }
+    for row in rows {
+        say(row.enumerated().map { $0.offset == row.count - 1 ? $0.element : $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
+            .joined(separator: "  "))
+    }
 }

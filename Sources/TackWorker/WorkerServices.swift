@@ -6,11 +6,18 @@ import TackRedis
 
 /// Builds the worker role's services for `run worker` and for tests.
 ///
-/// `queues` are the queue names this process will consume (all configured queues by default);
-/// the job consumer arrives with the job queue. Every worker runs the event relay.
-public func buildWorkerServices(config: TackConfiguration, queues: [String], postgres: PostgresClient, redis: RedisClient, logger: Logger) -> [any Service] {
-    logger.info("worker ready", metadata: ["tack.worker.queues": "\(queues.joined(separator: ","))"])
+/// `queues` are the queue names this process consumes (all configured queues by default);
+/// `processID` (the registry id) names its consumer in the queue groups. Every worker also runs
+/// the event relay.
+public func buildWorkerServices(config: TackConfiguration, queues: [String], processID: String, postgres: PostgresClient,
+                                redis: RedisClient, logger: Logger) -> [any Service] {
     let log = EventLog(postgres: postgres, logger: logger)
     let publisher = EventPublisher(redis: redis, log: log, historySize: config.events.historySize, logger: logger)
-    return [EventRelay(log: log, publisher: publisher, logger: logger)]
+    let jobQueue = JobQueue(redis: redis, routes: config.queues, logger: logger)
+    let handlers: [any JobHandler] = [
+        DiagnosticsJobs(postgres: postgres, worker: processID),
+    ]
+    let worker = JobWorker(queue: jobQueue, queues: queues, handlers: handlers, settings: config.worker, redis: redis,
+                           consumer: processID, logger: logger)
+    return [worker, EventRelay(log: log, publisher: publisher, logger: logger)]
 }

@@ -176,7 +176,9 @@ public struct ConfigLoader: Sendable {
             switch pattern {
             case .identifier: guard isIdentifier(trimmed) else { throw fail() }
             case .identifierOrEmpty: guard trimmed.isEmpty || isIdentifier(trimmed) else { throw fail() }
-            case .host: guard !trimmed.isEmpty, trimmed.allSatisfy({ $0.isLetter || $0.isNumber || "-.:_".contains($0) }) else { throw fail() }
+            case .host: guard !trimmed.isEmpty, isHost(trimmed) else { throw fail() }
+            case .hostOrEmpty: guard trimmed.isEmpty || isHost(trimmed) else { throw fail() }
+            case .textOrEmpty: guard !trimmed.contains(where: \.isNewline) else { throw fail() }
             }
             return .string(trimmed)
         case .secret(let minimumLength):
@@ -228,6 +230,10 @@ public struct ConfigLoader: Sendable {
 
     static func isIdentifier(_ s: String) -> Bool {
         !s.isEmpty && s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }
+    }
+
+    static func isHost(_ s: String) -> Bool {
+        !s.isEmpty && s.allSatisfy { $0.isLetter || $0.isNumber || "-.:_".contains($0) }
     }
 
     /// A URL with its password replaced, for error messages.

@@ -37,6 +37,9 @@ public enum ConfigSchema {
         Section(name: "push", doc: "The push role: live board updates over WebSocket and SSE (nginx's `upstream push`)."),
         Section(name: "events", doc: "Board events: every write produces one, kept in PostgreSQL and, for fast resume, in a capped Redis stream per board."),
         Section(name: "worker", doc: "The worker role: jobs from the Redis queues."),
+        Section(name: "webhooks", doc: "Outgoing webhooks: deliveries of board events to URLs the board's admins register."),
+        Section(name: "mail", doc: "Email over SMTP for notifications and digests. Leave host empty to send no email (in-app notifications still work)."),
+        Section(name: "exports", doc: "Board exports to JSON and CSV, written under node.storage_dir by a worker."),
         Section(name: "scheduler", doc: "The scheduler role: one active leader holding a lease in Redis, the others wait as hot standbys."),
         Section(name: "queues", doc: "Which queue each kind of job goes to, like Kantree's queue_* keys. A worker consumes the queues given by `--queues` (default: all)."),
         Section(name: "cluster", doc: "How processes announce themselves in the node registry (`./platform status`)."),
@@ -52,6 +55,7 @@ public enum ConfigSchema {
         ("exports", "low", "board exports to JSON and CSV"),
         ("event_relay", "default", "publishing events a web process could not publish"),
         ("maintenance", "low", "periodic clean-ups started by the scheduler"),
+        ("diagnostics", "default", "probe jobs from `./platform jobs probe` and the benchmarks"),
     ]
 
     /// Every key, in rendering order.
@@ -119,6 +123,37 @@ public enum ConfigSchema {
             doc: "Seconds after which a job in flight on a silent worker is claimed back by another."),
         Key(path: "worker.max_attempts", kind: .integer(1...100), defaultValue: .integer(10),
             doc: "Attempts before a failing job goes to the dead-letter stream."),
+        Key(path: "worker.max_deliveries", kind: .integer(1...100), defaultValue: .integer(3),
+            doc: "Times a job may be handed out and never finished (its worker died or was killed each time) before it goes to the dead-letter stream, so one job that crashes workers cannot crash them all in turn."),
+        Key(path: "worker.retry_base_delay", kind: .seconds(0.01...3600), defaultValue: .seconds(5),
+            doc: "Seconds before the first retry of a failed job; each further attempt waits twice as long (with +/-25% jitter)."),
+        Key(path: "worker.retry_max_delay", kind: .seconds(0.01...604_800), defaultValue: .seconds(3600),
+            doc: "Longest wait between two attempts of a job."),
+
+        Key(path: "webhooks.timeout", kind: .seconds(0.1...120), defaultValue: .seconds(10),
+            doc: "Seconds a delivery may take (connect, send, response) before it counts as failed and is retried."),
+        Key(path: "webhooks.allow_private_targets", kind: .boolean, defaultValue: .boolean(false),
+            doc: "Allow webhook URLs that resolve to loopback, private, link-local or otherwise internal addresses. Off protects the network Tack runs in (SSRF); turn on only when every board admin is trusted."),
+        Key(path: "webhooks.disable_after_failures", kind: .integer(1...10_000), defaultValue: .integer(20),
+            doc: "Deliveries in a row that end failed (after their retries) before a webhook is disabled and its creator notified."),
+
+        Key(path: "mail.host", kind: .string(pattern: .hostOrEmpty), defaultValue: .string(""),
+            doc: "SMTP server; empty sends no email."),
+        Key(path: "mail.port", kind: .integer(1...65535), defaultValue: .integer(587),
+            doc: "SMTP port: 587 for STARTTLS, 465 for TLS, 25 for plain relays."),
+        Key(path: "mail.security", kind: .choice(["starttls", "tls", "none"]), defaultValue: .string("starttls"),
+            doc: "starttls (required, not opportunistic), tls (implicit, port 465) or none (only for a relay on a trusted network; credentials are then refused)."),
+        Key(path: "mail.username", kind: .string(pattern: .textOrEmpty), defaultValue: .string(""),
+            doc: "SMTP user name; empty for no authentication."),
+        Key(path: "mail.password", kind: .secret(minimumLength: 0), defaultValue: .string(""),
+            doc: "SMTP password. Prefer TACK_MAIL_PASSWORD to keep it out of the file."),
+        Key(path: "mail.from", kind: .string(pattern: .textOrEmpty), defaultValue: .string("Tack <tack@localhost>"),
+            doc: "The From of every email: an address, optionally as `Name <address>`."),
+        Key(path: "mail.ca_file", kind: .string(pattern: .textOrEmpty), defaultValue: .string(""),
+            doc: "A PEM file of extra certificate authorities to trust for the SMTP server (a private relay); empty uses the system's."),
+
+        Key(path: "exports.ttl", kind: .seconds(60...2_592_000), defaultValue: .seconds(86400),
+            doc: "Seconds an export stays downloadable; then its file is deleted."),
 
         Key(path: "scheduler.lease_ttl", kind: .seconds(1...600), defaultValue: .seconds(15),
             doc: "Seconds the leader's lease lives without renewal; a standby takes over within it after a crash."),
@@ -176,6 +211,10 @@ public enum ConfigValueKind: Sendable {
         case identifierOrEmpty
         /// A host name or IP address.
         case host
+        /// As `host`, or empty.
+        case hostOrEmpty
+        /// Any single line of text, or empty.
+        case textOrEmpty
     }
 
     /// How the kind is described in error messages.
@@ -184,6 +223,8 @@ public enum ConfigValueKind: Sendable {
         case .string(.identifier): return "a name of letters, digits, '-', '_' or '.'"
         case .string(.identifierOrEmpty): return "a name of letters, digits, '-', '_' or '.', or empty"
         case .string(.host): return "a host name or IP address"
+        case .string(.hostOrEmpty): return "a host name or IP address, or empty"
+        case .string(.textOrEmpty): return "one line of text"
         case .secret(let n): return "a secret of at least \(n) characters"
         case .path: return "a path"
         case .url(let schemes): return "a URL starting with " + schemes.map { "\($0)://" }.joined(separator: " or ")

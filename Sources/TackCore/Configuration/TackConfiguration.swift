@@ -111,6 +111,48 @@ public struct TackConfiguration: Sendable {
         public var visibilityTimeout: Duration
         /// Attempts before dead-lettering.
         public var maxAttempts: Int
+        /// Unfinished deliveries (worker died) before dead-lettering.
+        public var maxDeliveries: Int
+        /// Delay before the first retry.
+        public var retryBaseDelay: Duration
+        /// Cap of the retry delay.
+        public var retryMaxDelay: Duration
+    }
+
+    /// Outgoing webhook settings.
+    public struct Webhooks: Sendable {
+        /// Whole-delivery timeout.
+        public var timeout: Duration
+        /// Allow internal target addresses (SSRF guard off).
+        public var allowPrivateTargets: Bool
+        /// Failed deliveries in a row before the webhook is disabled.
+        public var disableAfterFailures: Int
+    }
+
+    /// SMTP settings.
+    public struct Mail: Sendable {
+        /// SMTP server, or empty for no email.
+        public var host: String
+        /// SMTP port.
+        public var port: Int
+        /// `starttls`, `tls` or `none`.
+        public var security: String
+        /// User name, or empty.
+        public var username: String
+        /// Password, or empty. Never logged.
+        public var password: String
+        /// The From header.
+        public var from: String
+        /// Extra trusted CA file, or empty.
+        public var caFile: String
+        /// True when email is configured.
+        public var isEnabled: Bool { !host.isEmpty }
+    }
+
+    /// Export settings.
+    public struct Exports: Sendable {
+        /// How long an export stays downloadable.
+        public var ttl: Duration
     }
 
     /// Scheduler lease timings.
@@ -159,6 +201,12 @@ public struct TackConfiguration: Sendable {
     public var worker: Worker
     /// Scheduler role.
     public var scheduler: Scheduler
+    /// Outgoing webhooks.
+    public var webhooks: Webhooks
+    /// Email.
+    public var mail: Mail
+    /// Exports.
+    public var exports: Exports
     /// Job kind → queue name, every kind present.
     public var queues: [String: String]
     /// Node registry.
@@ -182,6 +230,7 @@ public struct TackConfiguration: Sendable {
     init(values: [String: ConfigValue], origins: [String: ConfigLoader.Origin], rootDirectory: String, sourceFile: String?) throws {
         func string(_ path: String) -> String { if case .string(let s) = values[path] { return s }; return "" }
         func int(_ path: String) -> Int { if case .integer(let i) = values[path] { return i }; return 0 }
+        func bool(_ path: String) -> Bool { if case .boolean(let b) = values[path] { return b }; return false }
         func seconds(_ path: String) -> Duration { if case .seconds(let d) = values[path] { return .milliseconds(Int64((d * 1000).rounded())) }; return .zero }
         func absolute(_ path: String) -> String {
             let p = string(path)
@@ -233,7 +282,13 @@ public struct TackConfiguration: Sendable {
         push = Push(host: string("push.host"), port: int("push.port"), pingInterval: seconds("push.ping_interval"))
         events = Events(historySize: int("events.history_size"))
         worker = Worker(concurrency: int("worker.concurrency"), visibilityTimeout: seconds("worker.visibility_timeout"),
-                        maxAttempts: int("worker.max_attempts"))
+                        maxAttempts: int("worker.max_attempts"), maxDeliveries: int("worker.max_deliveries"),
+                        retryBaseDelay: seconds("worker.retry_base_delay"), retryMaxDelay: seconds("worker.retry_max_delay"))
+        webhooks = Webhooks(timeout: seconds("webhooks.timeout"), allowPrivateTargets: bool("webhooks.allow_private_targets"),
+                            disableAfterFailures: int("webhooks.disable_after_failures"))
+        mail = Mail(host: string("mail.host"), port: int("mail.port"), security: string("mail.security"), username: string("mail.username"),
+                    password: string("mail.password"), from: string("mail.from"), caFile: string("mail.ca_file").isEmpty ? "" : absolute("mail.ca_file"))
+        exports = Exports(ttl: seconds("exports.ttl"))
         scheduler = Scheduler(leaseTTL: seconds("scheduler.lease_ttl"), renewInterval: seconds("scheduler.renew_interval"),
                               renewDeadline: seconds("scheduler.renew_deadline"), retryInterval: seconds("scheduler.retry_interval"))
         guard scheduler.renewDeadline < scheduler.leaseTTL else {

@@ -15,6 +15,12 @@ public enum RedisKeys {
     public static func boardChannel(_ boardID: Int64) -> String { "tack:board:\(boardID)" }
     /// The job stream of a queue.
     public static func queue(_ name: String) -> String { "tack:q:{\(name)}" }
+    /// A queue's failed jobs waiting for their retry, scored by due time (milliseconds since 1970).
+    public static func queueRetries(_ name: String) -> String { "tack:q:{\(name)}:retry" }
+    /// A queue's dead-letter stream: jobs that ran out of attempts, with their last error.
+    public static func queueDead(_ name: String) -> String { "tack:q:{\(name)}:dead" }
+    /// The consumer group every worker reads a queue stream with.
+    public static let workerGroup = "workers"
     /// Failed logins to one account in the current window (a counter that expires with the window).
     /// `account` is a digest of the normalised email, so no address sits in Redis in clear.
     public static func loginFailuresOfAccount(_ account: String) -> String { "tack:{login}:acct:\(account)" }
