@@ -27,18 +27,23 @@ public struct EventRelay: Service {
         self.logger = logger
     }
 
+    /// Publishes one batch of unpublished events; returns true when the batch was full and all of
+    /// it was published (more are probably waiting).
+    public func sweepOnce() async throws -> Bool {
+        let pending = try await log.unpublished(olderThan: grace, limit: batchSize)
+        guard !pending.isEmpty else { return false }
+        let done = await publisher.publish(pending)
+        logger.info("relayed unpublished board events", metadata: ["tack.relay.found": "\(pending.count)", "tack.relay.published": "\(done.count)"])
+        return pending.count == batchSize && done.count == pending.count
+    }
+
     /// Relays until graceful shutdown.
     public func run() async throws {
         var failing = false
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             var full = false
             do {
-                let pending = try await log.unpublished(olderThan: grace, limit: batchSize)
-                if !pending.isEmpty {
-                    let done = await publisher.publish(pending)
-                    logger.info("relayed unpublished board events", metadata: ["tack.relay.found": "\(pending.count)", "tack.relay.published": "\(done.count)"])
-                    full = pending.count == batchSize && done.count == pending.count
-                }
+                full = try await sweepOnce()
                 if failing { logger.info("event relay reaches PostgreSQL again") }
                 failing = false
             } catch {
