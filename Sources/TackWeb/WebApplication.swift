@@ -45,6 +45,10 @@ public func buildWebRouter(_ deps: WebDependencies, logger: Logger) throws -> Ro
     router.add(middleware: AssetsMiddleware(publicDirectory: (deps.config.rootDirectory as NSString).appendingPathComponent("public"), logger: logger))
     HealthController(deps: deps, logger: logger).addRoutes(to: router)
     OpenAPIController(deps: deps, logger: logger).addRoutes(to: router.group("/api/v1"))
+    // The pools' sizes, beside the request metrics, to read saturation against. (postgres-nio and
+    // TackRedis do not report connections in use or queued requests.)
+    deps.metrics.makeGauge(name: "tack_postgres_pool_size", help: "PostgreSQL connections this process may open").set(Int64(deps.config.database.poolSize))
+    deps.metrics.makeGauge(name: "tack_redis_pool_size", help: "Redis pipelining connections of this process").set(Int64(deps.redis.configuration.poolSize))
     router.get("/metrics") { _, _ in MetricsResponse(registry: deps.metrics) }
     // Accounts: the authentication middleware first (every later route sees `context.caller`), then /api/v1 accounts.
     let accounts = AccountController(deps: deps, logger: logger)
@@ -53,7 +57,7 @@ public func buildWebRouter(_ deps: WebDependencies, logger: Logger) throws -> Ro
     let events = EventLog(postgres: deps.postgres, logger: logger)
     let publisher = EventPublisher(redis: deps.redis, log: events, historySize: deps.config.events.historySize, logger: logger)
     let boards = BoardStore(postgres: deps.postgres, publisher: publisher, logger: logger)
-    BoardController(store: boards, events: events).addRoutes(to: router.group("/api/v1"))
+    BoardController(store: boards, events: events, snapshots: SnapshotCache()).addRoutes(to: router.group("/api/v1"))
     try PageController(deps: deps, store: boards, logger: logger).addRoutes(to: router)
     return router
 }

@@ -80,6 +80,73 @@ struct BoardEventsTests {
         }
     }
 
+    @Test("cards created at once on one board: each gets its own answer (a viewer's and a wrong column's refused), the rest consecutive versions")
+    func concurrentCreationsAnswerEach() async throws {
+        try await withStore { store, log, postgres, _ in
+            let ann = try await createUser(postgres, "ann@example.com")
+            let vic = try await createUser(postgres, "vic@example.com")
+            let (board, _) = try await store.createBoard(name: "B", description: "", creatorID: ann)
+            _ = try await store.setMember(boardID: board.id, actorID: ann, email: "vic@example.com", role: .viewer)
+            let (todo, _) = try await store.createColumn(boardID: board.id, actorID: ann, name: "Todo", wipLimit: nil, index: nil)
+            let (done, _) = try await store.createColumn(boardID: board.id, actorID: ann, name: "Done", wipLimit: nil, index: nil)
+            let outcomes = await withTaskGroup(of: (Int, Result<(Card, BoardEvent), any Error>).self) { group in
+                for n in 0..<60 {
+                    group.addTask {
+                        let actor = n % 10 == 3 ? vic : ann
+                        let column = n % 10 == 7 ? Int64.max : (n % 2 == 0 ? todo.id : done.id)
+                        var changes = CardChanges()
+                        if n % 10 == 5 { changes.assignees = [ann] }
+                        do {
+                            return (n, .success(try await store.createCard(boardID: board.id, actorID: actor, columnID: column, title: "c\(n)",
+                                                                            description: "", index: n % 10 == 9 ? 0 : nil, changes: changes)))
+                        } catch {
+                            return (n, .failure(error))
+                        }
+                    }
+                }
+                return await group.reduce(into: [Int: Result<(Card, BoardEvent), any Error>]()) { $0[$1.0] = $1.1 }
+            }
+            var created: [Card] = []
+            for (n, outcome) in outcomes {
+                switch (n % 10, outcome) {
+                case (3, .failure(let error)): #expect((error as? BoardError)?.kind == .forbidden("This needs the member role on the board; you are viewer."))
+                case (7, .failure(let error)): #expect((error as? BoardError)?.kind == .invalid(field: "column_id", message: "column_id is not a column of this board."))
+                case (let k, .success(let (card, event))) where k != 3 && k != 7:
+                    #expect(card.title == "c\(n)" && event.cardID == card.id && event.kind == "card.created")
+                    #expect(card.assignees == (k == 5 ? [ann] : []))
+                    created.append(card)
+                default: Issue.record("card \(n): unexpected \(outcome)")
+                }
+            }
+            #expect(created.count == 48)
+            let events = try await log.events(boardID: board.id, after: 0, limit: 1000)
+            #expect(events.map(\.version) == Array(1...(4 + 48)))
+            let snapshot = try await store.snapshot(boardID: board.id, userID: ann)
+            #expect(snapshot.board.version == 52)
+            #expect(Set(snapshot.cards.map(\.id)) == Set(created.map(\.id)))
+            for column in [todo.id, done.id] {
+                let positions = snapshot.cards.filter { $0.columnID == column }.map(\.position)
+                #expect(Set(positions).count == positions.count && positions.allSatisfy(Position.isValid))
+            }
+        }
+    }
+
+    @Test("publishing after Redis lost a board's stream fills it from the log, from version 1")
+    func publishFillsLostStream() async throws {
+        try await withStore { store, log, postgres, redis in
+            let user = try await createUser(postgres, "lost@example.com")
+            let (board, _) = try await store.createBoard(name: "B", description: "", creatorID: user)
+            _ = try await store.createColumn(boardID: board.id, actorID: user, name: "Todo", wipLimit: nil, index: nil)
+            _ = try await store.createColumn(boardID: board.id, actorID: user, name: "Done", wipLimit: nil, index: nil)
+            _ = try await redis.sendChecked("DEL", RedisKeys.boardHistory(board.id))
+            let last = try await log.events(boardID: board.id, after: 2, limit: 10)
+            let publisher = EventPublisher(redis: redis, log: log, historySize: 1000, logger: logger)
+            #expect(await publisher.publish(last).map(\.version) == [1, 2, 3])
+            let stream = try await redis.sendChecked("XRANGE", RedisKeys.boardHistory(board.id), "-", "+")
+            #expect(stream.array?.compactMap { $0.array?.first?.string } == ["1-0", "2-0", "3-0"])
+        }
+    }
+
     @Test("publishing again is harmless; an unpublished event is found by the relay query")
     func republishIsIdempotent() async throws {
         try await withStore { store, log, postgres, redis in
@@ -121,6 +188,12 @@ struct BoardEventsTests {
             for card in after where card.id != moved.id {
                 #expect(card.position == before.first { $0.id == card.id }?.position)
             }
+            // Indexes past either end mean last and first.
+            let others = after.filter { $0.id != moved.id }.map(\.position)
+            move.index = Int.max
+            #expect(try await store.updateCard(boardID: board.id, cardID: moved.id, actorID: user, changes: move).0.position > others.max()!)
+            move.index = Int.min
+            #expect(try await store.updateCard(boardID: board.id, cardID: moved.id, actorID: user, changes: move).0.position < others.min()!)
             move.columnID = done.id
             move.index = nil
             let (inDone, _) = try await store.updateCard(boardID: board.id, cardID: ids[2], actorID: user, changes: move)
@@ -144,6 +217,30 @@ struct BoardEventsTests {
             var seen: [String] = []
             for try await (user, kind) in rows.decode((Int64, String).self) { seen.append("\(user == bob ? "bob" : "other"):\(kind)") }
             #expect(seen == ["bob:assigned", "bob:mentioned"])
+        }
+    }
+
+    @Test("an event's JSON carries any text in its kind exactly")
+    func eventJSONQuotesText() throws {
+        for text in ["card.created", "quote \" backslash \\ slash / tab \t newline \n nul \u{0} bell \u{7} é 🚀"] {
+            let quoted = BoardEvent.quote(text)
+            #expect(try JSONDecoder().decode(String.self, from: Data(quoted.utf8)) == text)
+        }
+    }
+
+    @Test("positions: appending keeps keys short (a column of 100,000 cards stays under the index's key size)")
+    func appendedPositionsStayShort() {
+        let keys = Position.sequence(count: 100_000)
+        #expect(keys == keys.sorted())
+        #expect(Set(keys).count == keys.count)
+        #expect(keys.allSatisfy(Position.isValid))
+        #expect(keys.map(\.utf8.count).max() ?? 0 <= 4)
+        // Keys made by halving before appended keys had a head letter still take appends and inserts.
+        for old in ["V", "l", "zzzzV", "y"] {
+            let next = Position.between(old, nil)
+            #expect(old < next && Position.isValid(next))
+            let middle = Position.between(old, next)
+            #expect(old < middle && middle < next && Position.isValid(middle))
         }
     }
 

@@ -97,6 +97,28 @@ struct BoardAPITests {
 
     enum Caller: CaseIterable { case owner, admin, member, viewer, outsider, anonymous }
 
+    @Test("the snapshot is cached by version, yet shows every write, each caller's own role, and nothing to a removed member")
+    func snapshotFollowsWrites() async throws {
+        try await WebTestHarness.withApp { h in
+            let ann = try await h.createUser()
+            let bob = try await h.createUser()
+            let (boardID, columnID) = try await makeBoard(h, owner: ann)
+            _ = try await h.request(.put, "/api/v1/boards/\(boardID)/members", as: ann, json: ["email": bob.email, "role": "viewer"])
+            let first = try await h.request(.get, "/api/v1/boards/\(boardID)", as: ann)
+            #expect(try await h.request(.get, "/api/v1/boards/\(boardID)", as: ann)["board"]["version"].int == first["board"]["version"].int)
+            let card = try await h.request(.post, "/api/v1/boards/\(boardID)/cards", as: ann, json: ["column_id": columnID, "title": "New"])
+            let after = try await h.request(.get, "/api/v1/boards/\(boardID)", as: ann)
+            #expect(after["board"]["version"].int == card["version"].int)
+            #expect(after["cards"].array?.map { $0["title"].string } == ["New"])
+            #expect(after["board"]["role"].string == "owner")
+            let asBob = try await h.request(.get, "/api/v1/boards/\(boardID)", as: bob)
+            #expect(asBob["board"]["role"].string == "viewer")
+            #expect(asBob["cards"].array?.count == 1)
+            _ = try await h.request(.delete, "/api/v1/boards/\(boardID)/members/\(bob.id)", as: ann)
+            #expect(try await h.request(.get, "/api/v1/boards/\(boardID)", as: bob).status == .notFound)
+        }
+    }
+
     @Test("authorization: every role, a non-member and an anonymous caller against every kind of action")
     func authorizationMatrix() async throws {
         try await WebTestHarness.withApp { h in

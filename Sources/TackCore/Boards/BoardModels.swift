@@ -24,6 +24,20 @@ public enum BoardRole: String, Codable, Sendable, CaseIterable, Comparable {
     public static func < (lhs: BoardRole, rhs: BoardRole) -> Bool { lhs.rank < rhs.rank }
 }
 
+/// What a member may do on a board, and the board's version when that was read.
+public struct BoardAccess: Sendable, Equatable {
+    /// The member's role.
+    public var role: BoardRole
+    /// The board's current version.
+    public var version: Int64
+
+    /// Creates an access.
+    public init(role: BoardRole, version: Int64) {
+        self.role = role
+        self.version = version
+    }
+}
+
 /// A board as listed and in snapshots.
 public struct Board: Codable, Sendable, Equatable {
     /// Id.

@@ -30,21 +30,125 @@ public struct CardChanges: Sendable {
 
 extension BoardStore {
     /// Creates a card in a column, at `index` (default: last).
+    ///
+    /// Cards created on one board at the same time are inserted together (see `GroupCommit`): the
+    /// board's writes are serialised by its row lock anyway, and a batch of appends to one column
+    /// takes the same few statements as one card.
     public func createCard(boardID: Int64, actorID: Int64, columnID: Int64, title: String, description: String, index: Int?, changes: CardChanges) async throws -> (Card, BoardEvent) {
-        let logger = self.logger
-        return try await write(boardID: boardID, actorID: actorID, minimum: .member) { tx, _ -> (Card, BoardEventDraft) in
-            let position = try await self.cardPosition(boardID: boardID, columnID: columnID, excluding: nil, index: index, on: tx)
-            let rows = try await tx.query("""
-                INSERT INTO cards (board_id, column_id, title, description, position, due_at, done, created_by)
-                VALUES (\(boardID), \(columnID), \(title), \(description), \(position), \(changes.dueAt), \(changes.done ?? false), \(actorID))
-                RETURNING id
-                """, logger: logger)
-            var id: Int64 = 0
-            for try await value in rows.decode(Int64.self) { id = value }
-            try await self.replaceAssigneesAndLabels(boardID: boardID, cardID: id, actorID: actorID, assignees: changes.assignees, labels: changes.labels, on: tx)
-            guard let card = try await self.cards(boardID: boardID, cardID: id, includeArchived: true, on: tx).first else { throw BoardError(.notFound("card")) }
-            return (card, BoardEventDraft(kind: "card.created", cardID: id, payload: card))
+        let card = NewCard(actorID: actorID, columnID: columnID, title: title, description: description, index: index, changes: changes)
+        return try await newCards.run(card, key: boardID) { batch in await self.createCards(boardID: boardID, batch) }.get()
+    }
+
+    /// A card waiting to be created.
+    struct NewCard: Sendable {
+        var actorID: Int64
+        var columnID: Int64
+        var title: String
+        var description: String
+        var index: Int?
+        var changes: CardChanges
+
+        /// Appended, without assignees or labels: such cards of one column are inserted together.
+        var isPlainAppend: Bool { index == nil && changes.assignees == nil && changes.labels == nil }
+    }
+
+    /// Plain appends to one column in one transaction per column; any other card in its own (its
+    /// slot, assignees and labels need reads of their own).
+    private func createCards(boardID: Int64, _ batch: [NewCard]) async -> [Result<(Card, BoardEvent), any Error>] {
+        var groups: [[Int]] = []
+        var appendGroup: [Int64: Int] = [:]
+        for (i, card) in batch.enumerated() {
+            if card.isPlainAppend, let group = appendGroup[card.columnID] {
+                groups[group].append(i)
+                continue
+            }
+            if card.isPlainAppend { appendGroup[card.columnID] = groups.count }
+            groups.append([i])
         }
+        var results = [Result<(Card, BoardEvent), any Error>](repeating: .failure(BoardError(.notFound("card"))), count: batch.count)
+        for group in groups {
+            let cards = group.map { batch[$0] }
+            let outcomes: [Result<(Card, BoardEvent), any Error>]
+            do {
+                outcomes = try await transaction { tx in try await self.insertCards(boardID: boardID, cards, on: tx) }
+                await publisher.publish(outcomes.compactMap { try? $0.get().1 })
+            } catch {
+                outcomes = cards.map { _ in .failure(error) }
+            }
+            for (i, outcome) in zip(group, outcomes) { results[i] = outcome }
+        }
+        return results
+    }
+
+    /// Inside a transaction: inserts cards of one column (several only when all are plain appends)
+    /// with their events, in few statements under the board lock: the slot read (which also
+    /// reserves the ids), then one statement inserting the cards and their events and bumping the
+    /// version (the cards' time is the transaction's, known from the lock), then assignees and
+    /// labels when given. A card whose writer may not write, or whose column is not on the board,
+    /// gets its error; the others go ahead.
+    private func insertCards(boardID: Int64, _ cards: [NewCard], on tx: PostgresConnection) async throws -> [Result<(Card, BoardEvent), any Error>] {
+        let board = try await lock(boardID: boardID, actorIDs: cards.map(\.actorID), on: tx)
+        var outcomes = [Result<(Card, BoardEvent), any Error>](repeating: .failure(BoardError(.notFound("card"))), count: cards.count)
+        var accepted: [Int] = []
+        for (i, role) in board.roles.enumerated() {
+            do {
+                _ = try Self.check(role, minimum: .member)
+                accepted.append(i)
+            } catch {
+                outcomes[i] = .failure(error)
+            }
+        }
+        guard let first = accepted.first else { return outcomes }
+        let slot: (position: String, ids: [Int64])
+        do {
+            slot = try await cardSlot(boardID: boardID, columnID: cards[first].columnID, excluding: nil, index: cards[first].index, reserving: accepted.count, on: tx)
+        } catch let error as BoardError {
+            for i in accepted { outcomes[i] = .failure(error) }
+            return outcomes
+        }
+        var made: [Card] = []
+        var position = slot.position
+        for (n, i) in accepted.enumerated() {
+            if n > 0 { position = Position.between(position, nil) }
+            let new = cards[i]
+            made.append(Card(id: slot.ids[n], boardID: boardID, columnID: new.columnID, title: new.title, description: new.description, position: position,
+                             dueAt: new.changes.dueAt, done: new.changes.done ?? false, archived: false,
+                             assignees: new.changes.assignees.map { Array(Set($0)).sorted() } ?? [],
+                             labels: new.changes.labels.map { Array(Set($0)).sorted() } ?? [],
+                             createdBy: new.actorID, createdAt: board.now, updatedAt: board.now))
+        }
+        // The cards' event payloads are the cards as clients see them, so the payloads are also the
+        // rows to insert; event n is at version board.version + n, its actor the card's creator.
+        let drafts = made.map { BoardEventDraft(kind: "card.created", cardID: $0.id, payload: $0) }
+        let payloads = "[" + drafts.map(\.payload).joined(separator: ",") + "]"
+        let rows = try await tx.query("""
+            WITH input AS (
+                SELECT e.card, e.n FROM jsonb_array_elements(\(payloads)::jsonb) WITH ORDINALITY AS e(card, n)
+            ), card AS (
+                INSERT INTO cards (id, board_id, column_id, title, description, position, due_at, done, created_by)
+                OVERRIDING SYSTEM VALUE
+                SELECT c.id, c.board_id, c.column_id, c.title, c.description, c.position, c.due_at, c.done, c.created_by
+                FROM input, jsonb_to_record(input.card) AS c(id BIGINT, board_id BIGINT, column_id BIGINT, title TEXT, description TEXT,
+                                                              position TEXT, due_at TIMESTAMPTZ, done BOOLEAN, created_by BIGINT)
+            ), bumped AS (
+                UPDATE boards SET version = \(board.version + Int64(made.count)) WHERE id = \(boardID)
+            )
+            INSERT INTO events (board_id, version, kind, actor_id, card_id, payload)
+            SELECT \(boardID), \(board.version) + input.n, 'card.created', (input.card->>'created_by')::BIGINT, (input.card->>'id')::BIGINT, input.card
+            FROM input
+            RETURNING version, payload::text, created_at
+            """, logger: logger)
+        for try await (version, payload, createdAt) in rows.decode((Int64, String, Date).self) {
+            let n = Int(version - board.version) - 1
+            let event = BoardEvent(boardID: boardID, version: version, kind: drafts[n].kind, actorID: made[n].createdBy, cardID: made[n].id,
+                                   payload: payload, createdAt: createdAt)
+            outcomes[accepted[n]] = .success((made[n], event))
+        }
+        for (n, i) in accepted.enumerated() where cards[i].changes.assignees != nil || cards[i].changes.labels != nil {
+            try await replaceAssigneesAndLabels(boardID: boardID, cardID: made[n].id, actorID: cards[i].actorID, assignees: cards[i].changes.assignees,
+                                                labels: cards[i].changes.labels, on: tx)
+        }
+        return outcomes
     }
 
     /// Updates and/or moves a card.
@@ -56,7 +160,7 @@ extension BoardStore {
             let columnID = changes.columnID ?? before.columnID
             let moved = changes.columnID != nil || changes.index != nil
             if moved {
-                position = try await self.cardPosition(boardID: boardID, columnID: columnID, excluding: cardID, index: changes.index, on: tx)
+                position = try await self.cardSlot(boardID: boardID, columnID: columnID, excluding: cardID, index: changes.index, reserving: 0, on: tx).position
             }
             try await tx.query("""
                 UPDATE cards SET
@@ -120,19 +224,28 @@ extension BoardStore {
         return ids.compactMap { byID[$0] }
     }
 
-    private func cardPosition(boardID: Int64, columnID: Int64, excluding cardID: Int64?, index: Int?, on tx: PostgresConnection) async throws -> String {
-        let exists = try await tx.query("SELECT EXISTS (SELECT 1 FROM columns WHERE id = \(columnID) AND board_id = \(boardID))", logger: logger)
-        for try await found in exists.decode(Bool.self) where !found {
-            throw BoardError(.invalid(field: "column_id", message: "column_id is not a column of this board."))
-        }
+    /// Where a card goes in a column of the board: the ordering key for `index` (default: last)
+    /// among the column's other unarchived cards, reading only the neighbours it needs; and
+    /// `reserving` new card ids. Throws when the column is not on the board.
+    private func cardSlot(boardID: Int64, columnID: Int64, excluding cardID: Int64?, index: Int?, reserving count: Int,
+                          on tx: PostgresConnection) async throws -> (position: String, ids: [Int64]) {
+        // At `index`: the first index + 1 keys (fewer when the column is shorter); last: the last key.
+        // (An index past the end means last, as in `position(among:at:)`, and a negative one first.)
+        let order = index == nil ? "DESC" : "ASC"
+        let limit = min(max(index ?? 0, 0), Int(Int32.max - 1)) + 1
         let rows = try await tx.query("""
-            SELECT position FROM cards
-            WHERE column_id = \(columnID) AND NOT archived AND (\(cardID)::BIGINT IS NULL OR id <> \(cardID))
-            ORDER BY position
+            SELECT EXISTS (SELECT 1 FROM columns WHERE id = \(columnID) AND board_id = \(boardID)),
+                   ARRAY(SELECT position FROM cards
+                         WHERE column_id = \(columnID) AND NOT archived AND (\(cardID)::BIGINT IS NULL OR id <> \(cardID))
+                         ORDER BY position \(unescaped: order)
+                         LIMIT \(limit)),
+                   ARRAY(SELECT nextval(pg_get_serial_sequence('cards', 'id')) FROM generate_series(1, \(count)))
             """, logger: logger)
-        var positions: [String] = []
-        for try await p in rows.decode(String.self) { positions.append(p) }
-        return Self.position(among: positions, at: index)
+        for try await (exists, keys, ids) in rows.decode((Bool, [String], [Int64]).self) {
+            guard exists else { throw BoardError(.invalid(field: "column_id", message: "column_id is not a column of this board.")) }
+            return (Self.position(among: keys, at: index), ids)
+        }
+        throw BoardError(.notFound("column"))
     }
 
     private func replaceAssigneesAndLabels(boardID: Int64, cardID: Int64, actorID: Int64, assignees: [Int64]?, labels: [Int64]?,

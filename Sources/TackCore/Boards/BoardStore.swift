@@ -3,11 +3,13 @@ import Logging
 import PostgresNIO
 
 /// Boards and everything on them. Every write runs in one transaction that also appends its board
-/// event (see `EventLog.append`), then the event is published after commit.
+/// event (see `EventLog.insert`), then the event is published after commit.
 public struct BoardStore: Sendable {
     let postgres: PostgresClient
     let publisher: EventPublisher
     let logger: Logger
+    /// Cards being created, batched per board (see `createCard`).
+    let newCards = GroupCommit<Int64, NewCard, Result<(Card, BoardEvent), any Error>>(limit: 256)
 
     /// Creates the store.
     public init(postgres: PostgresClient, publisher: EventPublisher, logger: Logger) {
@@ -20,43 +22,110 @@ public struct BoardStore: Sendable {
 
     /// The user's role on the board, or nil when the board does not exist or the user is not a member.
     public func role(boardID: Int64, userID: Int64) async throws -> BoardRole? {
-        let rows = try await postgres.query("""
-            SELECT m.role FROM board_members m
-            WHERE m.board_id = \(boardID) AND m.user_id = \(userID)
-            """, logger: logger)
-        for try await role in rows.decode(String.self) { return BoardRole(rawValue: role) }
+        try await access(boardID: boardID, userID: userID)?.role
+    }
+
+    /// The user's role on the board with the board's current version, or nil when the board does
+    /// not exist or the user is not a member. One prepared statement: every board read starts here.
+    public func access(boardID: Int64, userID: Int64) async throws -> BoardAccess? {
+        for try await (role, version) in try await postgres.execute(AccessQuery(boardID: boardID, userID: userID), logger: logger) {
+            return BoardAccess(role: BoardRole(rawValue: role) ?? .viewer, version: version)
+        }
         return nil
     }
 
     /// The role, or 404 for a non-member (who may not learn the board exists), 403 when too low.
     public func requireRole(boardID: Int64, userID: Int64, minimum: BoardRole) async throws -> BoardRole {
-        guard let role = try await role(boardID: boardID, userID: userID) else { throw BoardError(.notFound("board")) }
+        try Self.check(try await role(boardID: boardID, userID: userID), minimum: minimum)
+    }
+
+    struct AccessQuery: PostgresPreparedStatement {
+        static let sql = """
+            SELECT m.role, b.version
+            FROM board_members m
+            JOIN boards b ON b.id = m.board_id
+            WHERE m.board_id = $1 AND m.user_id = $2
+            """
+        typealias Row = (String, Int64)
+
+        var boardID: Int64
+        var userID: Int64
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings()
+            bindings.append(boardID)
+            bindings.append(userID)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+    }
+
+    /// A board locked for writing: its version before the write, the transaction's time (`now()`,
+    /// the same in every statement of the transaction), and each writer's role (nil for a
+    /// non-member).
+    struct LockedBoard: Sendable {
+        var version: Int64
+        var now: Date
+        var roles: [BoardRole?]
+    }
+
+    /// Inside a transaction: locks the board row, so writes to one board run one at a time, what a
+    /// write reads (neighbour positions, counts) cannot change under it, and versions are gap-free.
+    /// Throws 404 when the board does not exist.
+    func lock(boardID: Int64, actorIDs: [Int64], on tx: PostgresConnection) async throws -> LockedBoard {
+        for try await (version, now, roles) in try await tx.execute(LockQuery(boardID: boardID, actorIDs: actorIDs), logger: logger) {
+            return LockedBoard(version: version, now: now, roles: roles.map { BoardRole(rawValue: $0) })
+        }
+        throw BoardError(.notFound("board"))
+    }
+
+    /// A writer's role from `LockedBoard.roles` when it is at least `minimum`; 404 for a non-member, 403 when too low.
+    static func check(_ role: BoardRole?, minimum: BoardRole) throws -> BoardRole {
+        guard let role else { throw BoardError(.notFound("board")) }
         guard role >= minimum else { throw BoardError(.forbidden("This needs the \(minimum.rawValue) role on the board; you are \(role.rawValue).")) }
         return role
     }
 
-    /// Runs `body` in a transaction after checking the actor's role in it, appends the event the
-    /// body describes, commits, then publishes the event.
+    struct LockQuery: PostgresPreparedStatement {
+        /// Roles in the order of the actor ids; '' for a non-member.
+        static let sql = """
+            SELECT b.version, now(),
+                   ARRAY(SELECT COALESCE(m.role, '')
+                         FROM unnest($2::BIGINT[]) WITH ORDINALITY AS a(user_id, n)
+                         LEFT JOIN board_members m ON m.board_id = b.id AND m.user_id = a.user_id
+                         ORDER BY a.n)
+            FROM boards b
+            WHERE b.id = $1
+            FOR UPDATE OF b
+            """
+        typealias Row = (Int64, Date, [String])
+
+        var boardID: Int64
+        var actorIDs: [Int64]
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings()
+            bindings.append(boardID)
+            bindings.append(actorIDs)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+    }
+
+    /// Runs `body` in a transaction after locking the board and checking the actor's role in it,
+    /// appends the event the body describes, commits, then publishes the event.
     func write<T: Sendable>(
         boardID: Int64, actorID: Int64, minimum: BoardRole,
         _ body: @Sendable (PostgresConnection, BoardRole) async throws -> (T, BoardEventDraft)
     ) async throws -> (T, BoardEvent) {
         let logger = self.logger
         let (value, event) = try await transaction { tx -> (T, BoardEvent) in
-            // Lock the board row first: writes to one board run one at a time, so what a write
-            // reads (neighbour positions, counts) cannot change under it, and versions are gap-free.
-            let rows = try await tx.query("""
-                SELECT m.role FROM boards b
-                LEFT JOIN board_members m ON m.board_id = b.id AND m.user_id = \(actorID)
-                WHERE b.id = \(boardID)
-                FOR UPDATE OF b
-                """, logger: logger)
-            var role: BoardRole?
-            for try await name in rows.decode(String?.self) { role = name.flatMap(BoardRole.init(rawValue:)) }
-            guard let role else { throw BoardError(.notFound("board")) }
-            guard role >= minimum else { throw BoardError(.forbidden("This needs the \(minimum.rawValue) role on the board; you are \(role.rawValue).")) }
+            let board = try await self.lock(boardID: boardID, actorIDs: [actorID], on: tx)
+            let role = try Self.check(board.roles[0], minimum: minimum)
             let (value, draft) = try await body(tx, role)
-            let event = try await EventLog.append(draft, boardID: boardID, actorID: actorID, on: tx, logger: logger)
+            let event = try await EventLog.insert(draft, boardID: boardID, version: board.version + 1, actorID: actorID, on: tx, logger: logger)
             return (value, event)
         }
         await publisher.publish([event])
@@ -109,10 +178,9 @@ public struct BoardStore: Sendable {
             try await tx.query("""
                 INSERT INTO board_members (board_id, user_id, role) VALUES (\(id), \(creatorID), 'owner')
                 """, logger: logger)
-            var board = Board(id: id, name: name, description: description, version: 0, role: .owner, createdAt: createdAt, archived: false)
-            let event = try await EventLog.append(BoardEventDraft(kind: "board.created", payload: BoardPayload(board)), boardID: id,
-                                                  actorID: creatorID, on: tx, logger: logger)
-            board.version = event.version
+            let board = Board(id: id, name: name, description: description, version: 1, role: .owner, createdAt: createdAt, archived: false)
+            let event = try await EventLog.insert(BoardEventDraft(kind: "board.created", payload: BoardPayload(board)), boardID: id,
+                                                  version: board.version, actorID: creatorID, on: tx, logger: logger)
             return (board, event)
         }
         await publisher.publish([event])
@@ -151,6 +219,7 @@ public struct BoardStore: Sendable {
             }
             throw BoardError(.notFound("board"))
         }
+        // The body read the version before its event's.
         var updated = board
         updated.version = event.version
         return (updated, event)

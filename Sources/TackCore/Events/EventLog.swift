@@ -14,26 +14,31 @@ public struct EventLog: Sendable {
         self.logger = logger
     }
 
-    /// Inside the caller's transaction: bumps the board's version (the row lock serialises writers
-    /// of one board, so versions have no gaps) and inserts the event at that version.
-    /// Throws `BoardMissing` when the board row does not exist.
-    public static func append(_ draft: BoardEventDraft, boardID: Int64, actorID: Int64?, on connection: PostgresConnection, logger: Logger) async throws -> BoardEvent {
+    /// Inside the caller's transaction, which holds the board's row lock (so versions have no
+    /// gaps): sets the board's version to `version`, the next one, and inserts the event at it.
+    public static func insert(_ draft: BoardEventDraft, boardID: Int64, version: Int64, actorID: Int64?, on connection: PostgresConnection,
+                              logger: Logger) async throws -> BoardEvent {
         let rows = try await connection.query("""
             WITH bumped AS (
-                UPDATE boards SET version = version + 1 WHERE id = \(boardID) RETURNING id, version
+                UPDATE boards SET version = \(version) WHERE id = \(boardID)
             )
             INSERT INTO events (board_id, version, kind, actor_id, card_id, payload)
-            SELECT id, version, \(draft.kind), \(actorID), \(draft.cardID), \(draft.payload)::jsonb FROM bumped
-            RETURNING version, payload::text, created_at
+            VALUES (\(boardID), \(version), \(draft.kind), \(actorID), \(draft.cardID), \(draft.payload)::jsonb)
+            RETURNING payload::text, created_at
             """, logger: logger)
-        for try await (version, payload, createdAt) in rows.decode((Int64, String, Date).self) {
+        return try await inserted(rows, draft: draft, boardID: boardID, version: version, actorID: actorID)
+    }
+
+    /// The event from the `RETURNING payload::text, created_at` of a statement that inserted `draft`.
+    static func inserted(_ rows: PostgresRowSequence, draft: BoardEventDraft, boardID: Int64, version: Int64, actorID: Int64?) async throws -> BoardEvent {
+        for try await (payload, createdAt) in rows.decode((String, Date).self) {
             return BoardEvent(boardID: boardID, version: version, kind: draft.kind, actorID: actorID, cardID: draft.cardID,
                               payload: payload, createdAt: createdAt)
         }
         throw BoardMissing(boardID: boardID)
     }
 
-    /// Thrown when an event is appended to a board that does not exist.
+    /// Thrown when an event insert returned no row.
     public struct BoardMissing: Error, Sendable {
         /// The board id.
         public let boardID: Int64

@@ -3,30 +3,41 @@ import Logging
 import TackRedis
 
 /// Publishes committed board events to Redis: appends each to the board's capped history stream
-/// (id `version-0`) and PUBLISHes it, in one script, then marks it published in PostgreSQL.
+/// (id `version-0`) and PUBLISHes it, in one script, then marks it published in PostgreSQL
+/// (batched with concurrent publishers' marks).
 ///
 /// Best effort by design: when Redis is down the events stay `published_at IS NULL` and the relay
 /// publishes them later. Publishing twice is harmless: the script skips a version the stream
 /// already holds.
 public struct EventPublisher: Sendable {
-    /// Appends and publishes one event only in version order. Returns 1 when added, 0 when the
-    /// stream already holds it (published before: nothing to do), or -(last version) when earlier
-    /// versions are missing: the caller publishes those first. Writers of one board commit in
-    /// version order (row lock), so when version v is committed every earlier one is too.
+    /// Appends and publishes a run of consecutive versions of one board (ARGV: channel, history
+    /// size, whether the first must follow the stream's last, then version and JSON per event),
+    /// only in version order: versions the stream already holds are skipped (published before).
+    /// Returns how many were added, or -(last version + 1) when earlier versions are missing: the
+    /// caller publishes those first. Writers of one board commit in version order (row lock), so
+    /// when version v is committed every earlier one is too.
     static let script = RedisScript("""
-        local version = tonumber(ARGV[1])
         local lastVersion = 0
         local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
         if last[1] then lastVersion = tonumber(string.match(last[1][1], '^(%d+)')) end
-        if version <= lastVersion then return 0 end
-        if version > lastVersion + 1 and tonumber(ARGV[5]) == 1 then return -lastVersion end
-        redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], ARGV[1] .. '-0', 'e', ARGV[2])
-        redis.call('PUBLISH', ARGV[3], ARGV[2])
-        return 1
+        if tonumber(ARGV[4]) > lastVersion + 1 and tonumber(ARGV[3]) == 1 then return -(lastVersion + 1) end
+        local added = 0
+        for i = 4, #ARGV, 2 do
+            local version = tonumber(ARGV[i])
+            if version > lastVersion then
+                redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], ARGV[i] .. '-0', 'e', ARGV[i + 1])
+                redis.call('PUBLISH', ARGV[1], ARGV[i + 1])
+                lastVersion = version
+                added = added + 1
+            end
+        end
+        return added
         """)
 
     let redis: RedisClient
     let log: EventLog
+    /// Marks from concurrent publishers go to PostgreSQL together, in one `UPDATE`.
+    let marks = GroupCommit<Int, [BoardEvent], Void>(limit: 64)
     let historySize: Int
     let logger: Logger
 
@@ -43,45 +54,63 @@ public struct EventPublisher: Sendable {
     @discardableResult
     public func publish(_ events: [BoardEvent]) async -> [BoardEvent] {
         var done: [BoardEvent] = []
-        for event in events {
+        for run in Self.runs(events) {
             do {
-                try await publish(event, into: &done)
+                try await publish(run, into: &done)
             } catch {
-                logger.debug("event not published; the relay will", metadata: ["tack.board.id": "\(event.boardID)", "tack.error": "\(error)"])
+                logger.debug("event not published; the relay will", metadata: ["tack.board.id": "\(run[run.startIndex].boardID)", "tack.error": "\(error)"])
                 break
             }
         }
-        do {
-            try await log.markPublished(done)
-        } catch {
-            logger.debug("could not mark events published; the relay will re-publish them harmlessly", metadata: ["tack.error": "\(error)"])
+        if !done.isEmpty {
+            let (log, logger) = (self.log, self.logger)
+            _ = await marks.run(done, key: 0) { batches in
+                do {
+                    try await log.markPublished(batches.flatMap { $0 })
+                } catch {
+                    logger.debug("could not mark events published; the relay will re-publish them harmlessly", metadata: ["tack.error": "\(error)"])
+                }
+                return batches.map { _ in () }
+            }
         }
         return done
     }
 
-    private func publish(_ event: BoardEvent, into done: inout [BoardEvent]) async throws {
-        let reply = try await append(event, requireContiguous: true)
-        guard reply < 0 else {
-            // 1: added now; 0: the stream already had it. Either way it reached Redis.
-            done.append(event)
+    /// `events` cut where the board changes or the versions stop being consecutive: one script call each.
+    static func runs(_ events: [BoardEvent]) -> [ArraySlice<BoardEvent>] {
+        var runs: [ArraySlice<BoardEvent>] = []
+        var start = events.startIndex
+        for i in events.indices.dropFirst() where events[i].boardID != events[i - 1].boardID || events[i].version != events[i - 1].version + 1 {
+            runs.append(events[start..<i])
+            start = i
+        }
+        if start < events.endIndex { runs.append(events[start...]) }
+        return runs
+    }
+
+    private func publish(_ run: ArraySlice<BoardEvent>, into done: inout [BoardEvent]) async throws {
+        let reply = try await append(run, requireContiguous: true)
+        guard reply < 0, let board = run.first?.boardID, let version = run.last?.version else {
+            // Added now, or the stream already had them: either way they reached Redis.
+            done += run
             return
         }
         // Earlier versions are not in the stream yet (their writer has not published them, or
-        // Redis lost the stream): publish them from the log first, at most one history's worth.
-        let last = Int64(-reply)
-        let from = max(last, event.version - 1 - Int64(historySize))
-        let missing = try await log.events(boardID: event.boardID, after: from, limit: Int(event.version - from))
-        for earlier in missing where earlier.version <= event.version {
-            // The first one after a lost or trimmed stream cannot be contiguous: append it anyway.
-            if try await append(earlier, requireContiguous: earlier.version != from + 1 || from == last) >= 0 {
-                done.append(earlier)
-            }
+        // Redis lost the stream): publish them from the log with this run, at most one history's worth.
+        let last = Int64(-reply - 1)
+        let from = max(last, version - 1 - Int64(historySize))
+        let missing = try await log.events(boardID: board, after: from, limit: Int(version - from)).filter { $0.version <= version }
+        // The first one after a lost or trimmed stream cannot follow the stream's last: append it anyway.
+        if !missing.isEmpty, try await append(missing[...], requireContiguous: from == last) >= 0 {
+            done += missing
         }
     }
 
-    private func append(_ event: BoardEvent, requireContiguous: Bool) async throws -> Int {
-        let reply = try await redis.run(Self.script, keys: [RedisKeys.boardHistory(event.boardID)],
-                                        args: [event.version, event.json, RedisKeys.boardChannel(event.boardID), historySize, requireContiguous ? 1 : 0])
-        return reply.int ?? 0
+    private func append(_ run: ArraySlice<BoardEvent>, requireContiguous: Bool) async throws -> Int {
+        guard let board = run.first?.boardID else { return 0 }
+        var args: [any RedisArgumentConvertible] = [RedisKeys.boardChannel(board), historySize, requireContiguous ? 1 : 0]
+        args.reserveCapacity(3 + 2 * run.count)
+        for event in run { args += [event.version, event.json] }
+        return try await redis.run(Self.script, keys: [RedisKeys.boardHistory(board)], args: args).int ?? 0
     }
 }

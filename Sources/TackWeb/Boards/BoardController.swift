@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import TackCore
 
 /// `/api/v1/boards…`: boards, members, columns, cards, comments, labels, events and search.
@@ -11,6 +12,8 @@ import TackCore
 struct BoardController: Sendable {
     let store: BoardStore
     let events: EventLog
+    /// Encoded snapshots by board version (this process's; see `SnapshotCache`).
+    let snapshots: SnapshotCache
 
     /// A write's answer: the resource and the board version it produced.
     struct Written<Resource: Encodable & Sendable>: ResponseEncodable, Sendable {
@@ -166,9 +169,22 @@ struct BoardController: Sendable {
         return EditedResponse(status: .created, response: Written(resource: board, key: "board", version: event.version))
     }
 
-    @Sendable func snapshot(_ request: Request, context: TackRequestContext) async throws -> BoardSnapshot {
+    /// The board's snapshot: one access check (which gives the current version), then the body
+    /// cached for that version and the caller's role, or a fresh read that is cached in turn.
+    @Sendable func snapshot(_ request: Request, context: TackRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
-        return try await store.snapshot(boardID: try id("board", context), userID: caller.userID)
+        let boardID = try id("board", context)
+        guard let access = try await store.access(boardID: boardID, userID: caller.userID) else { throw BoardError(.notFound("board")) }
+        let body: ByteBuffer
+        if let cached = snapshots.body(boardID: boardID, version: access.version, role: access.role) {
+            body = cached
+        } else {
+            let snapshot = try await store.snapshot(boardID: boardID, userID: caller.userID)
+            body = ByteBuffer(bytes: try context.responseEncoder.encode(snapshot))
+            snapshots.store(body, boardID: boardID, version: snapshot.board.version, role: snapshot.board.role)
+        }
+        return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8", .contentLength: String(body.readableBytes)],
+                        body: .init(byteBuffer: body))
     }
 
     @Sendable func updateBoard(_ request: Request, context: TackRequestContext) async throws -> Written<Board> {
