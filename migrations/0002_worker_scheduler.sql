@@ -38,10 +38,13 @@ CREATE TABLE webhook_deliveries (
     status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'succeeded', 'failed')),
     attempts INT NOT NULL DEFAULT 0,
     created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    -- When its delivery job was enqueued; NULL until then (a crash in between is repaired by the next sweep).
+    enqueued_at TIMESTAMPTZ,
     finished_at TIMESTAMPTZ,
     UNIQUE (webhook_id, event_version)
 );
 CREATE INDEX webhook_deliveries_recent_idx ON webhook_deliveries (webhook_id, created_at DESC);
+CREATE INDEX webhook_deliveries_unqueued_idx ON webhook_deliveries (created_at) WHERE enqueued_at IS NULL;
 CREATE INDEX webhook_deliveries_created_idx ON webhook_deliveries (created_at);
 
 CREATE TABLE webhook_delivery_attempts (
@@ -58,13 +61,14 @@ CREATE TABLE webhook_delivery_attempts (
 ALTER TABLE users ADD COLUMN email_notifications TEXT NOT NULL DEFAULT 'instant'
     CHECK (email_notifications IN ('instant', 'daily', 'off'));
 ALTER TABLE users ADD COLUMN digest_sent_at TIMESTAMPTZ;
+ALTER TABLE users ADD COLUMN digest_queued_at TIMESTAMPTZ;
 -- When an email job was enqueued for the notification, and when it was sent (or skipped).
 ALTER TABLE notifications ADD COLUMN email_queued_at TIMESTAMPTZ;
 ALTER TABLE notifications ADD COLUMN emailed_at TIMESTAMPTZ;
 CREATE INDEX notifications_unemailed_idx ON notifications (created_at) WHERE emailed_at IS NULL;
 
 CREATE TABLE exports (
-    id TEXT PRIMARY KEY,
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     board_id BIGINT NOT NULL REFERENCES boards (id) ON DELETE CASCADE,
     requested_by BIGINT REFERENCES users (id) ON DELETE SET NULL,
     format TEXT NOT NULL CHECK (format IN ('json', 'csv')),

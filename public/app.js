@@ -903,10 +903,191 @@
     };
   }
 
+
+  // ---------------------------------------------------------------------------------------------
+  // Notifications (the bell on every page, and /notifications), settings, webhooks, exports
+
+  function notificationText(n) {
+    var card = n.card_title ? '“' + n.card_title + '”' : 'a card';
+    if (n.board_name) card += ' on ' + n.board_name;
+    switch (n.kind) {
+      case 'mentioned': return 'You were mentioned on ' + card;
+      case 'assigned': return 'You were assigned to ' + card;
+      case 'due_soon': return card.charAt(0).toUpperCase() + card.slice(1) + ' is due soon';
+      case 'webhook_disabled': return 'A webhook (' + (n.payload.url || '') + ') was disabled after failed deliveries';
+      default: return 'News about ' + card;
+    }
+  }
+
+  function notificationLink(n) {
+    if (!n.board_id) return '/boards';
+    if (n.kind === 'webhook_disabled') return '/boards/' + n.board_id + '/webhooks';
+    return '/boards/' + n.board_id + (n.card_id ? '#card-' + n.card_id : '');
+  }
+
+  async function refreshBell() {
+    var badge = document.getElementById('bell-count');
+    if (!badge) return;
+    try {
+      var page = await api('GET', '/notifications?unread=true&limit=1');
+      badge.textContent = page.unread_count > 99 ? '99+' : String(page.unread_count);
+      badge.hidden = page.unread_count === 0;
+    } catch (e) { /* the bell is a convenience; the page works without it */ }
+  }
+
+  function initNotifications() {
+    var list = document.getElementById('notification-list');
+    var empty = document.getElementById('no-notifications');
+    async function load() {
+      var page = await api('GET', '/notifications?limit=100');
+      list.replaceChildren();
+      page.items.forEach(function (n) {
+        list.append(el('li', { class: 'notification' + (n.read_at ? '' : ' is-unread'), dataset: { id: n.id } },
+          el('a', { href: notificationLink(n), text: notificationText(n) }),
+          el('time', { class: 'muted', datetime: n.created_at, text: new Date(n.created_at).toLocaleString() })));
+      });
+      empty.hidden = page.items.length > 0;
+      refreshBell();
+    }
+    document.querySelector('[data-action="read-all"]').addEventListener('click', async function () {
+      try {
+        await api('POST', '/notifications/read', { all: true });
+        await load();
+        toast('All read.');
+      } catch (error) { toast(error.message, 'error'); }
+    });
+    list.addEventListener('click', function (event) {
+      var item = event.target.closest('.notification.is-unread');
+      if (item) api('POST', '/notifications/read', { ids: [Number(item.dataset.id)] }).catch(function () {});
+    });
+    load().catch(function (error) { toast(error.message, 'error'); });
+  }
+
+  function initSettings() {
+    var form = document.getElementById('settings-form');
+    var select = form.elements.email_notifications;
+    api('GET', '/me/settings').then(function (s) { select.value = s.email_notifications; })
+      .catch(function (error) { toast(error.message, 'error'); });
+    onSubmit(form, async function () {
+      await api('PATCH', '/me/settings', { email_notifications: select.value });
+      toast('Saved.');
+    });
+    var password = document.getElementById('password-form');
+    onSubmit(password, async function () {
+      await api('PUT', '/me/password', { current_password: password.elements.current_password.value,
+                                         new_password: password.elements.new_password.value });
+      password.reset();
+      toast('Password changed; your other sessions have ended.');
+    });
+  }
+
+  function initWebhooks() {
+    var root = document.getElementById('webhooks');
+    var base = '/boards/' + root.dataset.boardId + '/webhooks';
+    var list = document.getElementById('webhook-list');
+    var form = document.getElementById('new-webhook');
+
+    function deliveryRow(d) {
+      var last = d.attempts[d.attempts.length - 1];
+      var detail = last ? (last.status_code ? 'HTTP ' + last.status_code : (last.error || '')) + ' · ' + last.latency_ms + ' ms' : 'waiting';
+      return el('li', { class: 'delivery delivery-' + d.status },
+        el('span', { class: 'delivery-status', text: d.status }),
+        el('span', { text: d.event_kind + ' (v' + d.event_version + ')' }),
+        el('span', { class: 'muted', text: d.attempts.length + ' attempt' + (d.attempts.length === 1 ? '' : 's') + ' · ' + detail }));
+    }
+
+    function render(hook) {
+      var deliveries = el('ul', { class: 'delivery-list' });
+      var state = hook.active ? 'active' : (hook.disabled_reason ? 'disabled: ' + hook.disabled_reason : 'off');
+      var item = el('li', { class: 'panel webhook', dataset: { id: hook.id } },
+        el('div', { class: 'webhook-head' },
+          el('code', { class: 'webhook-url', text: hook.url }),
+          el('span', { class: 'role-badge', text: state })),
+        el('p', { class: 'muted', text: hook.events.length ? 'Events: ' + hook.events.join(', ') : 'Every event' }),
+        el('div', { class: 'row' },
+          el('button', { type: 'button', class: 'button button-small', dataset: { action: 'toggle' }, text: hook.active ? 'Turn off' : 'Turn on' }),
+          el('button', { type: 'button', class: 'button button-small', dataset: { action: 'deliveries' }, text: 'Recent deliveries' }),
+          el('button', { type: 'button', class: 'button button-danger-quiet button-small', dataset: { action: 'delete' }, text: 'Delete' })),
+        deliveries);
+      item.hook = hook;
+      return item;
+    }
+
+    async function load() {
+      var page = await api('GET', base);
+      list.replaceChildren.apply(list, page.items.map(render));
+      document.getElementById('no-webhooks').hidden = page.items.length > 0;
+    }
+
+    onSubmit(form, async function () {
+      var events = form.elements.events.value.split(',').map(function (e) { return e.trim(); }).filter(Boolean);
+      var reply = await api('POST', base, { url: form.elements.url.value.trim(), events: events });
+      document.getElementById('new-webhook-secret-value').textContent = reply.secret;
+      document.getElementById('new-webhook-secret').hidden = false;
+      form.reset();
+      await load();
+    });
+
+    list.addEventListener('click', async function (event) {
+      var button = event.target.closest('[data-action]');
+      if (!button) return;
+      var item = button.closest('.webhook');
+      var hook = item.hook;
+      try {
+        if (button.dataset.action === 'toggle') {
+          await api('PATCH', base + '/' + hook.id, { active: !hook.active });
+          await load();
+        } else if (button.dataset.action === 'delete') {
+          if (!confirm('Delete the webhook to ' + hook.url + ' and its delivery log?')) return;
+          await api('DELETE', base + '/' + hook.id);
+          await load();
+        } else if (button.dataset.action === 'deliveries') {
+          var page = await api('GET', base + '/' + hook.id + '/deliveries?limit=20');
+          var ul = item.querySelector('.delivery-list');
+          ul.replaceChildren.apply(ul, page.items.map(deliveryRow));
+          if (!page.items.length) ul.append(el('li', { class: 'muted', text: 'No deliveries yet.' }));
+        }
+      } catch (error) { toast(error.message, 'error'); }
+    });
+    load().catch(function (error) { toast(error.message, 'error'); });
+  }
+
+  /** Board page: "Export JSON/CSV" asks a worker for the file, waits for it, then downloads it. */
+  function initExports() {
+    var board = document.getElementById('board');
+    if (!board) return;
+    board.addEventListener('click', async function (event) {
+      var button = event.target.closest('[data-action="export"]');
+      if (!button) return;
+      var base = '/boards/' + board.dataset.boardId + '/exports';
+      button.disabled = true;
+      try {
+        var reply = await api('POST', base, { format: button.dataset.format });
+        toast('Preparing the export…');
+        for (var i = 0; i < 120; i++) {
+          await new Promise(function (resolve) { setTimeout(resolve, 500); });
+          var current = await api('GET', base + '/' + reply.export.id);
+          if (current.export.status === 'ready') {
+            location.assign('/api/v1' + base + '/' + reply.export.id + '/download');
+            return;
+          }
+          if (current.export.status === 'failed') throw new Error('The export failed: ' + (current.export.error || 'unknown error'));
+        }
+        throw new Error('The export is taking long; find it again in a minute.');
+      } catch (error) {
+        toast(error.message, 'error');
+      } finally {
+        button.disabled = false;
+      }
+    });
+  }
+
   // ---------------------------------------------------------------------------------------------
 
-  var pages = { login: initLogin, signup: initSignup, boards: initBoards, board: initBoard, members: initMembers, tokens: initTokens };
+  var pages = { login: initLogin, signup: initSignup, boards: initBoards, board: function () { initBoard(); initExports(); },
+                members: initMembers, tokens: initTokens, notifications: initNotifications, settings: initSettings, webhooks: initWebhooks };
   initLogout();
+  refreshBell();
   var init = pages[document.body.dataset.page];
   if (init) init();
 })();

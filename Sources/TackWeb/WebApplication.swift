@@ -58,6 +58,12 @@ public func buildWebRouter(_ deps: WebDependencies, logger: Logger) throws -> Ro
     let publisher = EventPublisher(redis: deps.redis, log: events, historySize: deps.config.events.historySize, logger: logger)
     let boards = BoardStore(postgres: deps.postgres, publisher: publisher, logger: logger)
     BoardController(store: boards, events: events, snapshots: SnapshotCache()).addRoutes(to: router.group("/api/v1"))
+    WebhookController(store: WebhookStore(postgres: deps.postgres, logger: logger), boards: boards,
+                      allowPrivateTargets: deps.config.webhooks.allowPrivateTargets).addRoutes(to: router.group("/api/v1"))
+    NotificationController(repository: NotificationRepository(postgres: deps.postgres, logger: logger)).addRoutes(to: router.group("/api/v1"))
+    ExportController(store: ExportStore(postgres: deps.postgres, storageDirectory: deps.config.node.storageDirectory, logger: logger), boards: boards,
+                     queue: JobQueue(redis: deps.redis, routes: deps.config.queues, logger: logger), ttl: deps.config.exports.ttl)
+        .addRoutes(to: router.group("/api/v1"))
     try PageController(deps: deps, store: boards, logger: logger).addRoutes(to: router)
     return router
 }

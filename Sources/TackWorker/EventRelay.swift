@@ -1,5 +1,4 @@
 import Logging
-import ServiceLifecycle
 import TackCore
 
 /// Publishes board events that committed but never reached Redis (the web process crashed between
@@ -8,20 +7,17 @@ import TackCore
 /// Every worker runs it; concurrent relays are harmless because publishing is idempotent (the
 /// publish script skips versions the stream already holds). Only events older than `grace` are
 /// taken, so the relay does not race the web process that is about to publish them itself.
-public struct EventRelay: Service {
+public struct EventRelay: Sendable {
     let log: EventLog
     let publisher: EventPublisher
-    let interval: Duration
     let grace: Duration
     let batchSize: Int
     let logger: Logger
 
     /// Creates the relay.
-    public init(log: EventLog, publisher: EventPublisher, interval: Duration = .seconds(1), grace: Duration = .seconds(5),
-                batchSize: Int = 500, logger: Logger) {
+    public init(log: EventLog, publisher: EventPublisher, grace: Duration = .seconds(5), batchSize: Int = 500, logger: Logger) {
         self.log = log
         self.publisher = publisher
-        self.interval = interval
         self.grace = grace
         self.batchSize = batchSize
         self.logger = logger
@@ -35,23 +31,5 @@ public struct EventRelay: Service {
         let done = await publisher.publish(pending)
         logger.info("relayed unpublished board events", metadata: ["tack.relay.found": "\(pending.count)", "tack.relay.published": "\(done.count)"])
         return pending.count == batchSize && done.count == pending.count
-    }
-
-    /// Relays until graceful shutdown.
-    public func run() async throws {
-        var failing = false
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            var full = false
-            do {
-                full = try await sweepOnce()
-                if failing { logger.info("event relay reaches PostgreSQL again") }
-                failing = false
-            } catch {
-                if !failing { logger.warning("event relay cannot read the event log; retrying", metadata: ["tack.error": "\(error)"]) }
-                failing = true
-            }
-            // A full batch means more are waiting: go again at once.
-            if !full { try? await gracefulShutdownOrSleep(interval) }
-        }
     }
 }

@@ -8,16 +8,40 @@ import TackRedis
 ///
 /// `queues` are the queue names this process consumes (all configured queues by default);
 /// `processID` (the registry id) names its consumer in the queue groups. Every worker also runs
-/// the event relay.
+/// the sweeps: the event relay, the webhook dispatcher, export expiry and, with `mail.host` set, the
+/// email sweep.
+///
+/// - Throws: a ``TackError`` naming `mail.from` when it is not an email address.
 public func buildWorkerServices(config: TackConfiguration, queues: [String], processID: String, postgres: PostgresClient,
-                                redis: RedisClient, logger: Logger) -> [any Service] {
+                                redis: RedisClient, logger: Logger) throws -> [any Service] {
     let log = EventLog(postgres: postgres, logger: logger)
     let publisher = EventPublisher(redis: redis, log: log, historySize: config.events.historySize, logger: logger)
     let jobQueue = JobQueue(redis: redis, routes: config.queues, logger: logger)
-    let handlers: [any JobHandler] = [
+    let relay = EventRelay(log: log, publisher: publisher, logger: logger)
+    let webhooks = WebhookDispatcher(postgres: postgres, queue: jobQueue, logger: logger)
+    let exports = ExportStore(postgres: postgres, storageDirectory: config.node.storageDirectory, logger: logger)
+    let emails: NotificationEmails?
+    do {
+        emails = try NotificationEmails(config: config, postgres: postgres, queue: jobQueue, logger: logger)
+    } catch {
+        throw TackError(.invalidConfig, subject: "mail.from", "\(error)")
+    }
+    var handlers: [any JobHandler] = [
         DiagnosticsJobs(postgres: postgres, worker: processID),
+        WebhookDeliveryJobs(postgres: postgres, settings: config.webhooks, maxAttempts: config.worker.maxAttempts, logger: logger),
+        BoardExportJobs(postgres: postgres, store: exports, logger: logger),
+        CronJobs(config: config, postgres: postgres, relay: relay, logger: logger),
     ]
+    var services: [any Service] = [
+        Sweeper("event relay", every: .seconds(1), logger: logger) { try await relay.sweepOnce() },
+        Sweeper("webhook dispatch", every: .seconds(1), logger: logger) { try await webhooks.sweepOnce() },
+        Sweeper("export expiry", every: .seconds(60), logger: logger) { _ = try await exports.expire(); return false },
+    ]
+    if let emails {
+        handlers.append(emails)
+        services.append(Sweeper("email sweep", every: .seconds(2), logger: logger) { try await emails.sweepOnce() })
+    }
     let worker = JobWorker(queue: jobQueue, queues: queues, handlers: handlers, settings: config.worker, redis: redis,
                            consumer: processID, logger: logger)
-    return [worker, EventRelay(log: log, publisher: publisher, logger: logger)]
+    return [worker] + services
 }

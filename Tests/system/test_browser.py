@@ -144,6 +144,14 @@ class API:
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
 
+    def send(self, method, path, body, driver):
+        """A write with the page's CSRF token, as the page's own script sends it."""
+        csrf = css(driver, "meta[name=csrf-token]").get_attribute("content")
+        request = urllib.request.Request(self.base + "/api/v1" + path, method=method, data=json.dumps(body).encode(),
+                                         headers={"Cookie": self.cookie, "X-CSRF-Token": csrf, "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
 
 # ---- tests --------------------------------------------------------------------------------------
 
@@ -402,5 +410,74 @@ def test_members_tokens_and_logout(web, browser):
     wait(d, lambda d: css_all(d, "body[data-page=login] #login-form"), "the login page after logging out")
     d.get(web + "/boards")
     wait(d, lambda d: css_all(d, "#login-form"), "the login redirect")
+    problems = [e for e in d.get_log("browser") if e["level"] == "SEVERE"]
+    assert not problems, problems
+
+
+def test_bell_settings_and_webhooks_pages(web, browser):
+    d = browser
+    # Bob mentions Carol on a board they share (through the API), Carol sees it in the bell.
+    def signup(email, name):
+        request = urllib.request.Request(web + "/api/v1/auth/signup", method="POST", headers={"Content-Type": "application/json"},
+                                         data=json.dumps({"email": email, "name": name, "password": PASSWORD}).encode())
+        urllib.request.urlopen(request, timeout=10)
+    signup("bob@example.com", "Bob Builder")
+    d.get(web + "/signup")
+    css(d, "#signup-form [name=name]").send_keys("Carol Clerk")
+    css(d, "#signup-form [name=email]").send_keys("carol@example.com")
+    css(d, "#signup-form [name=password]").send_keys(PASSWORD + "\n")
+    wait(d, lambda d: css_all(d, "body[data-page=boards] #new-board"), "the boards page")
+    css(d, "#new-board [name=name]").send_keys("Shared\n")
+    wait(d, lambda d: css_all(d, "body[data-page=board] #board"), "the board")
+    board_id = int(css(d, "#board").get_attribute("data-board-id"))
+    api = API(web, d)
+    api.send("PUT", f"/boards/{board_id}/members", {"email": "bob@example.com", "role": "member"}, d)
+    column = api.send("POST", f"/boards/{board_id}/columns", {"name": "Todo"}, d)["column"]["id"]
+    card = api.send("POST", f"/boards/{board_id}/cards", {"column_id": column, "title": "Budget"}, d)["card"]["id"]
+    login = urllib.request.Request(web + "/api/v1/auth/login", method="POST", headers={"Content-Type": "application/json"},
+                                   data=json.dumps({"email": "bob@example.com", "password": PASSWORD}).encode())
+    with urllib.request.urlopen(login, timeout=10) as r:
+        bob_cookie = r.headers["Set-Cookie"].split(";", 1)[0]
+        bob_csrf = json.loads(r.read())["csrf_token"]
+    comment = urllib.request.Request(web + f"/api/v1/boards/{board_id}/cards/{card}/comments", method="POST",
+                                     headers={"Content-Type": "application/json", "Cookie": bob_cookie, "X-CSRF-Token": bob_csrf},
+                                     data=json.dumps({"body": "@carol can you check?"}).encode())
+    urllib.request.urlopen(comment, timeout=10)
+
+    d.get(web + "/boards")
+    wait(d, lambda d: css(d, "#bell-count").is_displayed() and css(d, "#bell-count").text == "1", "the bell to show 1")
+    css(d, "#bell").click()
+    wait(d, lambda d: css_all(d, "body[data-page=notifications] .notification"), "the notifications page")
+    item = css(d, ".notification")
+    assert "mentioned" in item.text and "Budget" in item.text and "Shared" in item.text
+    assert "is-unread" in item.get_attribute("class")
+    css(d, "[data-action='read-all']").click()
+    wait(d, lambda d: not css_all(d, ".notification.is-unread") and not css(d, "#bell-count").is_displayed(), "everything read")
+
+    # Settings: the email preference is saved.
+    css(d, ".topnav a[href='/account/settings']").click()
+    wait(d, lambda d: css_all(d, "body[data-page=settings] #settings-form"), "the settings page")
+    wait(d, lambda d: css(d, "#email-notifications").get_attribute("value") == "instant", "the current preference")
+    css(d, "#email-notifications option[value=daily]").click()
+    css(d, "#settings-form [type=submit]").click()
+    wait(d, lambda d: "Saved" in css(d, "#toast").text, "the saved preference")
+    assert api.get("/me/settings")["email_notifications"] == "daily"
+
+    # Webhooks: an admin adds one; the secret is shown once; it can be turned off.
+    d.get(web + f"/boards/{board_id}")
+    wait(d, lambda d: css_all(d, ".board-actions a[href$='/webhooks']"), "the webhooks link")
+    css(d, ".board-actions a[href$='/webhooks']").click()
+    wait(d, lambda d: css_all(d, "body[data-page=webhooks] #new-webhook"), "the webhooks page")
+    css(d, "#wh-url").send_keys("https://hooks.example.com/tack")
+    css(d, "#wh-events").send_keys("card.created, card.moved")
+    css(d, "#new-webhook [type=submit]").click()
+    wait(d, lambda d: css(d, "#new-webhook-secret").is_displayed(), "the webhook secret")
+    assert css(d, "#new-webhook-secret-value").text.startswith("whsec_")
+    wait(d, lambda d: css_all(d, ".webhook"), "the webhook in the list")
+    assert "card.created, card.moved" in css(d, ".webhook").text
+    css(d, ".webhook [data-action='toggle']").click()
+    wait(d, lambda d: css(d, ".webhook .role-badge").get_attribute("textContent") == "off", "the webhook turned off")
+    hooks = api.get(f"/boards/{board_id}/webhooks")["items"]
+    assert len(hooks) == 1 and hooks[0]["active"] is False and hooks[0]["url"] == "https://hooks.example.com/tack"
     problems = [e for e in d.get_log("browser") if e["level"] == "SEVERE"]
     assert not problems, problems

@@ -24,7 +24,9 @@ CHECKS = ["not_a_server_error", "status_code_conformance", "content_type_conform
 # end, the session run must keep its own), sign-up (generated passwords are mostly refused as too
 # weak). Every other operation must answer 2xx at least once.
 NO_SUCCESS_EXPECTED = {"GET /api/v1/openapi.json", "POST /api/v1/auth/login", "PUT /api/v1/me/password",
-                       "POST /api/v1/auth/logout", "POST /api/v1/auth/signup"}
+                       "POST /api/v1/auth/logout", "POST /api/v1/auth/signup",
+                       # No worker runs here, so no export becomes ready for download (409).
+                       "GET /api/v1/boards/{board}/exports/{export}/download"}
 
 # Fixtures get ids far above the small integers generated ids favour, so a generated
 # DELETE /api/v1/me/tokens/1 or /boards/1 cannot revoke the test's token or delete its board.
@@ -64,7 +66,7 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_document(m
     email = "fuzz@example.com"
     r = create_user(migrated, "--email", email, "--name", "Fuzz", "--admin", "--password-stdin")
     assert r.returncode == 0, r.stderr
-    for table in ("users", "api_tokens", "boards", "columns", "cards", "labels", "comments"):
+    for table in ("users", "api_tokens", "boards", "columns", "cards", "labels", "comments", "webhooks", "exports"):
         psql(migrated.db_url, f"ALTER TABLE {table} ALTER COLUMN id RESTART WITH {FIXTURE_IDS_FROM}")
     migrated.start("run", "web")
     base = f"http://127.0.0.1:{migrated.env['TACK_WEB_PORT']}"
@@ -94,7 +96,11 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_document(m
     card = create(f"/api/v1/boards/{board}/cards", {"column_id": column, "title": "Fuzz me", "labels": [label],
                                                    "assignees": [other], "due_at": "2030-01-31T17:00:00Z"})["card"]["id"]
     comment = create(f"/api/v1/boards/{board}/cards/{card}/comments", {"body": "hello @other"})["comment"]["id"]
-    ids = {"board": board, "column": column, "card": card, "comment": comment, "label": label}
+    webhook = create(f"/api/v1/boards/{board}/webhooks", {"url": "https://hooks.example.com/tack"})["webhook"]["id"]
+    status, _, export = request(base, "POST", f"/api/v1/boards/{board}/exports", {"format": "csv"}, headers=bearer)
+    assert status == 202, export
+    ids = {"board": board, "column": column, "card": card, "comment": comment, "label": label, "webhook": webhook,
+           "export": export["export"]["id"]}
     spare = {
         "board": create("/api/v1/boards", {"name": "Spare"})["board"]["id"],
         "column": create(f"/api/v1/boards/{board}/columns", {"name": "Empty"})["column"]["id"],
@@ -102,6 +108,7 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_document(m
         "comment": create(f"/api/v1/boards/{board}/cards/{card}/comments", {"body": "spare"})["comment"]["id"],
         "label": create(f"/api/v1/boards/{board}/labels", {"name": "spare", "color": "#00ff00"})["label"]["id"],
         "user": other,
+        "webhook": create(f"/api/v1/boards/{board}/webhooks", {"url": "https://spare.example.com/"})["webhook"]["id"],
     }
     status, _, spare_token = request(base, "POST", "/api/v1/me/tokens", {"name": "spare", "scope": "read"}, headers=browser)
     assert status == 201, spare_token
@@ -138,7 +145,7 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_document(m
     results, succeeded = schemathesis("session", "--header", f"Cookie: {browser['Cookie']}",
                                        "--header", f"X-CSRF-Token: {browser['X-CSRF-Token']}", "--include-path-regex", "^/api/v1/me")
     # (A generated current_password is always wrong: 403 wrong_password, never a refused session.)
-    assert results["operations"]["tested"] == 5, results["operations"]
+    assert results["operations"]["tested"] == 7, results["operations"]
     assert set(results["warnings"]["missing_auth"]) <= {"PUT /api/v1/me/password"}, results["warnings"]["missing_auth"]
     generated = results["test_cases"]["generated"]
 

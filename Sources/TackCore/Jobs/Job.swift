@@ -28,7 +28,7 @@ public struct Job: Sendable, Equatable {
         self.lastError = lastError
     }
 
-    /// The payload decoded as `T` (snake_case keys).
+    /// The payload decoded as `T`.
     public func decode<T: Decodable>(_ type: T.Type) throws -> T {
         do {
             return try JobCoding.decoder.decode(T.self, from: Data(payload))
@@ -74,7 +74,7 @@ public struct NewJob: Sendable {
         self.id = id ?? NewJob.randomID()
     }
 
-    /// A job whose payload is `arguments` encoded as JSON (snake_case keys).
+    /// A job whose payload is `arguments` encoded as JSON.
     public init(kind: String, arguments: some Encodable, id: String? = nil) throws {
         self.init(kind: kind, payload: Array(try JobCoding.encoder.encode(arguments)), id: id)
     }
@@ -115,20 +115,16 @@ public struct JobFailure: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// The JSON coding of job payloads.
+/// The JSON coding of job payloads: property names as keys (no case conversion, which would not
+/// round-trip names such as `exportID`), sorted for stable output.
 public enum JobCoding {
-    /// Encoder: snake_case keys, sorted for stable output.
+    /// Encoder.
     public static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
     }()
 
-    /// Decoder: snake_case keys.
-    public static let decoder: JSONDecoder = {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return decoder
-    }()
+    /// Decoder.
+    public static let decoder = JSONDecoder()
 }

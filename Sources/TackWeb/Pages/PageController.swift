@@ -3,7 +3,8 @@ import Hummingbird
 import Logging
 import TackCore
 
-/// The pages people use: login, sign-up, boards, a board, its members, API tokens.
+/// The pages people use: login, sign-up, boards, a board, its members and webhooks, notifications,
+/// settings, API tokens.
 ///
 /// Pages are rendered on the server from `templates/` and read data straight from the stores;
 /// every change a page makes goes through `/api/v1` from `public/app.js`, with the session cookie
@@ -38,7 +39,10 @@ struct PageController: Sendable {
         router.get("/boards") { request, context in try await boardsPage(request, context) }
         router.get("/boards/{board}") { request, context in try await boardPage(request, context) }
         router.get("/boards/{board}/members") { request, context in try await membersPage(request, context) }
+        router.get("/boards/{board}/webhooks") { request, context in try await webhooksPage(request, context) }
         router.get("/account/tokens") { request, context in try await tokensPage(request, context) }
+        router.get("/account/settings") { request, context in plainPage("settings", title: "Settings", request, context) { $0.settingsActive = true } }
+        router.get("/notifications") { request, context in plainPage("notifications", title: "Notifications", request, context) { $0.notificationsActive = true } }
     }
 
     // MARK: - Pages
@@ -108,6 +112,31 @@ struct PageController: Sendable {
         return templates.response("members", MembersPageModel(layout: page, boardID: boardID, boardName: snapshot.board.name,
                                                               canAdmin: snapshot.board.role >= .admin, members: members,
                                                               roles: roles(selected: .member)))
+    }
+
+    /// `/boards/{id}/webhooks`: the board's webhooks and their delivery log (admins; others get 404 or 403 pages).
+    func webhooksPage(_ request: Request, _ context: TackRequestContext) async throws -> Response {
+        guard let session = session(context) else { return loginRedirect(request) }
+        guard let boardID = boardID(context) else { return notFound(session) }
+        guard let snapshot = try await snapshot(boardID, session) else { return notFound(session) }
+        guard snapshot.board.role >= .admin else {
+            return templates.response("error", ErrorPageModel(layout: layout(title: "Not allowed", page: "error", session: session), status: 403,
+                                                              heading: "Only board admins manage webhooks",
+                                                              message: "Ask an admin or owner of \(snapshot.board.name) to set one up."),
+                                      status: .forbidden)
+        }
+        var page = layout(title: "Webhooks · \(snapshot.board.name)", page: "webhooks", session: session)
+        page.boardsActive = true
+        return templates.response("webhooks", WebhooksPageModel(layout: page, boardID: boardID, boardName: snapshot.board.name))
+    }
+
+    /// `/notifications`, `/account/settings`: a frame whose content `app.js` loads from the API.
+    func plainPage(_ template: String, title: String, _ request: Request, _ context: TackRequestContext,
+                   active: (inout LayoutModel) -> Void) -> Response {
+        guard let session = session(context) else { return loginRedirect(request) }
+        var page = layout(title: title, page: template, session: session)
+        active(&page)
+        return templates.response(template, PlainPageModel(layout: page))
     }
 
     /// `/account/tokens`: the caller's API tokens; create (the secret is shown once) and revoke.

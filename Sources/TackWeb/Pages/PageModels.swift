@@ -22,6 +22,22 @@ struct LayoutModel: Sendable {
     var boardsActive = false
     /// Which navigation entry is current.
     var tokensActive = false
+    /// Which navigation entry is current.
+    var notificationsActive = false
+    /// Which navigation entry is current.
+    var settingsActive = false
+}
+
+/// A page whose content the script loads from the API (notifications, settings).
+struct PlainPageModel: Sendable {
+    var layout: LayoutModel
+}
+
+/// `/boards/{id}/webhooks`.
+struct WebhooksPageModel: Sendable {
+    var layout: LayoutModel
+    var boardID: Int64
+    var boardName: String
 }
 
 /// The user in the header.

@@ -1,0 +1,91 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import TackCore
+
+/// `/api/v1/boards/{board}/exports…`: any member asks for a JSON or CSV export; a worker writes it;
+/// members download it until it expires (`exports.ttl`).
+struct ExportController: Sendable {
+    let store: ExportStore
+    let boards: BoardStore
+    let queue: JobQueue
+    let ttl: Duration
+
+    struct CreateRequest: Decodable, Sendable {
+        var format: String
+    }
+
+    struct One: ResponseEncodable, Sendable {
+        let export: BoardExport
+    }
+
+    struct List: ResponseEncodable, Sendable {
+        let items: [BoardExport]
+    }
+
+    func addRoutes(to api: RouterGroup<TackRequestContext>) {
+        api.get("/boards/{board}/exports", use: list)
+        api.post("/boards/{board}/exports", use: create)
+        api.get("/boards/{board}/exports/{export}", use: get)
+        api.get("/boards/{board}/exports/{export}/download", use: download)
+    }
+
+    func board(_ context: TackRequestContext) async throws -> (board: Int64, user: Int64) {
+        let caller = try context.requireCaller()
+        guard let text = context.parameters.get("board"), let board = Int64(text), board > 0 else { throw APIError.notFound("board") }
+        _ = try await boards.requireRole(boardID: board, userID: caller.userID, minimum: .viewer)
+        return (board, caller.userID)
+    }
+
+    func exportID(_ context: TackRequestContext) throws -> Int64 {
+        guard let text = context.parameters.get("export"), let id = Int64(text), id > 0 else { throw APIError.notFound("export") }
+        return id
+    }
+
+    @Sendable func list(_ request: Request, context: TackRequestContext) async throws -> List {
+        let (board, _) = try await board(context)
+        return List(items: try await store.list(boardID: board))
+    }
+
+    @Sendable func create(_ request: Request, context: TackRequestContext) async throws -> EditedResponse<One> {
+        let (board, user) = try await board(context)
+        guard try context.requireCaller().mayWrite else { throw APIError.forbidden("This API token is read-only.") }
+        let body = try await JSONBody.decode(CreateRequest.self, from: request, context: context)
+        guard body.format == "json" || body.format == "csv" else { throw APIError.invalid("format", "format must be json or csv.") }
+        let export = try await store.create(boardID: board, userID: user, format: body.format, ttl: ttl)
+        do {
+            try await queue.enqueue(try NewJob(kind: "exports.board", arguments: ExportJobArguments(exportID: export.id), id: "export-\(export.id)"))
+        } catch {
+            try? await store.discard(id: export.id)
+            throw APIError(.serviceUnavailable, code: "queue_unavailable", message: "The job queue is unavailable; try again shortly.")
+        }
+        return EditedResponse(status: .accepted, response: One(export: export))
+    }
+
+    @Sendable func get(_ request: Request, context: TackRequestContext) async throws -> One {
+        let (board, _) = try await board(context)
+        return One(export: try await store.get(boardID: board, id: try exportID(context)))
+    }
+
+    @Sendable func download(_ request: Request, context: TackRequestContext) async throws -> Response {
+        let (board, _) = try await board(context)
+        let export = try await store.get(boardID: board, id: try exportID(context))
+        switch export.status {
+        case "ready" where export.expiresAt > Date():
+            break
+        case "expired", "ready":
+            throw APIError(.gone, code: "export_expired", message: "This export has expired; ask for a new one.")
+        default:
+            throw APIError.conflict("export_not_ready", "This export is \(export.status), not ready for download.")
+        }
+        guard let data = FileManager.default.contents(atPath: store.path(of: export)) else {
+            throw APIError(.gone, code: "export_missing", message: "The export file is gone from storage; ask for a new one.")
+        }
+        let type = export.format == "csv" ? "text/csv; charset=utf-8" : "application/json; charset=utf-8"
+        return Response(status: .ok,
+                        headers: [.contentType: type, .contentLength: String(data.count),
+                                  .contentDisposition: "attachment; filename=\"board-\(board)-\(export.id).\(export.format)\""],
+                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import Logging
+import PostgresNIO
+import TackCore
+
+/// Turns board events into webhook deliveries and enqueues their jobs (every worker runs it).
+///
+/// Each webhook keeps a cursor (`dispatched_version`): a sweep locks the webhooks whose cursor is
+/// behind their board's version (`SKIP LOCKED`, so concurrent workers share the work), inserts one
+/// delivery per matching event under a unique (webhook, version) key and advances the cursor, in one
+/// transaction. Deliveries are enqueued afterwards and marked `enqueued_at`; a crash in between
+/// leaves them unmarked and the next sweep enqueues them. So no event is skipped, whatever crashes,
+/// and a delivery may at worst be attempted twice: receivers deduplicate on `X-Tack-Delivery`.
+public struct WebhookDispatcher: Sendable {
+    let postgres: PostgresClient
+    let queue: JobQueue
+    let logger: Logger
+
+    /// Creates the dispatcher.
+    public init(postgres: PostgresClient, queue: JobQueue, logger: Logger) {
+        self.postgres = postgres
+        self.queue = queue
+        self.logger = logger
+    }
+
+    /// One sweep; returns true when it hit a batch limit (more work is waiting).
+    @discardableResult
+    public func sweepOnce() async throws -> Bool {
+        let created = try await createDeliveries()
+        let enqueued = try await enqueuePending()
+        return created >= Self.eventsPerWebhook || enqueued >= Self.enqueueBatch
+    }
+
+    static let eventsPerWebhook = 500
+    static let enqueueBatch = 1000
+
+    /// Creates deliveries for events past each lagging webhook's cursor; returns the most events one webhook advanced.
+    private func createDeliveries() async throws -> Int {
+        try await postgres.withTransaction(logger: logger) { tx in
+            let lagging = try await tx.query("""
+                SELECT w.id, w.board_id, w.dispatched_version, w.events, b.version
+                FROM webhooks w JOIN boards b ON b.id = w.board_id
+                WHERE w.active AND w.dispatched_version < b.version
+                ORDER BY w.id LIMIT 100
+                FOR UPDATE OF w SKIP LOCKED
+                """, logger: logger)
+            var hooks: [(Int64, Int64, Int64, [String], Int64)] = []
+            for try await row in lagging.decode((Int64, Int64, Int64, [String], Int64).self) { hooks.append(row) }
+            var most = 0
+            for (webhookID, boardID, cursor, filter, boardVersion) in hooks {
+                let upTo = min(boardVersion, cursor + Int64(Self.eventsPerWebhook))
+                try await tx.query("""
+                    INSERT INTO webhook_deliveries (id, webhook_id, board_id, event_version, event_kind)
+                    SELECT 'wh' || \(webhookID)::text || '-v' || e.version::text, \(webhookID), e.board_id, e.version, e.kind
+                    FROM events e
+                    WHERE e.board_id = \(boardID) AND e.version > \(cursor) AND e.version <= \(upTo)
+                      AND (cardinality(\(filter)::text[]) = 0 OR e.kind = ANY(\(filter)::text[]))
+                    ON CONFLICT DO NOTHING
+                    """, logger: logger)
+                try await tx.query("UPDATE webhooks SET dispatched_version = \(upTo) WHERE id = \(webhookID)", logger: logger)
+                most = max(most, Int(upTo - cursor))
+            }
+            return most
+        }
+    }
+
+    /// Enqueues delivery jobs not yet enqueued; returns how many.
+    private func enqueuePending() async throws -> Int {
+        try await postgres.withTransaction(logger: logger) { tx in
+            let rows = try await tx.query("""
+                SELECT id FROM webhook_deliveries WHERE enqueued_at IS NULL
+                ORDER BY created_at LIMIT \(Self.enqueueBatch) FOR UPDATE SKIP LOCKED
+                """, logger: logger)
+            var ids: [String] = []
+            for try await id in rows.decode(String.self) { ids.append(id) }
+            guard !ids.isEmpty else { return 0 }
+            try await queue.enqueue(try ids.map { try NewJob(kind: WebhookDeliveryJobs.kind, arguments: WebhookDeliveryJobs.Arguments(deliveryID: $0), id: $0) })
+            try await tx.query("UPDATE webhook_deliveries SET enqueued_at = now() WHERE id = ANY(\(ids))", logger: logger)
+            return ids.count
+        }
+    }
+}

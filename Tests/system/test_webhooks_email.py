@@ -1,0 +1,259 @@
+"""Webhooks delivered to a real local HTTP receiver, and notification email received by a real
+SMTP server (aiosmtpd), through real `run web` and `run worker` processes."""
+
+import hashlib
+import hmac
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from conftest import free_port, psql, wait_http
+from test_accounts import create_user, request
+
+PASSWORD = "a long and unusual passphrase"
+
+
+class Receiver:
+    """An HTTP server that answers 500 to the first attempt of each delivery, then 200."""
+
+    def __init__(self):
+        self.requests = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with receiver.lock:
+                    delivery = self.headers["X-Tack-Delivery"]
+                    first = not any(r["headers"]["X-Tack-Delivery"] == delivery for r in receiver.requests)
+                    receiver.requests.append({"headers": dict(self.headers), "body": body, "status": 500 if first else 200})
+                self.send_response(500 if first else 200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+SMTP_HANDLER = r'''
+import json, sys, asyncio, os, time
+from aiosmtpd.controller import Controller
+
+class Handler:
+    async def handle_DATA(self, server, session, envelope):
+        name = os.path.join(sys.argv[2], f"{time.time_ns()}.json")
+        with open(name, "w") as f:
+            json.dump({"from": envelope.mail_from, "to": envelope.rcpt_tos,
+                       "data": envelope.content.decode("utf-8", "replace")}, f)
+        return "250 OK"
+
+controller = Controller(Handler(), hostname="127.0.0.1", port=int(sys.argv[1]))
+controller.start()
+print("ready", flush=True)
+while True:
+    time.sleep(3600)
+'''
+
+
+def start_smtp(tmp_path):
+    script = tmp_path / "smtp_handler.py"
+    script.write_text(SMTP_HANDLER)
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(script), str(port), str(outbox)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    line = proc.stdout.readline()
+    assert line.strip() == "ready", f"aiosmtpd did not start (./platform test installs it): {line}{proc.stdout.read() if proc.poll() is not None else ''}"
+    return proc, port, outbox
+
+
+def wait_until(predicate, timeout=30, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def login(base, email):
+    status, headers, body = request(base, "POST", "/api/v1/auth/login", {"email": email, "password": PASSWORD})
+    assert status == 200, body
+    session = headers["Set-Cookie"].split(";", 1)[0]
+    status, _, token = request(base, "POST", "/api/v1/me/tokens", {"name": "test", "scope": "read_write"},
+                               headers={"Cookie": session, "X-CSRF-Token": body["csrf_token"]})
+    assert status == 201, token
+    return {"Authorization": "Bearer " + token["token"]}
+
+
+def test_webhooks_sign_retry_under_one_delivery_id_and_email_reaches_smtp(migrated, tmp_path):
+    receiver = Receiver()
+    smtp, smtp_port, outbox = start_smtp(tmp_path)
+    try:
+        env = {"TACK_WEBHOOKS_ALLOW_PRIVATE_TARGETS": "true", "TACK_WORKER_RETRY_BASE_DELAY": "0.3",
+               "TACK_MAIL_HOST": "127.0.0.1", "TACK_MAIL_PORT": str(smtp_port), "TACK_MAIL_SECURITY": "none",
+               "TACK_MAIL_FROM": "Tack <tack@example.com>"}
+        for email, name in (("owner@example.com", "Olive Owner"), ("bob@example.com", "Bob Builder")):
+            r = create_user(migrated, "--email", email, "--name", name, "--password-stdin")
+            assert r.returncode == 0, r.stderr
+        web = migrated.start("run", "web", env=env)
+        worker = migrated.start("run", "worker", env=env)
+        base = f"http://127.0.0.1:{migrated.env['TACK_WEB_PORT']}"
+        wait_http(base + "/healthz")
+        owner = login(base, "owner@example.com")
+
+        status, _, created = request(base, "POST", "/api/v1/boards", {"name": "Hooks"}, owner)
+        assert status == 201, created
+        board = created["board"]["id"]
+        status, _, hook = request(base, "POST", f"/api/v1/boards/{board}/webhooks",
+                                  {"url": f"http://127.0.0.1:{receiver.port}/hook", "events": ["card.created"]}, owner)
+        assert status == 201, hook
+        secret = hook["secret"]
+        assert secret.startswith("whsec_")
+        status, _, listed = request(base, "GET", f"/api/v1/boards/{board}/webhooks", headers=owner)
+        assert status == 200 and "secret" not in json.dumps(listed), "the secret is shown only once"
+
+        status, _, column = request(base, "POST", f"/api/v1/boards/{board}/columns", {"name": "Todo"}, owner)
+        assert status == 201, column
+        status, _, card = request(base, "POST", f"/api/v1/boards/{board}/cards",
+                                  {"column_id": column["column"]["id"], "title": "Ship it"}, owner)
+        assert status == 201, card
+
+        # 500 first, then 200 on the retry: two requests, one delivery id.
+        wait_until(lambda: len(receiver.requests) >= 2, what="the retried delivery")
+        first, second = receiver.requests[:2]
+        assert first["status"] == 500 and second["status"] == 200
+        delivery = first["headers"]["X-Tack-Delivery"]
+        assert second["headers"]["X-Tack-Delivery"] == delivery, "the delivery id stays the same across retries"
+        for attempt in (first, second):
+            headers, body = attempt["headers"], attempt["body"]
+            signed = f"{headers['X-Tack-Delivery']}.{headers['X-Tack-Timestamp']}.".encode() + body
+            expected = "v1=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+            assert hmac.compare_digest(headers["X-Tack-Signature"], expected), "the signature verifies"
+            assert headers["X-Tack-Event"] == "card.created"
+            payload = json.loads(body)
+            assert payload["delivery_id"] == delivery and payload["webhook_id"] == hook["webhook"]["id"]
+            assert payload["event"]["kind"] == "card.created" and payload["event"]["payload"]["title"] == "Ship it"
+        # Only card.created passes the filter: the column event was not delivered.
+        time.sleep(1)
+        assert {r["headers"]["X-Tack-Event"] for r in receiver.requests} == {"card.created"}
+
+        def log():
+            status, _, page = request(base, "GET", f"/api/v1/boards/{board}/webhooks/{hook['webhook']['id']}/deliveries", headers=owner)
+            assert status == 200, page
+            return page["items"]
+        items = wait_until(lambda: [i for i in log() if i["status"] == "succeeded"], what="the delivery log")
+        assert items[0]["id"] == delivery
+        assert [a["status_code"] for a in items[0]["attempts"]] == [500, 200]
+        assert all(isinstance(a["latency_ms"], int) for a in items[0]["attempts"])
+
+        # A mention notifies bob in the app and by email.
+        status, _, member = request(base, "PUT", f"/api/v1/boards/{board}/members", {"email": "bob@example.com", "role": "member"}, owner)
+        assert status in (200, 201), member
+        status, _, comment = request(base, "POST", f"/api/v1/boards/{board}/cards/{card['card']['id']}/comments",
+                                     {"body": "@bob please review"}, owner)
+        assert status == 201, comment
+        bob = login(base, "bob@example.com")
+        status, _, bell = request(base, "GET", "/api/v1/notifications?unread=true", headers=bob)
+        assert status == 200 and bell["unread_count"] >= 1, bell
+        mail = wait_until(lambda: sorted(outbox.glob("*.json")), what="the notification email")
+        message = json.loads(mail[0].read_text())
+        assert message["to"] == ["bob@example.com"]
+        assert "Olive Owner mentioned you" in message["data"]
+        assert "Ship it" in message["data"]
+        assert psql(migrated.db_url, "SELECT count(*) FROM notifications WHERE emailed_at IS NULL AND user_id = "
+                                     "(SELECT id FROM users WHERE email = 'bob@example.com')") == "0"
+        status, _, read = request(base, "POST", "/api/v1/notifications/read", {"all": True}, bob)
+        assert status == 200 and read["unread_count"] == 0
+    finally:
+        receiver.close()
+        smtp.kill()
+
+
+def test_webhook_to_loopback_is_refused_when_the_guard_is_on(migrated):
+    receiver = Receiver()
+    try:
+        r = create_user(migrated, "--email", "guard@example.com", "--name", "Guard", "--password-stdin")
+        assert r.returncode == 0, r.stderr
+        migrated.start("run", "web")
+        migrated.start("run", "worker")
+        base = f"http://127.0.0.1:{migrated.env['TACK_WEB_PORT']}"
+        wait_http(base + "/healthz")
+        owner = login(base, "guard@example.com")
+        status, _, created = request(base, "POST", "/api/v1/boards", {"name": "Guarded"}, owner)
+        board = created["board"]["id"]
+        # A literal loopback address is refused when saved...
+        status, _, refused = request(base, "POST", f"/api/v1/boards/{board}/webhooks", {"url": f"http://127.0.0.1:{receiver.port}/"}, owner)
+        assert status == 400 and refused["error"]["field"] == "url" and "loopback" in refused["error"]["message"], refused
+        # ...and a name that resolves to it is refused at delivery, with the reason in the log.
+        status, _, hook = request(base, "POST", f"/api/v1/boards/{board}/webhooks", {"url": f"http://localhost:{receiver.port}/"}, owner)
+        assert status == 201, hook
+        request(base, "POST", f"/api/v1/boards/{board}/columns", {"name": "Todo"}, owner)
+
+        def failed():
+            _, _, page = request(base, "GET", f"/api/v1/boards/{board}/webhooks/{hook['webhook']['id']}/deliveries", headers=owner)
+            return [i for i in page["items"] if i["status"] == "failed"]
+        items = wait_until(failed, what="the refused delivery")
+        assert "refused" in items[0]["attempts"][0]["error"] and "loopback" in items[0]["attempts"][0]["error"]
+        assert len(items[0]["attempts"]) == 1, "a refused target is not retried"
+        assert receiver.requests == [], "nothing reached the loopback receiver"
+    finally:
+        receiver.close()
+
+
+def test_board_export_is_written_by_a_worker_and_downloaded_by_members(migrated):
+    import urllib.request
+    r = create_user(migrated, "--email", "exporter@example.com", "--name", "Ex", "--password-stdin")
+    assert r.returncode == 0, r.stderr
+    migrated.start("run", "web")
+    migrated.start("run", "worker")
+    base = f"http://127.0.0.1:{migrated.env['TACK_WEB_PORT']}"
+    wait_http(base + "/healthz")
+    owner = login(base, "exporter@example.com")
+    _, _, created = request(base, "POST", "/api/v1/boards", {"name": "Export me"}, owner)
+    board = created["board"]["id"]
+    _, _, column = request(base, "POST", f"/api/v1/boards/{board}/columns", {"name": "Todo"}, owner)
+    for title in ("Plain", 'Quote "this", please', "=HYPERLINK(\"x\")"):
+        status, _, _ = request(base, "POST", f"/api/v1/boards/{board}/cards", {"column_id": column["column"]["id"], "title": title}, owner)
+        assert status == 201
+    files = {}
+    for fmt in ("json", "csv"):
+        status, _, export = request(base, "POST", f"/api/v1/boards/{board}/exports", {"format": fmt}, owner)
+        assert status == 202, export
+        export_id = export["export"]["id"]
+
+        def ready():
+            _, _, e = request(base, "GET", f"/api/v1/boards/{board}/exports/{export_id}", headers=owner)
+            return e["export"]["status"] == "ready" and e
+        e = wait_until(ready, what=f"the {fmt} export")
+        req = urllib.request.Request(base + f"/api/v1/boards/{board}/exports/{export_id}/download", headers=owner)
+        with urllib.request.urlopen(req, timeout=10) as response:
+            assert "attachment" in response.headers["Content-Disposition"]
+            files[fmt] = response.read()
+        assert e["export"]["bytes"] == len(files[fmt])
+    document = json.loads(files["json"])
+    assert document["board"]["name"] == "Export me"
+    assert sorted(c["title"] for c in document["cards"]) == sorted(["Plain", 'Quote "this", please', "=HYPERLINK(\"x\")"])
+    import csv, io
+    rows = list(csv.DictReader(io.StringIO(files["csv"].decode())))
+    assert [r["title"] for r in rows] == ["Plain", 'Quote "this", please', "'=HYPERLINK(\"x\")"], "quoted, and formulas defused"
+    assert all(r["column"] == "Todo" for r in rows)
+    # An outsider cannot download it.
+    r = create_user(migrated, "--email", "outsider@example.com", "--name", "Out", "--password-stdin")
+    outsider = login(base, "outsider@example.com")
+    status, _, _ = request(base, "GET", f"/api/v1/boards/{board}/exports/{export_id}", headers=outsider)
+    assert status == 404
