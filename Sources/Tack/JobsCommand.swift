@@ -123,7 +123,13 @@ struct JobsCommand: AsyncParsableCommand {
             abstract: "Enqueue probe jobs and wait until workers have run them all: checks the queue end to end.",
             discussion: "Each probe records its run in the job_probe_runs table. Exits 1 when some did not run in time.")
 
+        /// What to enqueue: `probe` jobs record their runs; `noop` jobs do nothing and need `--no-wait`
+        /// (bench/jobs enqueues them to measure the batched enqueue and a worker's drain rate).
+        enum Kind: String, ExpressibleByArgument, CaseIterable { case probe, noop }
+
         @Option(help: "How many probe jobs.") var count = 100
+        @Option(help: ArgumentHelp("probe (recorded in job_probe_runs) or noop (does nothing; with --no-wait, for benchmarks).", visibility: .hidden))
+        var kind: Kind = .probe
         @Option(help: "Seconds to wait for them.") var wait: Double = 60
         @Option(help: "Make each probe sleep this many milliseconds.") var sleepMs: Int?
         @Option(help: "Make each probe fail with this message (to watch retries and dead letters).") var fail: String?
@@ -133,11 +139,17 @@ struct JobsCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 guard (1...1_000_000).contains(count) else { throw TackError(.usage, subject: "--count", "expected 1 to 1000000") }
-                let count = self.count, wait = self.wait, noWait = self.noWait
+                if kind == .noop, !noWait || sleepMs != nil || fail != nil {
+                    throw TackError(.usage, subject: "--kind noop", "no-op jobs record nothing to wait for: use it with --no-wait only")
+                }
+                let count = self.count, wait = self.wait, noWait = self.noWait, kind = self.kind
                 let arguments = DiagnosticsProbe(sleepMilliseconds: sleepMs, fail: fail)
                 let outcome = try await JobsCommand.withQueue(options) { queue, postgres, _ -> (Double, Double?, Int, String) in
                     let batch = "probe-" + NewJob.randomID().prefix(12) + "-"
-                    let jobs = try (0..<count).map { try NewJob(kind: "diagnostics.probe", arguments: arguments, id: batch + String($0)) }
+                    let jobs = try (0..<count).map {
+                        kind == .noop ? NewJob(kind: "diagnostics.noop", id: batch + String($0))
+                                      : try NewJob(kind: "diagnostics.probe", arguments: arguments, id: batch + String($0))
+                    }
                     let started = ContinuousClock.now
                     try await queue.enqueue(jobs)
                     let enqueued = (ContinuousClock.now - started).secondsValue
@@ -153,7 +165,7 @@ struct JobsCommand: AsyncParsableCommand {
                     return (enqueued, nil, ran, try queue.queue(for: "diagnostics.probe"))
                 }
                 let (enqueued, finished, ran, queueName) = outcome
-                say(String(format: "%d probe job(s) enqueued in %.3f s", count, enqueued))
+                say("\(count) \(kind.rawValue) job(s) enqueued in " + String(format: "%.3f s (%.0f jobs/s)", enqueued, Double(count) / max(enqueued, 1e-9)))
                 if noWait { return }
                 if let finished {
                     say(String(format: "all %d ran within %.2f s of the first enqueue", count, finished))
