@@ -30,6 +30,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Queues this worker consumes, comma-separated (default: every configured queue).")
     var queues: String?
 
+    @Flag(help: "With `run scheduler`: if another scheduler holds the lease, print its name and exit 2 instead of waiting as a standby.")
+    var exitIfActive = false
+
     @OptionGroup var options: ConfigOptions
 
     func run() async throws {
@@ -41,6 +44,17 @@ struct RunCommand: AsyncParsableCommand {
             let config = try options.load()
             let queueList = try queues.map { try Self.parseQueues($0, config: config) } ?? config.queueNames
             TackLogHandler.bootstrap(level: config.log.level, format: config.log.format)
+            if exitIfActive {
+                guard role == .scheduler else {
+                    throw TackError(.usage, subject: "--exit-if-active", "only applies to `run scheduler`")
+                }
+                // Advisory: a scheduler starting at the same moment may still win the lease, and this one then stands by.
+                if let leader = try await currentSchedulerLeader(config: config, logger: Logger(label: "tack.scheduler")) {
+                    let process = leader.split(separator: "#").first.map(String.init) ?? leader
+                    throw TackError(Self.schedulerActive, subject: "--exit-if-active",
+                                    "another scheduler is active: \(process) (lease owner \(leader)); not starting a standby")
+                }
+            }
             if let role {
                 try await Self.runRole(role, config: config, queues: queueList)
             } else {
@@ -50,6 +64,9 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
     }
+
+    /// `run scheduler --exit-if-active` found a leader (exit status 2, like every refusal to start).
+    static let schedulerActive = TackError.Code("scheduler_active")
 
     static func parseQueues(_ text: String, config: TackConfiguration) throws -> [String] {
         let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
@@ -86,7 +103,7 @@ struct RunCommand: AsyncParsableCommand {
         case .push:
             services.append(buildPushApplication(config: config, redis: redis, logger: logger))
         case .worker:
-            services += buildWorkerServices(config: config, queues: queues, processID: identity.id, postgres: postgres, redis: redis, logger: logger)
+            services += try buildWorkerServices(config: config, queues: queues, processID: identity.id, postgres: postgres, redis: redis, logger: logger)
         case .scheduler:
             services += buildSchedulerServices(config: config, processID: identity.id, redis: redis, logger: logger).services
         }

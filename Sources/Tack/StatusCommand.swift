@@ -1,8 +1,10 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PostgresNIO
 import TackCore
 import TackRedis
+import TackScheduler
 
 /// `status`: the cluster as Redis sees it, and what needs attention.
 struct StatusCommand: AsyncParsableCommand {
@@ -18,6 +20,20 @@ struct StatusCommand: AsyncParsableCommand {
 
     /// The JSON document (`--json`).
     struct Report: Codable, Sendable {
+        /// One periodic job: times in milliseconds since 1970.
+        struct CronJob: Codable, Sendable {
+            var name: String
+            var schedule: String
+            var enabled: Bool
+            /// The newest tick that ran (cron_runs), when it started and finished.
+            var lastRun: Int?
+            var lastRunStartedAt: Int?
+            var lastRunFinishedAt: Int?
+            /// The newest tick enqueued (Redis) and the scheduler that enqueued it.
+            var lastEnqueued: Int?
+            var lastEnqueuedBy: String?
+            var nextRun: Int?
+        }
         struct Queue: Codable, Sendable {
             var name: String
             var length: Int
@@ -25,6 +41,8 @@ struct StatusCommand: AsyncParsableCommand {
         var processes: [ClusterView.ProcessEntry]
         var schedulerLeader: String?
         var schedulerStandbys: [String]
+        /// The cron table as this node's config defines it, with each job's last and next run.
+        var cronJobs: [CronJob] = []
         var queues: [Queue]
         var schemaVersion: Int
         var pendingMigrations: [String]
@@ -45,7 +63,9 @@ struct StatusCommand: AsyncParsableCommand {
                 let lengths = try await redis.pipeline(queueNames.map { ["XLEN", RedisKeys.queue($0)] })
                 _ = try await Clients.checkPostgres(postgres, config: config, logger: logger)
                 let schema = try await Migrator(client: postgres, migrations: migrations, logger: logger).status()
-                return Self.report(view: view, queues: zip(queueNames, lengths).map { .init(name: $0, length: $1.int ?? 0) }, schema: schema)
+                var report = Self.report(view: view, queues: zip(queueNames, lengths).map { .init(name: $0, length: $1.int ?? 0) }, schema: schema)
+                report.cronJobs = try await Self.cronJobs(config: config, postgres: postgres, redis: redis, logger: logger)
+                return report
             }
             if json {
                 let encoder = JSONEncoder()
@@ -77,6 +97,31 @@ struct StatusCommand: AsyncParsableCommand {
                       generatedAt: Int(Date().timeIntervalSince1970 * 1000))
     }
 
+    /// The cron table's state: schedules from the config, enqueues from Redis, runs from cron_runs
+    /// (absent while the database is not migrated).
+    static func cronJobs(config: TackConfiguration, postgres: PostgresClient, redis: RedisClient, logger: Logger) async throws -> [Report.CronJob] {
+        let states = try await CronJobState.read(config: config, redis: redis)
+        var runs: [String: (Date, Date, Date?)] = [:]
+        do {
+            let rows = try await postgres.query("""
+                SELECT DISTINCT ON (job) job, scheduled_for, started_at, finished_at
+                FROM cron_runs ORDER BY job, scheduled_for DESC
+                """, logger: logger)
+            for try await (job, scheduled, started, finished) in rows.decode((String, Date, Date, Date?).self) {
+                runs[job] = (scheduled, started, finished)
+            }
+        } catch {
+            logger.debug("cron_runs not readable", metadata: ["tack.error": "\(error)"])
+        }
+        func ms(_ d: Date?) -> Int? { d.map { Int(($0.timeIntervalSince1970 * 1000).rounded()) } }
+        return states.map { s in
+            let run = runs[s.name]
+            return Report.CronJob(name: s.name, schedule: s.schedule, enabled: s.enabled, lastRun: ms(run?.0), lastRunStartedAt: ms(run?.1),
+                                  lastRunFinishedAt: ms(run?.2), lastEnqueued: s.lastEnqueuedTick, lastEnqueuedBy: s.lastEnqueuedBy,
+                                  nextRun: s.nextTick)
+        }
+    }
+
     func print(report: Report) {
         let now = report.generatedAt
         let nodes = Dictionary(grouping: report.processes, by: \.node)
@@ -92,6 +137,18 @@ struct StatusCommand: AsyncParsableCommand {
         say("")
         say("roles:     " + ProcessRole.allCases.map { role in "\(role) \(report.processes.filter { $0.role == role.rawValue }.count)" }.joined(separator: ", "))
         say("scheduler: leader \(report.schedulerLeader ?? "none")" + (report.schedulerStandbys.isEmpty ? "" : ", standbys " + report.schedulerStandbys.joined(separator: ", ")))
+        if !report.cronJobs.isEmpty {
+            say("")
+            var cron: [[String]] = [["JOB", "SCHEDULE", "LAST RUN", "FINISHED", "NEXT RUN"]]
+            for job in report.cronJobs {
+                cron.append([job.name, job.schedule,
+                             job.lastRun.map { Self.clock($0) + " (" + Self.age(now - $0) + " ago)" } ?? "never",
+                             job.lastRun == nil ? "-" : (job.lastRunFinishedAt.map { Self.clock($0) } ?? "running"),
+                             job.nextRun.map { Self.clock($0) + " (in " + Self.age($0 - now) + ")" } ?? "-"])
+            }
+            sayTable(cron)
+            say("")
+        }
         say("queues:    " + report.queues.map { "\($0.name) \($0.length)" }.joined(separator: ", "))
         say("schema:    version \(report.schemaVersion)" + (report.pendingMigrations.isEmpty ? ", up to date" : ", pending " + report.pendingMigrations.joined(separator: ", ")))
         if report.problems.isEmpty {
@@ -99,6 +156,14 @@ struct StatusCommand: AsyncParsableCommand {
         } else {
             for problem in report.problems { say("attention: \(problem)") }
         }
+    }
+
+    /// A UTC time of day, with the date when not today.
+    static func clock(_ milliseconds: Int) -> String {
+        let date = Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+        let text = Timestamp.string(from: date)
+        let today = Timestamp.string(from: Date()).prefix(10)
+        return text.hasPrefix(today) ? String(text.dropFirst(11)) : text
     }
 
     static func age(_ milliseconds: Int) -> String {

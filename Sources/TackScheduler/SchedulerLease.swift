@@ -30,10 +30,14 @@ public final class SchedulerLease: Service, Sendable {
         return 0
         """)
 
-    /// Delete the lease only if we still own it, so a stale leader never frees a successor's lease.
+    /// Delete the lease only if we still own it, so a stale leader never frees a successor's lease,
+    /// and wake one waiting standby (KEYS[2], the handover list; the token expires if nobody waits).
     static let releaseScript = RedisScript("""
         if redis.call('GET', KEYS[1]) == ARGV[1] then
-            return redis.call('DEL', KEYS[1])
+            redis.call('DEL', KEYS[1], KEYS[2])
+            redis.call('RPUSH', KEYS[2], ARGV[1])
+            redis.call('PEXPIRE', KEYS[2], 5000)
+            return 1
         end
         return 0
         """)
@@ -44,6 +48,8 @@ public final class SchedulerLease: Service, Sendable {
     let timings: TackConfiguration.Scheduler
     let logger: Logger
     let state = Mutex<State>(.starting)
+    /// When the lease was last taken or renewed (while leading), for `isLeading`'s deadline check.
+    let lastRenewalAt = Mutex<ContinuousClock.Instant>(.now)
     let changes: AsyncStream<State>
     let changesContinuation: AsyncStream<State>.Continuation
 
@@ -59,18 +65,26 @@ public final class SchedulerLease: Service, Sendable {
     /// The current state.
     public var current: State { state.withLock { $0 } }
 
-    /// True while this process may schedule.
-    public var isLeading: Bool { current == .leading }
+    /// True while this process may schedule: it leads and renewed within the renew deadline.
+    ///
+    /// The deadline is checked here too, not only by the renew loop, because after a freeze
+    /// (SIGSTOP, a long GC-like stall) the tick loop may run before the renew loop notices.
+    public var isLeading: Bool {
+        current == .leading && ContinuousClock.now - lastRenewalAt.withLock { $0 } < timings.renewDeadline
+    }
 
     /// Tries to lead until graceful shutdown; releases the lease on the way out.
     public func run() async throws {
         var lastRenewal = ContinuousClock.now
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            if isLeading {
+            if current == .leading {
+                // The lease runs from when Redis extended it, which is after we sent the request.
+                let renewStart = ContinuousClock.now
                 do {
                     let renewed = try await redis.run(Self.renewScript, keys: [RedisKeys.schedulerLeader], args: [owner, timings.leaseTTL.wholeMilliseconds])
                     if renewed.int == 1 {
-                        lastRenewal = .now
+                        lastRenewal = renewStart
+                        lastRenewalAt.withLock { $0 = lastRenewal }
                     } else {
                         logger.warning("lost the scheduler lease to another process; standing by", metadata: ["tack.scheduler.owner": "\(owner)"])
                         set(.standby(leader: nil))
@@ -78,18 +92,19 @@ public final class SchedulerLease: Service, Sendable {
                 } catch {
                     logger.warning("could not renew the scheduler lease", metadata: ["tack.error": "\(error)"])
                 }
-                if isLeading && ContinuousClock.now - lastRenewal >= timings.renewDeadline {
+                if current == .leading && ContinuousClock.now - lastRenewal >= timings.renewDeadline {
                     logger.warning("no lease renewal within the renew deadline; stopping scheduling before the lease can expire",
                                    metadata: ["tack.scheduler.deadline": "\(timings.renewDeadline)"])
                     set(.standby(leader: nil))
                 }
-                try? await gracefulShutdownOrSleep(isLeading ? timings.renewInterval : jittered(timings.retryInterval))
+                try? await gracefulShutdownOrSleep(current == .leading ? timings.renewInterval : jittered(timings.retryInterval))
             } else {
                 let attemptStart = ContinuousClock.now
                 do {
                     let reply = try await redis.send("SET", RedisKeys.schedulerLeader, owner, "NX", "PX", timings.leaseTTL.wholeMilliseconds)
                     if reply.string == "OK" {
                         lastRenewal = attemptStart
+                        lastRenewalAt.withLock { $0 = attemptStart }
                         logger.info("this process is now the scheduler leader", metadata: ["tack.scheduler.owner": "\(owner)"])
                         set(.leading)
                         continue
@@ -102,13 +117,13 @@ public final class SchedulerLease: Service, Sendable {
                 } catch {
                     logger.warning("could not reach Redis for the scheduler lease", metadata: ["tack.error": "\(error)"])
                 }
-                try? await gracefulShutdownOrSleep(jittered(timings.retryInterval))
+                await waitForHandover(jittered(timings.retryInterval))
             }
         }
-        if isLeading {
+        if current == .leading {
             set(.standby(leader: nil))
             do {
-                _ = try await redis.run(Self.releaseScript, keys: [RedisKeys.schedulerLeader], args: [owner])
+                _ = try await redis.run(Self.releaseScript, keys: [RedisKeys.schedulerLeader, RedisKeys.schedulerHandover], args: [owner])
                 logger.info("released the scheduler lease for a standby to take over")
             } catch {
                 logger.warning("could not release the scheduler lease; it expires on its own", metadata: ["tack.error": "\(error)"])
@@ -126,6 +141,25 @@ public final class SchedulerLease: Service, Sendable {
             return old != new
         }
         if changed { changesContinuation.yield(new) }
+    }
+
+    /// A standby's wait between attempts: up to `duration`, cut short when a leader releases the
+    /// lease (its release script pushes to the handover list), or by graceful shutdown.
+    private func waitForHandover(_ duration: Duration) async {
+        let start = ContinuousClock.now
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await self.redis.withBlockingConnection { connection in
+                    let seconds = Double(duration.wholeMilliseconds) / 1000
+                    _ = try await connection.send(["BLPOP", RedisKeys.schedulerHandover, String(format: "%.3f", seconds)],
+                                                  timeout: duration + .seconds(5))
+                }
+            }
+        } catch {
+            // Redis unreachable (or shutting down): wait out the rest of the interval the plain way.
+            let left = duration - (ContinuousClock.now - start)
+            if left > .zero { try? await gracefulShutdownOrSleep(left) }
+        }
     }
 
     /// The retry interval ± 25 %, so standbys do not retry in lock step.

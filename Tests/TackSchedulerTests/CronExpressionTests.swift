@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import TackScheduler
+@testable import TackCore
 
 /// A UTC instant written as ISO 8601, e.g. "2024-03-10T12:34:56Z".
 private func iso(_ text: String) -> Date {

@@ -55,7 +55,7 @@ public struct ConfigLoader: Sendable {
             origins[key.path] = .environment(key.environmentName)
         }
         let knownEnv = Set(ConfigSchema.keys.map(\.environmentName))
-        let ignoredEnv: Set<String> = ["TACK_CONFIG", "TACK_ROOT"]
+        let ignoredEnv: Set<String> = ["TACK_CONFIG", "TACK_ROOT", "TACK_BUILD_DIR"]
         for name in environment.keys.sorted() where name.hasPrefix("TACK_") && !name.hasPrefix("TACK_TEST_") {
             if !knownEnv.contains(name) && !ignoredEnv.contains(name) {
                 throw TackError(.invalidConfig, subject: name, "unknown environment override" + Self.suggestion(for: name, among: Array(knownEnv)))
@@ -109,6 +109,8 @@ public struct ConfigLoader: Sendable {
                 let subject = at(file, valueNode) + ": " + path
                 if case .queueMap = key.kind {
                     values[path] = try parseQueueMap(valueNode, file: file)
+                } else if case .cronJobs = key.kind {
+                    values[path] = try parseCronJobs(valueNode, file: file, path: path)
                 } else if valueNode.null != nil {
                     continue   // `key:` with no value keeps the default
                 } else if let scalar = valueNode.scalar {
@@ -159,6 +161,53 @@ public struct ConfigLoader: Sendable {
                 throw TackError(.invalidConfig, subject: at(file, v) + ": queues.\(kind)", "expected a queue name of letters, digits, '-' or '_'")
             }
             result[kind] = queue
+        }
+        return .map(result)
+    }
+
+    // MARK: - scheduler.jobs (issue 5)
+
+    /// `scheduler.jobs` from YAML: every name a job of the cron table, every value a schedule, `off` or `on`.
+    private static func parseCronJobs(_ node: Node, file: String, path: String) throws -> ConfigValue {
+        if node.null != nil { return .map([:]) }
+        guard let mapping = node.mapping else {
+            throw TackError(.invalidConfig, subject: at(file, node) + ": \(path)", "expected a map of job name to schedule, like `reminders: \"*/5 * * * *\"` or `board_snapshots: off`")
+        }
+        var result: [String: String] = [:]
+        for (k, v) in mapping {
+            let name = k.scalar?.string ?? ""
+            guard let setting = v.scalar?.string else {
+                throw TackError(.invalidConfig, subject: at(file, v) + ": \(path).\(name)", "expected a schedule such as \"*/5 * * * *\" or @hourly, or off")
+            }
+            result[name] = try validateCronJob(name: name, setting: setting, subject: at(file, k) + ": \(path).\(name)", valueSubject: at(file, v) + ": \(path).\(name)")
+        }
+        return .map(result)
+    }
+
+    /// Checks one `scheduler.jobs` entry; errors name the job and, for a bad expression, its field.
+    private static func validateCronJob(name: String, setting: String, subject: String, valueSubject: String) throws -> String {
+        guard let job = ScheduledJob.named(name) else {
+            throw TackError(.invalidConfig, subject: subject, "unknown job" + suggestion(for: name, among: ScheduledJob.names)
+                            + "; known jobs: " + ScheduledJob.names.joined(separator: ", "))
+        }
+        do {
+            _ = try ScheduledJob.schedule(for: job, setting: setting)
+        } catch {
+            throw TackError(.invalidConfig, subject: valueSubject, "\(error)")
+        }
+        return setting.trimmingCharacters(in: .whitespaces)
+    }
+
+    /// `scheduler.jobs` from the environment or `--set`: `name: schedule` pairs separated by `;`
+    /// (cron lists use commas), e.g. `probe: @every 1s; reminders: off`.
+    private static func parseCronJobs(text: String, subject: String) throws -> ConfigValue {
+        var result: [String: String] = [:]
+        for pair in text.split(separator: ";") where !pair.trimmingCharacters(in: .whitespaces).isEmpty {
+            let parts = pair.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2 else {
+                throw TackError(.invalidConfig, subject: subject, "expected `job: schedule` pairs separated by `;` (jobs: \(ScheduledJob.names.joined(separator: ", "))), got \"\(pair)\"")
+            }
+            result[parts[0]] = try validateCronJob(name: parts[0], setting: parts[1], subject: subject + ": \(parts[0])", valueSubject: subject + ": \(parts[0])")
         }
         return .map(result)
     }
@@ -225,6 +274,8 @@ public struct ConfigLoader: Sendable {
                 result[parts[0]] = parts[1]
             }
             return .map(result)
+        case .cronJobs:
+            return try parseCronJobs(text: trimmed, subject: subject)
         }
     }
 

@@ -41,6 +41,9 @@ public enum ConfigSchema {
         Section(name: "mail", doc: "Email over SMTP for notifications and digests. Leave host empty to send no email (in-app notifications still work)."),
         Section(name: "exports", doc: "Board exports to JSON and CSV, written under node.storage_dir by a worker."),
         Section(name: "scheduler", doc: "The scheduler role: one active leader holding a lease in Redis, the others wait as hot standbys."),
+        // -- scheduler jobs and retention (issue 5) --
+        Section(name: "retention", doc: "How long the scheduler's nightly `prune` job keeps history, in days; 0 keeps it forever."),
+        // -- end scheduler jobs and retention --
         Section(name: "queues", doc: "Which queue each kind of job goes to, like Kantree's queue_* keys. A worker consumes the queues given by `--queues` (default: all)."),
         Section(name: "cluster", doc: "How processes announce themselves in the node registry (`./platform status`)."),
         Section(name: "log", doc: "Logging of every process."),
@@ -164,6 +167,20 @@ public enum ConfigSchema {
         Key(path: "scheduler.retry_interval", kind: .seconds(0.1...600), defaultValue: .seconds(2),
             doc: "Seconds between a standby's attempts to take the lease (with jitter)."),
 
+        // -- scheduler jobs and retention (issue 5) --
+        Key(path: "scheduler.jobs", kind: .cronJobs, defaultValue: .map([:]),
+            doc: "job name: schedule, to reschedule or turn off periodic jobs, e.g. `{ reminders: \"*/5 * * * *\", board_snapshots: off }` (quote expressions: YAML reads `*` as an alias). A schedule is 5-field cron (minute hour day-of-month month day-of-week, UTC), @hourly/@daily/@weekly/@monthly/@yearly or `@every 30s`; `off` disables a job, `on` enables it with its default. Jobs: "
+                + ScheduledJob.all.map { "\($0.name) (\($0.doc); default \($0.enabledByDefault ? "`\($0.defaultSchedule)`" : "off, `\($0.defaultSchedule)` when on"))" }.joined(separator: ", ") + "."),
+        Key(path: "scheduler.reminder_lead_time", kind: .seconds(60...2_592_000), defaultValue: .seconds(86400),
+            doc: "Seconds before a card's due date when its assignees (or, with none, its creator) get one `due_soon` reminder; one per card and due date, however often the date changes."),
+        Key(path: "retention.webhook_deliveries", kind: .integer(0...36500), defaultValue: .integer(30),
+            doc: "Days finished webhook deliveries (and their attempts) stay visible to board admins."),
+        Key(path: "retention.events", kind: .integer(0...36500), defaultValue: .integer(0),
+            doc: "Days board events (card history, the API's event pages, resume after a gap) are kept. Only events already published and dispatched to every active webhook are deleted, never a board's latest; a client resuming from before the oldest kept event gets a full resync. 0 keeps them forever."),
+        Key(path: "retention.cron_runs", kind: .integer(0...36500), defaultValue: .integer(30),
+            doc: "Days the record of each periodic job run (cron_runs) is kept."),
+        // -- end scheduler jobs and retention --
+
         Key(path: "queues", kind: .queueMap, defaultValue: .map([:]),
             doc: "job kind: queue name. Kinds: " + jobKinds.map { "\($0.kind) (\($0.doc), default \($0.defaultQueue))" }.joined(separator: ", ") + "."),
 
@@ -202,6 +219,8 @@ public enum ConfigValueKind: Sendable {
     case boolean
     /// The `queues` map: known job kind → queue name.
     case queueMap
+    /// The `scheduler.jobs` map: known scheduled job → cron expression, `off` or `on`.
+    case cronJobs
 
     /// Patterns for `.string`.
     public enum StringPattern: Sendable {
@@ -233,6 +252,7 @@ public enum ConfigValueKind: Sendable {
         case .seconds(let r): return "a number of seconds from \(r.lowerBound.formattedSeconds) to \(r.upperBound.formattedSeconds)"
         case .boolean: return "true or false"
         case .queueMap: return "a map of job kind to queue name"
+        case .cronJobs: return "a map of job name to schedule or off"
         }
     }
 }

@@ -165,7 +165,25 @@ public struct TackConfiguration: Sendable {
         public var renewDeadline: Duration
         /// A standby's retry period.
         public var retryInterval: Duration
+        // -- scheduler jobs (issue 5) --
+        /// The enabled periodic jobs with their schedules, in cron-table order (`scheduler.jobs`).
+        public var jobs: [ConfiguredCronJob] = []
+        /// How long before a card's due date its reminder goes out.
+        public var reminderLeadTime: Duration = .seconds(86400)
+        // -- end scheduler jobs --
     }
+
+    // -- retention (issue 5) --
+    /// How long the nightly `prune` job keeps history; nil keeps it forever.
+    public struct Retention: Sendable {
+        /// Finished webhook deliveries.
+        public var webhookDeliveries: Duration?
+        /// Board events (published, dispatched, never a board's latest).
+        public var events: Duration?
+        /// Records of periodic job runs.
+        public var cronRuns: Duration?
+    }
+    // -- end retention --
 
     /// Node registry timings.
     public struct Cluster: Sendable {
@@ -201,6 +219,8 @@ public struct TackConfiguration: Sendable {
     public var worker: Worker
     /// Scheduler role.
     public var scheduler: Scheduler
+    /// History retention (scheduler's `prune` job).
+    public var retention: Retention
     /// Outgoing webhooks.
     public var webhooks: Webhooks
     /// Email.
@@ -297,6 +317,24 @@ public struct TackConfiguration: Sendable {
         guard scheduler.renewInterval < scheduler.renewDeadline else {
             throw TackError(.invalidConfig, subject: subject("scheduler.renew_interval"), "must be below scheduler.renew_deadline, so a leader renews before it must stand down")
         }
+        // -- scheduler jobs and retention (issue 5) --
+        var jobSettings: [String: String] = [:]
+        if case .map(let configured) = values["scheduler.jobs"] { jobSettings = configured }
+        for job in ScheduledJob.all {
+            let enabled: CronSchedule?
+            do {
+                enabled = try jobSettings[job.name].map { try ScheduledJob.schedule(for: job, setting: $0) }
+                    ?? (job.enabledByDefault ? CronSchedule(parsing: job.defaultSchedule) : nil)
+            } catch {
+                throw TackError(.invalidConfig, subject: subject("scheduler.jobs") + ".\(job.name)", "\(error)")
+            }
+            if let enabled { scheduler.jobs.append(ConfiguredCronJob(job: job, schedule: enabled)) }
+        }
+        scheduler.reminderLeadTime = seconds("scheduler.reminder_lead_time")
+        func days(_ path: String) -> Duration? { int(path) > 0 ? .seconds(int(path) * 86400) : nil }
+        retention = Retention(webhookDeliveries: days("retention.webhook_deliveries"), events: days("retention.events"),
+                              cronRuns: days("retention.cron_runs"))
+        // -- end scheduler jobs and retention --
         var queues: [String: String] = [:]
         for kind in ConfigSchema.jobKinds { queues[kind.kind] = kind.defaultQueue }
         if case .map(let configured) = values["queues"] { queues.merge(configured) { $1 } }

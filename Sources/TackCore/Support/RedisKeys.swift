@@ -9,6 +9,16 @@ public enum RedisKeys {
     public static func process(_ id: String) -> String { "tack:{cluster}:proc:\(id)" }
     /// The scheduler lease: holds the leader's owner token.
     public static let schedulerLeader = "tack:{scheduler}:leader"
+    /// A list the leader pushes one token to when it releases the lease on shutdown; standbys wait
+    /// on it with `BLPOP` between attempts, so one of them takes over at once instead of at its next retry.
+    public static let schedulerHandover = "tack:{scheduler}:handover"
+    /// The claim of one cron tick (job + scheduled time, milliseconds since 1970), set by the tick
+    /// script so a tick is enqueued once whoever leads; holds the enqueuing leader's owner token.
+    public static func schedulerTick(job: String, scheduledFor: Int64) -> String { "tack:{scheduler}:tick:\(job):\(scheduledFor)" }
+    /// Hash of per-job scheduler state: `<job>:last_tick` (newest tick fired or claimed, ms since
+    /// 1970), `<job>:enqueued_at`, `<job>:enqueued_tick`, `<job>:enqueued_by`. A new leader continues
+    /// from `last_tick`; `status` shows the rest.
+    public static let schedulerJobs = "tack:{scheduler}:jobs"
     /// A board's capped event history stream; entry ids are `version-0`.
     public static func boardHistory(_ boardID: Int64) -> String { "tack:{board:\(boardID)}:history" }
     /// The pub/sub channel a board's events are published on (channels are not keys).
