@@ -33,7 +33,8 @@ final class ProcessManager: Sendable {
 
     init(config: TackConfiguration, configPath: String, overrides: [String], webScale: Int, workerScale: Int, queues: String?) {
         self.config = config
-        let common = ["--config", configPath] + overrides.flatMap { ["--set", $0] }
+        // Children watch this pid and stop if the manager dies (even by SIGKILL).
+        let common = ["--config", configPath, "--parent-pid", String(getpid())] + overrides.flatMap { ["--set", $0] }
         var slots: [Slot] = []
         for i in 0..<webScale {
             slots.append(Slot(name: "web.\(i + 1)", arguments: ["run", "web"] + common + ["--set", "web.port=\(config.web.port + i)"]))

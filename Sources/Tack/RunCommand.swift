@@ -33,6 +33,8 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "With `run scheduler`: if another scheduler holds the lease, print its name and exit 2 instead of waiting as a standby.")
     var exitIfActive = false
 
+    @Option(help: .hidden) var parentPid: Int32?
+
     @OptionGroup var options: ConfigOptions
 
     func run() async throws {
@@ -56,7 +58,7 @@ struct RunCommand: AsyncParsableCommand {
                 }
             }
             if let role {
-                try await Self.runRole(role, config: config, queues: queueList)
+                try await Self.runRole(role, config: config, queues: queueList, parentPID: parentPid)
             } else {
                 let manager = ProcessManager(config: config, configPath: options.resolvedConfigPath(), overrides: options.overrides,
                                              webScale: webScale, workerScale: workerScale, queues: queues)
@@ -80,7 +82,10 @@ struct RunCommand: AsyncParsableCommand {
 
     /// Builds and runs one role's `ServiceGroup`: clients first, the role's services, the registry
     /// membership last, so on shutdown the process leaves the registry first and closes clients last.
-    static func runRole(_ role: ProcessRole, config: TackConfiguration, queues: [String]) async throws {
+    ///
+    /// `parentPID` is the process manager's (`run` with no role passes it): the process stops when
+    /// that parent dies, so a killed manager leaves no unsupervised role processes behind.
+    static func runRole(_ role: ProcessRole, config: TackConfiguration, queues: [String], parentPID: Int32? = nil) async throws {
         let logger = Logger(label: "tack.\(role)")
         try await Clients.preflight(config, logger: Logger(label: "tack.\(role).preflight"))
 
@@ -107,6 +112,7 @@ struct RunCommand: AsyncParsableCommand {
         case .scheduler:
             services += buildSchedulerServices(config: config, processID: identity.id, redis: redis, logger: logger).services
         }
+        if let parentPID { services.append(ParentWatch(parent: parentPID, logger: logger)) }
         services.append(ClusterMembership(identity: identity, redis: redis, interval: config.cluster.heartbeatInterval,
                                           ttl: config.cluster.heartbeatTTL, logger: logger))
 
