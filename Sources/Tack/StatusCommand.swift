@@ -34,16 +34,12 @@ struct StatusCommand: AsyncParsableCommand {
             var lastEnqueuedBy: String?
             var nextRun: Int?
         }
-        struct Queue: Codable, Sendable {
-            var name: String
-            var length: Int
-        }
         var processes: [ClusterView.ProcessEntry]
         var schedulerLeader: String?
         var schedulerStandbys: [String]
         /// The cron table as this node's config defines it, with each job's last and next run.
         var cronJobs: [CronJob] = []
-        var queues: [Queue]
+        var queues: [QueueStats]
         var schemaVersion: Int
         var pendingMigrations: [String]
         var problems: [String]
@@ -59,11 +55,10 @@ struct StatusCommand: AsyncParsableCommand {
             let report = try await Clients.withClients(config, logger: logger) { postgres, redis in
                 _ = try await Clients.checkRedis(redis, config: config)
                 let view = try await ClusterView.read(redis: redis, heartbeatTTL: config.cluster.heartbeatTTL)
-                let queueNames = config.queueNames
-                let lengths = try await redis.pipeline(queueNames.map { ["XLEN", RedisKeys.queue($0)] })
+                let queues = try await JobQueue(redis: redis, routes: config.queues, logger: logger).stats()
                 _ = try await Clients.checkPostgres(postgres, config: config, logger: logger)
                 let schema = try await Migrator(client: postgres, migrations: migrations, logger: logger).status()
-                var report = Self.report(view: view, queues: zip(queueNames, lengths).map { .init(name: $0, length: $1.int ?? 0) }, schema: schema)
+                var report = Self.report(view: view, queues: queues, schema: schema)
                 report.cronJobs = try await Self.cronJobs(config: config, postgres: postgres, redis: redis, logger: logger)
                 return report
             }
@@ -80,7 +75,7 @@ struct StatusCommand: AsyncParsableCommand {
         }
     }
 
-    static func report(view: ClusterView, queues: [Report.Queue], schema: Migrator.Status) -> Report {
+    static func report(view: ClusterView, queues: [QueueStats], schema: Migrator.Status) -> Report {
         var problems: [String] = []
         for role in ProcessRole.allCases where !view.processes.contains(where: { $0.role == role.rawValue }) {
             problems.append("no live \(role) process")
@@ -91,6 +86,10 @@ struct StatusCommand: AsyncParsableCommand {
             problems.append("\(schema.pending.count) migration(s) pending: run ./platform upgrade_db")
         }
         problems += schema.problems.map(\.description)
+        for queue in queues {
+            if queue.dead > 0 { problems.append("\(queue.dead) dead job(s) in queue \(queue.queue): see ./platform jobs dead") }
+            if queue.waiting > 0 && queue.consumers == 0 { problems.append("queue \(queue.queue) has \(queue.waiting) job(s) waiting and no worker reading it") }
+        }
         let standbys = view.processes.filter { $0.role == ProcessRole.scheduler.rawValue && $0.id != leaderProcess }.map(\.id)
         return Report(processes: view.processes, schedulerLeader: leaderProcess, schedulerStandbys: standbys, queues: queues,
                       schemaVersion: schema.schemaVersion, pendingMigrations: schema.pending.map(\.fileName), problems: problems,
@@ -149,7 +148,7 @@ struct StatusCommand: AsyncParsableCommand {
             sayTable(cron)
             say("")
         }
-        say("queues:    " + report.queues.map { "\($0.name) \($0.length)" }.joined(separator: ", "))
+        say("queues:    " + report.queues.map { "\($0.queue) \($0.waiting) waiting, \($0.inFlight) in flight, \($0.dead) dead" }.joined(separator: "; "))
         say("schema:    version \(report.schemaVersion)" + (report.pendingMigrations.isEmpty ? ", up to date" : ", pending " + report.pendingMigrations.joined(separator: ", ")))
         if report.problems.isEmpty {
             say("problems:  none")
