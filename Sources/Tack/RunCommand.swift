@@ -89,6 +89,9 @@ struct RunCommand: AsyncParsableCommand {
         let logger = Logger(label: "tack.\(role)")
         try await Clients.preflight(config, logger: Logger(label: "tack.\(role).preflight"))
 
+        // Metrics first (the web role serves them), so the pool's gauges register with Prometheus.
+        let registry = PrometheusCollectorRegistry()
+        if role == .web { MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry)) }
         let postgres = Database.makeClient(config.database, logger: logger)
         let redis = try Clients.makeRedis(config, logger: logger)
         var services: [any Service] = [postgres, redis]
@@ -101,8 +104,6 @@ struct RunCommand: AsyncParsableCommand {
         let identity = ClusterMembership.Identity(node: config.nodeName, zone: config.node.zone, role: role, listen: listen)
         switch role {
         case .web:
-            let registry = PrometheusCollectorRegistry()
-            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
             let deps = WebDependencies(config: config, postgres: postgres, redis: redis, migrations: try Clients.migrations(config), metrics: registry)
             services.append(try buildWebApplication(deps, logger: logger))
         case .push:

@@ -266,6 +266,19 @@ public final class RedisClient: Service, Sendable {
         }
     }
 
+    /// Pool use right now: pooled connections with requests outstanding, and those requests (queued
+    /// or awaiting their reply), for metrics.
+    public var poolUse: (busyConnections: Int, outstandingRequests: Int) {
+        var busy = 0
+        var outstanding = 0
+        for connection in connections {
+            let load = connection.outstanding.load(ordering: .relaxed)
+            outstanding += load
+            if load > 0 { busy += 1 }
+        }
+        return (busy, outstanding)
+    }
+
     /// The connection with the fewest outstanding requests, scanning from the first: an idle
     /// sequential caller keeps landing on the same (warm) thread, while concurrent callers
     /// spread over the pool as queues grow.

@@ -45,11 +45,18 @@ public func buildWebRouter(_ deps: WebDependencies, logger: Logger) throws -> Ro
     router.add(middleware: AssetsMiddleware(publicDirectory: (deps.config.rootDirectory as NSString).appendingPathComponent("public"), logger: logger))
     HealthController(deps: deps, logger: logger).addRoutes(to: router)
     OpenAPIController(deps: deps, logger: logger).addRoutes(to: router.group("/api/v1"))
-    // The pools' sizes, beside the request metrics, to read saturation against. (postgres-nio and
-    // TackRedis do not report connections in use or queued requests.)
+    // The pools: sizes, and use (PostgreSQL's gauges come from the pool itself, see
+    // `Database.makeClient`; Redis's are read at each scrape).
     deps.metrics.makeGauge(name: "tack_postgres_pool_size", help: "PostgreSQL connections this process may open").set(Int64(deps.config.database.poolSize))
     deps.metrics.makeGauge(name: "tack_redis_pool_size", help: "Redis pipelining connections of this process").set(Int64(deps.redis.configuration.poolSize))
-    router.get("/metrics") { _, _ in MetricsResponse(registry: deps.metrics) }
+    let redisBusy = deps.metrics.makeGauge(name: "tack_redis_connections_busy", help: "Redis pool connections with requests outstanding")
+    let redisOutstanding = deps.metrics.makeGauge(name: "tack_redis_requests_outstanding", help: "Redis requests queued or awaiting their reply")
+    router.get("/metrics") { _, _ in
+        let use = deps.redis.poolUse
+        redisBusy.set(Int64(use.busyConnections))
+        redisOutstanding.set(Int64(use.outstandingRequests))
+        return MetricsResponse(registry: deps.metrics)
+    }
     // Accounts: the authentication middleware first (every later route sees `context.caller`), then /api/v1 accounts.
     let accounts = AccountController(deps: deps, logger: logger)
     router.add(middleware: accounts.authMiddleware)

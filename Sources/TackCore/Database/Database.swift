@@ -5,7 +5,9 @@ import PostgresNIO
 
 /// Builds the PostgreSQL client of a process and turns its errors into lines an operator can act on.
 public enum Database {
-    /// A pool for the configured database. Run it (`run()`) as a service before use.
+    /// A pool for the configured database. Run it (`run()`) as a service before use. Its open and
+    /// leased connections are reported as the gauges `tack_postgres_connections_open` and
+    /// `tack_postgres_connections_in_use`.
     public static func makeClient(_ config: TackConfiguration.Database, logger: Logger) -> PostgresClient {
         let tls: PostgresClient.Configuration.TLS
         switch config.tls {
@@ -17,7 +19,9 @@ public enum Database {
                                                          password: config.password, database: config.database, tls: tls)
         configuration.options.maximumConnections = config.poolSize
         configuration.options.connectTimeout = config.connectTimeout
-        return PostgresClient(configuration: configuration, backgroundLogger: logger)
+        var background = logger
+        background.handler = PoolUseLogHandler(upstream: logger.handler)
+        return PostgresClient(configuration: configuration, backgroundLogger: background)
     }
 
     /// A one-line reason for a database error, without query text or bound values.
