@@ -18,9 +18,9 @@ PASSWORD = "a long and unusual passphrase"
 
 
 class Receiver:
-    """An HTTP server that answers 500 to the first attempt of each delivery, then 200."""
+    """An HTTP server that answers 500 to the first attempt of each delivery, then 200 (or always `status`)."""
 
-    def __init__(self):
+    def __init__(self, status=None):
         self.requests = []
         self.lock = threading.Lock()
         receiver = self
@@ -31,8 +31,9 @@ class Receiver:
                 with receiver.lock:
                     delivery = self.headers["X-Tack-Delivery"]
                     first = not any(r["headers"]["X-Tack-Delivery"] == delivery for r in receiver.requests)
-                    receiver.requests.append({"headers": dict(self.headers), "body": body, "status": 500 if first else 200})
-                self.send_response(500 if first else 200)
+                    answer = status or (500 if first else 200)
+                    receiver.requests.append({"headers": dict(self.headers), "body": body, "status": answer})
+                self.send_response(answer)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")
@@ -257,3 +258,42 @@ def test_board_export_is_written_by_a_worker_and_downloaded_by_members(migrated)
     outsider = login(base, "outsider@example.com")
     status, _, _ = request(base, "GET", f"/api/v1/boards/{board}/exports/{export_id}", headers=outsider)
     assert status == 404
+
+
+def test_a_webhook_that_keeps_failing_is_disabled_and_its_creator_notified(migrated):
+    receiver = Receiver(status=410)
+    try:
+        r = create_user(migrated, "--email", "hooker@example.com", "--name", "Hook", "--password-stdin")
+        assert r.returncode == 0, r.stderr
+        env = {"TACK_WEBHOOKS_ALLOW_PRIVATE_TARGETS": "true", "TACK_WEBHOOKS_DISABLE_AFTER_FAILURES": "2"}
+        migrated.start("run", "web", env=env)
+        migrated.start("run", "worker", env=env)
+        base = f"http://127.0.0.1:{migrated.env['TACK_WEB_PORT']}"
+        wait_http(base + "/healthz")
+        owner = login(base, "hooker@example.com")
+        _, _, created = request(base, "POST", "/api/v1/boards", {"name": "Flaky"}, owner)
+        board = created["board"]["id"]
+        status, _, hook = request(base, "POST", f"/api/v1/boards/{board}/webhooks", {"url": f"http://127.0.0.1:{receiver.port}/"}, owner)
+        assert status == 201, hook
+        hook_id = hook["webhook"]["id"]
+        for name in ("One", "Two", "Three"):
+            request(base, "POST", f"/api/v1/boards/{board}/columns", {"name": name}, owner)
+
+        def disabled():
+            _, _, one = request(base, "GET", f"/api/v1/boards/{board}/webhooks/{hook_id}", headers=owner)
+            return not one["webhook"]["active"] and one["webhook"]
+        webhook = wait_until(disabled, what="the webhook to be disabled")
+        # Deliveries already under way when it was disabled still finish (and count).
+        assert webhook["failures_in_row"] >= 2 and "410" in webhook["disabled_reason"], webhook
+        _, _, bell = request(base, "GET", "/api/v1/notifications", headers=owner)
+        kinds = [n["kind"] for n in bell["items"]]
+        assert kinds.count("webhook_disabled") == 1, bell
+        # A 4xx answer is not retried: one attempt per delivery; nothing more once disabled.
+        seen = len(receiver.requests)
+        ids = [r["headers"]["X-Tack-Delivery"] for r in receiver.requests]
+        assert len(set(ids)) == len(ids) == seen <= 3, ids
+        request(base, "POST", f"/api/v1/boards/{board}/columns", {"name": "Four"}, owner)
+        time.sleep(2)
+        assert len(receiver.requests) == seen, "a disabled webhook gets no deliveries"
+    finally:
+        receiver.close()
