@@ -297,3 +297,36 @@ def test_a_webhook_that_keeps_failing_is_disabled_and_its_creator_notified(migra
         assert len(receiver.requests) == seen, "a disabled webhook gets no deliveries"
     finally:
         receiver.close()
+
+
+def test_daily_digest_gathers_unread_notifications_in_one_email(migrated, tmp_path):
+    smtp, smtp_port, outbox = start_smtp(tmp_path)
+    try:
+        env = {"TACK_MAIL_HOST": "127.0.0.1", "TACK_MAIL_PORT": str(smtp_port), "TACK_MAIL_SECURITY": "none",
+               "TACK_MAIL_FROM": "tack@example.com"}
+        for email, name in (("dora@example.com", "Dora Owner"), ("carol@example.com", "Carol Digest")):
+            assert create_user(migrated, "--email", email, "--name", name, "--password-stdin").returncode == 0
+        migrated.start("run", "web", env=env)
+        base = f"http://127.0.0.1:{migrated.env['TACK_WEB_PORT']}"
+        wait_http(base + "/healthz")
+        dora, carol = login(base, "dora@example.com"), login(base, "carol@example.com")
+        status, _, settings = request(base, "PATCH", "/api/v1/me/settings", {"email_notifications": "daily"}, carol)
+        assert status == 200 and settings["email_notifications"] == "daily"
+        _, _, created = request(base, "POST", "/api/v1/boards", {"name": "Digest"}, dora)
+        board = created["board"]["id"]
+        request(base, "PUT", f"/api/v1/boards/{board}/members", {"email": "carol@example.com", "role": "member"}, dora)
+        _, _, column = request(base, "POST", f"/api/v1/boards/{board}/columns", {"name": "Todo"}, dora)
+        for title in ("First card", "Second card"):
+            _, _, card = request(base, "POST", f"/api/v1/boards/{board}/cards", {"column_id": column["column"]["id"], "title": title}, dora)
+            request(base, "POST", f"/api/v1/boards/{board}/cards/{card['card']['id']}/comments", {"body": "@carol see this"}, dora)
+        # The worker starts after both mentions: one digest carries both.
+        migrated.start("run", "worker", env=env)
+        mail = wait_until(lambda: sorted(outbox.glob("*.json")), what="the digest")
+        time.sleep(3)
+        mails = [json.loads(m.read_text()) for m in sorted(outbox.glob("*.json"))]
+        assert len(mails) == 1, [m["data"][:200] for m in mails]
+        assert mails[0]["to"] == ["carol@example.com"]
+        assert "2 unread notifications" in mails[0]["data"]
+        assert "First card" in mails[0]["data"] and "Second card" in mails[0]["data"]
+    finally:
+        smtp.kill()
