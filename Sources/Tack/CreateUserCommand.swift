@@ -81,10 +81,10 @@ struct CreateUserCommand: AsyncParsableCommand {
             quiet.c_lflag &= ~tcflag_t(ECHO)
             tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet)
         }
-        FileHandle.standardError.write(Data(text.utf8))
+        try? FileHandle.standardError.write(contentsOf: Data(text.utf8))
         defer {
             if haveTerminal { tcsetattr(STDIN_FILENO, TCSANOW, &saved) }
-            FileHandle.standardError.write(Data("\n".utf8))
+            try? FileHandle.standardError.write(contentsOf: Data("\n".utf8))
         }
         guard let line = Swift.readLine(strippingNewline: true) else {
             throw TackError(.usage, subject: "password", "no password entered; nothing was created")

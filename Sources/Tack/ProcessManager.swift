@@ -196,7 +196,7 @@ final class ProcessManager: Sendable {
             plain += line + Data([0x0A])
         }
         output.withLock { _ in
-            FileHandle.standardOutput.write(out)
+            try? FileHandle.standardOutput.write(contentsOf: out)
             logFiles[name]?.write(plain)
         }
     }

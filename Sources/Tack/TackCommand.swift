@@ -25,14 +25,14 @@ func reportingErrors(_ body: () async throws -> Void) async throws {
     do {
         try await body()
     } catch let error as TackError {
-        FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+        try? FileHandle.standardError.write(contentsOf: Data("error: \(error.description)\n".utf8))
         throw ExitCode(error.exitCode)
     }
 }
 
 /// Writes a line to standard output.
 func say(_ line: String = "") {
-    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    try? FileHandle.standardOutput.write(contentsOf: Data((line + "\n").utf8))
 }
 
 /// Prints rows as left-aligned columns two spaces apart; the first row is the header.

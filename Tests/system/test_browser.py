@@ -476,7 +476,9 @@ def test_bell_settings_and_webhooks_pages(web, browser):
     wait(d, lambda d: css_all(d, ".webhook"), "the webhook in the list")
     assert "card.created, card.moved" in css(d, ".webhook").text
     css(d, ".webhook [data-action='toggle']").click()
-    wait(d, lambda d: css(d, ".webhook .role-badge").get_attribute("textContent") == "off", "the webhook turned off")
+    # (Read in the page: the list is re-rendered, so a found element may go stale.)
+    wait(d, lambda d: d.execute_script("var b = document.querySelector('.webhook .role-badge'); return b && b.textContent") == "off",
+         "the webhook turned off")
     hooks = api.get(f"/boards/{board_id}/webhooks")["items"]
     assert len(hooks) == 1 and hooks[0]["active"] is False and hooks[0]["url"] == "https://hooks.example.com/tack"
     problems = [e for e in d.get_log("browser") if e["level"] == "SEVERE"]

@@ -60,7 +60,7 @@ public struct TackLogHandler: LogHandler {
             line = String(decoding: data, as: UTF8.self)
         }
         line += "\n"
-        FileHandle.standardError.write(Data(line.utf8))
+        try? FileHandle.standardError.write(contentsOf: Data(line.utf8))
     }
 
     static func flatten(_ value: Logger.MetadataValue) -> String {
