@@ -4,6 +4,7 @@ import Logging
 import PostgresNIO
 import TackCore
 import TackRedis
+import TackWorker
 
 /// `jobs`: the job queues for operators — depths, dead letters, retries, a probe.
 struct JobsCommand: AsyncParsableCommand {
@@ -143,7 +144,7 @@ struct JobsCommand: AsyncParsableCommand {
                     throw TackError(.usage, subject: "--kind noop", "no-op jobs record nothing to wait for: use it with --no-wait only")
                 }
                 let count = self.count, wait = self.wait, noWait = self.noWait, kind = self.kind
-                let arguments = DiagnosticsProbe(sleepMilliseconds: sleepMs, fail: fail)
+                let arguments = DiagnosticsJobs.Probe(sleepMilliseconds: sleepMs, fail: fail)
                 let outcome = try await JobsCommand.withQueue(options) { queue, postgres, _ -> (Double, Double?, Int, String) in
                     let batch = "probe-" + NewJob.randomID().prefix(12) + "-"
                     let jobs = try (0..<count).map {
@@ -152,14 +153,14 @@ struct JobsCommand: AsyncParsableCommand {
                     }
                     let started = ContinuousClock.now
                     try await queue.enqueue(jobs)
-                    let enqueued = (ContinuousClock.now - started).secondsValue
+                    let enqueued = (ContinuousClock.now - started).inSeconds
                     guard !noWait else { return (enqueued, nil, 0, try queue.queue(for: "diagnostics.probe")) }
                     let deadline = started + .milliseconds(Int64(wait * 1000))
                     var ran = 0
                     while ContinuousClock.now < deadline {
                         let rows = try await postgres.query("SELECT count(DISTINCT job_id)::bigint FROM job_probe_runs WHERE job_id LIKE \(batch + "%")")
                         for try await n in rows.decode(Int64.self) { ran = Int(n) }
-                        if ran >= count { return (enqueued, (ContinuousClock.now - started).secondsValue, ran, "") }
+                        if ran >= count { return (enqueued, (ContinuousClock.now - started).inSeconds, ran, "") }
                         try await Task.sleep(for: .milliseconds(100))
                     }
                     return (enqueued, nil, ran, try queue.queue(for: "diagnostics.probe"))
@@ -174,19 +175,5 @@ struct JobsCommand: AsyncParsableCommand {
                 }
             }
         }
-    }
-}
-
-/// The probe's arguments, as `DiagnosticsJobs.Probe` in the worker decodes them.
-struct DiagnosticsProbe: Encodable {
-    var sleepMilliseconds: Int?
-    var fail: String?
-}
-
-extension Duration {
-    /// Seconds as a Double.
-    var secondsValue: Double {
-        let (s, attoseconds) = components
-        return Double(s) + Double(attoseconds) / 1e18
     }
 }

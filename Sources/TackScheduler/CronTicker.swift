@@ -170,7 +170,7 @@ public final class CronTicker: Service, Sendable {
     /// The ticks to fire after `lastFired`, up to `now`, oldest first: every tick inside the
     /// catch-up window; when the window holds none, only the newest missed tick (if any).
     public static func dueTicks(schedule: CronSchedule, catchUp: Duration, lastFired: Date, now: Date, limit: Int = 10_000) -> [Date] {
-        let windowStart = now.addingTimeInterval(-Double(catchUp.wholeMilliseconds) / 1000)
+        let windowStart = now.addingTimeInterval(-catchUp.inSeconds)
         var newestBeforeWindow: Date?
         var cursor = lastFired
         if cursor < windowStart {

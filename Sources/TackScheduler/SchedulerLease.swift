@@ -150,7 +150,7 @@ public final class SchedulerLease: Service, Sendable {
         do {
             try await cancelWhenGracefulShutdown {
                 try await self.redis.withBlockingConnection { connection in
-                    let seconds = Double(duration.wholeMilliseconds) / 1000
+                    let seconds = duration.inSeconds
                     _ = try await connection.send(["BLPOP", RedisKeys.schedulerHandover, String(format: "%.3f", seconds)],
                                                   timeout: duration + .seconds(5))
                 }

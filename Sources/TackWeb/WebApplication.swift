@@ -47,10 +47,13 @@ public func buildWebRouter(_ deps: WebDependencies, logger: Logger) throws -> Ro
     OpenAPIController(deps: deps, logger: logger).addRoutes(to: router.group("/api/v1"))
     // The pools: sizes, and use (PostgreSQL's gauges come from the pool itself, see
     // `Database.makeClient`; Redis's are read at each scrape).
-    deps.metrics.makeGauge(name: "tack_postgres_pool_size", help: "PostgreSQL connections this process may open").set(Int64(deps.config.database.poolSize))
-    deps.metrics.makeGauge(name: "tack_redis_pool_size", help: "Redis pipelining connections of this process").set(Int64(deps.redis.configuration.poolSize))
-    let redisBusy = deps.metrics.makeGauge(name: "tack_redis_connections_busy", help: "Redis pool connections with requests outstanding")
-    let redisOutstanding = deps.metrics.makeGauge(name: "tack_redis_requests_outstanding", help: "Redis requests queued or awaiting their reply")
+    func gauge(_ subsystem: String, _ metric: String, _ unit: String, _ help: String) -> Gauge {
+        deps.metrics.makeGauge(descriptor: MetricNameDescriptor(namespace: "tack", subsystem: subsystem, metricName: metric, unitName: unit, helpText: help))
+    }
+    gauge("postgres", "pool", "size", "PostgreSQL connections this process may open").set(Int64(deps.config.database.poolSize))
+    gauge("redis", "pool", "size", "Redis pipelining connections of this process").set(Int64(deps.redis.configuration.poolSize))
+    let redisBusy = gauge("redis", "connections", "busy", "Redis pool connections with requests outstanding")
+    let redisOutstanding = gauge("redis", "requests", "outstanding", "Redis requests queued or awaiting their reply")
     router.get("/metrics") { _, _ in
         let use = deps.redis.poolUse
         redisBusy.set(Int64(use.busyConnections))

@@ -209,7 +209,7 @@ struct JobQueueTests {
         let worker = JobWorker(queue: queue, queues: [], handlers: [], settings: config.worker, redis: redis, consumer: "x", logger: logger)
         for (attempt, base) in [(1, 2.0), (2, 4.0), (3, 8.0), (5, 32.0), (6, 60.0), (20, 60.0)] {
             for _ in 0..<20 {
-                let delay = worker.backoff(attempt: attempt).seconds
+                let delay = worker.backoff(attempt: attempt).inSeconds
                 #expect(delay >= base * 0.75 - 0.001 && delay <= base * 1.25 + 0.001, "attempt \(attempt): \(delay)")
             }
         }

@@ -69,7 +69,7 @@ public struct EventLog: Sendable {
     /// Events not yet published to Redis and older than `olderThan` (so the relay does not race
     /// the web process that is about to publish them), oldest first.
     public func unpublished(olderThan: Duration, limit: Int) async throws -> [BoardEvent] {
-        let seconds = Double(olderThan.wholeMilliseconds) / 1000
+        let seconds = olderThan.inSeconds
         return try await Self.decode(postgres.query("""
             SELECT board_id, version, kind, actor_id, card_id, payload::text, created_at
             FROM events

@@ -62,7 +62,7 @@ public struct ExportStore: Sendable {
     public func create(boardID: Int64, userID: Int64, format: String, ttl: Duration) async throws -> BoardExport {
         let rows = try await postgres.query("""
             INSERT INTO exports (board_id, requested_by, format, expires_at)
-            VALUES (\(boardID), \(userID), \(format), now() + make_interval(secs => \(Double(ttl.wholeMilliseconds) / 1000)))
+            VALUES (\(boardID), \(userID), \(format), now() + make_interval(secs => \(ttl.inSeconds)))
             RETURNING \(unescaped: Self.columns)
             """, logger: logger)
         for try await row in rows { return try Self.decode(row) }

@@ -71,16 +71,17 @@ struct WebhookController: Sendable {
         return (board, caller.userID)
     }
 
-    func validURL(_ url: String) async throws -> String {
+    func validURL(_ url: String) throws -> String {
         let trimmed = url.trimmingCharacters(in: .whitespaces)
+        let host: String
         do {
-            _ = try WebhookTargetGuard.parse(trimmed)
+            host = try WebhookTargetGuard.parse(trimmed).host
         } catch {
             throw APIError.invalid("url", "url: \(error.message).")
         }
         // A literal internal address is refused now rather than at the first delivery. Names are
         // checked again at every delivery (their addresses can change).
-        if !allowPrivateTargets, let host = try? WebhookTargetGuard.parse(trimmed).host, let address = IPAddress(host), let reason = address.internalReason {
+        if !allowPrivateTargets, let address = IPAddress(host), let reason = address.internalReason {
             throw APIError.invalid("url", "url: \(host) is \(reason); such targets are refused unless webhooks.allow_private_targets is on.")
         }
         return trimmed
@@ -110,7 +111,7 @@ struct WebhookController: Sendable {
     @Sendable func create(_ request: Request, context: TackRequestContext) async throws -> EditedResponse<Created> {
         let (board, user) = try await administeredBoard(context, write: true)
         let body = try await JSONBody.decode(CreateRequest.self, from: request, context: context)
-        let url = try await validURL(body.url)
+        let url = try validURL(body.url)
         let secret = try body.secret.map(validSecret) ?? WebhookSignature.freshSecret()
         let webhook = try await store.create(boardID: board, creatorID: user, url: url, secret: secret,
                                              events: try validEvents(body.events ?? []), active: body.active ?? true)
@@ -126,7 +127,7 @@ struct WebhookController: Sendable {
         let (board, _) = try await administeredBoard(context, write: true)
         let body = try await JSONBody.decode(UpdateRequest.self, from: request, context: context)
         var url: String?
-        if let given = body.url { url = try await validURL(given) }
+        if let given = body.url { url = try validURL(given) }
         let webhook = try await store.update(boardID: board, webhookID: try id("webhook", context), url: url,
                                              secret: try body.secret.map(validSecret), events: try body.events.map(validEvents), active: body.active)
         return One(webhook: webhook)

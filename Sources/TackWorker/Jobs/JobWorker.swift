@@ -185,7 +185,7 @@ public final class JobWorker: Service, Sendable {
             } else {
                 let delay = failure?.retryAfter ?? backoff(attempt: job.attempt)
                 do {
-                    try await queue.scheduleRetry(delivery, job: job, error: message, due: Date().addingTimeInterval(delay.seconds))
+                    try await queue.scheduleRetry(delivery, job: job, error: message, due: Date().addingTimeInterval(delay.inSeconds))
                     counters.withLock { $0.retried += 1 }
                     logger.info("job failed; will retry", metadata: ["tack.job.id": "\(job.id)", "tack.job.kind": "\(job.kind)",
                                                                      "tack.job.attempt": "\(job.attempt)", "tack.job.retry_in": "\(delay)",
@@ -200,8 +200,8 @@ public final class JobWorker: Service, Sendable {
 
     /// Exponential backoff with ±25% jitter, capped.
     func backoff(attempt: Int) -> Duration {
-        let base = settings.retryBaseDelay.seconds * pow(2, Double(max(0, attempt - 1)))
-        let capped = min(base, settings.retryMaxDelay.seconds)
+        let base = settings.retryBaseDelay.inSeconds * pow(2, Double(max(0, attempt - 1)))
+        let capped = min(base, settings.retryMaxDelay.inSeconds)
         return .milliseconds(Int64(capped * Double.random(in: 0.75...1.25) * 1000))
     }
 
@@ -262,14 +262,6 @@ public final class JobWorker: Service, Sendable {
             }
             try? await Task.sleep(for: min(.seconds(1), extendAfter))
         }
-    }
-}
-
-extension Duration {
-    /// The duration in seconds as a Double.
-    var seconds: Double {
-        let (s, attoseconds) = components
-        return Double(s) + Double(attoseconds) / 1e18
     }
 }
 

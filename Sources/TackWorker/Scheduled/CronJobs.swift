@@ -107,7 +107,7 @@ public struct CronJobs: JobHandler {
     /// remind twice. Recipients: the assignees, or the creator when there are none, if still members.
     /// Returns the number of notifications inserted.
     func sendReminders(on tx: PostgresConnection) async throws -> Int {
-        let leadSeconds = Double(reminderLeadTime.wholeMilliseconds) / 1000
+        let leadSeconds = reminderLeadTime.inSeconds
         let rows = try await tx.query("""
             WITH due AS (
                 SELECT c.id, c.board_id, c.title, c.due_at, c.created_by
@@ -145,7 +145,7 @@ public struct CronJobs: JobHandler {
 
     /// Deletes expired sessions and API tokens revoked more than 30 days ago.
     func purgeSessions(on tx: PostgresConnection) async throws {
-        let revokedSeconds = Double(Self.revokedTokenRetention.wholeMilliseconds) / 1000
+        let revokedSeconds = Self.revokedTokenRetention.inSeconds
         let rows = try await tx.query("""
             WITH s AS (DELETE FROM sessions WHERE expires_at < now() RETURNING 1),
                  t AS (DELETE FROM api_tokens WHERE revoked_at < now() - make_interval(secs => \(revokedSeconds)) RETURNING 1)
@@ -176,7 +176,6 @@ public struct CronJobs: JobHandler {
     /// dispatched to every active webhook of the board, and not the board's latest version (the
     /// version counter and resume both start from it).
     func prune() async throws {
-        @Sendable func seconds(_ d: Duration) -> Double { Double(d.wholeMilliseconds) / 1000 }
         var deleted: [String: Int64] = [:]
         if let keep = retention.webhookDeliveries {
             deleted["webhook_deliveries"] = try await batches { [postgres, logger] limit in
@@ -184,7 +183,7 @@ public struct CronJobs: JobHandler {
                     WITH d AS (
                         DELETE FROM webhook_deliveries WHERE id IN (
                             SELECT id FROM webhook_deliveries
-                            WHERE status <> 'pending' AND created_at < now() - make_interval(secs => \(seconds(keep)))
+                            WHERE status <> 'pending' AND created_at < now() - make_interval(secs => \(keep.inSeconds))
                             LIMIT \(limit))
                         RETURNING 1)
                     SELECT count(*)::BIGINT FROM d
@@ -197,7 +196,7 @@ public struct CronJobs: JobHandler {
                     WITH d AS (
                         DELETE FROM events WHERE (board_id, version) IN (
                             SELECT e.board_id, e.version FROM events e JOIN boards b ON b.id = e.board_id
-                            WHERE e.created_at < now() - make_interval(secs => \(seconds(keep)))
+                            WHERE e.created_at < now() - make_interval(secs => \(keep.inSeconds))
                               AND e.published_at IS NOT NULL AND e.version < b.version
                               AND NOT EXISTS (SELECT 1 FROM webhooks w
                                               WHERE w.board_id = e.board_id AND w.active AND w.dispatched_version < e.version)
@@ -213,7 +212,7 @@ public struct CronJobs: JobHandler {
                     WITH d AS (
                         DELETE FROM cron_runs WHERE (job, scheduled_for) IN (
                             SELECT job, scheduled_for FROM cron_runs
-                            WHERE started_at < now() - make_interval(secs => \(seconds(keep)))
+                            WHERE started_at < now() - make_interval(secs => \(keep.inSeconds))
                             LIMIT \(limit))
                         RETURNING 1)
                     SELECT count(*)::BIGINT FROM d
