@@ -42,7 +42,7 @@ public struct BoardEvent: Sendable, Equatable {
     }
 
     /// `s` as a JSON string literal (every event is formatted once per publish: no encoder).
-    static func quote(_ s: String) -> String {
+    public static func quote(_ s: String) -> String {
         var out = "\""
         out.reserveCapacity(s.utf8.count + 2)
         for scalar in s.unicodeScalars {

@@ -133,7 +133,7 @@ public struct IPAddress: Sendable, Equatable, CustomStringConvertible {
         var copy = bytes
         let family = bytes.count == 4 ? AF_INET : AF_INET6
         _ = copy.withUnsafeMutableBytes { inet_ntop(family, $0.baseAddress, &buffer, socklen_t(buffer.count)) }
-        return String(cString: buffer)
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Why the address is internal (not on the public internet), or nil when it is public.

@@ -68,21 +68,9 @@ struct NotificationController: Sendable {
 
     @Sendable func list(_ request: Request, context: TackRequestContext) async throws -> Page {
         let caller = try context.requireCaller()
-        var limit = 50
-        if let text = request.uri.queryParameters.get("limit") {
-            guard let value = Int(text), (1...200).contains(value) else { throw APIError.invalid("limit", "limit must be from 1 to 200.") }
-            limit = value
-        }
-        var before: Int64?
-        if let text = request.uri.queryParameters.get("before") {
-            guard let value = Int64(text), value >= 0 else { throw APIError.invalid("before", "before must be a non-negative integer.") }
-            before = value
-        }
-        var unreadOnly = false
-        if let text = request.uri.queryParameters.get("unread") {
-            guard text == "true" || text == "false" else { throw APIError.invalid("unread", "unread must be true or false.") }
-            unreadOnly = text == "true"
-        }
+        let limit = try request.limit()
+        let before = try request.cursor("before")
+        let unreadOnly = try request.flag("unread") ?? false
         let items = try await repository.list(userID: caller.userID, unreadOnly: unreadOnly, limit: limit, before: before)
         return Page(items: items.map(Item.init), unreadCount: try await repository.unreadCount(userID: caller.userID),
                     nextCursor: items.count == limit ? items.last?.id : nil)

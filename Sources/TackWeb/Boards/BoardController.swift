@@ -110,11 +110,6 @@ struct BoardController: Sendable {
 
     // MARK: - Helpers
 
-    func id(_ name: String, _ context: TackRequestContext) throws -> Int64 {
-        guard let text = context.parameters.get(name), let value = Int64(text), value > 0 else { throw APIError.notFound(name) }
-        return value
-    }
-
     /// The caller, who must be allowed to write (session, or a read-write token).
     func writer(_ context: TackRequestContext) throws -> Caller {
         let caller = try context.requireCaller()
@@ -128,35 +123,13 @@ struct BoardController: Sendable {
         return caller
     }
 
-    func limit(_ request: Request, default fallback: Int = 50, max: Int = 200) throws -> Int {
-        guard let text = request.uri.queryParameters.get("limit") else { return fallback }
-        guard let value = Int(text), (1...max).contains(value) else { throw APIError.invalid("limit", "limit must be from 1 to \(max).") }
-        return value
-    }
-
-    func cursor(_ request: Request, _ name: String) throws -> Int64? {
-        guard let text = request.uri.queryParameters.get(name) else { return nil }
-        guard let value = Int64(text), value >= 0 else { throw APIError.invalid(name, "\(name) must be a non-negative integer.") }
-        return value
-    }
-
-    /// A boolean query parameter: `true` or `false`; anything else is a 400 rather than a silent `false`.
-    func flag(_ request: Request, _ name: String) throws -> Bool? {
-        guard let text = request.uri.queryParameters.get(name) else { return nil }
-        switch text {
-        case "true": return true
-        case "false": return false
-        default: throw APIError.invalid(name, "\(name) must be true or false.")
-        }
-    }
-
     // MARK: - Boards
 
     @Sendable func listBoards(_ request: Request, context: TackRequestContext) async throws -> Page<Board> {
         let caller = try context.requireCaller()
-        let limit = try limit(request)
-        let archived = try flag(request, "archived") ?? false
-        let boards = try await store.boards(userID: caller.userID, includeArchived: archived, limit: limit, before: try cursor(request, "before"))
+        let limit = try request.limit()
+        let archived = try request.flag("archived") ?? false
+        let boards = try await store.boards(userID: caller.userID, includeArchived: archived, limit: limit, before: try request.cursor("before"))
         return Page(items: boards, nextCursor: boards.count == limit ? boards.last?.id : nil)
     }
 
@@ -173,7 +146,7 @@ struct BoardController: Sendable {
     /// cached for that version and the caller's role, or a fresh read that is cached in turn.
     @Sendable func snapshot(_ request: Request, context: TackRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
-        let boardID = try id("board", context)
+        let boardID = try context.pathID("board")
         guard let access = try await store.access(boardID: boardID, userID: caller.userID) else { throw BoardError(.notFound("board")) }
         let body: ByteBuffer
         if let cached = snapshots.body(boardID: boardID, version: access.version, role: access.role) {
@@ -192,40 +165,40 @@ struct BoardController: Sendable {
         let body = try await JSONBody.decode(UpdateBoardRequest.self, from: request, context: context)
         let name = try body.name.map { try Validate.text($0, field: "name", max: 100) }
         let description = try body.description.map { try Validate.text($0, field: "description", min: 0, max: 10_000) }
-        let (board, event) = try await store.updateBoard(boardID: try id("board", context), actorID: caller.userID, name: name,
+        let (board, event) = try await store.updateBoard(boardID: try context.pathID("board"), actorID: caller.userID, name: name,
                                                          description: description, archived: body.archived)
         return Written(resource: board, key: "board", version: event.version)
     }
 
     @Sendable func deleteBoard(_ request: Request, context: TackRequestContext) async throws -> HTTPResponse.Status {
         let caller = try writer(context)
-        try await store.deleteBoard(boardID: try id("board", context), actorID: caller.userID)
+        try await store.deleteBoard(boardID: try context.pathID("board"), actorID: caller.userID)
         return .noContent
     }
 
     @Sendable func listEvents(_ request: Request, context: TackRequestContext) async throws -> EventPage {
-        let boardID = try id("board", context)
+        let boardID = try context.pathID("board")
         _ = try await reader(boardID, context)
-        let after = try cursor(request, "after") ?? 0
-        let limit = try limit(request, default: 100, max: 1000)
+        let after = try request.cursor("after") ?? 0
+        let limit = try request.limit(default: 100, max: 1000)
         let page = try await events.events(boardID: boardID, after: after, limit: limit + 1)
         let items = Array(page.prefix(limit))
         return EventPage(events: items.map(EventJSON.init), lastVersion: items.last?.version ?? after, hasMore: page.count > limit)
     }
 
     @Sendable func search(_ request: Request, context: TackRequestContext) async throws -> Page<Card> {
-        let boardID = try id("board", context)
+        let boardID = try context.pathID("board")
         _ = try await reader(boardID, context)
         guard let query = request.uri.queryParameters.get("q"), !query.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, query.count <= 200 else {
             throw APIError.invalid("q", "q must be 1 to 200 characters of text to search for.")
         }
-        return Page(items: try await store.search(boardID: boardID, query: query, limit: try limit(request)), nextCursor: nil)
+        return Page(items: try await store.search(boardID: boardID, query: query, limit: try request.limit()), nextCursor: nil)
     }
 
     // MARK: - Members
 
     @Sendable func listMembers(_ request: Request, context: TackRequestContext) async throws -> Page<BoardMember> {
-        let boardID = try id("board", context)
+        let boardID = try context.pathID("board")
         _ = try await reader(boardID, context)
         return Page(items: try await store.members(boardID: boardID), nextCursor: nil)
     }
@@ -234,20 +207,20 @@ struct BoardController: Sendable {
         let caller = try writer(context)
         let body = try await JSONBody.decode(SetMemberRequest.self, from: request, context: context)
         let email = try Validate.text(body.email, field: "email", max: 254)
-        let (member, event) = try await store.setMember(boardID: try id("board", context), actorID: caller.userID, email: email, role: body.role)
+        let (member, event) = try await store.setMember(boardID: try context.pathID("board"), actorID: caller.userID, email: email, role: body.role)
         return Written(resource: member, key: "member", version: event.version)
     }
 
     @Sendable func removeMember(_ request: Request, context: TackRequestContext) async throws -> Deleted {
         let caller = try writer(context)
-        let event = try await store.removeMember(boardID: try id("board", context), actorID: caller.userID, userID: try id("user", context))
+        let event = try await store.removeMember(boardID: try context.pathID("board"), actorID: caller.userID, userID: try context.pathID("user"))
         return Deleted(version: event.version)
     }
 
     // MARK: - Columns
 
     @Sendable func listColumns(_ request: Request, context: TackRequestContext) async throws -> Page<BoardColumn> {
-        let boardID = try id("board", context)
+        let boardID = try context.pathID("board")
         _ = try await reader(boardID, context)
         return Page(items: try await store.columns(boardID: boardID), nextCursor: nil)
     }
@@ -258,7 +231,7 @@ struct BoardController: Sendable {
         let name = try Validate.text(body.name, field: "name", max: 100)
         let wip = try body.wipLimit.map { try Validate.range($0, field: "wip_limit", 1...1000) }
         let index = try body.index.map { try Validate.range($0, field: "index", 0...100_000) }
-        let (column, event) = try await store.createColumn(boardID: try id("board", context), actorID: caller.userID, name: name, wipLimit: wip, index: index)
+        let (column, event) = try await store.createColumn(boardID: try context.pathID("board"), actorID: caller.userID, name: name, wipLimit: wip, index: index)
         return EditedResponse(status: .created, response: Written(resource: column, key: "column", version: event.version))
     }
 
@@ -270,14 +243,14 @@ struct BoardController: Sendable {
         let index = try body.index.map { try Validate.range($0, field: "index", 0...100_000) }
         let clear: Bool
         if case .null = body.wipLimit { clear = true } else { clear = false }
-        let (column, event) = try await store.updateColumn(boardID: try id("board", context), columnID: try id("column", context), actorID: caller.userID,
+        let (column, event) = try await store.updateColumn(boardID: try context.pathID("board"), columnID: try context.pathID("column"), actorID: caller.userID,
                                                            name: name, wipLimit: wip, clearWipLimit: clear, index: index)
         return Written(resource: column, key: "column", version: event.version)
     }
 
     @Sendable func deleteColumn(_ request: Request, context: TackRequestContext) async throws -> Deleted {
         let caller = try writer(context)
-        let event = try await store.deleteColumn(boardID: try id("board", context), columnID: try id("column", context), actorID: caller.userID)
+        let event = try await store.deleteColumn(boardID: try context.pathID("board"), columnID: try context.pathID("column"), actorID: caller.userID)
         return Deleted(version: event.version)
     }
 
@@ -292,7 +265,7 @@ struct BoardController: Sendable {
         changes.assignees = try body.assignees.map { try Self.idList($0, field: "assignees") }
         changes.labels = try body.labels.map { try Self.idList($0, field: "labels") }
         let (card, event) = try await store.createCard(
-            boardID: try id("board", context), actorID: caller.userID, columnID: body.columnID,
+            boardID: try context.pathID("board"), actorID: caller.userID, columnID: body.columnID,
             title: try Validate.text(body.title, field: "title", max: 500),
             description: try Validate.text(body.description ?? "", field: "description", min: 0, max: 100_000),
             index: try body.index.map { try Validate.range($0, field: "index", 0...1_000_000) }, changes: changes)
@@ -300,9 +273,9 @@ struct BoardController: Sendable {
     }
 
     @Sendable func getCard(_ request: Request, context: TackRequestContext) async throws -> Card {
-        let boardID = try id("board", context)
+        let boardID = try context.pathID("board")
         _ = try await reader(boardID, context)
-        return try await store.card(boardID: boardID, cardID: try id("card", context))
+        return try await store.card(boardID: boardID, cardID: try context.pathID("card"))
     }
 
     @Sendable func updateCard(_ request: Request, context: TackRequestContext) async throws -> Written<Card> {
@@ -320,7 +293,7 @@ struct BoardController: Sendable {
         changes.archived = body.archived
         changes.assignees = try body.assignees.map { try Self.idList($0, field: "assignees") }
         changes.labels = try body.labels.map { try Self.idList($0, field: "labels") }
-        let (card, event) = try await store.updateCard(boardID: try id("board", context), cardID: try id("card", context), actorID: caller.userID, changes: changes)
+        let (card, event) = try await store.updateCard(boardID: try context.pathID("board"), cardID: try context.pathID("card"), actorID: caller.userID, changes: changes)
         return Written(resource: card, key: "card", version: event.version)
     }
 
@@ -330,22 +303,22 @@ struct BoardController: Sendable {
         var changes = CardChanges()
         changes.columnID = body.columnID
         changes.index = try body.index.map { try Validate.range($0, field: "index", 0...1_000_000) } ?? Int.max
-        let (card, event) = try await store.updateCard(boardID: try id("board", context), cardID: try id("card", context), actorID: caller.userID, changes: changes)
+        let (card, event) = try await store.updateCard(boardID: try context.pathID("board"), cardID: try context.pathID("card"), actorID: caller.userID, changes: changes)
         return Written(resource: card, key: "card", version: event.version)
     }
 
     @Sendable func deleteCard(_ request: Request, context: TackRequestContext) async throws -> Deleted {
         let caller = try writer(context)
-        let event = try await store.deleteCard(boardID: try id("board", context), cardID: try id("card", context), actorID: caller.userID)
+        let event = try await store.deleteCard(boardID: try context.pathID("board"), cardID: try context.pathID("card"), actorID: caller.userID)
         return Deleted(version: event.version)
     }
 
     @Sendable func cardHistory(_ request: Request, context: TackRequestContext) async throws -> EventPage {
-        let boardID = try id("board", context)
+        let boardID = try context.pathID("board")
         _ = try await reader(boardID, context)
-        let cardID = try id("card", context)
+        let cardID = try context.pathID("card")
         _ = try await store.card(boardID: boardID, cardID: cardID)
-        let history = try await events.cardHistory(boardID: boardID, cardID: cardID, limit: try limit(request, default: 100, max: 1000))
+        let history = try await events.cardHistory(boardID: boardID, cardID: cardID, limit: try request.limit(default: 100, max: 1000))
         return EventPage(events: history.map(EventJSON.init), lastVersion: history.first?.version ?? 0, hasMore: false)
     }
 
@@ -357,12 +330,12 @@ struct BoardController: Sendable {
     // MARK: - Comments
 
     @Sendable func listComments(_ request: Request, context: TackRequestContext) async throws -> Page<Comment> {
-        let boardID = try id("board", context)
+        let boardID = try context.pathID("board")
         _ = try await reader(boardID, context)
-        let limit = try limit(request)
-        let cardID = try id("card", context)
+        let limit = try request.limit()
+        let cardID = try context.pathID("card")
         _ = try await store.card(boardID: boardID, cardID: cardID)  // 404 for a card that is not on the board, not an empty list
-        let comments = try await store.comments(boardID: boardID, cardID: cardID, after: try cursor(request, "after"), limit: limit)
+        let comments = try await store.comments(boardID: boardID, cardID: cardID, after: try request.cursor("after"), limit: limit)
         return Page(items: comments, nextCursor: comments.count == limit ? comments.last?.id : nil)
     }
 
@@ -370,7 +343,7 @@ struct BoardController: Sendable {
         let caller = try writer(context)
         let body = try await JSONBody.decode(CommentRequest.self, from: request, context: context)
         let text = try Validate.text(body.body, field: "body", max: 20_000)
-        let (comment, event) = try await store.createComment(boardID: try id("board", context), cardID: try id("card", context), actorID: caller.userID, body: text)
+        let (comment, event) = try await store.createComment(boardID: try context.pathID("board"), cardID: try context.pathID("card"), actorID: caller.userID, body: text)
         return EditedResponse(status: .created, response: Written(resource: comment, key: "comment", version: event.version))
     }
 
@@ -378,20 +351,20 @@ struct BoardController: Sendable {
         let caller = try writer(context)
         let body = try await JSONBody.decode(CommentRequest.self, from: request, context: context)
         let text = try Validate.text(body.body, field: "body", max: 20_000)
-        let (comment, event) = try await store.updateComment(boardID: try id("board", context), commentID: try id("comment", context), actorID: caller.userID, body: text)
+        let (comment, event) = try await store.updateComment(boardID: try context.pathID("board"), commentID: try context.pathID("comment"), actorID: caller.userID, body: text)
         return Written(resource: comment, key: "comment", version: event.version)
     }
 
     @Sendable func deleteComment(_ request: Request, context: TackRequestContext) async throws -> Deleted {
         let caller = try writer(context)
-        let event = try await store.deleteComment(boardID: try id("board", context), commentID: try id("comment", context), actorID: caller.userID)
+        let event = try await store.deleteComment(boardID: try context.pathID("board"), commentID: try context.pathID("comment"), actorID: caller.userID)
         return Deleted(version: event.version)
     }
 
     // MARK: - Labels
 
     @Sendable func listLabels(_ request: Request, context: TackRequestContext) async throws -> Page<Label> {
-        let boardID = try id("board", context)
+        let boardID = try context.pathID("board")
         _ = try await reader(boardID, context)
         return Page(items: try await store.labels(boardID: boardID), nextCursor: nil)
     }
@@ -399,7 +372,7 @@ struct BoardController: Sendable {
     @Sendable func createLabel(_ request: Request, context: TackRequestContext) async throws -> EditedResponse<Written<Label>> {
         let caller = try writer(context)
         let body = try await JSONBody.decode(CreateLabelRequest.self, from: request, context: context)
-        let (label, event) = try await store.createLabel(boardID: try id("board", context), actorID: caller.userID,
+        let (label, event) = try await store.createLabel(boardID: try context.pathID("board"), actorID: caller.userID,
                                                          name: try Validate.text(body.name, field: "name", max: 50),
                                                          color: try Validate.color(body.color, field: "color"))
         return EditedResponse(status: .created, response: Written(resource: label, key: "label", version: event.version))
@@ -408,7 +381,7 @@ struct BoardController: Sendable {
     @Sendable func updateLabel(_ request: Request, context: TackRequestContext) async throws -> Written<Label> {
         let caller = try writer(context)
         let body = try await JSONBody.decode(UpdateLabelRequest.self, from: request, context: context)
-        let (label, event) = try await store.updateLabel(boardID: try id("board", context), labelID: try id("label", context), actorID: caller.userID,
+        let (label, event) = try await store.updateLabel(boardID: try context.pathID("board"), labelID: try context.pathID("label"), actorID: caller.userID,
                                                          name: try body.name.map { try Validate.text($0, field: "name", max: 50) },
                                                          color: try body.color.map { try Validate.color($0, field: "color") })
         return Written(resource: label, key: "label", version: event.version)
@@ -416,7 +389,7 @@ struct BoardController: Sendable {
 
     @Sendable func deleteLabel(_ request: Request, context: TackRequestContext) async throws -> Deleted {
         let caller = try writer(context)
-        let event = try await store.deleteLabel(boardID: try id("board", context), labelID: try id("label", context), actorID: caller.userID)
+        let event = try await store.deleteLabel(boardID: try context.pathID("board"), labelID: try context.pathID("label"), actorID: caller.userID)
         return Deleted(version: event.version)
     }
 }

@@ -33,14 +33,9 @@ struct ExportController: Sendable {
 
     func board(_ context: TackRequestContext) async throws -> (board: Int64, user: Int64) {
         let caller = try context.requireCaller()
-        guard let text = context.parameters.get("board"), let board = Int64(text), board > 0 else { throw APIError.notFound("board") }
+        let board = try context.pathID("board")
         _ = try await boards.requireRole(boardID: board, userID: caller.userID, minimum: .viewer)
         return (board, caller.userID)
-    }
-
-    func exportID(_ context: TackRequestContext) throws -> Int64 {
-        guard let text = context.parameters.get("export"), let id = Int64(text), id > 0 else { throw APIError.notFound("export") }
-        return id
     }
 
     @Sendable func list(_ request: Request, context: TackRequestContext) async throws -> List {
@@ -65,12 +60,12 @@ struct ExportController: Sendable {
 
     @Sendable func get(_ request: Request, context: TackRequestContext) async throws -> One {
         let (board, _) = try await board(context)
-        return One(export: try await store.get(boardID: board, id: try exportID(context)))
+        return One(export: try await store.get(boardID: board, id: try context.pathID("export")))
     }
 
     @Sendable func download(_ request: Request, context: TackRequestContext) async throws -> Response {
         let (board, _) = try await board(context)
-        let export = try await store.get(boardID: board, id: try exportID(context))
+        let export = try await store.get(boardID: board, id: try context.pathID("export"))
         switch export.status {
         case "ready" where export.expiresAt > Date():
             break

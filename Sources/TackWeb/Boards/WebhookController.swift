@@ -57,15 +57,10 @@ struct WebhookController: Sendable {
         api.get("/boards/{board}/webhooks/{webhook}/deliveries", use: deliveries)
     }
 
-    func id(_ name: String, _ context: TackRequestContext) throws -> Int64 {
-        guard let text = context.parameters.get(name), let value = Int64(text), value > 0 else { throw APIError.notFound(name) }
-        return value
-    }
-
     /// The board id after checking the caller administers the board (and, for writes, may write).
     func administeredBoard(_ context: TackRequestContext, write: Bool) async throws -> (board: Int64, user: Int64) {
         let caller = try context.requireCaller()
-        let board = try id("board", context)
+        let board = try context.pathID("board")
         _ = try await boards.requireRole(boardID: board, userID: caller.userID, minimum: .admin)
         if write && !caller.mayWrite { throw APIError.forbidden("This API token is read-only.") }
         return (board, caller.userID)
@@ -120,7 +115,7 @@ struct WebhookController: Sendable {
 
     @Sendable func get(_ request: Request, context: TackRequestContext) async throws -> One {
         let (board, _) = try await administeredBoard(context, write: false)
-        return One(webhook: try await store.get(boardID: board, webhookID: try id("webhook", context)))
+        return One(webhook: try await store.get(boardID: board, webhookID: try context.pathID("webhook")))
     }
 
     @Sendable func update(_ request: Request, context: TackRequestContext) async throws -> One {
@@ -128,30 +123,22 @@ struct WebhookController: Sendable {
         let body = try await JSONBody.decode(UpdateRequest.self, from: request, context: context)
         var url: String?
         if let given = body.url { url = try validURL(given) }
-        let webhook = try await store.update(boardID: board, webhookID: try id("webhook", context), url: url,
+        let webhook = try await store.update(boardID: board, webhookID: try context.pathID("webhook"), url: url,
                                              secret: try body.secret.map(validSecret), events: try body.events.map(validEvents), active: body.active)
         return One(webhook: webhook)
     }
 
     @Sendable func delete(_ request: Request, context: TackRequestContext) async throws -> HTTPResponse.Status {
         let (board, _) = try await administeredBoard(context, write: true)
-        try await store.delete(boardID: board, webhookID: try id("webhook", context))
+        try await store.delete(boardID: board, webhookID: try context.pathID("webhook"))
         return .noContent
     }
 
     @Sendable func deliveries(_ request: Request, context: TackRequestContext) async throws -> Deliveries {
         let (board, _) = try await administeredBoard(context, write: false)
-        let webhook = try await store.get(boardID: board, webhookID: try id("webhook", context))
-        var limit = 50
-        if let text = request.uri.queryParameters.get("limit") {
-            guard let value = Int(text), (1...200).contains(value) else { throw APIError.invalid("limit", "limit must be from 1 to 200.") }
-            limit = value
-        }
-        var before: Int64?
-        if let text = request.uri.queryParameters.get("before") {
-            guard let value = Int64(text), value >= 0 else { throw APIError.invalid("before", "before must be a non-negative integer.") }
-            before = value
-        }
+        let webhook = try await store.get(boardID: board, webhookID: try context.pathID("webhook"))
+        let limit = try request.limit()
+        let before = try request.cursor("before")
         let items = try await store.deliveries(webhookID: webhook.id, limit: limit, before: before)
         return Deliveries(items: items, nextCursor: items.count == limit ? items.last?.eventVersion : nil)
     }

@@ -76,7 +76,7 @@ public struct WebhookDeliveryJobs: JobHandler {
             try await finish(deliveryID, delivery, attempt: delivery.attempts + 1, outcome: .failed("the event is no longer in the event log", status: nil), latency: 0)
             return
         }
-        let body = Array("{\"delivery_id\":\(jsonString(deliveryID)),\"webhook_id\":\(delivery.webhookID),\"event\":\(event.json)}".utf8)
+        let body = Array("{\"delivery_id\":\(BoardEvent.quote(deliveryID)),\"webhook_id\":\(delivery.webhookID),\"event\":\(event.json)}".utf8)
         let started = ContinuousClock.now
         let outcome = await send(body: body, deliveryID: deliveryID, delivery: delivery)
         let latency = Int((ContinuousClock.now - started) / .milliseconds(1))
@@ -156,10 +156,6 @@ public struct WebhookDeliveryJobs: JobHandler {
         }
     }
 
-    func jsonString(_ text: String) -> String {
-        (try? JSONEncoder().encode(text)).map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
-    }
-
     static func describe(_ error: any Error) -> String {
         if let error = error as? HTTPClientError {
             if error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout { return "timed out" }
@@ -213,7 +209,7 @@ public struct WebhookDeliveryJobs: JobHandler {
             for try await (justDisabled, createdBy, url) in rows.decode((Bool, Int64?, String).self) where justDisabled {
                 logger.warning("webhook disabled after failed deliveries", metadata: ["tack.webhook.id": "\(delivery.webhookID)", "tack.board.id": "\(delivery.boardID)"])
                 guard let createdBy else { continue }
-                let payload = "{\"webhook_id\":\(delivery.webhookID),\"url\":\(jsonString(url)),\"failures\":\(limit)}"
+                let payload = "{\"webhook_id\":\(delivery.webhookID),\"url\":\(BoardEvent.quote(url)),\"failures\":\(limit)}"
                 try await tx.query("""
                     INSERT INTO notifications (user_id, kind, board_id, actor_id, payload)
                     VALUES (\(createdBy), 'webhook_disabled', \(delivery.boardID), NULL, \(payload)::jsonb)
