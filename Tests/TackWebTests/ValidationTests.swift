@@ -130,6 +130,34 @@ struct ValidationTests {
         }
     }
 
+    @Test("hostile bodies on the anonymous endpoints: deep nesting, too many values, duplicates, other charsets (F1, F6)")
+    func hostileBodies() async throws {
+        try await WebTestHarness.withApp { h in
+            let cases: [(String, String, String)] = [
+                ("nested 512 deep", String(repeating: #"{"a":"#, count: 512) + "1" + String(repeating: "}", count: 512), "nested deeper than 32 levels"),
+                ("a nested field", #"{"email":"# + String(repeating: "[", count: 300) + String(repeating: "]", count: 300) + "}", "nested deeper than 32 levels"),
+                ("half a million values", #"{"email":["# + Array(repeating: "0", count: 500_000).joined(separator: ",") + "]}", "more than 10000 values"),
+                ("duplicate key", #"{"email":"a@example.com","email":"b@example.com","password":"x"}"#, #"duplicate key "email""#),
+                ("trailing comma", #"{"email":"a@example.com","password":"x",}"#, "expected a key in double quotes"),
+            ]
+            for (what, body, reason) in cases {
+                let reply = try await h.request(.post, "/api/v1/auth/login", body: body)
+                #expect(reply.status == .badRequest, "\(what): \(reply.status)")
+                #expect(reply.errorCode == "malformed_body", "\(what): \(reply.body.prefix(200))")
+                #expect(reply["error"]["message"].string?.contains(reason) == true, "\(what): \(reply.body.prefix(200))")
+            }
+            let good = #"{"email":"nobody@example.com","password":"a long and unusual passphrase"}"#
+            for type in ["application/json; charset=iso-8859-1", "application/json; charset=utf-16", "text/json"] {
+                let reply = try await h.request(.post, "/api/v1/auth/login", body: good, headers: [.contentType: type])
+                #expect(reply.status == .unsupportedMediaType, "\(type): \(reply.status)")
+            }
+            for type in ["application/json; charset=utf-8", "application/json; charset=\"UTF-8\"", "application/json"] {
+                let reply = try await h.request(.post, "/api/v1/auth/login", body: good, headers: [.contentType: type])
+                #expect(reply.status == .unauthorized, "\(type) is JSON: \(reply.status) \(reply.body)")
+            }
+        }
+    }
+
     // MARK: - The decoder itself
 
     struct Item: Decodable, Equatable {

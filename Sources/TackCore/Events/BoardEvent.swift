@@ -42,24 +42,7 @@ public struct BoardEvent: Sendable, Equatable {
     }
 
     /// `s` as a JSON string literal (every event is formatted once per publish: no encoder).
-    public static func quote(_ s: String) -> String {
-        var out = "\""
-        out.reserveCapacity(s.utf8.count + 2)
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    public static func quote(_ s: String) -> String { StrictJSON.quote(s) }
 
     static func timestamp(_ date: Date) -> String {
         Timestamp.string(from: date, milliseconds: true)

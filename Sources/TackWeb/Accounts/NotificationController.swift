@@ -18,7 +18,7 @@ struct NotificationController: Sendable {
             try c.encode(notification.boardID, forKey: DynamicKey("board_id"))
             try c.encode(notification.cardID, forKey: DynamicKey("card_id"))
             try c.encode(notification.actorID, forKey: DynamicKey("actor_id"))
-            try c.encode(try JSONDecoder().decode(JSONValue.self, from: Data(notification.payload.utf8)), forKey: DynamicKey("payload"))
+            try c.encode(try StrictJSON.parse(notification.payload, limits: .stored), forKey: DynamicKey("payload"))
             try c.encode(notification.createdAt, forKey: DynamicKey("created_at"))
             try c.encode(notification.readAt, forKey: DynamicKey("read_at"))
             try c.encode(notification.cardTitle, forKey: DynamicKey("card_title"))

@@ -68,7 +68,7 @@ struct BoardController: Sendable {
             try c.encode(event.actorID, forKey: DynamicKey("actor_id"))
             try c.encode(event.cardID, forKey: DynamicKey("card_id"))
             try c.encode(event.createdAt, forKey: DynamicKey("created_at"))
-            let payload = try JSONDecoder().decode(JSONValue.self, from: Data(event.payload.utf8))
+            let payload = try StrictJSON.parse(event.payload, limits: .stored)
             try c.encode(payload, forKey: DynamicKey("payload"))
         }
     }
@@ -403,31 +403,3 @@ struct DynamicKey: CodingKey {
     init?(intValue: Int) { nil }
 }
 
-/// Any JSON value, to embed stored JSON in a response without knowing its shape.
-enum JSONValue: Codable, Sendable {
-    case null, bool(Bool), number(Double), integer(Int64), string(String), array([JSONValue]), object([String: JSONValue])
-
-    init(from decoder: any Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let i = try? c.decode(Int64.self) { self = .integer(i) }
-        else if let d = try? c.decode(Double.self) { self = .number(d) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSONValue].self)) }
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        switch self {
-        case .null: try c.encodeNil()
-        case .bool(let b): try c.encode(b)
-        case .number(let d): try c.encode(d)
-        case .integer(let i): try c.encode(i)
-        case .string(let s): try c.encode(s)
-        case .array(let a): try c.encode(a)
-        case .object(let o): try c.encode(o)
-        }
-    }
-}

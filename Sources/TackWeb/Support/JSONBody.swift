@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import TackCore
 import NIOCore
 
 /// Strict JSON request bodies. Every write endpoint decodes its body with
@@ -22,7 +23,7 @@ public enum JSONBody {
             throw APIError.bodyTooLarge
         }
         if let contentType = request.headers[.contentType], !isJSON(contentType) {
-            throw APIError(.unsupportedMediaType, code: "unsupported_media_type", message: "Send the body as JSON (Content-Type: application/json).")
+            throw APIError(.unsupportedMediaType, code: "unsupported_media_type", message: "Send the body as UTF-8 JSON (Content-Type: application/json).")
         }
         let buffer: ByteBuffer
         do {
@@ -30,19 +31,19 @@ public enum JSONBody {
         } catch is NIOTooManyBytesError {
             throw APIError.bodyTooLarge
         }
-        return try decode(type, from: Data(buffer: buffer))
+        return try decode(type, from: buffer.readableBytesView)
     }
 
     /// Decodes bytes already read, with the same rules (used by `decode(_:from:context:)` and tests).
-    public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
+    public static func decode<T: Decodable>(_ type: T.Type, from data: some Collection<UInt8>) throws -> T {
         let root: Node
         if data.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
             root = .object([:])
         } else {
             do {
-                root = try JSONDecoder().decode(Node.self, from: data)
+                root = try StrictJSON.parse(data, limits: .messages)
             } catch {
-                throw APIError.malformedBody("The body is not valid JSON.")
+                throw APIError.malformedBody("The body is not valid JSON: \(error).")
             }
         }
         guard case .object = root else { throw APIError.malformedBody("The body must be a JSON object.") }
@@ -59,34 +60,20 @@ public enum JSONBody {
         return value
     }
 
-    /// `application/json` or `application/*+json`, any parameters.
+    /// `application/json` or `application/*+json`; a `charset` parameter, if any, must be UTF-8 (JSON
+    /// is UTF-8 only: RFC 8259 section 8.1).
     static func isJSON(_ contentType: String) -> Bool {
-        let media = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
-        return media == "application/json" || (media.hasPrefix("application/") && media.hasSuffix("+json"))
+        let parts = contentType.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        guard let media = parts.first, media == "application/json" || (media.hasPrefix("application/") && media.hasSuffix("+json")) else {
+            return false
+        }
+        return parts.dropFirst().allSatisfy { parameter in
+            !parameter.hasPrefix("charset=") || parameter == "charset=utf-8" || parameter == "charset=\"utf-8\""
+        }
     }
 
     /// A parsed JSON value.
-    enum Node: Decodable, Equatable {
-        case null
-        case bool(Bool)
-        case integer(Int64)
-        case double(Double)
-        case string(String)
-        case array([Node])
-        case object([String: Node])
-
-        /// Parses any JSON value (booleans before numbers, so `true` never becomes 1).
-        init(from decoder: any Decoder) throws {
-            let container = try decoder.singleValueContainer()
-            if container.decodeNil() { self = .null }
-            else if let b = try? container.decode(Bool.self) { self = .bool(b) }
-            else if let i = try? container.decode(Int64.self) { self = .integer(i) }
-            else if let d = try? container.decode(Double.self) { self = .double(d) }
-            else if let s = try? container.decode(String.self) { self = .string(s) }
-            else if let a = try? container.decode([Node].self) { self = .array(a) }
-            else { self = .object(try container.decode([String: Node].self)) }
-        }
-    }
+    typealias Node = JSONValue
 }
 
 /// Which keys of each object in the body the decoded type read.
