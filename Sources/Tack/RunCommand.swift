@@ -91,7 +91,7 @@ struct RunCommand: AsyncParsableCommand {
 
         // Metrics first (the web role serves them), so the pool's gauges register with Prometheus.
         let registry = PrometheusCollectorRegistry()
-        if role == .web { MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry)) }
+        if role == .web || role == .push { MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry)) }
         let postgres = Database.makeClient(config.database, logger: logger)
         let redis = try Clients.makeRedis(config, logger: logger)
         var services: [any Service] = [postgres, redis]
@@ -107,7 +107,7 @@ struct RunCommand: AsyncParsableCommand {
             let deps = WebDependencies(config: config, postgres: postgres, redis: redis, migrations: try Clients.migrations(config), metrics: registry)
             services.append(try buildWebApplication(deps, logger: logger))
         case .push:
-            services.append(buildPushApplication(config: config, redis: redis, logger: logger))
+            services += buildPushServices(config: config, postgres: postgres, redis: redis, registry: registry, logger: logger).services
         case .worker:
             services += try buildWorkerServices(config: config, queues: queues, processID: identity.id, postgres: postgres, redis: redis, logger: logger)
         case .scheduler:

@@ -116,6 +116,12 @@ public enum ConfigSchema {
             doc: "Port of the push role."),
         Key(path: "push.ping_interval", kind: .seconds(1...300), defaultValue: .seconds(25),
             doc: "Seconds between pings on idle connections; keep nginx's proxy_read_timeout above it."),
+        Key(path: "push.drain_seconds", kind: .seconds(0...60), defaultValue: .seconds(5),
+            doc: "On SIGTERM, clients are told to reconnect elsewhere (close 1012) at random moments spread over this many seconds, so they do not all reconnect at once; keep it below supervisord's stopwaitsecs minus 5."),
+        Key(path: "push.max_connections", kind: .integer(1...1_000_000), defaultValue: .integer(19_000),
+            doc: "Connections one push process holds at most (each needs one open file: keep it below the process's open-file limit)."),
+        Key(path: "push.max_subscriptions", kind: .integer(1...10_000), defaultValue: .integer(100),
+            doc: "Boards one connection may follow at once; a subscribe beyond it is refused with error too_many_subscriptions."),
 
         Key(path: "events.history_size", kind: .integer(10...1_000_000), defaultValue: .integer(1000),
             doc: "Events per board kept in Redis for clients resuming after a gap; older gaps are served from PostgreSQL."),

@@ -95,6 +95,12 @@ public struct TackConfiguration: Sendable {
         public var port: Int
         /// Ping interval on idle connections.
         public var pingInterval: Duration
+        /// The window over which a draining process closes its clients.
+        public var drainSeconds: Duration
+        /// Connections held at most.
+        public var maxConnections: Int
+        /// Boards one connection may follow at once.
+        public var maxSubscriptions: Int
     }
 
     /// Event settings.
@@ -299,7 +305,9 @@ public struct TackConfiguration: Sendable {
                   signup: SignupPolicy(rawValue: string("web.signup")) ?? .open, sessionTTL: seconds("web.session_ttl"),
                   loginMaxAttempts: int("web.login_max_attempts"), loginMaxAttemptsPerAddress: int("web.login_max_attempts_per_address"),
                   loginWindow: seconds("web.login_window"))
-        push = Push(host: string("push.host"), port: int("push.port"), pingInterval: seconds("push.ping_interval"))
+        push = Push(host: string("push.host"), port: int("push.port"), pingInterval: seconds("push.ping_interval"),
+                    drainSeconds: seconds("push.drain_seconds"), maxConnections: int("push.max_connections"),
+                    maxSubscriptions: int("push.max_subscriptions"))
         events = Events(historySize: int("events.history_size"))
         worker = Worker(concurrency: int("worker.concurrency"), visibilityTimeout: seconds("worker.visibility_timeout"),
                         maxAttempts: int("worker.max_attempts"), maxDeliveries: int("worker.max_deliveries"),

@@ -1,0 +1,401 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import ServiceLifecycle
+import Synchronization
+import TackCore
+import TackRedis
+
+/// The process-wide side of fan-out: which boards have local listeners, the newest version
+/// delivered in order for each, one Redis subscription for all of them, gap refills.
+///
+/// Per board it keeps `lastVersion`: every version up to it has been handed, in order, to the
+/// event loops with subscribers of that board. A live event with the next version goes out at
+/// once; one further ahead waits in `pending` while the missing versions are read back from the
+/// board's history stream or PostgreSQL (once per board, whatever the number of clients). A
+/// sweep compares `lastVersion` with PostgreSQL every `sweepInterval`, so an event whose
+/// publication was lost (Redis restarted, pub/sub dropped it, the subscriber reconnected) still
+/// arrives without a later event to reveal the gap.
+final class BoardHub: Service, Sendable {
+    /// Read back from the log in one go at most; a client further behind gets `resync`.
+    static let maximumReplay: Int64 = 10_000
+    /// How long a board without local listeners stays subscribed (a reload does not resubscribe).
+    static let linger: Duration = .seconds(30)
+
+    struct Board {
+        var lastVersion: Int64 = 0
+        var ready = false
+        var waiters: [CheckedContinuation<Void, any Error>] = []
+        var pending: [Int64: PushEvent] = [:]
+        var refilling = false
+        /// The version PostgreSQL had when the sweep found this board behind.
+        var refillTarget: Int64 = 0
+        /// Listeners per event loop.
+        var loops: [ObjectIdentifier: (hub: LoopHub, count: Int)] = [:]
+        var listeners = 0
+        var idleSince: ContinuousClock.Instant? = .now
+    }
+
+    enum Access: Sendable { case allowed, notFound }
+
+    enum History: Sendable {
+        case events([PushEvent])
+        /// The log no longer holds every version asked for.
+        case pruned
+    }
+
+    let postgres: PostgresClient
+    let redis: RedisClient
+    let events: EventLog
+    let logger: Logger
+    let metrics: PushMetrics
+    let sweepInterval: Duration
+    let boards = Mutex<[Int64: Board]>([:])
+    let subscriber: RedisSubscriber
+    private let refills: AsyncStream<Int64>
+    private let refillRequests: AsyncStream<Int64>.Continuation
+    /// Every loop's hub, for sweeps that ask all connections.
+    let loopHubs: [LoopHub]
+
+    init(postgres: PostgresClient, redis: RedisClient, loopHubs: [LoopHub], metrics: PushMetrics, sweepInterval: Duration = .seconds(2), logger: Logger) {
+        self.postgres = postgres
+        self.redis = redis
+        self.events = EventLog(postgres: postgres, logger: logger)
+        self.loopHubs = loopHubs
+        self.metrics = metrics
+        self.sweepInterval = sweepInterval
+        self.logger = logger
+        self.subscriber = redis.makeSubscriber(bufferLimit: 100_000)
+        (refills, refillRequests) = AsyncStream.makeStream(of: Int64.self)
+    }
+
+    // MARK: - Running
+
+    /// Dispatches Redis messages, runs refills and the sweep until shutdown.
+    func run() async throws {
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await self.dispatchMessages() }
+                group.addTask {
+                    await withDiscardingTaskGroup { refillGroup in
+                        for await board in self.refills { refillGroup.addTask { await self.refill(board) } }
+                    }
+                }
+                group.addTask { await self.sweepLoop() }
+            }
+        } onGracefulShutdown: {
+            self.refillRequests.finish()
+            self.subscriber.close()
+        }
+    }
+
+    private func dispatchMessages() async {
+        for await message in subscriber.messages {
+            guard message.channel.hasPrefix("tack:board:"), let event = PushEvent(published: message.payload) else { continue }
+            receive([event], live: true)
+        }
+    }
+
+    private func sweepLoop() async {
+        while !Task.isCancelled, !Task.isShuttingDownGracefully {
+            do {
+                try await Task.sleep(for: sweepInterval)
+            } catch {
+                return
+            }
+            await sweep()
+        }
+    }
+
+    // MARK: - Subscribing
+
+    /// Whether `userID` may follow `board`, and the board's Redis subscription confirmed.
+    func prepare(board: Int64, userID: Int64) async throws -> Access {
+        let rows = try await postgres.query("SELECT 1 FROM board_members WHERE board_id = \(board) AND user_id = \(userID)", logger: logger)
+        var member = false
+        for try await _ in rows { member = true }
+        guard member else { return .notFound }
+        try await ensureReady(board)
+        return .allowed
+    }
+
+    private func ensureReady(_ board: Int64) async throws {
+        enum Step { case ready, wait, start }
+        let step = boards.withLock { boards -> Step in
+            if let entry = boards[board] { return entry.ready ? .ready : .wait }
+            boards[board] = Board()
+            return .start
+        }
+        switch step {
+        case .ready:
+            return
+        case .wait:
+            try await withCheckedThrowingContinuation { continuation in
+                let waiting = boards.withLock { boards -> Bool in
+                    guard var entry = boards[board] else { return false }
+                    if entry.ready { return false }
+                    entry.waiters.append(continuation)
+                    boards[board] = entry
+                    return true
+                }
+                if !waiting { continuation.resume() }
+            }
+        case .start:
+            do {
+                try await subscriber.subscribe([RedisKeys.boardChannel(board)])
+                // Read after the subscription is confirmed: any later version arrives live.
+                let version = try await currentVersion(board)
+                let waiters = boards.withLock { boards -> [CheckedContinuation<Void, any Error>] in
+                    guard var entry = boards[board] else { return [] }
+                    entry.ready = true
+                    entry.lastVersion = max(entry.lastVersion, version ?? 0)
+                    entry.pending = entry.pending.filter { $0.key > entry.lastVersion }
+                    let waiters = entry.waiters
+                    entry.waiters = []
+                    boards[board] = entry
+                    return waiters
+                }
+                for waiter in waiters { waiter.resume() }
+                receive([], live: false, board: board)
+            } catch {
+                let waiters = boards.withLock { boards in boards.removeValue(forKey: board)?.waiters ?? [] }
+                for waiter in waiters { waiter.resume(throwing: error) }
+                try? await subscriber.unsubscribe([RedisKeys.boardChannel(board)])
+                throw error
+            }
+        }
+    }
+
+    private func currentVersion(_ board: Int64) async throws -> Int64? {
+        let rows = try await postgres.query("SELECT version FROM boards WHERE id = \(board)", logger: logger)
+        for try await version in rows.decode(Int64.self) { return version }
+        return nil
+    }
+
+    /// Adds a listener on `loop` and returns the version from which it receives live events
+    /// (every later one, in order); nil when the board is not ready (prepare again).
+    /// Call on `loop`'s event loop, and add the connection to the loop's registry in the same step.
+    func register(board: Int64, loop: LoopHub) -> Int64? {
+        boards.withLock { boards -> Int64? in
+            guard var entry = boards[board], entry.ready else { return nil }
+            let key = ObjectIdentifier(loop)
+            entry.loops[key, default: (loop, 0)].count += 1
+            entry.listeners += 1
+            entry.idleSince = nil
+            boards[board] = entry
+            return entry.lastVersion
+        }
+    }
+
+    /// Removes a listener registered on `loop`.
+    func release(board: Int64, loop: LoopHub) {
+        boards.withLock { boards in
+            guard var entry = boards[board] else { return }
+            let key = ObjectIdentifier(loop)
+            if let current = entry.loops[key] {
+                if current.count <= 1 { entry.loops[key] = nil } else { entry.loops[key] = (current.hub, current.count - 1) }
+                entry.listeners -= 1
+            }
+            if entry.listeners <= 0 { entry.idleSince = .now }
+            boards[board] = entry
+        }
+    }
+
+    // MARK: - Events
+
+    /// Takes events of one board (live from Redis, or read back by a refill) and hands every
+    /// version that now follows `lastVersion` to the loops, in order.
+    func receive(_ incoming: [PushEvent], live: Bool, board explicitBoard: Int64? = nil) {
+        guard let board = explicitBoard ?? incoming.first?.board else { return }
+        var needsRefill = false
+        let (out, loops) = boards.withLock { boards -> ([PushEvent], [LoopHub]) in
+            guard var entry = boards[board] else { return ([], []) }
+            for event in incoming where event.version > entry.lastVersion { entry.pending[event.version] = event }
+            guard entry.ready else {
+                boards[board] = entry
+                return ([], [])
+            }
+            var out: [PushEvent] = []
+            while let next = entry.pending.removeValue(forKey: entry.lastVersion + 1) {
+                out.append(next)
+                entry.lastVersion = next.version
+            }
+            if !entry.pending.isEmpty && !entry.refilling {
+                entry.refilling = true
+                needsRefill = true
+            }
+            boards[board] = entry
+            return (out, entry.loops.values.map(\.hub))
+        }
+        if needsRefill { refillRequests.yield(board) }
+        guard !out.isEmpty else { return }
+        for loop in loops { loop.eventLoop.execute { loop.deliver(out) } }
+    }
+
+    /// Reads back the versions missing between `lastVersion` and the oldest pending (or the
+    /// version PostgreSQL has), then delivers; when the log no longer holds them, every listener
+    /// of the board is told to resync.
+    private func refill(_ board: Int64) async {
+        guard let (from, target) = boards.withLock({ boards -> (Int64, Int64)? in
+            guard let entry = boards[board] else { return nil }
+            let target = entry.pending.keys.min().map { $0 - 1 } ?? max(entry.refillTarget, entry.lastVersion)
+            return (entry.lastVersion, target)
+        }) else { return }
+        metrics.gapRefills.increment()
+        let result: History
+        do {
+            result = try await history(board: board, after: from, through: target)
+        } catch {
+            logger.warning("could not refill a gap; the sweep will try again", metadata: ["tack.board.id": "\(board)", "tack.error": "\(error)"])
+            boards.withLock { boards in boards[board]?.refilling = false }
+            return
+        }
+        switch result {
+        case .events(let found):
+            boards.withLock { boards in boards[board]?.refilling = false }
+            receive(found, live: false, board: board)
+        case .pruned:
+            metrics.resyncs.increment()
+            let loops = boards.withLock { boards -> [LoopHub] in
+                guard var entry = boards[board] else { return [] }
+                entry.lastVersion = max(entry.lastVersion, target)
+                entry.refilling = false
+                boards[board] = entry
+                return entry.loops.values.map(\.hub)
+            }
+            for loop in loops { loop.eventLoop.execute { loop.resync(board: board, version: target) } }
+            receive([], live: false, board: board)
+        }
+    }
+
+    /// Events `after+1 … through` of a board: from the Redis history stream when it holds them
+    /// all, else from PostgreSQL's event log; `.pruned` when neither does.
+    func history(board: Int64, after: Int64, through: Int64) async throws -> History {
+        guard through > after else { return .events([]) }
+        guard through - after <= Self.maximumReplay else { return .pruned }
+        let wanted = Int(through - after)
+        if let reply = try? await redis.send("XRANGE", RedisKeys.boardHistory(board), "\(after + 1)-0", "\(through)-0"),
+           let entries = reply.array {
+            var found: [PushEvent] = []
+            found.reserveCapacity(entries.count)
+            for entry in entries {
+                guard let parts = entry.array, parts.count == 2, let fields = parts[1].array, fields.count == 2,
+                      let bytes = fields[1].bytes, let event = PushEvent(published: bytes) else { continue }
+                found.append(event)
+            }
+            if Self.isComplete(found, after: after, count: wanted) { return .events(found) }
+        }
+        let logged = try await events.events(boardID: board, after: after, limit: wanted).filter { $0.version <= through }.map(PushEvent.init)
+        return Self.isComplete(logged, after: after, count: wanted) ? .events(logged) : .pruned
+    }
+
+    static func isComplete(_ events: [PushEvent], after: Int64, count: Int) -> Bool {
+        guard events.count == count else { return false }
+        for (i, event) in events.enumerated() where event.version != after + 1 + Int64(i) { return false }
+        return true
+    }
+
+    // MARK: - Sweep
+
+    /// Catches up boards behind PostgreSQL, ends subscriptions to deleted boards, forgets boards
+    /// idle past the linger, and re-checks every connection's credential and memberships.
+    func sweep() async {
+        let (ready, idle) = boards.withLock { boards -> ([Int64: Int64], [Int64]) in
+            var ready: [Int64: Int64] = [:]
+            var idle: [Int64] = []
+            for (id, entry) in boards where entry.ready {
+                if let since = entry.idleSince, since.duration(to: .now) > Self.linger {
+                    idle.append(id)
+                } else {
+                    ready[id] = entry.lastVersion
+                }
+            }
+            for id in idle { boards[id] = nil }
+            return (ready, idle)
+        }
+        if !idle.isEmpty { try? await subscriber.unsubscribe(idle.map(RedisKeys.boardChannel)) }
+        if !ready.isEmpty {
+            do {
+                let ids = Array(ready.keys)
+                let rows = try await postgres.query("SELECT id, version FROM boards WHERE id = ANY(\(ids))", logger: logger)
+                var existing = Set<Int64>()
+                for try await (id, version) in rows.decode((Int64, Int64).self) {
+                    existing.insert(id)
+                    if let last = ready[id], version > last { requestRefill(id, through: version) }
+                }
+                for id in ids where !existing.contains(id) { await boardDeleted(id) }
+            } catch {
+                logger.debug("push sweep could not read board versions", metadata: ["tack.error": "\(error)"])
+            }
+        }
+        await revalidate()
+    }
+
+    private func requestRefill(_ board: Int64, through version: Int64) {
+        let start = boards.withLock { boards -> Bool in
+            guard var entry = boards[board], entry.ready, !entry.refilling else { return false }
+            entry.refilling = true
+            entry.refillTarget = max(entry.refillTarget, version)
+            boards[board] = entry
+            return true
+        }
+        if start { refillRequests.yield(board) }
+    }
+
+    private func boardDeleted(_ board: Int64) async {
+        let loops = boards.withLock { boards in boards.removeValue(forKey: board)?.loops.values.map(\.hub) ?? [] }
+        for loop in loops { loop.eventLoop.execute { loop.endSubscriptions(board: board, userIDs: nil, reason: "deleted") } }
+        try? await subscriber.unsubscribe([RedisKeys.boardChannel(board)])
+    }
+
+    /// Closes connections whose session ended or token was revoked (4401) and ends subscriptions
+    /// whose member left the board (`unsubscribed`, reason `forbidden`).
+    func revalidate() async {
+        var sessions = Set<Int64>(), tokens = Set<Int64>(), pairs = Set<MemberPair>()
+        for loop in loopHubs {
+            guard let found = try? await loop.eventLoop.submit({ loop.credentialsAndMemberships() }).get() else { continue }
+            sessions.formUnion(found.sessions)
+            tokens.formUnion(found.tokens)
+            pairs.formUnion(found.pairs)
+        }
+        guard !sessions.isEmpty || !tokens.isEmpty else { return }
+        do {
+            var liveSessions = Set<Int64>(), liveTokens = Set<Int64>(), members = Set<MemberPair>()
+            if !sessions.isEmpty {
+                let rows = try await postgres.query("SELECT id FROM sessions WHERE id = ANY(\(Array(sessions))) AND expires_at > now()", logger: logger)
+                for try await id in rows.decode(Int64.self) { liveSessions.insert(id) }
+            }
+            if !tokens.isEmpty {
+                let rows = try await postgres.query("SELECT id FROM api_tokens WHERE id = ANY(\(Array(tokens))) AND revoked_at IS NULL", logger: logger)
+                for try await id in rows.decode(Int64.self) { liveTokens.insert(id) }
+            }
+            if !pairs.isEmpty {
+                let boardIDs = Array(Set(pairs.map(\.board))), userIDs = Array(Set(pairs.map(\.user)))
+                let rows = try await postgres.query("""
+                    SELECT board_id, user_id FROM board_members WHERE board_id = ANY(\(boardIDs)) AND user_id = ANY(\(userIDs))
+                    """, logger: logger)
+                for try await (board, user) in rows.decode((Int64, Int64).self) { members.insert(MemberPair(board: board, user: user)) }
+            }
+            let endedSessions = sessions.subtracting(liveSessions), revokedTokens = tokens.subtracting(liveTokens)
+            let lost = pairs.subtracting(members)
+            guard !endedSessions.isEmpty || !revokedTokens.isEmpty || !lost.isEmpty else { return }
+            for loop in loopHubs {
+                loop.eventLoop.execute { loop.enforce(endedSessions: endedSessions, revokedTokens: revokedTokens, lostMemberships: lost) }
+            }
+        } catch {
+            logger.debug("push sweep could not re-check credentials", metadata: ["tack.error": "\(error)"])
+        }
+    }
+
+    /// Stops taking Redis messages (used by tests to simulate a process going away).
+    func close() {
+        subscriber.close()
+    }
+}
+
+/// A user following a board.
+struct MemberPair: Hashable, Sendable {
+    var board: Int64
+    var user: Int64
+}

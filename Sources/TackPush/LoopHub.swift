@@ -1,0 +1,115 @@
+import NIOCore
+
+/// The connections of one event loop, by board; touched only on that loop.
+///
+/// Fan-out is one `execute` per loop with listeners of a board, then a plain loop over that
+/// board's connections: no Task, no future, no lock per connection. The ping sweep runs here
+/// too, once a second, instead of a timer per connection.
+///
+/// `@unchecked Sendable`: every mutable property is read and written on `eventLoop` only; other
+/// threads reach this object through `eventLoop.execute`/`submit`.
+final class LoopHub: @unchecked Sendable {
+    let eventLoop: any EventLoop
+    let metrics: PushMetrics
+    private(set) var boards: [Int64: [ObjectIdentifier: PushConnection]] = [:]
+    private(set) var connections: [ObjectIdentifier: PushConnection] = [:]
+    private var sweepTask: RepeatedTask?
+
+    init(eventLoop: any EventLoop, metrics: PushMetrics) {
+        self.eventLoop = eventLoop
+        self.metrics = metrics
+    }
+
+    /// Starts the once-a-second sweep (pings, pong deadlines).
+    func start() {
+        eventLoop.execute {
+            self.sweepTask = self.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+                let now = NIODeadline.now()
+                for connection in self.connections.values { connection.tick(now: now) }
+            }
+        }
+    }
+
+    func stop() {
+        eventLoop.execute { self.sweepTask?.cancel() }
+    }
+
+    func add(_ connection: PushConnection) {
+        connections[ObjectIdentifier(connection)] = connection
+        metrics.connectionOpened()
+    }
+
+    func remove(_ connection: PushConnection) {
+        if connections.removeValue(forKey: ObjectIdentifier(connection)) != nil { metrics.connectionClosed() }
+    }
+
+    func listen(_ connection: PushConnection, board: Int64) {
+        boards[board, default: [:]][ObjectIdentifier(connection)] = connection
+        metrics.subscriptions.increment()
+    }
+
+    func stopListening(_ connection: PushConnection, board: Int64) {
+        guard boards[board]?.removeValue(forKey: ObjectIdentifier(connection)) != nil else { return }
+        if boards[board]?.isEmpty == true { boards[board] = nil }
+        metrics.subscriptions.decrement()
+    }
+
+    /// Hands events (one board, consecutive versions) to that board's connections on this loop.
+    func deliver(_ events: [PushEvent]) {
+        guard let board = events.first?.board, let listeners = boards[board] else { return }
+        for connection in listeners.values {
+            for event in events { connection.deliver(event) }
+        }
+    }
+
+    /// The hub could not refill a gap: every listener of `board` restarts from `version`.
+    func resync(board: Int64, version: Int64) {
+        guard let listeners = boards[board] else { return }
+        for connection in listeners.values { connection.resync(board: board, version: version) }
+    }
+
+    /// Ends the subscriptions to `board` (of `userIDs` only, when given).
+    func endSubscriptions(board: Int64, userIDs: Set<Int64>?, reason: String) {
+        guard let listeners = boards[board] else { return }
+        for connection in listeners.values where userIDs?.contains(connection.principal.userID) ?? true {
+            connection.endSubscription(board: board, reason: reason)
+        }
+    }
+
+    /// Every session, token and (board, user) pair followed on this loop, for the sweep.
+    func credentialsAndMemberships() -> (sessions: Set<Int64>, tokens: Set<Int64>, pairs: Set<MemberPair>) {
+        var sessions = Set<Int64>(), tokens = Set<Int64>(), pairs = Set<MemberPair>()
+        for connection in connections.values {
+            switch connection.principal.credential {
+            case .session(let id): sessions.insert(id)
+            case .token(let id): tokens.insert(id)
+            }
+        }
+        for (board, listeners) in boards {
+            for connection in listeners.values { pairs.insert(MemberPair(board: board, user: connection.principal.userID)) }
+        }
+        return (sessions, tokens, pairs)
+    }
+
+    /// Applies what the sweep found.
+    func enforce(endedSessions: Set<Int64>, revokedTokens: Set<Int64>, lostMemberships: Set<MemberPair>) {
+        for connection in connections.values {
+            switch connection.principal.credential {
+            case .session(let id) where endedSessions.contains(id):
+                connection.close(code: PushCloseCode.notSignedIn, reason: "signed out")
+            case .token(let id) where revokedTokens.contains(id):
+                connection.close(code: PushCloseCode.notSignedIn, reason: "token revoked")
+            default:
+                break
+            }
+        }
+        for pair in lostMemberships {
+            endSubscriptions(board: pair.board, userIDs: [pair.user], reason: "forbidden")
+        }
+    }
+
+    /// Tells every connection of this loop to go (SIGTERM drain).
+    func drain(within window: TimeAmount) {
+        for connection in connections.values { connection.drain(within: window) }
+    }
+}

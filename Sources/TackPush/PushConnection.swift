@@ -1,0 +1,345 @@
+import Foundation
+import NIOCore
+
+/// Who a connection belongs to, from its handshake.
+struct Principal: Sendable {
+    enum Credential: Sendable, Hashable {
+        case session(Int64)
+        case token(Int64)
+    }
+
+    var userID: Int64
+    var name: String
+    var credential: Credential
+}
+
+/// Where a connection's messages go: a WebSocket channel or an SSE response.
+protocol PushTransport: AnyObject {
+    /// Writes one message; returns false when the client was cut off instead (too slow).
+    func write(_ message: ByteBuffer, event: PushEvent?) -> Bool
+    /// Closes with a protocol close code.
+    func close(code: UInt16, reason: String)
+    /// Sends a ping; false when the transport has no pings of its own.
+    func ping() -> Bool
+}
+
+/// One client's subscriptions and the rules of the protocol, independent of the transport.
+///
+/// Loop-confined: every method runs on the loop of `hub` (the channel's), so there is no lock
+/// and no Task per connection. Exactly once, in order, per board: `lastSent` only grows; live
+/// events are held back while the history after the client's `after` is read, then merged.
+final class PushConnection {
+    struct Subscription {
+        /// Incremented on every (re)subscribe, so late answers to an older one are ignored.
+        var generation: Int
+        var registered = false
+        var catchingUp = true
+        var lastSent: Int64 = 0
+        var buffered: [PushEvent] = []
+    }
+
+    let principal: Principal
+    let hub: LoopHub
+    let boards: BoardHub
+    let limits: PushLimits
+    weak var transport: (any PushTransport)?
+    private(set) var subscriptions: [Int64: Subscription] = [:]
+    private var generation = 0
+    private(set) var closed = false
+
+    // Rate limit: a token bucket of `limits.messagesPerSecond`, burst `limits.messageBurst`.
+    private var tokens: Double
+    private var lastRefill = NIODeadline.now()
+    private var refusedInARow = 0
+    private var lastLimitNotice: NIODeadline?
+
+    // Pings.
+    private var nextPing: NIODeadline
+    private var awaitingPong = false
+
+    init(principal: Principal, hub: LoopHub, boards: BoardHub, limits: PushLimits, transport: any PushTransport) {
+        self.principal = principal
+        self.hub = hub
+        self.boards = boards
+        self.limits = limits
+        self.transport = transport
+        tokens = Double(limits.messageBurst)
+        // Spread pings over the interval so they do not all go out in the same second.
+        let interval = limits.pingInterval.nanoseconds
+        nextPing = .now() + .nanoseconds(Int64.random(in: interval / 2...max(interval / 2, interval)))
+    }
+
+    /// Joins the loop's registry (call once, on the loop).
+    func open() {
+        hub.add(self)
+    }
+
+    // MARK: - Inbound
+
+    /// One text message from the client.
+    func receive(_ bytes: ByteBuffer) {
+        guard !closed, allowMessage() else { return }
+        do {
+            switch try ClientMessage.parse(bytes.readableBytesView) {
+            case .subscribe(let board, let after): subscribe(board: board, after: after)
+            case .unsubscribe(let board): unsubscribe(board: board)
+            }
+        } catch {
+            send(ServerMessage.error(code: error.code, message: error.message, field: error.field))
+        }
+    }
+
+    private func allowMessage() -> Bool {
+        let now = NIODeadline.now()
+        let elapsed = Double((now - lastRefill).nanoseconds) / 1e9
+        lastRefill = now
+        tokens = min(Double(limits.messageBurst), tokens + elapsed * Double(limits.messagesPerSecond))
+        if tokens >= 1 {
+            tokens -= 1
+            refusedInARow = 0
+            return true
+        }
+        refusedInARow += 1
+        if refusedInARow > limits.refusalsBeforeClose {
+            close(code: PushCloseCode.policyViolation, reason: "rate limit")
+            return false
+        }
+        if lastLimitNotice.map({ now - $0 > .seconds(1) }) ?? true {
+            lastLimitNotice = now
+            send(ServerMessage.error(code: "rate_limited",
+                                     message: "More than \(limits.messagesPerSecond) messages per second; this one was dropped."))
+        }
+        return false
+    }
+
+    private func subscribe(board: Int64, after: Int64?) {
+        if let existing = subscriptions[board] {
+            if existing.registered {
+                hub.stopListening(self, board: board)
+                boards.release(board: board, loop: hub)
+            }
+        } else if subscriptions.count >= limits.maxSubscriptions {
+            send(ServerMessage.error(code: "too_many_subscriptions",
+                                     message: "A connection follows at most \(limits.maxSubscriptions) boards; unsubscribe from one first.",
+                                     board: board))
+            return
+        }
+        generation += 1
+        let generation = self.generation
+        subscriptions[board] = Subscription(generation: generation)
+        let userID = principal.userID
+        let boards = self.boards
+        hub.eventLoop.makeFutureWithTask {
+            try await boards.prepare(board: board, userID: userID)
+        }.whenComplete { result in
+            guard !self.closed, self.subscriptions[board]?.generation == generation else { return }
+            switch result {
+            case .success(.allowed):
+                self.start(board: board, after: after, generation: generation)
+            case .success(.notFound):
+                self.subscriptions[board] = nil
+                self.send(ServerMessage.error(code: "board_not_found", message: "No board with this id, or you are not a member of it.", board: board))
+            case .failure:
+                self.subscriptions[board] = nil
+                self.send(ServerMessage.error(code: "unavailable", message: "The server could not subscribe right now; try again.", board: board))
+            }
+        }
+    }
+
+    /// Registers with the hub (the point from which live events come) and sends what is missing.
+    private func start(board: Int64, after: Int64?, generation: Int) {
+        guard let live = boards.register(board: board, loop: hub) else {
+            // The hub forgot the board in between (it went idle): prepare again.
+            subscriptions[board] = nil
+            subscribe(board: board, after: after)
+            return
+        }
+        hub.listen(self, board: board)
+        subscriptions[board]?.registered = true
+        send(ServerMessage.subscribed(board: board, version: live))
+        guard let after, after < live else {
+            subscriptions[board]?.lastSent = after ?? live
+            finishCatchUp(board: board)
+            return
+        }
+        subscriptions[board]?.lastSent = after
+        catchUp(board: board, through: live, attempt: 0)
+    }
+
+    private func catchUp(board: Int64, through target: Int64, attempt: Int) {
+        guard let subscription = subscriptions[board] else { return }
+        let (generation, from) = (subscription.generation, subscription.lastSent)
+        let boards = self.boards
+        hub.eventLoop.makeFutureWithTask {
+            try await boards.history(board: board, after: from, through: target)
+        }.whenComplete { result in
+            guard !self.closed, self.subscriptions[board]?.generation == generation else { return }
+            switch result {
+            case .success(.events(let events)):
+                for event in events where !self.closed && self.subscriptions[board]?.generation == generation {
+                    self.sendEvent(event)
+                }
+                self.finishCatchUp(board: board)
+            case .success(.pruned):
+                self.boards.metrics.resyncs.increment()
+                self.subscriptions[board]?.lastSent = target
+                self.send(ServerMessage.resync(board: board, reason: "history_pruned", version: target))
+                self.finishCatchUp(board: board)
+            case .failure:
+                guard attempt < 10 else {
+                    self.close(code: 1011, reason: "history unavailable")
+                    return
+                }
+                self.hub.eventLoop.scheduleTask(in: .milliseconds(200 << min(attempt, 4))) {
+                    self.catchUp(board: board, through: target, attempt: attempt + 1)
+                }
+            }
+        }
+    }
+
+    /// Sends what arrived live during the catch-up, then goes live.
+    private func finishCatchUp(board: Int64) {
+        guard var subscription = subscriptions[board] else { return }
+        let buffered = subscription.buffered.sorted { $0.version < $1.version }
+        subscription.buffered = []
+        subscription.catchingUp = false
+        subscriptions[board] = subscription
+        for event in buffered { deliver(event) }
+    }
+
+    private func unsubscribe(board: Int64) {
+        guard subscriptions[board] != nil else {
+            send(ServerMessage.error(code: "invalid_field", message: "Not subscribed to this board.", field: "board", board: board))
+            return
+        }
+        endSubscription(board: board, reason: "requested")
+    }
+
+    // MARK: - Outbound
+
+    /// A live event from the hub (consecutive versions per board).
+    func deliver(_ event: PushEvent) {
+        guard !closed, var subscription = subscriptions[event.board], subscription.registered else { return }
+        if subscription.catchingUp {
+            subscription.buffered.append(event)
+            subscriptions[event.board] = subscription
+            if subscription.buffered.count > limits.queueLimit * 4 { cutOff() }
+            return
+        }
+        if event.version <= subscription.lastSent { return }
+        if event.version > subscription.lastSent + 1 {
+            // Not expected (the hub delivers in order); read the gap back rather than skip it.
+            subscription.catchingUp = true
+            subscription.buffered = [event]
+            subscriptions[event.board] = subscription
+            catchUp(board: event.board, through: event.version - 1, attempt: 0)
+            return
+        }
+        sendEvent(event)
+    }
+
+    private func sendEvent(_ event: PushEvent) {
+        guard var subscription = subscriptions[event.board], event.version > subscription.lastSent else { return }
+        subscription.lastSent = event.version
+        subscriptions[event.board] = subscription
+        guard let transport, transport.write(event.json, event: event) else {
+            cutOff()
+            return
+        }
+        boards.metrics.deliveries.increment()
+        boards.metrics.latency.recordSeconds(max(0, Date().timeIntervalSince1970 - event.committedAt))
+        if event.removedUser == principal.userID {
+            endSubscription(board: event.board, reason: "forbidden")
+        }
+    }
+
+    /// The hub could not fill a gap: tell the client to reload the board.
+    func resync(board: Int64, version: Int64) {
+        guard var subscription = subscriptions[board], subscription.registered else { return }
+        subscription.lastSent = max(subscription.lastSent, version)
+        subscriptions[board] = subscription
+        send(ServerMessage.resync(board: board, reason: "history_pruned", version: version))
+    }
+
+    /// Ends one subscription and tells the client why.
+    func endSubscription(board: Int64, reason: String) {
+        guard let subscription = subscriptions.removeValue(forKey: board) else { return }
+        if subscription.registered {
+            hub.stopListening(self, board: board)
+            boards.release(board: board, loop: hub)
+        }
+        send(ServerMessage.unsubscribed(board: board, reason: reason))
+    }
+
+    private func send(_ message: ByteBuffer) {
+        guard !closed, let transport else { return }
+        if !transport.write(message, event: nil) { cutOff() }
+    }
+
+    private func cutOff() {
+        guard !closed else { return }
+        boards.metrics.cutoffs.increment()
+        close(code: PushCloseCode.tooSlow, reason: "too slow; resume from your last version")
+    }
+
+    // MARK: - Lifecycle
+
+    /// Closes the transport (which calls `closed()` when the connection is gone).
+    func close(code: UInt16, reason: String) {
+        guard !closed else { return }
+        transport?.close(code: code, reason: reason)
+        tearDown()
+    }
+
+    /// The connection is gone: leave every registry.
+    func tearDown() {
+        guard !closed else { return }
+        closed = true
+        for (board, subscription) in subscriptions where subscription.registered {
+            hub.stopListening(self, board: board)
+            boards.release(board: board, loop: hub)
+        }
+        subscriptions = [:]
+        hub.remove(self)
+    }
+
+    /// A pong arrived.
+    func pong() {
+        awaitingPong = false
+    }
+
+    /// Called once a second by the loop's sweep.
+    func tick(now: NIODeadline) {
+        guard !closed, now >= nextPing else { return }
+        if awaitingPong {
+            close(code: PushCloseCode.goingAway, reason: "no pong")
+            return
+        }
+        nextPing = now + .nanoseconds(limits.pingInterval.nanoseconds)
+        if transport?.ping() == true { awaitingPong = true }
+    }
+
+    /// SIGTERM: close with 1012 at a random moment within `window`.
+    func drain(within window: TimeAmount) {
+        let delay = window.nanoseconds > 0 ? TimeAmount.nanoseconds(Int64.random(in: 0...window.nanoseconds)) : .zero
+        hub.eventLoop.scheduleTask(in: delay) {
+            self.close(code: PushCloseCode.draining, reason: "server restarting; reconnect")
+        }
+    }
+}
+
+/// Per-connection limits (`docs/push-protocol.md`).
+struct PushLimits: Sendable {
+    var maxSubscriptions: Int
+    var pingInterval: TimeAmount
+    /// SIGTERM: clients are closed with 1012 at random moments within this window.
+    var drainWindow: TimeAmount
+    var messagesPerSecond = 20
+    var messageBurst = 40
+    /// Messages refused in a row before the connection is closed (1008).
+    var refusalsBeforeClose = 200
+    /// Messages queued for a client that does not read before it is cut off (4008).
+    var queueLimit = 256
+    /// Bytes queued for such a client before it is cut off.
+    var queueBytes = 1 << 20
+}
