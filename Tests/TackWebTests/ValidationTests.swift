@@ -146,6 +146,11 @@ struct ValidationTests {
                 #expect(reply.errorCode == "malformed_body", "\(what): \(reply.body.prefix(200))")
                 #expect(reply["error"]["message"].string?.contains(reason) == true, "\(what): \(reply.body.prefix(200))")
             }
+            // Longer than any account's email or password: refused before the throttle and bcrypt.
+            let longEmail = try await h.request(.post, "/api/v1/auth/login", json: ["email": String(repeating: "x", count: 100_000), "password": "a long and unusual passphrase"])
+            #expect(longEmail.status == .badRequest && longEmail.errorField == "email", "\(longEmail.status)")
+            let longPassword = try await h.request(.post, "/api/v1/auth/login", json: ["email": "nobody@example.com", "password": String(repeating: "x", count: 100_000)])
+            #expect(longPassword.status == .badRequest && longPassword.errorField == "password", "\(longPassword.status)")
             let good = #"{"email":"nobody@example.com","password":"a long and unusual passphrase"}"#
             for type in ["application/json; charset=iso-8859-1", "application/json; charset=utf-16", "text/json"] {
                 let reply = try await h.request(.post, "/api/v1/auth/login", body: good, headers: [.contentType: type])

@@ -63,7 +63,13 @@ public struct UserRepository: Sendable {
     /// The account when `password` is its password. Unknown emails cost the same time as wrong
     /// passwords, so the answer's speed does not tell which emails have accounts.
     public func authenticate(email rawEmail: String, password: String) async throws -> User? {
-        guard let email = try? AccountRules.normalizedEmail(rawEmail), let found = try await credentials(email: email) else {
+        // No account has an impossible email or password, and saying so fast tells nothing about
+        // accounts; it spares a bcrypt for every such attempt (a 1 MiB email is no longer a
+        // quarter-second of CPU).
+        guard let email = try? AccountRules.normalizedEmail(rawEmail), AccountRules.passwordLength.contains(password.count) else {
+            return nil
+        }
+        guard let found = try await credentials(email: email) else {
             try await hasher.verifyNothing(password)
             return nil
         }

@@ -171,6 +171,14 @@ struct AccountController: Sendable {
     /// `POST /auth/login`: 200 `{user, csrf_token}` and the cookie; 401 `invalid_credentials`; 429 when throttled.
     func login(_ request: Request, _ context: TackRequestContext) async throws -> Response {
         let body = try await JSONBody.decode(LoginBody.self, from: request, context: context)
+        // Longer than any account's (in bytes, which costs nothing to count): refused before the
+        // throttle and the password check spend time on it.
+        if body.email.utf8.count > 4 * AccountRules.maximumEmailLength {
+            throw APIError.invalid("email", "email must be at most \(AccountRules.maximumEmailLength) characters.")
+        }
+        if body.password.utf8.count > 4 * AccountRules.passwordLength.upperBound {
+            throw APIError.invalid("password", "password must be at most \(AccountRules.passwordLength.upperBound) characters.")
+        }
         let address = ClientAddress.resolve(peer: context.peerAddress, forwardedFor: request.headers[ClientAddress.forwardedFor])
         try await throttle.check(email: body.email, address: address)
         guard let user = try await users.authenticate(email: body.email, password: body.password) else {
