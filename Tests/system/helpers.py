@@ -1,0 +1,1022 @@
+"""Helpers for the system tests (fixtures live in conftest.py): a web API client per account, the
+processes a push test needs, and asyncio clients for the push role's WebSocket and SSE endpoints
+(docs/push-protocol.md) that record every version they receive, so a test can say which board lost
+or repeated which versions.
+
+Built on the `websockets` package (the version `./platform test` installs, see ensure_test_tools)."""
+
+import asyncio
+import http.client
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.parse
+from collections import defaultdict
+
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+
+from conftest import ROOT, free_port, wait_http
+
+PASSWORD = "a long and unusual passphrase"
+DEFAULT_BASE_URL = "http://localhost:5000"  # web.base_url's default
+
+
+# --- small things -------------------------------------------------------------------------------
+
+def run(coro, timeout):
+    """Runs an asyncio scenario from a synchronous test, bounded in time."""
+    async def bounded():
+        try:
+            return await asyncio.wait_for(coro, timeout)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"the scenario did not finish within {timeout} s") from None
+    return asyncio.run(bounded())
+
+
+def wait_until(predicate, timeout=30, what="condition", interval=0.1):
+    """Polls `predicate` until it returns something true, which is returned."""
+    deadline = time.time() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.time() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+async def async_wait_until(predicate, timeout=30, what="condition", interval=0.05):
+    """`wait_until` for asyncio scenarios: the event loop keeps reading sockets meanwhile."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+def origin_of(url):
+    """scheme://host[:port] of a URL, as a browser sends it in `Origin`."""
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def ranges(numbers):
+    """[1, 2, 3, 7, 9, 10] → '1-3, 7, 9-10' (at most 12 runs, then how many more)."""
+    numbers = sorted(set(numbers))
+    runs = []
+    for n in numbers:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    text = ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs[:12])
+    if len(runs) > 12:
+        text += f", … ({len(numbers)} in all)"
+    return text
+
+
+def metrics(port, host="127.0.0.1"):
+    """A push process's /push/metrics as {name: value}, summing the samples of labelled series."""
+    conn = http.client.HTTPConnection(host, port, timeout=10)
+    try:
+        conn.request("GET", "/push/metrics")
+        response = conn.getresponse()
+        text = response.read().decode()
+        assert response.status == 200, f"/push/metrics answered {response.status}: {text[:300]}"
+    finally:
+        conn.close()
+    values = defaultdict(float)
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name_part, _, value = line.rpartition(" ")
+        name = name_part.split("{", 1)[0].strip()
+        try:
+            values[name] += float(value)
+        except ValueError:
+            pass
+    return dict(values)
+
+
+# --- the web API --------------------------------------------------------------------------------
+
+class ApiError(AssertionError):
+    """An API answer other than the one expected; says which request got what."""
+
+
+class User:
+    """One account's side of the web API, with a session (cookie and CSRF token) or an API token.
+
+    Each thread gets its own keep-alive connection, so writer threads can share one User."""
+
+    def __init__(self, base, *, id=None, name=None, email=None, cookie=None, csrf=None, token=None, token_id=None):
+        self.base = base.rstrip("/")
+        self.id, self.name, self.email = id, name, email
+        self.cookie, self.csrf = cookie, csrf
+        self.token, self.token_id = token, token_id
+        self._local = threading.local()
+
+    def __repr__(self):
+        return f"User({self.name!r} #{self.id}, {'token' if self.token else 'session'})"
+
+    # Credentials
+
+    @property
+    def session(self):
+        """The `tack_session=…` pair, for a Cookie header."""
+        return self.cookie
+
+    def auth_headers(self, write=False):
+        if self.token:
+            return {"Authorization": "Bearer " + self.token}
+        headers = {"Cookie": self.cookie} if self.cookie else {}
+        if write and self.csrf:
+            headers["X-CSRF-Token"] = self.csrf
+        return headers
+
+    def with_token(self, scope="read", name="push tests"):
+        """The same account authenticated by a new API token of `scope`."""
+        token_id, secret = self.create_token(scope=scope, name=name)
+        return User(self.base, id=self.id, name=self.name, email=self.email, token=secret, token_id=token_id)
+
+    def new_session(self, password=PASSWORD):
+        """Another session of the same account (logs in again)."""
+        return login(self.base, self.email, password)
+
+    # Requests
+
+    def _connection(self):
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            parts = urllib.parse.urlsplit(self.base)
+            conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=30)
+            self._local.conn = conn
+            self._local.used = False
+        return conn
+
+    def request(self, method, path, body=None, headers=None):
+        """(status, decoded JSON or None, response headers). A stale keep-alive connection is
+        reopened once; a fresh one that fails raises."""
+        all_headers = self.auth_headers(write=method not in ("GET", "HEAD"))
+        all_headers.update(headers or {})
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            all_headers["Content-Type"] = "application/json"
+        for attempt in (1, 2):
+            conn = self._connection()
+            reused = self._local.used
+            try:
+                conn.request(method, path, body=data, headers=all_headers)
+                response = conn.getresponse()
+                raw = response.read()
+                self._local.used = True
+                if response.getheader("Connection", "").lower() == "close":
+                    conn.close()
+                    self._local.conn = None
+                break
+            except Exception as error:
+                conn.close()
+                self._local.conn = None
+                stale = isinstance(error, (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError))
+                if not (stale and reused) or attempt == 2:
+                    raise
+        try:
+            decoded = json.loads(raw) if raw else None
+        except ValueError:
+            decoded = raw.decode(errors="replace")
+        return response.status, decoded, response.headers
+
+    def call(self, method, path, body=None, expect=(200, 201, 204)):
+        """The decoded answer of a request that must succeed."""
+        status, decoded, _ = self.request(method, path, body)
+        if status not in ((expect,) if isinstance(expect, int) else expect):
+            raise ApiError(f"{self!r}: {method} {path} {json.dumps(body)[:200] if body is not None else ''} "
+                           f"answered {status}, expected {expect}: {decoded}")
+        return decoded
+
+    # Boards
+
+    def create_board(self, name="Board"):
+        return self.call("POST", "/api/v1/boards", {"name": name}, expect=201)["board"]["id"]
+
+    def create_column(self, board, name="Todo"):
+        return self.call("POST", f"/api/v1/boards/{board}/columns", {"name": name}, expect=201)["column"]["id"]
+
+    def create_card(self, board, column, title, description=None):
+        """{"card": …, "version": …}: the card and the board version its creation produced."""
+        body = {"column_id": column, "title": title}
+        if description is not None:
+            body["description"] = description
+        return self.call("POST", f"/api/v1/boards/{board}/cards", body, expect=201)
+
+    def board_version(self, board):
+        return self.call("GET", f"/api/v1/boards/{board}", expect=200)["board"]["version"]
+
+    def add_member(self, board, email, role="member"):
+        """Adds the account with `email`; returns the version the change produced."""
+        return self.call("PUT", f"/api/v1/boards/{board}/members", {"email": email, "role": role}, expect=(200, 201))["version"]
+
+    def remove_member(self, board, user_id):
+        """Removes a member; returns the version of the removal event."""
+        return self.call("DELETE", f"/api/v1/boards/{board}/members/{user_id}", expect=200)["version"]
+
+    # Account
+
+    def create_token(self, scope="read", name="push tests"):
+        """(id, secret) of a new API token."""
+        answer = self.call("POST", "/api/v1/me/tokens", {"name": name, "scope": scope}, expect=201)
+        return answer["id"], answer["token"]
+
+    def revoke_token(self, token_id):
+        self.call("DELETE", f"/api/v1/me/tokens/{token_id}", expect=204)
+
+    def logout(self):
+        self.call("POST", "/api/v1/auth/logout", expect=204)
+
+
+def _session_user(base, status, body, headers, what):
+    if status not in (200, 201):
+        raise ApiError(f"{what} answered {status}: {body}")
+    cookie = headers["Set-Cookie"]
+    assert cookie and cookie.startswith("tack_session="), f"{what} set no session cookie: {cookie!r}"
+    user = body["user"]
+    return User(base, id=user["id"], name=user["name"], email=user["email"],
+                cookie=cookie.split(";", 1)[0], csrf=body["csrf_token"])
+
+
+def signup(base, email, name, password=PASSWORD):
+    """Creates an account through POST /api/v1/auth/signup; returns it signed in (cookie + CSRF)."""
+    status, body, headers = User(base).request("POST", "/api/v1/auth/signup", {"email": email, "name": name, "password": password})
+    return _session_user(base, status, body, headers, f"signup of {email}")
+
+
+def login(base, email, password=PASSWORD):
+    """A new session of an existing account."""
+    status, body, headers = User(base).request("POST", "/api/v1/auth/login", {"email": email, "password": password})
+    return _session_user(base, status, body, headers, f"login of {email}")
+
+
+def shared_board(owner, *members, name="Shared"):
+    """A board of `owner` with one column and `members` added; returns (board id, column id)."""
+    board = owner.create_board(name)
+    column = owner.create_column(board)
+    for member in members:
+        owner.add_member(board, member.email)
+    return board, column
+
+
+def write_cards(user, board, column, count, threads=4, title="Card", description=None, deadline=120):
+    """Creates `count` cards with `threads` writer threads; returns the versions the writes produced."""
+    versions = []
+    lock = threading.Lock()
+    errors = []
+    counter = iter(range(count))
+    stop_at = time.time() + deadline
+
+    def writer():
+        while time.time() < stop_at:
+            with lock:
+                n = next(counter, None)
+            if n is None or errors:
+                return
+            try:
+                answer = user.create_card(board, column, f"{title} {n}", description)
+            except Exception as error:  # reported below, with the others
+                errors.append(error)
+                return
+            with lock:
+                versions.append(answer["version"])
+
+    workers = [threading.Thread(target=writer, daemon=True) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=max(1, stop_at - time.time()) + 5)
+    assert not errors, f"writing {count} cards failed: {errors[0]}"
+    assert len(versions) == count, f"only {len(versions)} of {count} cards were written within {deadline} s"
+    return sorted(versions)
+
+
+# --- processes ----------------------------------------------------------------------------------
+
+class Stack:
+    """web (+ worker) + push processes of one Tack fixture, with web.base_url set to the web port's
+    localhost address (so the cookie's Origin is known)."""
+
+    def __init__(self, tack, pushes=1, worker=True, push_env=None, base_url=None):
+        self.tack = tack
+        tack.env["TACK_WEB_BASE_URL"] = base_url or f"http://localhost:{tack.env['TACK_WEB_PORT']}"
+        self.origin = origin_of(tack.env["TACK_WEB_BASE_URL"])
+        self.base = f"http://127.0.0.1:{tack.env['TACK_WEB_PORT']}"
+        self.web = tack.start("run", "web")
+        self.worker = tack.start("run", "worker") if worker else None
+        self.pushes = []  # [(process, port)]
+        for i in range(pushes):
+            self.add_push(env=push_env)
+        wait_http(self.base + "/healthz")
+
+    def add_push(self, env=None, port=None):
+        """Starts another `run push` (the first on TACK_PUSH_PORT, others on free ports); waits for it."""
+        port = port or (int(self.tack.env["TACK_PUSH_PORT"]) if not self.pushes else free_port())
+        merged = {"TACK_PUSH_PORT": str(port)}
+        merged.update(env or {})
+        proc = self.tack.start("run", "push", env=merged)
+        self.pushes.append((proc, port))
+        try:
+            wait_http(f"http://127.0.0.1:{port}/push/healthz")
+        except AssertionError:
+            raise AssertionError(f"run push on port {port} did not answer /push/healthz:\n{self.tack.output(proc)[-3000:]}")
+        return proc, port
+
+    def ws_url(self, i=0):
+        return f"ws://127.0.0.1:{self.pushes[i][1]}/push/ws"
+
+    def push_port(self, i=0):
+        return self.pushes[i][1]
+
+    def push_log(self, i=0):
+        return self.tack.output(self.pushes[i][0])[-4000:]
+
+    def connect(self, user, i=0, **kwargs):
+        """A PushSocket for `user` on push process `i`, with the credential it has (a session
+        cookie goes with this site's Origin)."""
+        if user.token:
+            return PushSocket.connect(self.ws_url(i), token=user.token, label=kwargs.pop("label", repr(user)), **kwargs)
+        return PushSocket.connect(self.ws_url(i), cookie=user.cookie, origin=self.origin, label=kwargs.pop("label", repr(user)), **kwargs)
+
+
+class PrivateRedis:
+    """A redis-server of the test's own, started with the flags `platform`'s start_redis uses (AOF
+    on), so that a test can restart it: SHUTDOWN (which writes the AOF) and start again."""
+
+    def __init__(self, directory):
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.proc = None
+        self.start()
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def cli(self, *args, check=True):
+        r = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True, timeout=10)
+        if check and r.returncode != 0:
+            raise AssertionError(f"redis-cli {' '.join(args)}: {r.stderr}{r.stdout}")
+        return r.stdout.strip()
+
+    def start(self):
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
+                                      "--appendonly", "yes", "--save", "", "--logfile", str(self.dir / "redis.log")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        wait_until(lambda: self.cli("PING", check=False) == "PONG", timeout=10, what=f"redis-server on port {self.port}")
+
+    def restart(self, down_seconds=1.0):
+        """A clean restart: SHUTDOWN, `down_seconds` without Redis, then the same server again."""
+        self.cli("SHUTDOWN", check=False)
+        self.proc.wait(timeout=15)
+        time.sleep(down_seconds)
+        self.start()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(timeout=10)
+
+
+class Nginx:
+    """nginx serving the rendered nginx.conf.example (as Tests/system/test_ops.py renders it), with
+    its upstreams pointed at the given web and push ports."""
+
+    def __init__(self, tmp_path, web_ports, push_ports, port=None):
+        self.port = port or free_port()
+        site = (ROOT / "nginx.conf.example").read_text()
+        site = site.replace("{{SERVER_NAME}}", "localhost").replace("{{PATH_TO_TACK_ROOT}}", str(ROOT))
+        assert "{{" not in site, "every placeholder is rendered"
+        site = site.replace("listen 80;", f"listen 127.0.0.1:{self.port};")
+        for example, ports in (("server 127.0.0.1:5000;", web_ports), ("server 127.0.0.1:4000;", push_ports)):
+            assert example in site, f"nginx.conf.example has no `{example}` line"
+            site = site.replace(example, " ".join(f"server 127.0.0.1:{p};" for p in ports))
+        (tmp_path / "tack-site.conf").write_text(site)
+        self.conf = tmp_path / "nginx.conf"
+        self.conf.write_text(f"""
+worker_processes 1;
+worker_rlimit_nofile 8192;
+pid {tmp_path}/nginx.pid;
+error_log {tmp_path}/nginx-error.log;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp_path}/body;
+    proxy_temp_path {tmp_path}/proxy;
+    fastcgi_temp_path {tmp_path}/fastcgi;
+    uwsgi_temp_path {tmp_path}/uwsgi;
+    scgi_temp_path {tmp_path}/scgi;
+    include {tmp_path}/tack-site.conf;
+}}
+""")
+        self.binary = shutil.which("nginx") or "/usr/sbin/nginx"
+        check = subprocess.run([self.binary, "-t", "-c", str(self.conf)], capture_output=True, text=True)
+        assert check.returncode == 0, check.stderr
+        self.proc = subprocess.Popen([self.binary, "-c", str(self.conf), "-g", "daemon off;"], start_new_session=True)
+        wait_http(f"http://127.0.0.1:{self.port}/push/healthz")
+
+    @property
+    def base(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self):
+        return f"ws://127.0.0.1:{self.port}/push/ws"
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+
+
+# --- what a client received ---------------------------------------------------------------------
+
+class Versions:
+    """Per board, the versions a client received, in arrival order, duplicates kept."""
+
+    def __init__(self):
+        self.by_board = defaultdict(list)
+
+    def add(self, board, version):
+        self.by_board[board].append(version)
+
+    def of(self, board):
+        return list(self.by_board.get(board, []))
+
+    def last(self, board, default=None):
+        seen = self.by_board.get(board)
+        return max(seen) if seen else default
+
+    def problems(self, board, first, last):
+        """None when `board`'s versions are exactly first..last, each once, in order; otherwise
+        what is wrong: missing, duplicated, unexpected and out-of-order versions."""
+        got = self.by_board.get(board, [])
+        expected = list(range(first, last + 1))
+        if got == expected:
+            return None
+        counts = defaultdict(int)
+        for v in got:
+            counts[v] += 1
+        wrong = []
+        missing = [v for v in expected if counts[v] == 0]
+        if missing:
+            wrong.append(f"missing {ranges(missing)}")
+        duplicated = {v: n for v, n in counts.items() if n > 1}
+        if duplicated:
+            wrong.append("duplicated " + ", ".join(f"{v} (×{n})" for v, n in sorted(duplicated.items())[:12]))
+        unexpected = [v for v in counts if v < first or v > last]
+        if unexpected:
+            wrong.append(f"unexpected {ranges(unexpected)}")
+        disorder = [(a, b) for a, b in zip(got, got[1:]) if b < a]
+        if disorder:
+            wrong.append("out of order: " + ", ".join(f"{b} after {a}" for a, b in disorder[:8]))
+        return (f"board {board}: expected versions {first}..{last} once each in order, received {len(got)} "
+                f"({ranges(got) if got else 'none'}): " + "; ".join(wrong))
+
+    def assert_exactly(self, board, first, last, who="the client"):
+        problem = self.problems(board, first, last)
+        assert problem is None, f"{who}: {problem}"
+
+
+def short(message, limit=300):
+    """A message for a failure text, cut at `limit` characters."""
+    text = message if isinstance(message, str) else repr(message) if isinstance(message, bytes) else json.dumps(message)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+class HandshakeRefused(Exception):
+    """The push endpoint answered the handshake with an HTTP status other than 101 (or 200 for SSE)."""
+
+    def __init__(self, status, body, headers=None):
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+        super().__init__(f"handshake refused: HTTP {status} {body[:300]!r}")
+
+    @property
+    def json(self):
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            raise AssertionError(f"the refusal's body is not JSON: HTTP {self.status} {self.body[:300]!r}") from None
+
+    @property
+    def code(self):
+        return self.json["error"]["code"]
+
+    @property
+    def content_type(self):
+        return self.headers.get("Content-Type") or self.headers.get("content-type") or ""
+
+
+class Closed(AssertionError):
+    """The connection closed while the test waited for a message."""
+
+    def __init__(self, code, what):
+        self.close_code = code
+        super().__init__(what)
+
+
+class Silence(AssertionError):
+    """Nothing arrived within the time a test allowed."""
+
+
+# --- the WebSocket client -----------------------------------------------------------------------
+
+class PushSocket:
+    """One WebSocket to /push/ws. Every message received lands in `messages`, and every event's
+    version in `versions`, whichever call read it."""
+
+    def __init__(self, ws, label):
+        self.ws = ws
+        self.label = label
+        self.messages = []
+        self.versions = Versions()
+        self.events = []
+        self._pending = []  # read but not yet returned by wait_for
+        self.closed_with = None
+
+    @classmethod
+    async def connect(cls, url, cookie=None, origin=None, token=None, source_address=None, rcvbuf=None,
+                      label="client", timeout=10, max_queue=16, headers=None):
+        """Opens the socket or raises HandshakeRefused with the HTTP status and body. `rcvbuf`
+        shrinks the kernel's receive buffer (for a client that stops reading); `source_address`
+        binds to a local address such as 127.0.0.5."""
+        extra = list((headers or {}).items())
+        if cookie:
+            extra.append(("Cookie", cookie))
+        if token:
+            extra.append(("Authorization", "Bearer " + token))
+        kwargs = dict(additional_headers=extra, origin=origin, compression=None, open_timeout=timeout, ping_interval=None,
+                      close_timeout=3, max_size=2 ** 23, max_queue=max_queue, proxy=None, user_agent_header=None)
+        if rcvbuf or source_address:
+            parts = urllib.parse.urlsplit(url)
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            if rcvbuf:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            if source_address:
+                sock.bind((source_address, 0))
+            sock.setblocking(False)
+            await asyncio.wait_for(asyncio.get_running_loop().sock_connect(sock, (parts.hostname, parts.port)), timeout)
+            kwargs["sock"] = sock
+        try:
+            ws = await ws_connect(url, **kwargs)
+        except InvalidStatus as refused:
+            response = refused.response
+            raise HandshakeRefused(response.status_code, response.body.decode(errors="replace"), response.headers) from None
+        return cls(ws, label)
+
+    @property
+    def close_code(self):
+        """The close code received, 1006 for a connection that dropped, None while open."""
+        return self.closed_with if self.closed_with is not None else self.ws.close_code
+
+    async def send(self, message):
+        """A dict is sent as JSON text; a str as text as it is; bytes as a binary frame."""
+        await self.ws.send(json.dumps(message) if isinstance(message, dict) else message)
+
+    def _record(self, raw):
+        assert isinstance(raw, str), f"{self.label}: the server sent a binary frame: {raw[:100]!r}"
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            raise AssertionError(f"{self.label}: the server sent a frame that is not JSON: {raw[:300]!r}") from None
+        assert isinstance(message, dict) and "type" in message, f"{self.label}: not a message object: {short(raw)}"
+        self.messages.append(message)
+        if message["type"] == "event":
+            self.events.append(message)
+            self.versions.add(message["board"], message["version"])
+        return message
+
+    async def recv(self, timeout=5.0):
+        """The next message (already read ones first). Raises Closed if the connection closes and
+        AssertionError after `timeout` seconds of silence."""
+        if self._pending:
+            return self._pending.pop(0)
+        try:
+            raw = await asyncio.wait_for(self.ws.recv(), timeout)
+        except asyncio.TimeoutError:
+            raise Silence(f"{self.label}: nothing received within {timeout} s; the last messages were "
+                                 f"{[short(m, 120) for m in self.messages[-5:]]}") from None
+        except ConnectionClosed as closed:
+            code = closed.rcvd.code if closed.rcvd is not None else 1006
+            reason = closed.rcvd.reason if closed.rcvd is not None else ""
+            self.closed_with = code
+            raise Closed(code, f"{self.label}: the connection closed (code {code}, reason {reason!r}); the last "
+                               f"messages were {[short(m, 120) for m in self.messages[-5:]]}") from None
+        return self._record(raw)
+
+    async def wait_for(self, type, board=None, timeout=5.0, allow_errors=False, **fields):
+        """The first message of `type` (for `board`, with `fields`), reading on past others (kept
+        for later `recv`s). An `error` met on the way fails the test unless `allow_errors`."""
+        deadline = time.monotonic() + timeout
+        skipped = []
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"{self.label}: no {type} message (board {board}, {fields}) within {timeout} s; "
+                                         f"received meanwhile: {[short(m, 160) for m in skipped[-8:]]}")
+                try:
+                    message = await self.recv(left)
+                except Silence:
+                    raise AssertionError(f"{self.label}: no {type} message (board {board}, {fields}) within {timeout} s; "
+                                         f"received meanwhile: {[short(m, 160) for m in skipped[-8:]]}") from None
+                if (message["type"] == type and (board is None or message.get("board") == board)
+                        and all(message.get(k) == v for k, v in fields.items())):
+                    return message
+                if message["type"] == "error" and type != "error" and not allow_errors:
+                    raise AssertionError(f"{self.label}: waiting for {type} (board {board}), the server answered {short(message)}")
+                skipped.append(message)
+        finally:
+            self._pending = skipped + self._pending
+
+    async def subscribe(self, board, after=None, timeout=10.0):
+        """Sends subscribe and returns the `subscribed` answer (fails on an error answer)."""
+        message = {"type": "subscribe", "board": board}
+        if after is not None:
+            message["after"] = after
+        await self.send(message)
+        return await self.wait_for("subscribed", board=board, timeout=timeout)
+
+    async def events_through(self, board, version, timeout=10.0):
+        """Reads until an event of `board` with `version` (or later) has arrived."""
+        deadline = time.monotonic() + timeout
+        while (self.versions.last(board) or 0) < version:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                got = self.versions.of(board)
+                raise AssertionError(f"{self.label}: board {board} reached version {self.versions.last(board)}, not {version}, "
+                                     f"within {timeout} s; received {len(got)} events ({ranges(got) if got else 'none'})")
+            try:
+                await self.recv(min(left, 1.0))
+            except Silence:
+                pass
+
+    async def quiet(self, seconds=1.0):
+        """Reads whatever arrives during `seconds` (to catch what should not come); returns it."""
+        got = list(self._pending)
+        self._pending = []
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                got.append(await self.recv(left))
+            except (Closed, Silence):
+                break
+        return got
+
+    async def closed(self, timeout=10.0):
+        """Reads until the server closes the connection; returns the close code (1006 when the TCP
+        connection ended without a close frame). Fails if it stays open for `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"{self.label}: the connection was still open after {timeout} s; the last messages were "
+                                     f"{[short(m, 120) for m in self.messages[-5:]]}")
+            try:
+                await self.recv(left)
+            except Closed as closed:
+                return closed.close_code
+            except Silence:
+                continue
+
+    async def close(self):
+        try:
+            await asyncio.wait_for(self.ws.close(), 5)
+        except Exception:
+            pass
+
+
+async def assert_still_serves(stack, user, board, column, i=0, label="a fresh client"):
+    """A new client of `user` on push process `i` subscribes to `board` and receives a card
+    written now, with the next version: the process carries on serving after whatever went before."""
+    sock = await stack.connect(user, i, label=label)
+    try:
+        version = (await sock.subscribe(board))["version"]
+        written = await asyncio.to_thread(user.create_card, board, column, "still served")
+        assert written["version"] == version + 1, f"nobody else writes to board {board}: {written['version']} after {version}"
+        await sock.events_through(board, written["version"])
+        event = sock.events[-1]
+        assert event["kind"] == "card.created" and event["card"] == written["card"]["id"], short(event)
+    finally:
+        await sock.close()
+
+
+class ResumingClient:
+    """A client that does what docs/push-protocol.md asks of one, and records what it gets.
+
+    It subscribes its boards with `after` (0: the whole history), and after any close or failed
+    connection reconnects with jittered backoff to the next of `urls` (one nginx URL, or several
+    push processes) and resubscribes each board with `after` = the highest version it has. It
+    never drops a duplicate and never skips a gap: `versions` holds exactly what the server sent.
+    `closes` holds (monotonic time, code) of each close; `problems` holds anything a correct
+    server never sends to it (resync while the log holds the history, unsubscribed, errors,
+    refused handshakes other than 5xx)."""
+
+    def __init__(self, urls, boards, *, cookie=None, origin=None, token=None, after=0, label="client", source_address=None):
+        self.urls = list(urls)
+        self.boards = list(boards)
+        self.cookie, self.origin, self.token = cookie, origin, token
+        self.start = {b: after for b in self.boards}
+        self.label = label
+        self.source_address = source_address
+        self.versions = Versions()
+        self.closes = []
+        self.problems = []
+        self.connections = 0
+        self.ready = 0  # connections on which every board's subscription was confirmed
+        self.subscribed_once = asyncio.Event()
+        self._stop = False
+        self._sock = None
+        self._index = 0
+
+    def last(self, board):
+        return self.versions.last(board, self.start[board])
+
+    def caught_up(self, finals):
+        return all(self.last(b) >= finals[b] for b in self.boards)
+
+    async def run(self):
+        attempt = 0
+        while not self._stop:
+            url = self.urls[self._index % len(self.urls)]
+            try:
+                self._sock = await PushSocket.connect(url, cookie=self.cookie, origin=self.origin, token=self.token,
+                                                      label=self.label, source_address=self.source_address, timeout=5)
+            except HandshakeRefused as refused:
+                if refused.status < 500:
+                    self.problems.append(f"{url} refused the handshake: HTTP {refused.status} {refused.body[:200]}")
+                self._sock = None
+            except (OSError, asyncio.TimeoutError, WebSocketException):
+                self._sock = None
+            if self._sock is None:
+                self._index += 1
+                attempt += 1
+                await asyncio.sleep(random.uniform(0, min(1.0, 0.05 * 2 ** attempt)))
+                continue
+            self.connections += 1
+            try:
+                await self._serve()
+                attempt = 0
+            finally:
+                self.closes.append((time.monotonic(), self._sock.close_code))
+                self._sock = None
+            if not self._stop:
+                self._index += 1
+                await asyncio.sleep(random.uniform(0, 0.3))
+
+    async def _serve(self):
+        ws = self._sock.ws
+        pending = set(self.boards)
+        try:
+            for board in self.boards:
+                await ws.send(json.dumps({"type": "subscribe", "board": board, "after": self.last(board)}))
+            async for raw in ws:
+                try:
+                    message = json.loads(raw)
+                    kind = message.get("type")
+                except (ValueError, TypeError, AttributeError):
+                    self.problems.append(f"not a JSON message object: {raw[:200]!r}")
+                    continue
+                if kind == "event":
+                    self.versions.add(message["board"], message["version"])
+                elif kind == "subscribed":
+                    if message["board"] in pending:
+                        pending.discard(message["board"])
+                        if not pending:
+                            self.ready += 1
+                            self.subscribed_once.set()
+                elif kind == "presence":
+                    pass
+                else:
+                    self.problems.append(f"unexpected {short(message, 200)}")
+                if self._stop:
+                    break
+        except (ConnectionClosed, OSError):
+            pass
+
+    async def stop(self):
+        self._stop = True
+        if self._sock is not None:
+            await self._sock.close()
+
+
+def version_report(clients, finals):
+    """Per client and board, what is wrong with the versions received (empty when nothing is)."""
+    wrong = []
+    for client in clients:
+        for board in client.boards:
+            problem = client.versions.problems(board, client.start[board] + 1, finals[board])
+            if problem:
+                wrong.append(f"{client.label}: {problem}")
+        wrong += [f"{client.label}: {p}" for p in client.problems]
+    return wrong
+
+
+# --- server-sent events -------------------------------------------------------------------------
+
+class SseStream:
+    """One GET /push/sse, read by a background task into a queue of (id, message) pairs.
+    `versions` records every event's version, `last_id` the newest `id:` line."""
+
+    def __init__(self, reader, writer, status, headers, label):
+        self.reader, self.writer = reader, writer
+        self.status, self.headers = status, headers
+        self.label = label
+        self.queue = asyncio.Queue()
+        self.versions = Versions()
+        self.messages = []
+        self.last_id = None
+        self.pings = 0
+        self.task = None
+
+    @classmethod
+    async def open(cls, host, port, boards, cookie=None, origin=None, token=None, last_event_id=None,
+                   query_last_event_id=None, label="sse", timeout=10):
+        """Opens the stream, or raises HandshakeRefused with the status and JSON body of a refusal."""
+        query = [("board", str(b)) for b in boards]
+        if query_last_event_id is not None:
+            query.append(("last_event_id", query_last_event_id))
+        lines = [f"GET /push/sse?{urllib.parse.urlencode(query)} HTTP/1.1", f"Host: {host}:{port}",
+                 "Accept: text/event-stream", "Cache-Control: no-cache"]
+        if cookie:
+            lines.append(f"Cookie: {cookie}")
+        if origin:
+            lines.append(f"Origin: {origin}")
+        if token:
+            lines.append(f"Authorization: Bearer {token}")
+        if last_event_id is not None:
+            lines.append(f"Last-Event-ID: {last_event_id}")
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        await writer.drain()
+        status_line = (await asyncio.wait_for(reader.readline(), timeout)).decode()
+        assert status_line.startswith("HTTP/1."), f"{label}: not an HTTP answer: {status_line!r}"
+        status = int(status_line.split()[1])
+        headers = {}
+        while True:
+            line = (await asyncio.wait_for(reader.readline(), timeout)).decode().rstrip("\r\n")
+            if not line:
+                break
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        stream = cls(reader, writer, status, headers, label)
+        if status != 200:
+            try:
+                body = await asyncio.wait_for(stream._body_bytes(), timeout)
+            finally:
+                writer.close()
+            raise HandshakeRefused(status, body.decode(errors="replace"), headers)
+        assert headers.get("content-type", "").startswith("text/event-stream"), f"{label}: content type {headers.get('content-type')!r}"
+        stream.task = asyncio.get_running_loop().create_task(stream._read())
+        return stream
+
+    async def _body_bytes(self):
+        """A refusal's whole body (Content-Length or chunked)."""
+        if "content-length" in self.headers:
+            return await self.reader.readexactly(int(self.headers["content-length"]))
+        if self.headers.get("transfer-encoding", "").lower() == "chunked":
+            body = b""
+            async for chunk in self._chunks():
+                body += chunk
+            return body
+        return await self.reader.read()
+
+    async def _chunks(self):
+        if self.headers.get("transfer-encoding", "").lower() != "chunked":
+            while data := await self.reader.read(65536):
+                yield data
+            return
+        while True:
+            size = int((await self.reader.readline()).split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                return
+            yield await self.reader.readexactly(size)
+            await self.reader.readexactly(2)
+
+    async def _read(self):
+        buffer, event_id, data = "", None, []
+        try:
+            async for chunk in self._chunks():
+                buffer += chunk.decode()
+                while "\n" in buffer:
+                    line, buffer = buffer.split("\n", 1)
+                    line = line.rstrip("\r")
+                    if line == "":
+                        if data:
+                            message = json.loads("\n".join(data))
+                            self.messages.append(message)
+                            if event_id is not None:
+                                self.last_id = event_id
+                            if message.get("type") == "event":
+                                self.versions.add(message["board"], message["version"])
+                            await self.queue.put((event_id, message))
+                        event_id, data = None, []
+                    elif line.startswith(":"):
+                        self.pings += 1
+                    elif line.startswith("id:"):
+                        event_id = line[3:].strip()
+                    elif line.startswith("data:"):
+                        data.append(line[5:].lstrip(" ") if line.startswith("data: ") else line[5:])
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+            pass
+        finally:
+            await self.queue.put(None)
+
+    async def next(self, timeout=5.0):
+        """(id, message) of the next SSE message; AssertionError on silence or end of stream."""
+        try:
+            item = await asyncio.wait_for(self.queue.get(), timeout)
+        except asyncio.TimeoutError:
+            raise Silence(f"{self.label}: no SSE message within {timeout} s; the last were "
+                                 f"{[short(m, 120) for m in self.messages[-5:]]}") from None
+        if item is None:
+            await self.queue.put(None)
+            raise AssertionError(f"{self.label}: the stream ended; the last messages were {[short(m, 120) for m in self.messages[-5:]]}")
+        return item
+
+    async def events_through(self, board, version, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while (self.versions.last(board) or 0) < version:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                got = self.versions.of(board)
+                raise AssertionError(f"{self.label}: board {board} reached version {self.versions.last(board)}, not {version}, within "
+                                     f"{timeout} s; received {ranges(got) if got else 'no events'}")
+            try:
+                await self.next(min(left, 1.0))
+            except Silence:
+                pass
+
+    async def wait_for(self, type, board=None, timeout=5.0):
+        """The first message of `type` (for `board`); the ones before it are recorded, not kept."""
+        deadline = time.monotonic() + timeout
+        skipped = []
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                if left <= 0:
+                    raise Silence("")
+                _, message = await self.next(left)
+            except Silence:
+                raise AssertionError(f"{self.label}: no {type} message (board {board}) within {timeout} s; received meanwhile: "
+                                     f"{[short(m, 160) for m in skipped[-8:]]}") from None
+            if message["type"] == type and (board is None or message.get("board") == board):
+                return message
+            skipped.append(message)
+
+    async def quiet(self, seconds=1.0):
+        """Reads whatever arrives during `seconds`; returns the (id, message) pairs."""
+        deadline = time.monotonic() + seconds
+        got = []
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                got.append(await self.next(left))
+            except AssertionError:  # silence, or the end of the stream
+                break
+        return got
+
+    async def close(self):
+        if self.task:
+            self.task.cancel()
+        self.writer.close()
+        try:
+            await asyncio.wait_for(self.writer.wait_closed(), 3)
+        except Exception:
+            pass
+
+
+def parse_vector(text):
+    """'42:57,43:12' → {42: 57, 43: 12}."""
+    vector = {}
+    for part in (text or "").split(","):
+        if part.strip():
+            board, _, version = part.strip().partition(":")
+            vector[int(board)] = int(version)
+    return vector
