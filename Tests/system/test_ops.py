@@ -10,6 +10,7 @@ import time
 import urllib.request
 
 from conftest import ROOT, free_port, free_port_run
+from helpers import PushSocket, SseStream, run, signup
 
 
 def render(text, **values):
@@ -45,6 +46,8 @@ http {{
     check = subprocess.run([nginx, "-t", "-c", str(tmp_path / "nginx.conf")], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
 
+    # The site's address, as users type it: the session cookie's Origin must match it.
+    migrated.env["TACK_WEB_BASE_URL"] = f"http://localhost:{listen}"
     web = migrated.start("run", "web")
     push = migrated.start("run", "push")
     server = subprocess.Popen([nginx, "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off;"])
@@ -61,12 +64,37 @@ http {{
                 time.sleep(0.2)
         assert health.status == 200 and b'"ok"' in health.read()
         assert pushed.status == 200 and pushed.read() == b"ok"
+        run(live_updates_through_nginx(listen), 60)
     finally:
         server.send_signal(signal.SIGQUIT)
         server.wait(timeout=10)
         for proc in (web, push):
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=15) == 0
+
+
+async def live_updates_through_nginx(listen):
+    """A WebSocket (upgraded through nginx) and an SSE stream (unbuffered) both receive a card
+    written through nginx's /api/v1."""
+    site = f"http://127.0.0.1:{listen}"
+    ada = signup(site, "nginx@example.com", "Nginx Tester")
+    board = ada.create_board("Behind nginx")
+    column = ada.create_column(board)
+    sock = await PushSocket.connect(f"ws://127.0.0.1:{listen}/push/ws", cookie=ada.cookie, origin=f"http://localhost:{listen}",
+                                    label="WebSocket through nginx")
+    stream = await SseStream.open("127.0.0.1", listen, [board], cookie=ada.cookie, label="SSE through nginx")
+    try:
+        version = (await sock.subscribe(board))["version"]
+        await stream.wait_for("subscribed", board)
+        written = ada.create_card(board, column, "Through nginx")
+        assert written["version"] == version + 1
+        await sock.events_through(board, written["version"])
+        await stream.events_through(board, written["version"])
+        sock.versions.assert_exactly(board, version + 1, written["version"], "the WebSocket through nginx")
+        stream.versions.assert_exactly(board, version + 1, written["version"], "the SSE stream through nginx")
+    finally:
+        await sock.close()
+        await stream.close()
 
 
 def test_supervisord_example_runs_every_role_and_stops_them_cleanly(migrated, tmp_path):
