@@ -102,12 +102,15 @@ struct RunCommand: AsyncParsableCommand {
         case .worker, .scheduler: break
         }
         let identity = ClusterMembership.Identity(node: config.nodeName, zone: config.node.zone, role: role, listen: listen)
+        var load: (@Sendable () -> [(String, String)])?
         switch role {
         case .web:
             let deps = WebDependencies(config: config, postgres: postgres, redis: redis, migrations: try Clients.migrations(config), metrics: registry)
             services.append(try buildWebApplication(deps, logger: logger))
         case .push:
-            services += buildPushServices(config: config, postgres: postgres, redis: redis, registry: registry, logger: logger).services
+            let push = buildPushServices(config: config, postgres: postgres, redis: redis, registry: registry, logger: logger)
+            services += push.services
+            load = push.load
         case .worker:
             services += try buildWorkerServices(config: config, queues: queues, processID: identity.id, postgres: postgres, redis: redis, logger: logger)
         case .scheduler:
@@ -115,7 +118,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         if let parentPID { services.append(ParentWatch(parent: parentPID, logger: logger)) }
         services.append(ClusterMembership(identity: identity, redis: redis, interval: config.cluster.heartbeatInterval,
-                                          ttl: config.cluster.heartbeatTTL, logger: logger))
+                                          ttl: config.cluster.heartbeatTTL, logger: logger, load: load))
 
         var groupConfiguration = ServiceGroupConfiguration(
             services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup) },

@@ -126,11 +126,11 @@ struct StatusCommand: AsyncParsableCommand {
         let nodes = Dictionary(grouping: report.processes, by: \.node)
         say("Tack cluster: \(nodes.count) node(s), \(report.processes.count) process(es), schema version \(report.schemaVersion)")
         say("")
-        let header = ["NODE", "ZONE", "ROLE", "PID", "LISTEN", "VERSION", "UP", "HEARTBEAT"]
+        let header = ["NODE", "ZONE", "ROLE", "PID", "LISTEN", "VERSION", "UP", "HEARTBEAT", "CONNECTIONS"]
         var rows: [[String]] = [header]
         for p in report.processes {
             rows.append([p.node, p.zone, p.role, String(p.pid), p.listen.isEmpty ? "-" : p.listen, p.version,
-                         Self.age(now - p.startedAt), Self.age(now - p.heartbeatAt) + " ago"])
+                         Self.age(now - p.startedAt), Self.age(now - p.heartbeatAt) + " ago", p.connections.map(String.init) ?? "-"])
         }
         sayTable(rows)
         say("")

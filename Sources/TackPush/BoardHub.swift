@@ -35,6 +35,12 @@ final class BoardHub: Service, Sendable {
         var loops: [ObjectIdentifier: (hub: LoopHub, count: Int)] = [:]
         var listeners = 0
         var idleSince: ContinuousClock.Instant? = .now
+        /// Users with the board open on this process, with how many connections each.
+        var local: [Int64: (name: String, count: Int)] = [:]
+        /// Presence entries this process wrote to Redis for the board.
+        var presenceWritten: Set<String> = []
+        /// The presence last sent to listeners, across every push process.
+        var presence: [PresenceUser] = []
     }
 
     enum Access: Sendable { case allowed, notFound }
@@ -52,9 +58,16 @@ final class BoardHub: Service, Sendable {
     let metrics: PushMetrics
     let sweepInterval: Duration
     let boards = Mutex<[Int64: Board]>([:])
+    private let sweeps = Atomic<Int>(0)
     let subscriber: RedisSubscriber
     private let refills: AsyncStream<Int64>
     private let refillRequests: AsyncStream<Int64>.Continuation
+    private let presenceChanges: AsyncStream<Int64>
+    private let presenceRequests: AsyncStream<Int64>.Continuation
+    /// Identifies this process's presence entries.
+    let presenceOwner = UUID().uuidString.prefix(12).lowercased()
+    /// Presence entries expire unless refreshed (a killed process's users disappear by themselves).
+    static let presenceTTL: Duration = .seconds(30)
     /// Every loop's hub, for sweeps that ask all connections.
     let loopHubs: [LoopHub]
 
@@ -68,6 +81,7 @@ final class BoardHub: Service, Sendable {
         self.logger = logger
         self.subscriber = redis.makeSubscriber(bufferLimit: 100_000)
         (refills, refillRequests) = AsyncStream.makeStream(of: Int64.self)
+        (presenceChanges, presenceRequests) = AsyncStream.makeStream(of: Int64.self)
     }
 
     // MARK: - Running
@@ -83,17 +97,26 @@ final class BoardHub: Service, Sendable {
                     }
                 }
                 group.addTask { await self.sweepLoop() }
+                group.addTask {
+                    for await board in self.presenceChanges { await self.writePresence(board) }
+                }
             }
         } onGracefulShutdown: {
             self.refillRequests.finish()
+            self.presenceRequests.finish()
             self.subscriber.close()
         }
+        await removeOwnPresence()
     }
 
     private func dispatchMessages() async {
         for await message in subscriber.messages {
-            guard message.channel.hasPrefix("tack:board:"), let event = PushEvent(published: message.payload) else { continue }
-            receive([event], live: true)
+            guard message.channel.hasPrefix("tack:board:") else { continue }
+            if let event = PushEvent(published: message.payload) {
+                receive([event], live: true)
+            } else if let board = Int64(message.channel.dropFirst("tack:board:".count)), message.payload.starts(with: Array(#"{"presence""#.utf8)) {
+                await readPresence([board])
+            }
         }
     }
 
@@ -176,30 +199,109 @@ final class BoardHub: Service, Sendable {
     /// Adds a listener on `loop` and returns the version from which it receives live events
     /// (every later one, in order); nil when the board is not ready (prepare again).
     /// Call on `loop`'s event loop, and add the connection to the loop's registry in the same step.
-    func register(board: Int64, loop: LoopHub) -> Int64? {
-        boards.withLock { boards -> Int64? in
+    func register(board: Int64, loop: LoopHub, user: Principal) -> (version: Int64, presence: [PresenceUser])? {
+        var arrived = false
+        let result = boards.withLock { boards -> (Int64, [PresenceUser])? in
             guard var entry = boards[board], entry.ready else { return nil }
             let key = ObjectIdentifier(loop)
             entry.loops[key, default: (loop, 0)].count += 1
             entry.listeners += 1
             entry.idleSince = nil
+            entry.local[user.userID, default: (user.name, 0)].count += 1
+            arrived = entry.local[user.userID]?.count == 1
             boards[board] = entry
-            return entry.lastVersion
+            return (entry.lastVersion, entry.presence)
         }
+        if arrived { presenceRequests.yield(board) }
+        return result
     }
 
     /// Removes a listener registered on `loop`.
-    func release(board: Int64, loop: LoopHub) {
-        boards.withLock { boards in
-            guard var entry = boards[board] else { return }
+    func release(board: Int64, loop: LoopHub, userID: Int64) {
+        let left = boards.withLock { boards -> Bool in
+            guard var entry = boards[board] else { return false }
             let key = ObjectIdentifier(loop)
             if let current = entry.loops[key] {
                 if current.count <= 1 { entry.loops[key] = nil } else { entry.loops[key] = (current.hub, current.count - 1) }
                 entry.listeners -= 1
             }
             if entry.listeners <= 0 { entry.idleSince = .now }
+            var left = false
+            if let present = entry.local[userID] {
+                if present.count <= 1 {
+                    entry.local[userID] = nil
+                    left = true
+                } else {
+                    entry.local[userID] = (present.name, present.count - 1)
+                }
+            }
             boards[board] = entry
+            return left
         }
+        if left { presenceRequests.yield(board) }
+    }
+
+    // MARK: - Presence
+
+    /// Writes this process's presence entries for `board` to Redis (a sorted set scored by
+    /// expiry, one member per process and user) and tells every push process to re-read it.
+    private func writePresence(_ board: Int64, refresh: Bool = false) async {
+        guard let (wanted, written) = boards.withLock({ boards -> (Set<String>, Set<String>)? in
+            guard let entry = boards[board] else { return nil }
+            return (Set(entry.local.map { "\(presenceOwner)|\($0.key)|\($0.value.name)" }), entry.presenceWritten)
+        }) else { return }
+        let expiry = Int(Date().timeIntervalSince1970 * 1000) + Self.presenceTTL.wholeMilliseconds
+        let key = RedisKeys.boardPresence(board)
+        var commands: [[any RedisArgumentConvertible]] = []
+        let added = refresh ? wanted : wanted.subtracting(written)
+        if !added.isEmpty { commands.append(["ZADD", key] + added.flatMap { [expiry, $0] as [any RedisArgumentConvertible] }) }
+        let removed = written.subtracting(wanted)
+        if !removed.isEmpty { commands.append(["ZREM", key] + removed.map { $0 as any RedisArgumentConvertible }) }
+        guard !commands.isEmpty else { return }
+        commands.append(["PEXPIRE", key, Self.presenceTTL.wholeMilliseconds * 2])
+        if !refresh { commands.append(["PUBLISH", RedisKeys.boardChannel(board), "{\"presence\":\(board)}"]) }
+        do {
+            _ = try await redis.pipeline(commands)
+            boards.withLock { boards in boards[board]?.presenceWritten = wanted }
+        } catch {
+            logger.debug("could not write presence", metadata: ["tack.board.id": "\(board)", "tack.error": "\(error)"])
+        }
+    }
+
+    /// Reads who has each board open, across processes, and tells local listeners when it changed.
+    private func readPresence(_ ids: [Int64]) async {
+        guard !ids.isEmpty else { return }
+        let now = Int(Date().timeIntervalSince1970 * 1000)
+        guard let replies = try? await redis.pipeline(ids.map { ["ZRANGEBYSCORE", RedisKeys.boardPresence($0), now, "+inf"] }) else { return }
+        for (board, reply) in zip(ids, replies) {
+            var users: [Int64: String] = [:]
+            for member in reply.array?.compactMap(\.string) ?? [] {
+                let parts = member.split(separator: "|", maxSplits: 2, omittingEmptySubsequences: false)
+                if parts.count == 3, let id = Int64(parts[1]) { users[id] = String(parts[2]) }
+            }
+            let presence = users.map { PresenceUser(id: $0.key, name: $0.value) }.sorted { $0.id < $1.id }
+            let loops = boards.withLock { boards -> [LoopHub] in
+                guard var entry = boards[board], entry.presence != presence else { return [] }
+                entry.presence = presence
+                boards[board] = entry
+                return entry.loops.values.map(\.hub)
+            }
+            guard !loops.isEmpty else { continue }
+            let message = ServerMessage.presence(board: board, users: presence.map { ($0.id, $0.name) })
+            for loop in loops { loop.eventLoop.execute { loop.presence(board: board, message: message) } }
+        }
+    }
+
+    /// Leaves presence at shutdown (the entries would otherwise linger until they expire).
+    private func removeOwnPresence() async {
+        let written = boards.withLock { boards in boards.compactMap { ($0.key, $0.value.presenceWritten) }.filter { !$0.1.isEmpty } }
+        guard !written.isEmpty else { return }
+        var commands: [[any RedisArgumentConvertible]] = []
+        for (board, members) in written {
+            commands.append(["ZREM", RedisKeys.boardPresence(board)] + members.map { $0 as any RedisArgumentConvertible })
+            commands.append(["PUBLISH", RedisKeys.boardChannel(board), "{\"presence\":\(board)}"])
+        }
+        _ = try? await redis.pipeline(commands)
     }
 
     // MARK: - Events
@@ -330,6 +432,11 @@ final class BoardHub: Service, Sendable {
             }
         }
         await revalidate()
+        sweeps.add(1, ordering: .relaxed)
+        if sweeps.load(ordering: .relaxed) % 5 == 0 {
+            for board in ready.keys { await writePresence(board, refresh: true) }
+            await readPresence(Array(ready.keys))
+        }
     }
 
     private func requestRefill(_ board: Int64, through version: Int64) {
@@ -392,6 +499,12 @@ final class BoardHub: Service, Sendable {
     func close() {
         subscriber.close()
     }
+}
+
+/// A user who has a board open.
+struct PresenceUser: Equatable, Sendable {
+    var id: Int64
+    var name: String
 }
 
 /// A user following a board.

@@ -68,6 +68,12 @@ final class LoopHub: @unchecked Sendable {
         for connection in listeners.values { connection.resync(board: board, version: version) }
     }
 
+    /// Tells `board`'s listeners on this loop who has it open.
+    func presence(board: Int64, message: ByteBuffer) {
+        guard let listeners = boards[board] else { return }
+        for connection in listeners.values { connection.presence(board: board, message: message) }
+    }
+
     /// Ends the subscriptions to `board` (of `userIDs` only, when given).
     func endSubscriptions(board: Int64, userIDs: Set<Int64>?, reason: String) {
         guard let listeners = boards[board] else { return }

@@ -20,6 +20,8 @@ import TackRedis
 public struct PushServices {
     /// Services for the role's `ServiceGroup`, in start order.
     public let services: [any Service]
+    /// Heartbeat fields: open connections, for `status`.
+    public let load: @Sendable () -> [(String, String)]
 }
 
 /// Builds the push role for `run push` and for tests. `registry` receives the push metrics
@@ -62,7 +64,8 @@ public func buildPushServices(config: TackConfiguration, postgres: PostgresClien
         configuration: .init(address: .hostname(config.push.host, port: config.push.port), serverName: "Tack push", backlog: 4096,
                              availableConnectionsDelegate: MaximumAvailableConnections(config.push.maxConnections, logger: logger)),
         logger: logger)
-    return PushServices(services: [LoopSweeps(hubs: loopHubs), hub, application])
+    return PushServices(services: [LoopSweeps(hubs: loopHubs), hub, application],
+                        load: { [("connections", String(metrics.openConnections))] })
 }
 
 /// Starts and stops every loop's sweep.

@@ -116,7 +116,7 @@ final class PushConnection {
         if let existing = subscriptions[board] {
             if existing.registered {
                 hub.stopListening(self, board: board)
-                boards.release(board: board, loop: hub)
+                boards.release(board: board, loop: hub, userID: principal.userID)
             }
         } else if subscriptions.count >= limits.maxSubscriptions {
             send(ServerMessage.error(code: "too_many_subscriptions",
@@ -148,7 +148,7 @@ final class PushConnection {
 
     /// Registers with the hub (the point from which live events come) and sends what is missing.
     private func start(board: Int64, after: Int64?, generation: Int) {
-        guard let live = boards.register(board: board, loop: hub) else {
+        guard let (live, presence) = boards.register(board: board, loop: hub, user: principal) else {
             // The hub forgot the board in between (it went idle): prepare again.
             subscriptions[board] = nil
             subscribe(board: board, after: after)
@@ -157,6 +157,7 @@ final class PushConnection {
         hub.listen(self, board: board)
         subscriptions[board]?.registered = true
         send(ServerMessage.subscribed(board: board, version: live))
+        if !presence.isEmpty { send(ServerMessage.presence(board: board, users: presence.map { ($0.id, $0.name) })) }
         guard let after, after < live else {
             subscriptions[board]?.lastSent = after ?? live
             finishCatchUp(board: board)
@@ -253,6 +254,12 @@ final class PushConnection {
         }
     }
 
+    /// Who has a subscribed board open changed.
+    func presence(board: Int64, message: ByteBuffer) {
+        guard subscriptions[board]?.registered == true else { return }
+        send(message)
+    }
+
     /// The hub could not fill a gap: tell the client to reload the board.
     func resync(board: Int64, version: Int64) {
         guard var subscription = subscriptions[board], subscription.registered else { return }
@@ -266,7 +273,7 @@ final class PushConnection {
         guard let subscription = subscriptions.removeValue(forKey: board) else { return }
         if subscription.registered {
             hub.stopListening(self, board: board)
-            boards.release(board: board, loop: hub)
+            boards.release(board: board, loop: hub, userID: principal.userID)
         }
         send(ServerMessage.unsubscribed(board: board, reason: reason))
     }
@@ -297,7 +304,7 @@ final class PushConnection {
         closed = true
         for (board, subscription) in subscriptions where subscription.registered {
             hub.stopListening(self, board: board)
-            boards.release(board: board, loop: hub)
+            boards.release(board: board, loop: hub, userID: principal.userID)
         }
         subscriptions = [:]
         hub.remove(self)

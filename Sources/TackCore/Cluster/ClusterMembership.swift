@@ -57,14 +57,18 @@ public final class ClusterMembership: Service, Sendable {
     let interval: Duration
     let ttl: Duration
     let logger: Logger
+    /// What the role reports with every heartbeat (the push role: its open connections).
+    let load: (@Sendable () -> [(String, String)])?
 
-    /// Creates the membership of one process.
-    public init(identity: Identity, redis: RedisClient, interval: Duration, ttl: Duration, logger: Logger) {
+    /// Creates the membership of one process; `load` adds fields to each heartbeat.
+    public init(identity: Identity, redis: RedisClient, interval: Duration, ttl: Duration, logger: Logger,
+                load: (@Sendable () -> [(String, String)])? = nil) {
         self.identity = identity
         self.redis = redis
         self.interval = interval
         self.ttl = ttl
         self.logger = logger
+        self.load = load
     }
 
     /// Heartbeats until graceful shutdown, then removes the entry.
@@ -105,7 +109,7 @@ public final class ClusterMembership: Service, Sendable {
     func beat() async throws {
         let now = Int(Date().timeIntervalSince1970 * 1000)
         var args: [any RedisArgumentConvertible] = [now, ttl.wholeMilliseconds, identity.id]
-        let fields: [(String, String)] = [
+        let fields: [(String, String)] = (load?() ?? []) + [
             ("node", identity.node), ("zone", identity.zone), ("role", identity.role.rawValue),
             ("pid", String(identity.pid)), ("listen", identity.listen), ("version", identity.version),
             ("started_at", String(Int(identity.startedAt.timeIntervalSince1970 * 1000))), ("heartbeat_at", String(now)),

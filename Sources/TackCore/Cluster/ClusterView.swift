@@ -23,6 +23,8 @@ public struct ClusterView: Sendable {
         public var startedAt: Int
         /// Last heartbeat, ms since 1970.
         public var heartbeatAt: Int
+        /// Open client connections at the last heartbeat (push processes).
+        public var connections: Int?
     }
 
     /// Live processes, sorted by node, role, pid.
@@ -47,7 +49,8 @@ public struct ClusterView: Sendable {
             processes.append(ProcessEntry(id: id, node: fields["node"] ?? "?", zone: fields["zone"] ?? "",
                                           role: fields["role"] ?? "?", pid: Int(fields["pid"] ?? "") ?? 0,
                                           listen: fields["listen"] ?? "", version: fields["version"] ?? "",
-                                          startedAt: Int(fields["started_at"] ?? "") ?? 0, heartbeatAt: Int(fields["heartbeat_at"] ?? "") ?? 0))
+                                          startedAt: Int(fields["started_at"] ?? "") ?? 0, heartbeatAt: Int(fields["heartbeat_at"] ?? "") ?? 0,
+                                          connections: fields["connections"].flatMap { Int($0) }))
         }
         processes.sort { ($0.node, $0.role, $0.pid) < ($1.node, $1.role, $1.pid) }
         return ClusterView(processes: processes, schedulerLeader: replies.last?.string)

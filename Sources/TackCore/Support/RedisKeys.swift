@@ -21,6 +21,9 @@ public enum RedisKeys {
     public static let schedulerJobs = "tack:{scheduler}:jobs"
     /// A board's capped event history stream; entry ids are `version-0`.
     public static func boardHistory(_ boardID: Int64) -> String { "tack:{board:\(boardID)}:history" }
+    /// Who has a board open: a sorted set of `<push process>|<user id>|<name>` scored by expiry
+    /// (milliseconds since 1970), refreshed by each push process for its own connections.
+    public static func boardPresence(_ boardID: Int64) -> String { "tack:{board:\(boardID)}:presence" }
     /// The pub/sub channel a board's events are published on (channels are not keys).
     public static func boardChannel(_ boardID: Int64) -> String { "tack:board:\(boardID)" }
     /// The job stream of a queue.
