@@ -26,7 +26,7 @@ export class PushClient extends EventTarget {
   #WebSocket;
   /// Board id → last version applied; null while subscribed "from now" and not yet confirmed.
   #boards = new Map();
-  /// Boards whose subscription is being restarted after a gap (their `unsubscribed` is expected).
+  /// Boards whose subscription is being restarted after a gap, until the new `subscribed`.
   #restarting = new Set();
   #socket = null;
   #open = false;
@@ -146,22 +146,26 @@ export class PushClient extends EventTarget {
         if (followed) this.#emit('presence', msg);
         return;
       case 'unsubscribed':
-        if (msg.reason === 'requested' && this.#restarting.has(board)) return;
         if (msg.reason !== 'requested') this.#boards.delete(board);
         return this.#emit('unsubscribed', msg);
       case 'error':
         if (msg.code === 'board_not_found') this.#boards.delete(board);
+        if (msg.code === 'unavailable' && followed) setTimeout(() => this.#retry(board), 1000 + Math.random() * 2000);
         return this.#emit('error', msg);
     }
   }
 
-  /// Unsubscribes and subscribes again from the last version; until the new `subscribed`, events
-  /// that do not follow on are dropped (the new subscription sends them again).
+  /// Subscribes again from the last version (the server restarts the subscription); until the
+  /// new `subscribed`, events that do not follow on are dropped (the new subscription resends them).
   #restart(board) {
     if (this.#restarting.has(board) || !this.#open) return;
     this.#restarting.add(board);
-    this.#send({ type: 'unsubscribe', board });
     this.#send(this.#subscription(board));
+  }
+
+  /// Subscribes again after the server could not (error `unavailable`), if still wanted.
+  #retry(board) {
+    if (this.#boards.has(board)) this.#send(this.#subscription(board));
   }
 
   #subscription(board) {
