@@ -737,7 +737,9 @@ class ResumingClient:
     never drops a duplicate and never skips a gap: `versions` holds exactly what the server sent.
     `closes` holds (monotonic time, code) of each close; `problems` holds anything a correct
     server never sends to it (resync while the log holds the history, unsubscribed, errors,
-    refused handshakes other than 5xx)."""
+    refused handshakes other than 5xx). An `unavailable` error (the server could not subscribe
+    just then, e.g. while Redis restarts) is answered as the protocol asks: subscribe again
+    shortly; `retries` counts them."""
 
     def __init__(self, urls, boards, *, cookie=None, origin=None, token=None, after=0, label="client", source_address=None):
         self.urls = list(urls)
@@ -750,6 +752,7 @@ class ResumingClient:
         self.closes = []
         self.problems = []
         self.connections = 0
+        self.retries = 0
         self.ready = 0  # connections on which every board's subscription was confirmed
         self.subscribed_once = asyncio.Event()
         self._stop = False
@@ -814,11 +817,25 @@ class ResumingClient:
                             self.subscribed_once.set()
                 elif kind == "presence":
                     pass
+                elif kind == "error" and message.get("code") == "unavailable" and message.get("board") in pending:
+                    self.retries += 1
+                    asyncio.get_running_loop().call_later(random.uniform(0.2, 0.6), self._resubscribe, ws, message["board"])
                 else:
                     self.problems.append(f"unexpected {short(message, 200)}")
                 if self._stop:
                     break
         except (ConnectionClosed, OSError):
+            pass
+
+    def _resubscribe(self, ws, board):
+        if not self._stop and self._sock is not None and self._sock.ws is ws:
+            asyncio.ensure_future(self._send_quietly(ws, {"type": "subscribe", "board": board, "after": self.last(board)}))
+
+    @staticmethod
+    async def _send_quietly(ws, message):
+        try:
+            await ws.send(json.dumps(message))
+        except ConnectionClosed:
             pass
 
     async def stop(self):
