@@ -48,6 +48,8 @@ public func buildPushServices(config: TackConfiguration, postgres: PostgresClien
         registry.emit(into: &bytes)
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
+    let sse = ServerSentEvents(authenticator: authenticator, hub: hub, loopHubs: loopHubs, limits: limits)
+    router.get("/push/sse") { request, _ -> Response in try await sse.respond(request) }
     router.get("/push/ws") { _, _ -> Response in
         PushRefusal(status: .badRequest, code: "websocket_expected", message: "Open /push/ws as a WebSocket (Upgrade: websocket, Sec-WebSocket-Version: 13).").response
     }

@@ -16,7 +16,8 @@ struct Principal: Sendable {
 /// Where a connection's messages go: a WebSocket channel or an SSE response.
 protocol PushTransport: AnyObject {
     /// Writes one message; returns false when the client was cut off instead (too slow).
-    func write(_ message: ByteBuffer, event: PushEvent?) -> Bool
+    /// `position` is the board version the client has once it has this message.
+    func write(_ message: ByteBuffer, position: (board: Int64, version: Int64)?) -> Bool
     /// Closes with a protocol close code.
     func close(code: UInt16, reason: String)
     /// Sends a ping; false when the transport has no pings of its own.
@@ -112,7 +113,7 @@ final class PushConnection {
         return false
     }
 
-    private func subscribe(board: Int64, after: Int64?) {
+    func subscribe(board: Int64, after: Int64?) {
         if let existing = subscriptions[board] {
             if existing.registered {
                 hub.stopListening(self, board: board)
@@ -156,7 +157,7 @@ final class PushConnection {
         }
         hub.listen(self, board: board)
         subscriptions[board]?.registered = true
-        send(ServerMessage.subscribed(board: board, version: live))
+        send(ServerMessage.subscribed(board: board, version: live), position: (board, after.map { min($0, live) } ?? live))
         if !presence.isEmpty { send(ServerMessage.presence(board: board, users: presence.map { ($0.id, $0.name) })) }
         guard let after, after < live else {
             subscriptions[board]?.lastSent = after ?? live
@@ -184,7 +185,7 @@ final class PushConnection {
             case .success(.pruned):
                 self.boards.metrics.resyncs.increment()
                 self.subscriptions[board]?.lastSent = target
-                self.send(ServerMessage.resync(board: board, reason: "history_pruned", version: target))
+                self.send(ServerMessage.resync(board: board, reason: "history_pruned", version: target), position: (board, target))
                 self.finishCatchUp(board: board)
             case .failure:
                 guard attempt < 10 else {
@@ -243,7 +244,7 @@ final class PushConnection {
         guard var subscription = subscriptions[event.board], event.version > subscription.lastSent else { return }
         subscription.lastSent = event.version
         subscriptions[event.board] = subscription
-        guard let transport, transport.write(event.json, event: event) else {
+        guard let transport, transport.write(event.json, position: (event.board, event.version)) else {
             cutOff()
             return
         }
@@ -265,7 +266,7 @@ final class PushConnection {
         guard var subscription = subscriptions[board], subscription.registered else { return }
         subscription.lastSent = max(subscription.lastSent, version)
         subscriptions[board] = subscription
-        send(ServerMessage.resync(board: board, reason: "history_pruned", version: version))
+        send(ServerMessage.resync(board: board, reason: "history_pruned", version: version), position: (board, version))
     }
 
     /// Ends one subscription and tells the client why.
@@ -278,9 +279,9 @@ final class PushConnection {
         send(ServerMessage.unsubscribed(board: board, reason: reason))
     }
 
-    private func send(_ message: ByteBuffer) {
+    private func send(_ message: ByteBuffer, position: (board: Int64, version: Int64)? = nil) {
         guard !closed, let transport else { return }
-        if !transport.write(message, event: nil) { cutOff() }
+        if !transport.write(message, position: position) { cutOff() }
     }
 
     private func cutOff() {

@@ -93,7 +93,7 @@ final class WebSocketPushHandler: ChannelInboundHandler, RemovableChannelHandler
 
     // MARK: - PushTransport
 
-    func write(_ message: ByteBuffer, event: PushEvent?) -> Bool {
+    func write(_ message: ByteBuffer, position: (board: Int64, version: Int64)?) -> Bool {
         guard let context, !closing else { return true }
         if queue == nil, context.channel.isWritable {
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: message)), promise: nil)
