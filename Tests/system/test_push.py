@@ -453,6 +453,10 @@ def test_a_client_that_stops_reading_is_cut_off_while_another_receives_everythin
         if reading.done():
             raise AssertionError(f"the reading client stopped: {reading.exception()}")
         reading.cancel()
+        try:
+            await reading
+        except asyncio.CancelledError:
+            pass
         await reader.quiet(0.5)
         reader.versions.assert_exactly(board, start + 1, final, "the reading client")
         assert reader.close_code is None, f"the reading client was closed too ({reader.close_code})"
