@@ -594,7 +594,8 @@ class PushSocket:
     @property
     def close_code(self):
         """The close code received, 1006 for a connection that dropped, None while open."""
-        return self.closed_with if self.closed_with is not None else self.ws.close_code
+        code = self.closed_with if self.closed_with is not None else self.ws.close_code
+        return None if code is None else int(code)
 
     async def send(self, message):
         """A dict is sent as JSON text; a str as text as it is; bytes as a binary frame."""
@@ -624,7 +625,7 @@ class PushSocket:
             raise Silence(f"{self.label}: nothing received within {timeout} s; the last messages were "
                                  f"{[short(m, 120) for m in self.messages[-5:]]}") from None
         except ConnectionClosed as closed:
-            code = closed.rcvd.code if closed.rcvd is not None else 1006
+            code = int(closed.rcvd.code) if closed.rcvd is not None else 1006
             reason = closed.rcvd.reason if closed.rcvd is not None else ""
             self.closed_with = code
             raise Closed(code, f"{self.label}: the connection closed (code {code}, reason {reason!r}); the last "
