@@ -12,6 +12,7 @@ import NIOWebSocket
 import PostgresNIO
 import Prometheus
 import ServiceLifecycle
+import Synchronization
 import TackCore
 import TackRedis
 
@@ -40,6 +41,7 @@ public func buildPushServices(config: TackConfiguration, postgres: PostgresClien
         tokens: APITokenRepository(postgres: postgres, logger: logger),
         origin: PushAuthenticator.origin(of: config.web.baseURL))
     let loops = Dictionary(uniqueKeysWithValues: loopHubs.map { (ObjectIdentifier($0.eventLoop), $0) })
+    let draining = DrainFlag()
 
     let router = Router()
     router.get("/push/healthz") { _, _ -> String in "ok" }
@@ -48,14 +50,14 @@ public func buildPushServices(config: TackConfiguration, postgres: PostgresClien
         registry.emit(into: &bytes)
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
-    let sse = ServerSentEvents(authenticator: authenticator, hub: hub, loopHubs: loopHubs, limits: limits)
+    let sse = ServerSentEvents(authenticator: authenticator, hub: hub, loopHubs: loopHubs, limits: limits, draining: draining)
     router.get("/push/sse") { request, _ -> Response in try await sse.respond(request) }
     router.get("/push/ws") { _, _ -> Response in
         PushRefusal(status: .badRequest, code: "websocket_expected", message: "Open /push/ws as a WebSocket (Upgrade: websocket, Sec-WebSocket-Version: 13).").response
     }
 
     let server = HTTPServerBuilder { responder in
-        PushChildChannel(responder: responder, authenticator: authenticator, limits: limits, logger: logger) { channel, principal, handler in
+        PushChildChannel(responder: responder, authenticator: authenticator, limits: limits, draining: draining, logger: logger) { channel, principal, handler in
             let loop = loops[ObjectIdentifier(channel.eventLoop)] ?? loopHubs[0]
             return PushConnection(principal: principal, hub: loop, boards: hub, limits: limits, transport: handler)
         }
@@ -66,8 +68,36 @@ public func buildPushServices(config: TackConfiguration, postgres: PostgresClien
         configuration: .init(address: .hostname(config.push.host, port: config.push.port), serverName: "Tack push", backlog: 4096,
                              availableConnectionsDelegate: MaximumAvailableConnections(config.push.maxConnections, logger: logger)),
         logger: logger)
-    return PushServices(services: [LoopSweeps(hubs: loopHubs), hub, application],
+    let drain = PushDrain(hubs: loopHubs, metrics: metrics, window: limits.drainWindow, draining: draining)
+    return PushServices(services: [LoopSweeps(hubs: loopHubs), hub, application, drain],
                         load: { [("connections", String(metrics.openConnections))] })
+}
+
+/// SIGTERM: refuse new connections, close every client with 1012 at random moments over the
+/// drain window (so they do not all reconnect at once), and wait until they are gone (or the window
+/// and a grace period have passed) before the server and the hub stop. It comes after the server
+/// in the service list, so the service group shuts it down first.
+struct PushDrain: Service {
+    let hubs: [LoopHub]
+    let metrics: PushMetrics
+    let window: TimeAmount
+    let draining: DrainFlag
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        draining.value.store(true, ordering: .relaxed)
+        for hub in hubs { hub.eventLoop.execute { hub.drain(within: window) } }
+        let deadline = ContinuousClock.now + .nanoseconds(window.nanoseconds) + .seconds(3)
+        while metrics.openConnections > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+}
+
+/// Set once the process is draining: handshakes are refused with 503 so clients go elsewhere.
+final class DrainFlag: Sendable {
+    let value = Atomic<Bool>(false)
+    var isDraining: Bool { value.load(ordering: .relaxed) }
 }
 
 /// Starts and stops every loop's sweep.
@@ -86,6 +116,9 @@ struct PushRefusal: Error, Sendable {
     var status: HTTPResponse.Status
     var code: String
     var message: String
+
+    /// This process is shutting down; another one serves.
+    static let draining = PushRefusal(status: .serviceUnavailable, code: "draining", message: "This push process is restarting; connect again.")
 
     var body: ByteBuffer {
         ByteBuffer(string: "{\"error\":{\"code\":\(StrictJSON.quote(code)),\"message\":\(StrictJSON.quote(message))}}")
@@ -170,14 +203,16 @@ struct PushChildChannel: ServerChildChannel, HTTPChannelHandler {
     let responder: HTTPChannelHandler.Responder
     let authenticator: PushAuthenticator
     let limits: PushLimits
+    let draining: DrainFlag
     let logger: Logger
     let makeConnection: MakeConnection
 
-    init(responder: @escaping HTTPChannelHandler.Responder, authenticator: PushAuthenticator, limits: PushLimits, logger: Logger,
-         makeConnection: @escaping MakeConnection) {
+    init(responder: @escaping HTTPChannelHandler.Responder, authenticator: PushAuthenticator, limits: PushLimits, draining: DrainFlag,
+         logger: Logger, makeConnection: @escaping MakeConnection) {
         self.responder = responder
         self.authenticator = authenticator
         self.limits = limits
+        self.draining = draining
         self.logger = logger
         self.makeConnection = makeConnection
     }
@@ -191,11 +226,16 @@ struct PushChildChannel: ServerChildChannel, HTTPChannelHandler {
             let authenticator = self.authenticator
             let limits = self.limits
             let makeConnection = self.makeConnection
+            let draining = self.draining
             let upgrader = NIOTypedWebSocketServerUpgrader<Upgrade>(
                 maxFrameSize: 4096,
                 shouldUpgrade: { channel, head in
                     guard head.uri == "/push/ws" || head.uri.hasPrefix("/push/ws?") else {
                         outcome.value = .failure(PushRefusal(status: .notFound, code: "not_found", message: "WebSockets are served at /push/ws."))
+                        return channel.eventLoop.makeSucceededFuture(nil)
+                    }
+                    if draining.isDraining {
+                        outcome.value = .failure(PushRefusal.draining)
                         return channel.eventLoop.makeSucceededFuture(nil)
                     }
                     let cookie = head.headers["Cookie"].isEmpty ? nil : head.headers["Cookie"].joined(separator: "; ")

@@ -13,8 +13,10 @@ struct ServerSentEvents: Sendable {
     let hub: BoardHub
     let loopHubs: [LoopHub]
     let limits: PushLimits
+    let draining: DrainFlag
 
     func respond(_ request: Request) async throws -> Response {
+        if draining.isDraining { return PushRefusal.draining.response }
         let principal: Principal
         switch await authenticator.authenticate(cookie: request.headers[.cookie], authorization: request.headers[.authorization],
                                                 origin: request.headers[.origin], requireOrigin: false) {
