@@ -167,6 +167,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "TackPushTests",
+            dependencies: ["TackPush", "TackCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "TackSchedulerTests",
             dependencies: [
                 "TackScheduler", "TackCore", "TackRedis", "TackTestSupport",
