@@ -41,7 +41,14 @@ final class BoardHub: Service, Sendable {
         var presenceWritten: Set<String> = []
         /// The presence last sent to listeners, across every push process.
         var presence: [PresenceUser] = []
+        /// The newest events delivered, consecutive and ending at `lastVersion`: clients resuming
+        /// shortly behind (a reconnect storm after another process died) are served from here,
+        /// not by one history read and parse each.
+        var recent: [PushEvent] = []
     }
+
+    /// Events kept per board in `Board.recent`.
+    static let recentCapacity = 512
 
     enum Access: Sendable { case allowed, notFound }
 
@@ -58,6 +65,10 @@ final class BoardHub: Service, Sendable {
     let metrics: PushMetrics
     let sweepInterval: Duration
     let boards = Mutex<[Int64: Board]>([:])
+    /// Memberships confirmed in the last `membershipTTL` (a reconnect storm asks once per user and
+    /// board); dropped at once by a `member.removed` event, and re-checked by the sweep anyway.
+    private let memberships = Mutex<[MemberPair: ContinuousClock.Instant]>([:])
+    static let membershipTTL: Duration = .seconds(10)
     private let sweeps = Atomic<Int>(0)
     let subscriber: RedisSubscriber
     private let refills: AsyncStream<Int64>
@@ -135,12 +146,23 @@ final class BoardHub: Service, Sendable {
 
     /// Whether `userID` may follow `board`, and the board's Redis subscription confirmed.
     func prepare(board: Int64, userID: Int64) async throws -> Access {
-        let rows = try await postgres.query("SELECT 1 FROM board_members WHERE board_id = \(board) AND user_id = \(userID)", logger: logger)
-        var member = false
-        for try await _ in rows { member = true }
-        guard member else { return .notFound }
+        let pair = MemberPair(board: board, user: userID)
+        let cached = memberships.withLock { $0[pair].map { $0.duration(to: .now) < Self.membershipTTL } ?? false }
+        if !cached {
+            let rows = try await postgres.query("SELECT 1 FROM board_members WHERE board_id = \(board) AND user_id = \(userID)", logger: logger)
+            var member = false
+            for try await _ in rows { member = true }
+            guard member else { return .notFound }
+            memberships.withLock { $0[pair] = .now }
+        }
         try await ensureReady(board)
         return .allowed
+    }
+
+    private func forgetMemberships(_ pairs: some Sequence<MemberPair>) {
+        memberships.withLock { cache in
+            for pair in pairs { cache[pair] = nil }
+        }
     }
 
     private func ensureReady(_ board: Int64) async throws {
@@ -168,11 +190,15 @@ final class BoardHub: Service, Sendable {
             do {
                 try await subscriber.subscribe([RedisKeys.boardChannel(board)])
                 // Read after the subscription is confirmed: any later version arrives live.
-                let version = try await currentVersion(board)
+                let version = try await currentVersion(board) ?? 0
+                let recent = await recentHistory(board: board, through: version)
                 let waiters = boards.withLock { boards -> [CheckedContinuation<Void, any Error>] in
                     guard var entry = boards[board] else { return [] }
                     entry.ready = true
-                    entry.lastVersion = max(entry.lastVersion, version ?? 0)
+                    if version >= entry.lastVersion {
+                        entry.lastVersion = version
+                        entry.recent = recent
+                    }
                     entry.pending = entry.pending.filter { $0.key > entry.lastVersion }
                     let waiters = entry.waiters
                     entry.waiters = []
@@ -188,6 +214,23 @@ final class BoardHub: Service, Sendable {
                 throw error
             }
         }
+    }
+
+    /// The history stream's newest events up to `version`, consecutive and ending at it (empty
+    /// when the stream does not hold `version`).
+    private func recentHistory(board: Int64, through version: Int64) async -> [PushEvent] {
+        guard version > 0 else { return [] }
+        let from = max(1, version - Int64(Self.recentCapacity) + 1)
+        guard let reply = try? await redis.send("XRANGE", RedisKeys.boardHistory(board), "\(from)-0", "\(version)-0"),
+              let entries = reply.array else { return [] }
+        var events: [PushEvent] = []
+        for entry in entries {
+            guard let parts = entry.array, parts.count == 2, let fields = parts[1].array, fields.count == 2,
+                  let bytes = fields[1].bytes, let event = PushEvent(published: bytes) else { continue }
+            if let last = events.last, event.version != last.version + 1 { events = [] }
+            events.append(event)
+        }
+        return events.last?.version == version ? events : []
     }
 
     private func currentVersion(_ board: Int64) async throws -> Int64? {
@@ -323,6 +366,11 @@ final class BoardHub: Service, Sendable {
                 out.append(next)
                 entry.lastVersion = next.version
             }
+            if !out.isEmpty {
+                if entry.recent.last.map({ $0.version + 1 != out[0].version }) ?? false { entry.recent = [] }
+                entry.recent += out
+                if entry.recent.count > Self.recentCapacity { entry.recent.removeFirst(entry.recent.count - Self.recentCapacity) }
+            }
             if !entry.pending.isEmpty && !entry.refilling {
                 entry.refilling = true
                 needsRefill = true
@@ -332,6 +380,8 @@ final class BoardHub: Service, Sendable {
         }
         if needsRefill { refillRequests.yield(board) }
         guard !out.isEmpty else { return }
+        let removed = out.compactMap { $0.removedUser.map { MemberPair(board: board, user: $0) } }
+        if !removed.isEmpty { forgetMemberships(removed) }
         for loop in loops { loop.eventLoop.execute { loop.deliver(out) } }
     }
 
@@ -362,6 +412,7 @@ final class BoardHub: Service, Sendable {
             let loops = boards.withLock { boards -> [LoopHub] in
                 guard var entry = boards[board] else { return [] }
                 entry.lastVersion = max(entry.lastVersion, target)
+                entry.recent = []
                 entry.refilling = false
                 boards[board] = entry
                 return entry.loops.values.map(\.hub)
@@ -376,6 +427,12 @@ final class BoardHub: Service, Sendable {
     func history(board: Int64, after: Int64, through: Int64) async throws -> History {
         guard through > after else { return .events([]) }
         guard through - after <= Self.maximumReplay else { return .pruned }
+        let held = boards.withLock { boards -> [PushEvent]? in
+            guard let recent = boards[board]?.recent, let first = recent.first, let last = recent.last,
+                  first.version <= after + 1, last.version >= through else { return nil }
+            return Array(recent[Int(after + 1 - first.version)...Int(through - first.version)])
+        }
+        if let held { return .events(held) }
         let wanted = Int(through - after)
         if let reply = try? await redis.send("XRANGE", RedisKeys.boardHistory(board), "\(after + 1)-0", "\(through)-0"),
            let entries = reply.array {
@@ -417,6 +474,7 @@ final class BoardHub: Service, Sendable {
             return (ready, idle)
         }
         if !idle.isEmpty { try? await subscriber.unsubscribe(idle.map(RedisKeys.boardChannel)) }
+        memberships.withLock { cache in cache = cache.filter { $0.value.duration(to: .now) < Self.membershipTTL } }
         if !ready.isEmpty {
             do {
                 let ids = Array(ready.keys)
@@ -486,6 +544,7 @@ final class BoardHub: Service, Sendable {
             }
             let endedSessions = sessions.subtracting(liveSessions), revokedTokens = tokens.subtracting(liveTokens)
             let lost = pairs.subtracting(members)
+            forgetMemberships(lost)
             guard !endedSessions.isEmpty || !revokedTokens.isEmpty || !lost.isEmpty else { return }
             for loop in loopHubs {
                 loop.eventLoop.execute { loop.enforce(endedSessions: endedSessions, revokedTokens: revokedTokens, lostMemberships: lost) }

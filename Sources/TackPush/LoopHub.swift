@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 
 /// The connections of one event loop, by board; touched only on that loop.
@@ -55,11 +56,18 @@ final class LoopHub: @unchecked Sendable {
     }
 
     /// Hands events (one board, consecutive versions) to that board's connections on this loop.
+    /// Metrics are recorded once per event and loop, not per recipient (a shared counter or
+    /// histogram per delivery would contend between the loops).
     func deliver(_ events: [PushEvent]) {
         guard let board = events.first?.board, let listeners = boards[board] else { return }
+        var sent = 0
         for connection in listeners.values {
-            for event in events { connection.deliver(event) }
+            for event in events where connection.deliver(event) { sent += 1 }
         }
+        guard sent > 0 else { return }
+        metrics.deliveries.increment(by: Int64(sent))
+        let now = Date().timeIntervalSince1970
+        for event in events { metrics.latency.recordSeconds(max(0, now - event.committedAt)) }
     }
 
     /// The hub could not refill a gap: every listener of `board` restarts from `version`.

@@ -252,7 +252,9 @@ struct PushChildChannel: ServerChildChannel, HTTPChannelHandler {
                 upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
                         guard case .success(let principal)? = outcome.value else { throw PushRefusal(status: .unauthorized, code: "not_signed_in", message: "") }
-                        let handler = WebSocketPushHandler(limits: limits) { handler in makeConnection(channel, principal, handler) }
+                        let raw = RawFrameWriter()
+                        try channel.pipeline.syncOperations.addHandler(raw, position: .first)
+                        let handler = WebSocketPushHandler(limits: limits, raw: raw) { handler in makeConnection(channel, principal, handler) }
                         try channel.pipeline.syncOperations.addHandler(handler)
                         return Upgrade.websocket
                     }

@@ -16,12 +16,16 @@ struct Principal: Sendable {
 /// Where a connection's messages go: a WebSocket channel or an SSE response.
 protocol PushTransport: AnyObject {
     /// Writes one message; returns false when the client was cut off instead (too slow).
+    /// `frame`, when given, is the message already framed for WebSockets (shared by recipients).
     /// `position` is the board version the client has once it has this message.
-    func write(_ message: ByteBuffer, position: (board: Int64, version: Int64)?) -> Bool
+    func write(_ message: ByteBuffer, frame: ByteBuffer?, position: (board: Int64, version: Int64)?) -> Bool
     /// Closes with a protocol close code.
     func close(code: UInt16, reason: String)
     /// Sends a ping; false when the transport has no pings of its own.
     func ping() -> Bool
+    /// Whether a write now goes straight out (nothing queued): history is sent only while it does,
+    /// and the transport calls `PushConnection.writable()` when it does again.
+    var hasRoom: Bool { get }
 }
 
 /// One client's subscriptions and the rules of the protocol, independent of the transport.
@@ -37,6 +41,9 @@ final class PushConnection {
         var catchingUp = true
         var lastSent: Int64 = 0
         var buffered: [PushEvent] = []
+        /// History not sent yet: sent as the client reads, so a long catch-up never fills the
+        /// outbound queue of a client that does read.
+        var backlog: ArraySlice<PushEvent> = []
     }
 
     let principal: Principal
@@ -178,10 +185,8 @@ final class PushConnection {
             guard !self.closed, self.subscriptions[board]?.generation == generation else { return }
             switch result {
             case .success(.events(let events)):
-                for event in events where !self.closed && self.subscriptions[board]?.generation == generation {
-                    self.sendEvent(event)
-                }
-                self.finishCatchUp(board: board)
+                self.subscriptions[board]?.backlog = events[...]
+                self.pumpBacklog(board: board)
             case .success(.pruned):
                 self.boards.metrics.resyncs.increment()
                 self.subscriptions[board]?.lastSent = target
@@ -196,6 +201,26 @@ final class PushConnection {
                     self.catchUp(board: board, through: target, attempt: attempt + 1)
                 }
             }
+        }
+    }
+
+    /// Sends history while the transport has room; finishes the catch-up when all is sent.
+    private func pumpBacklog(board: Int64) {
+        var sent = 0
+        while !closed, transport?.hasRoom == true, var subscription = subscriptions[board], let next = subscription.backlog.popFirst() {
+            subscriptions[board] = subscription
+            if sendEvent(next) { sent += 1 }
+        }
+        if sent > 0 { boards.metrics.deliveries.increment(by: Int64(sent)) }
+        if !closed, let subscription = subscriptions[board], subscription.catchingUp, subscription.backlog.isEmpty {
+            finishCatchUp(board: board)
+        }
+    }
+
+    /// The transport has room again: continue any history being sent.
+    func writable() {
+        for (board, subscription) in subscriptions where !subscription.backlog.isEmpty {
+            pumpBacklog(board: board)
         }
     }
 
@@ -220,39 +245,41 @@ final class PushConnection {
     // MARK: - Outbound
 
     /// A live event from the hub (consecutive versions per board).
-    func deliver(_ event: PushEvent) {
-        guard !closed, var subscription = subscriptions[event.board], subscription.registered else { return }
+    /// Returns whether the event was written to this client now (for the loop's delivery count).
+    @discardableResult
+    func deliver(_ event: PushEvent) -> Bool {
+        guard !closed, var subscription = subscriptions[event.board], subscription.registered else { return false }
         if subscription.catchingUp {
             subscription.buffered.append(event)
             subscriptions[event.board] = subscription
             if subscription.buffered.count > limits.queueLimit * 4 { cutOff() }
-            return
+            return false
         }
-        if event.version <= subscription.lastSent { return }
+        if event.version <= subscription.lastSent { return false }
         if event.version > subscription.lastSent + 1 {
             // Not expected (the hub delivers in order); read the gap back rather than skip it.
             subscription.catchingUp = true
             subscription.buffered = [event]
             subscriptions[event.board] = subscription
             catchUp(board: event.board, through: event.version - 1, attempt: 0)
-            return
+            return false
         }
-        sendEvent(event)
+        return sendEvent(event)
     }
 
-    private func sendEvent(_ event: PushEvent) {
-        guard var subscription = subscriptions[event.board], event.version > subscription.lastSent else { return }
+    @discardableResult
+    private func sendEvent(_ event: PushEvent) -> Bool {
+        guard var subscription = subscriptions[event.board], event.version > subscription.lastSent else { return false }
         subscription.lastSent = event.version
         subscriptions[event.board] = subscription
-        guard let transport, transport.write(event.json, position: (event.board, event.version)) else {
+        guard let transport, transport.write(event.json, frame: event.frame, position: (event.board, event.version)) else {
             cutOff()
-            return
+            return false
         }
-        boards.metrics.deliveries.increment()
-        boards.metrics.latency.recordSeconds(max(0, Date().timeIntervalSince1970 - event.committedAt))
         if event.removedUser == principal.userID {
             endSubscription(board: event.board, reason: "forbidden")
         }
+        return true
     }
 
     /// Who has a subscribed board open changed.
@@ -281,7 +308,7 @@ final class PushConnection {
 
     private func send(_ message: ByteBuffer, position: (board: Int64, version: Int64)? = nil) {
         guard !closed, let transport else { return }
-        if !transport.write(message, position: position) { cutOff() }
+        if !transport.write(message, frame: nil, position: position) { cutOff() }
     }
 
     private func cutOff() {

@@ -13,6 +13,9 @@ final class PushEvent: Sendable {
     let committedAt: Double
     /// The message as clients receive it.
     let json: ByteBuffer
+    /// The same message as a whole WebSocket frame (header and payload), written as it is to every
+    /// WebSocket recipient: no per-recipient encoding or header allocation.
+    let frame: ByteBuffer
 
     init(_ event: BoardEvent) {
         board = event.boardID
@@ -29,6 +32,7 @@ final class PushEvent: Sendable {
         text += ",\"actor\":\(event.actorID.map(String.init) ?? "null"),\"card\":\(event.cardID.map(String.init) ?? "null")"
         text += ",\"at\":\"\(Timestamp.string(from: event.createdAt, milliseconds: true))\",\"data\":\(event.payload)}"
         json = ByteBuffer(string: text)
+        frame = WebSocketWire.textFrame(json)
     }
 
     /// Reads an event as `EventPublisher` publishes it (`BoardEvent.json`); nil for anything else.
@@ -163,4 +167,26 @@ enum PushCloseCode {
     static let policyViolation: UInt16 = 1008
     /// No pong to the last ping.
     static let goingAway: UInt16 = 1001
+}
+
+/// Server-to-client WebSocket frames built by hand (RFC 6455 section 5.2: FIN, opcode, unmasked
+/// length), so a message shared by many recipients is framed once.
+enum WebSocketWire {
+    static func textFrame(_ payload: ByteBuffer) -> ByteBuffer {
+        let length = payload.readableBytes
+        var out = ByteBuffer()
+        out.reserveCapacity(length + 10)
+        out.writeInteger(UInt8(0x81))
+        if length < 126 {
+            out.writeInteger(UInt8(length))
+        } else if length <= 0xFFFF {
+            out.writeInteger(UInt8(126))
+            out.writeInteger(UInt16(length))
+        } else {
+            out.writeInteger(UInt8(127))
+            out.writeInteger(UInt64(length))
+        }
+        out.writeImmutableBuffer(payload)
+        return out
+    }
 }

@@ -2,6 +2,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 
 /// `GET /push/sse?board=B[&board=C]`: the same subscriptions as the WebSocket, as server-sent
 /// events. Each message is `id: B:V[,C:W]` (the newest version delivered per board, which
@@ -47,8 +48,9 @@ struct ServerSentEvents: Sendable {
         let (stream, continuation) = AsyncStream.makeStream(of: ByteBuffer.self, bufferingPolicy: .bufferingOldest(limits.queueLimit))
         let loop = loopHubs.randomElement()!
         let (hub, limits) = (self.hub, self.limits)
+        let queued = SSEQueued()
         let connection = try await loop.eventLoop.submit {
-            let transport = SSETransport(continuation: continuation, positions: positions)
+            let transport = SSETransport(continuation: continuation, positions: positions, queued: queued, limit: limits.queueLimit)
             let connection = PushConnection(principal: principal, hub: loop, boards: hub, limits: limits, transport: transport)
             connection.open()
             for board in wanted { connection.subscribe(board: board, after: positions[board]) }
@@ -64,7 +66,13 @@ struct ServerSentEvents: Sendable {
             body: .init { writer in
                 try await withGracefulShutdownHandler {
                     try await request.body.consumeWithCancellationOnInboundClose { _ in
-                        for await chunk in stream { try await writer.write(chunk) }
+                        for await chunk in stream {
+                            try await writer.write(chunk)
+                            // Half the bound drained: let a catch-up in progress send more.
+                            if queued.value.subtract(1, ordering: .relaxed).newValue == limits.queueLimit / 2 {
+                                loop.eventLoop.execute { connection.value.connection.writable() }
+                            }
+                        }
                     }
                 } onGracefulShutdown: {
                     loop.eventLoop.execute { connection.value.connection.drain(within: drainWindow) }
@@ -89,6 +97,11 @@ struct ServerSentEvents: Sendable {
     }
 }
 
+/// Messages yielded to an SSE response and not written yet.
+final class SSEQueued: Sendable {
+    let value = Atomic<Int>(0)
+}
+
 /// A connection and its SSE transport, kept together for the response's lifetime.
 struct SSEConnection {
     let connection: PushConnection
@@ -101,13 +114,17 @@ struct SSEConnection {
 final class SSETransport: PushTransport {
     let continuation: AsyncStream<ByteBuffer>.Continuation
     private var positions: [Int64: Int64]
+    private let queued: SSEQueued
+    private let limit: Int
 
-    init(continuation: AsyncStream<ByteBuffer>.Continuation, positions: [Int64: Int64]) {
+    init(continuation: AsyncStream<ByteBuffer>.Continuation, positions: [Int64: Int64], queued: SSEQueued, limit: Int) {
         self.continuation = continuation
         self.positions = positions
+        self.queued = queued
+        self.limit = limit
     }
 
-    func write(_ message: ByteBuffer, position: (board: Int64, version: Int64)?) -> Bool {
+    func write(_ message: ByteBuffer, frame: ByteBuffer?, position: (board: Int64, version: Int64)?) -> Bool {
         if let position { positions[position.board] = position.version }
         var chunk = ByteBuffer()
         chunk.writeString("id: ")
@@ -115,7 +132,11 @@ final class SSETransport: PushTransport {
         chunk.writeString("\ndata: ")
         chunk.writeImmutableBuffer(message)
         chunk.writeString("\n\n")
-        if case .dropped = continuation.yield(chunk) { return false }
+        switch continuation.yield(chunk) {
+        case .dropped: return false
+        case .enqueued: queued.value.add(1, ordering: .relaxed)
+        default: break
+        }
         return true
     }
 
@@ -124,7 +145,10 @@ final class SSETransport: PushTransport {
     }
 
     func ping() -> Bool {
-        _ = continuation.yield(ByteBuffer(string: ": ping\n\n"))
+        if case .enqueued = continuation.yield(ByteBuffer(string: ": ping\n\n")) { queued.value.add(1, ordering: .relaxed) }
         return false
     }
+
+    /// History goes out while less than half the stream's bound is waiting for the client.
+    var hasRoom: Bool { queued.value.load(ordering: .relaxed) < limit / 2 }
 }

@@ -17,9 +17,13 @@ final class WebSocketPushHandler: ChannelInboundHandler, RemovableChannelHandler
     private var queuedBytes = 0
     private let limits: PushLimits
     private var closing = false
+    /// Text frames, already framed, are written from the head end of the pipeline (past NIO's
+    /// frame encoder); control frames go through the encoder.
+    private let raw: RawFrameWriter
 
-    init(limits: PushLimits, makeConnection: @escaping (WebSocketPushHandler) -> PushConnection) {
+    init(limits: PushLimits, raw: RawFrameWriter, makeConnection: @escaping (WebSocketPushHandler) -> PushConnection) {
         self.limits = limits
+        self.raw = raw
         self.makeConnection = makeConnection
     }
 
@@ -76,8 +80,11 @@ final class WebSocketPushHandler: ChannelInboundHandler, RemovableChannelHandler
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         drainQueue()
+        if hasRoom { connection?.writable() }
         context.fireChannelWritabilityChanged()
     }
+
+    var hasRoom: Bool { queue == nil && !closing && (raw.context?.channel.isWritable ?? false) }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ChannelShouldQuiesceEvent {
@@ -93,29 +100,30 @@ final class WebSocketPushHandler: ChannelInboundHandler, RemovableChannelHandler
 
     // MARK: - PushTransport
 
-    func write(_ message: ByteBuffer, position: (board: Int64, version: Int64)?) -> Bool {
-        guard let context, !closing else { return true }
-        if queue == nil, context.channel.isWritable {
-            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: message)), promise: nil)
+    func write(_ message: ByteBuffer, frame: ByteBuffer?, position: (board: Int64, version: Int64)?) -> Bool {
+        guard context != nil, !closing else { return true }
+        let frame = frame ?? WebSocketWire.textFrame(message)
+        if queue == nil, let raw = raw.context, raw.channel.isWritable {
+            raw.writeAndFlush(NIOAny(frame), promise: nil)
             return true
         }
         var pending = queue ?? CircularBuffer(initialCapacity: 16)
-        guard pending.count < limits.queueLimit, queuedBytes + message.readableBytes <= limits.queueBytes else { return false }
-        pending.append(message)
-        queuedBytes += message.readableBytes
+        guard pending.count < limits.queueLimit, queuedBytes + frame.readableBytes <= limits.queueBytes else { return false }
+        pending.append(frame)
+        queuedBytes += frame.readableBytes
         queue = pending
         return true
     }
 
     private func drainQueue() {
-        guard let context, var pending = queue else { return }
+        guard let raw = raw.context, var pending = queue else { return }
         var wrote = false
-        while context.channel.isWritable, let next = pending.popFirst() {
+        while raw.channel.isWritable, let next = pending.popFirst() {
             queuedBytes -= next.readableBytes
-            context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: next)), promise: nil)
+            raw.write(NIOAny(next), promise: nil)
             wrote = true
         }
-        if wrote { context.flush() }
+        if wrote { raw.flush() }
         queue = pending.isEmpty ? nil : pending
     }
 
@@ -136,5 +144,19 @@ final class WebSocketPushHandler: ChannelInboundHandler, RemovableChannelHandler
         guard let context, !closing else { return false }
         context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .ping, data: ByteBuffer())), promise: nil)
         return true
+    }
+}
+
+/// Sits first in an upgraded pipeline so pre-framed bytes can be written straight to the socket.
+final class RawFrameWriter: ChannelOutboundHandler, RemovableChannelHandler {
+    typealias OutboundIn = ByteBuffer
+    private(set) var context: ChannelHandlerContext?
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
     }
 }

@@ -548,6 +548,21 @@ class Silence(AssertionError):
 
 # --- the WebSocket client -----------------------------------------------------------------------
 
+async def read_through(client, read, board, version, timeout):
+    """Calls `read(seconds)` until `client.versions` holds `version` of `board`; fails naming what came."""
+    deadline = time.monotonic() + timeout
+    while (client.versions.last(board) or 0) < version:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            got = client.versions.of(board)
+            raise AssertionError(f"{client.label}: board {board} reached version {client.versions.last(board)}, not {version}, "
+                                 f"within {timeout} s; received {len(got)} events ({ranges(got) if got else 'none'})")
+        try:
+            await read(min(left, 1.0))
+        except Silence:
+            pass
+
+
 class PushSocket:
     """One WebSocket to /push/ws. Every message received lands in `messages`, and every event's
     version in `versions`, whichever call read it."""
@@ -667,17 +682,7 @@ class PushSocket:
 
     async def events_through(self, board, version, timeout=10.0):
         """Reads until an event of `board` with `version` (or later) has arrived."""
-        deadline = time.monotonic() + timeout
-        while (self.versions.last(board) or 0) < version:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                got = self.versions.of(board)
-                raise AssertionError(f"{self.label}: board {board} reached version {self.versions.last(board)}, not {version}, "
-                                     f"within {timeout} s; received {len(got)} events ({ranges(got) if got else 'none'})")
-            try:
-                await self.recv(min(left, 1.0))
-            except Silence:
-                pass
+        await read_through(self, self.recv, board, version, timeout)
 
     async def quiet(self, seconds=1.0):
         """Reads whatever arrives during `seconds` (to catch what should not come); returns it."""
@@ -980,17 +985,8 @@ class SseStream:
         return item
 
     async def events_through(self, board, version, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        while (self.versions.last(board) or 0) < version:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                got = self.versions.of(board)
-                raise AssertionError(f"{self.label}: board {board} reached version {self.versions.last(board)}, not {version}, within "
-                                     f"{timeout} s; received {ranges(got) if got else 'no events'}")
-            try:
-                await self.next(min(left, 1.0))
-            except Silence:
-                pass
+        """Reads until an event of `board` with `version` (or later) has arrived."""
+        await read_through(self, self.next, board, version, timeout)
 
     async def wait_for(self, type, board=None, timeout=5.0):
         """The first message of `type` (for `board`); the ones before it are recorded, not kept."""

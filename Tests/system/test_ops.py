@@ -3,14 +3,12 @@ and proxies to real tack processes; supervisord runs the rendered programs and s
 
 import os
 import random
-import shutil
 import signal
 import subprocess
-import time
 import urllib.request
 
-from conftest import ROOT, free_port, free_port_run
-from helpers import PushSocket, SseStream, run, signup
+from conftest import ROOT, free_port, free_port_run, wait_http
+from helpers import Nginx, PushSocket, SseStream, run, signup
 
 
 def render(text, **values):
@@ -21,53 +19,22 @@ def render(text, **values):
 
 
 def test_nginx_example_passes_nginx_t_and_proxies_web_and_push(migrated, tmp_path):
-    site = render((ROOT / "nginx.conf.example").read_text(), SERVER_NAME="localhost", PATH_TO_TACK_ROOT=str(ROOT))
     listen = free_port()
-    site = site.replace("listen 80;", f"listen 127.0.0.1:{listen};")
-    site = site.replace("server 127.0.0.1:5000;", f"server 127.0.0.1:{migrated.env['TACK_WEB_PORT']};")
-    site = site.replace("server 127.0.0.1:4000;", f"server 127.0.0.1:{migrated.env['TACK_PUSH_PORT']};")
-    (tmp_path / "tack-site.conf").write_text(site)
-    main = f"""
-pid {tmp_path}/nginx.pid;
-error_log {tmp_path}/nginx-error.log;
-events {{ worker_connections 64; }}
-http {{
-    access_log {tmp_path}/nginx-access.log;
-    client_body_temp_path {tmp_path}/body;
-    proxy_temp_path {tmp_path}/proxy;
-    fastcgi_temp_path {tmp_path}/fastcgi;
-    uwsgi_temp_path {tmp_path}/uwsgi;
-    scgi_temp_path {tmp_path}/scgi;
-    include {tmp_path}/tack-site.conf;
-}}
-"""
-    (tmp_path / "nginx.conf").write_text(main)
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    check = subprocess.run([nginx, "-t", "-c", str(tmp_path / "nginx.conf")], capture_output=True, text=True)
-    assert check.returncode == 0, check.stderr
-
     # The site's address, as users type it: the session cookie's Origin must match it.
     migrated.env["TACK_WEB_BASE_URL"] = f"http://localhost:{listen}"
     web = migrated.start("run", "web")
     push = migrated.start("run", "push")
-    server = subprocess.Popen([nginx, "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off;"])
+    # Renders the example, passes `nginx -t`, starts nginx and waits for /push/healthz through it.
+    nginx = Nginx(tmp_path, [migrated.env["TACK_WEB_PORT"]], [migrated.env["TACK_PUSH_PORT"]], port=listen)
     try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                health = urllib.request.urlopen(f"http://127.0.0.1:{listen}/healthz", timeout=2)
-                pushed = urllib.request.urlopen(f"http://127.0.0.1:{listen}/push/healthz", timeout=2)
-                break
-            except Exception:
-                if time.time() > deadline:
-                    raise
-                time.sleep(0.2)
+        wait_http(f"http://127.0.0.1:{listen}/healthz")
+        health = urllib.request.urlopen(f"http://127.0.0.1:{listen}/healthz", timeout=2)
+        pushed = urllib.request.urlopen(f"http://127.0.0.1:{listen}/push/healthz", timeout=2)
         assert health.status == 200 and b'"ok"' in health.read()
         assert pushed.status == 200 and pushed.read() == b"ok"
         run(live_updates_through_nginx(listen), 60)
     finally:
-        server.send_signal(signal.SIGQUIT)
-        server.wait(timeout=10)
+        nginx.stop()
         for proc in (web, push):
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=15) == 0
