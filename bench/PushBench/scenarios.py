@@ -164,6 +164,12 @@ def rss_kib(pid):
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
 
 
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def metric(port, name):
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/push/metrics", timeout=10).read().decode()
     return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " ") or line.startswith(name + "{"))
@@ -177,14 +183,16 @@ def fanout(web, redis, subscribers, events, rate, source):
         clients.wait(lambda: clients.total("subscribed") == subscribers, 120, f"{subscribers} subscribers")
         time.sleep(1)
         version = web.version(board)
+        cpu = cpu_seconds(args.push_a_pid)
         for i in range(events):
             redis.publish(board, version + 1 + i)
             time.sleep(1 / rate)
         final = version + events
         clients.wait(lambda: clients.min_last() >= final, 60, f"every subscriber at version {final}")
+        per_delivery = (cpu_seconds(args.push_a_pid) - cpu) / (events * subscribers) * 1e6
         samples = clients.latencies()
         problems = clients.total("gaps") + clients.total("duplicates")
-        return samples, problems, board, clients
+        return samples, problems, board, clients, per_delivery
     except Exception:
         clients.stop()
         raise
@@ -195,7 +203,7 @@ def main():
     parser = argparse.ArgumentParser()
     for name in ("client", "web", "origin", "work"):
         parser.add_argument("--" + name, required=True)
-    for name in ("push-a", "push-b", "push-b-pid", "redis-port", "idle"):
+    for name in ("push-a", "push-b", "push-a-pid", "push-b-pid", "redis-port", "idle"):
         parser.add_argument("--" + name, type=int, required=True)
     args = parser.parse_args()
     web = Web(args.web)
@@ -209,34 +217,39 @@ def main():
 
     # (b) 1,000 subscribers.
     log("(b) 1,000 subscribers, 100 events at 10/s")
-    samples, problems, _, clients = fanout(web, redis, 1000, 100, 10, 2)
+    samples, problems, _, clients, cost = fanout(web, redis, 1000, 100, 10, 2)
     clients.stop()
     p99 = percentile(samples, 99)
     row("(b) publish-to-receive, 1 board x 1,000 subscribers (100 events, 10/s)",
-        f"p50 {percentile(samples, 50):.1f} ms, p99 {p99:.1f} ms ({len(samples)} samples, {problems} gaps+duplicates)",
+        f"p50 {percentile(samples, 50):.1f} ms, p99 {p99:.1f} ms ({len(samples)} samples, {problems} gaps+duplicates; "
+        f"push CPU {cost:.1f} µs per delivery)",
         "p99 <= 25 ms", p99 <= 25 and problems == 0)
 
     # (c) and (d) 10,000 subscribers.
     log("(c) 10,000 subscribers, 30 events at 2/s")
-    samples, problems, board, clients = fanout(web, redis, 10000, 30, 2, 3)
+    samples, problems, board, clients, cost = fanout(web, redis, 10000, 30, 2, 3)
     p99 = percentile(samples, 99)
     row("(c) publish-to-receive, 1 board x 10,000 subscribers (30 events, 2/s)",
-        f"p50 {percentile(samples, 50):.1f} ms, p99 {p99:.1f} ms ({len(samples)} samples, {problems} gaps+duplicates)",
+        f"p50 {percentile(samples, 50):.1f} ms, p99 {p99:.1f} ms ({len(samples)} samples, {problems} gaps+duplicates; "
+        f"push CPU {cost:.1f} µs per delivery)",
         "p99 <= 150 ms", p99 <= 150 and problems == 0)
     log("(d) a burst of 100 events to the 10,000")
     try:
         start_version = clients.min_last()
         before = metric(args.push_a, "tack_push_deliveries_total")
+        cpu = cpu_seconds(args.push_a_pid)
         started = time.time()
         for i in range(100):
             redis.publish(board, start_version + 1 + i)
         final = start_version + 100
         done = clients.wait(lambda: clients.min_last() >= final, 120, f"every subscriber at version {final}")
         delivered = metric(args.push_a, "tack_push_deliveries_total") - before
+        cost = (cpu_seconds(args.push_a_pid) - cpu) / max(1, delivered) * 1e6
         rate = delivered / (done - started)
         problems = clients.total("gaps") + clients.total("duplicates")
         row("(d) deliveries per second, one push process (burst of 100 events x 10,000 subscribers)",
-            f"{rate:,.0f}/s ({delivered:,.0f} in {done - started:.2f} s, {problems} gaps+duplicates)", ">= 60,000/s",
+            f"{rate:,.0f}/s ({delivered:,.0f} in {done - started:.2f} s, {problems} gaps+duplicates; push CPU {cost:.1f} µs per delivery)",
+            ">= 60,000/s",
             rate >= 60000 and problems == 0)
     finally:
         clients.stop()
