@@ -67,7 +67,7 @@ public func buildWebRouter(_ deps: WebDependencies, logger: Logger) throws -> Ro
     let events = EventLog(postgres: deps.postgres, logger: logger)
     let publisher = EventPublisher(redis: deps.redis, log: events, historySize: deps.config.events.historySize, logger: logger)
     let boards = BoardStore(postgres: deps.postgres, publisher: publisher, logger: logger)
-    BoardController(store: boards, events: events, snapshots: SnapshotCache()).addRoutes(to: router.group("/api/v1"))
+    BoardController(store: boards, events: events, snapshots: SnapshotCache<ByteBuffer>()).addRoutes(to: router.group("/api/v1"))
     WebhookController(store: WebhookStore(postgres: deps.postgres, logger: logger), boards: boards,
                       allowPrivateTargets: deps.config.webhooks.allowPrivateTargets).addRoutes(to: router.group("/api/v1"))
     NotificationController(repository: NotificationRepository(postgres: deps.postgres, logger: logger)).addRoutes(to: router.group("/api/v1"))

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Mustache
 import Testing
 @testable import TackCore
 @testable import TackWeb
@@ -108,6 +109,105 @@ struct PageTests {
         }
     }
 
+    @Test("the board page is rendered once per version and role, yet shows every write at once and each role its own controls")
+    func boardPageFollowsWrites() async throws {
+        try await WebTestHarness.withApp { h in
+            let owner = try await h.createUser(name: "Owner")
+            let viewer = try await h.createUser(name: "Viewer")
+            let board = try await h.request(.post, "/api/v1/boards", as: owner, json: ["name": "Cached"])
+            let boardID = try #require(board["board"]["id"].int64)
+            _ = try await h.request(.put, "/api/v1/boards/\(boardID)/members", as: owner, json: ["email": viewer.email, "role": "viewer"])
+            let column = try await h.request(.post, "/api/v1/boards/\(boardID)/columns", as: owner, json: ["name": "To do"])
+            let columnID = try #require(column["column"]["id"].int64)
+            let first = try await h.request(.post, "/api/v1/boards/\(boardID)/cards", as: owner, json: ["column_id": columnID, "title": "First card"])
+
+            let before = try await h.request(.get, "/boards/\(boardID)", as: owner, via: .session).body
+            #expect(before.contains("data-version=\"\(try #require(first["version"].int64))\""))
+            #expect(before.contains(">First card<") && !before.contains(">Second card<"))
+            #expect(try await h.request(.get, "/boards/\(boardID)", as: owner, via: .session).body == before, "the same version renders the same")
+
+            // A write bumps the version: the next page shows it, and its snapshot agrees.
+            let second = try await h.request(.post, "/api/v1/boards/\(boardID)/cards", as: owner, json: ["column_id": columnID, "title": "Second card"])
+            let after = try await h.request(.get, "/boards/\(boardID)", as: owner, via: .session).body
+            #expect(after.contains("data-version=\"\(try #require(second["version"].int64))\""))
+            #expect(after.contains(">First card<") && after.contains(">Second card<"))
+            #expect(after.contains("\"title\":\"Second card\""))
+
+            // One version, two roles: each sees its own controls; the layout is each caller's.
+            let seen = try await h.request(.get, "/boards/\(boardID)", as: viewer, via: .session).body
+            #expect(seen.contains("data-can-write=\"false\"") && !seen.contains("class=\"drag-handle\""))
+            #expect(seen.contains("<meta name=\"csrf-token\" content=\"\(viewer.session.csrfToken)\">"))
+            #expect(seen.contains("<span class=\"account-name\">Viewer</span>"))
+            #expect(after.contains("data-can-write=\"true\"") && after.contains("class=\"drag-handle\""))
+            #expect(try await h.request(.get, "/boards/\(boardID)/members", as: viewer, via: .session).body.contains("Viewer <span class=\"muted\">(you)</span>"))
+
+            // Access is checked on every request, cached board or not.
+            _ = try await h.request(.delete, "/api/v1/boards/\(boardID)/members/\(viewer.id)", as: owner)
+            for path in ["/boards/\(boardID)", "/boards/\(boardID)/members"] {
+                let reply = try await h.request(.get, path, as: viewer, via: .session)
+                #expect(reply.status == .notFound, "\(path)")
+                #expect(!reply.body.contains("Second card"))
+            }
+        }
+    }
+
+    @Test("the board cache serves only its version, role and day, never keeps an older version over a newer one, and stays within its size")
+    func snapshotCache() {
+        let cache = SnapshotCache<String>(capacity: 100)
+        cache.store("v2", bytes: 10, boardID: 1, version: 2, role: .member, variant: 7)
+        #expect(cache.body(boardID: 1, version: 2, role: .member, variant: 7) == "v2")
+        #expect(cache.body(boardID: 1, version: 2, role: .member, variant: 8) == nil, "another day")
+        #expect(cache.body(boardID: 1, version: 3, role: .member, variant: 7) == nil, "another version")
+        #expect(cache.body(boardID: 1, version: 2, role: .viewer, variant: 7) == nil, "another role")
+        cache.store("v1", bytes: 10, boardID: 1, version: 1, role: .member, variant: 7)
+        #expect(cache.body(boardID: 1, version: 2, role: .member, variant: 7) == "v2", "an older version does not replace a newer one")
+        cache.store("v2 next day", bytes: 10, boardID: 1, version: 2, role: .member, variant: 8)
+        #expect(cache.body(boardID: 1, version: 2, role: .member, variant: 8) == "v2 next day")
+        cache.store("big", bytes: 60, boardID: 2, version: 1, role: .member)
+        cache.store("bigger", bytes: 60, boardID: 3, version: 1, role: .member)
+        #expect(cache.body(boardID: 2, version: 1, role: .member) == nil, "the least recently used goes first")
+        #expect(cache.body(boardID: 3, version: 1, role: .member) == "bigger")
+        cache.store("too big", bytes: 101, boardID: 4, version: 1, role: .member)
+        #expect(cache.body(boardID: 4, version: 1, role: .member) == nil)
+    }
+
+    @Test("every page model answers every one of its properties by name, as reflection would, so no key goes missing from a page")
+    func modelKeys() {
+        let layout = LayoutModel(title: "T", page: "p", assetVersion: "v", user: UserModel(id: 3, name: "Ada Lovelace", email: "a@example.com"),
+                                 csrfToken: "c", signupOpen: true)
+        let avatar = PageModels.avatar(3, "Ada")
+        let card = CardModel(id: 1, columnID: 2, title: "t", done: true, hasDescription: true, labels: [LabelModel(id: 4, name: "l", color: "#000000")],
+                             assignees: [avatar], due: DueModel(iso: "i", text: "x", overdue: true), draggable: true)
+        let column = ColumnModel(id: 2, name: "c", cardCount: 1, wipLimit: 3, overLimit: false, cards: [card])
+        let role = MembersPageModel.Role(value: "member", selected: true)
+        let token = TokensPageModel.Token(id: 5, name: "n", scope: "s", readWrite: true, created: "c", lastUsed: "l")
+        let models: [any MustacheParent] = [
+            layout, PlainPageModel(layout: layout), WebhooksPageModel(layout: layout, boardID: 1, boardName: "b"), layout.user!,
+            AuthPageModel(layout: layout, next: "/", nextQuery: "%2F"),
+            BoardsPageModel(layout: layout, boards: [.init(id: 1, name: "n", description: "d", role: "owner")]),
+            BoardsPageModel.Item(id: 1, name: "n", description: "d", role: "owner"), LabelModel(id: 4, name: "l", color: "#000000"), avatar,
+            DueModel(iso: "i", text: "x", overdue: true), card, column,
+            BoardPageModel(id: 1, name: "n", description: "d", version: 9, role: "owner", canWrite: true, canAdmin: true, columns: [column],
+                           cardTemplate: card, columnTemplate: column, snapshotJSON: "{}"),
+            MembersPageModel(layout: layout, boardID: 1, boardName: "b", canAdmin: true,
+                             members: [.init(userID: 3, name: "n", email: "e", role: "member", roles: [role], avatar: avatar, isSelf: true)], roles: [role]),
+            role, MembersPageModel.Member(userID: 3, name: "n", email: "e", role: "member", roles: [role], avatar: avatar, isSelf: true),
+            TokensPageModel(layout: layout, tokens: [token], hasTokens: true), token,
+            ErrorPageModel(layout: layout, status: 404, heading: "h", message: "m"),
+        ]
+        for model in models {
+            for child in Mirror(reflecting: model).children {
+                let label = try! #require(child.label)
+                let answer = model.child(named: label)
+                #expect(answer != nil, "\(type(of: model)).\(label) is not answered")
+                // What Mustache's reflection would have found: the value, an optional unwrapped.
+                let reflected: Any? = Mirror(reflecting: child.value).displayStyle == .optional ? Mirror(reflecting: child.value).children.first?.value : child.value
+                #expect(answer.map { String(reflecting: $0) } == reflected.map { String(reflecting: $0) }, "\(type(of: model)).\(label)")
+            }
+            #expect(model.child(named: "noSuchKey") == nil)
+        }
+    }
+
     @Test("a board the caller is not on is a 404 page, as in the API; a viewer gets no editing controls")
     func boardAccess() async throws {
         try await WebTestHarness.withApp { h in
@@ -172,6 +272,17 @@ struct PageTests {
             Issue.record("a broken template was accepted")
         } catch let error as TackError {
             #expect(error.description.contains("layout.mustache:"), "\(error)")
+        }
+        // The board's layout must say where the cached board goes.
+        for name in PageTemplates.required {
+            try "{{<layout}}{{/layout}}\n".write(toFile: directory + "/\(name).mustache", atomically: true, encoding: .utf8)
+        }
+        try "<html>{{$main}}{{/main}}</html>\n".write(toFile: directory + "/layout.mustache", atomically: true, encoding: .utf8)
+        do {
+            _ = try PageTemplates(directory: directory, publicDirectory: directory)
+            Issue.record("a board template without the board's place was accepted")
+        } catch let error as TackError {
+            #expect(error.description.contains("board.mustache"), "\(error)")
         }
         // The shipped templates load.
         let shipped = try PageTemplates(directory: WebTestHarness.root + "/templates", publicDirectory: WebTestHarness.root + "/public")

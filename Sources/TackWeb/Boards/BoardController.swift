@@ -13,7 +13,7 @@ struct BoardController: Sendable {
     let store: BoardStore
     let events: EventLog
     /// Encoded snapshots by board version (this process's; see `SnapshotCache`).
-    let snapshots: SnapshotCache
+    let snapshots: SnapshotCache<ByteBuffer>
 
     /// A write's answer: the resource and the board version it produced.
     struct Written<Resource: Encodable & Sendable>: ResponseEncodable, Sendable {

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import TackCore
 
 /// The pages people use: login, sign-up, boards, a board, its members and webhooks, notifications,
@@ -11,12 +12,17 @@ import TackCore
 /// and the CSRF token the page carries in `<meta name="csrf-token">`. So the pages need no write
 /// path of their own, and authorization is the API's. A page request without a session redirects
 /// to `/login?next=…`; a board the caller is not a member of is a 404 page, as in the API.
+///
+/// A board is rendered once per version, role and day (`renderedBoard`); per request only the
+/// layout around it is rendered, which carries the user and the CSRF token.
 struct PageController: Sendable {
     let templates: PageTemplates
     let store: BoardStore
     let tokens: APITokenRepository
     let config: TackConfiguration
     let logger: Logger
+    /// Boards rendered per version, role and day (this process's; see `SnapshotCache`).
+    let boards: SnapshotCache<RenderedBoard>
 
     /// Loads the templates from `<root>/templates` and fingerprints `<root>/public`.
     init(deps: WebDependencies, store: BoardStore, logger: Logger) throws {
@@ -27,6 +33,7 @@ struct PageController: Sendable {
         self.tokens = APITokenRepository(postgres: deps.postgres, logger: logger)
         self.config = deps.config
         self.logger = logger
+        self.boards = SnapshotCache()
     }
 
     /// The page routes, at the root of the site.
@@ -65,41 +72,65 @@ struct PageController: Sendable {
         return templates.response("boards", BoardsPageModel(layout: page, boards: items))
     }
 
-    /// The board as the caller may see it, or nil when it does not exist for them (a 404 page).
-    private func snapshot(_ boardID: Int64, _ session: Session) async throws -> BoardSnapshot? {
+    /// The board rendered for the caller's role, or nil when it does not exist for them (a 404 page).
+    ///
+    /// One access check per request (which gives the board's current version), then the board as
+    /// rendered for that version, role and day; only when it is not cached yet are the snapshot
+    /// read and the board rendered, and that is kept for the requests after (see `SnapshotCache`).
+    /// The day is part of the key because due dates show as overdue against it.
+    func renderedBoard(_ boardID: Int64, _ session: Session) async throws -> RenderedBoard? {
+        guard let access = try await store.access(boardID: boardID, userID: session.caller.userID) else { return nil }
+        let now = Date()
+        let day = PageModels.day(now)
+        if let cached = boards.body(boardID: boardID, version: access.version, role: access.role, variant: day) {
+            return cached
+        }
+        let snapshot: BoardSnapshot
         do {
-            return try await store.snapshot(boardID: boardID, userID: session.caller.userID)
+            snapshot = try await store.snapshot(boardID: boardID, userID: session.caller.userID)
         } catch let error as BoardError {
             if case .notFound = error.kind { return nil }
             throw error
         }
+        let rendered = try render(snapshot, now: now)
+        // The snapshot in memory is of the order of its JSON, which the content embeds.
+        boards.store(rendered, bytes: 2 * rendered.content.readableBytes, boardID: boardID, version: snapshot.board.version,
+                     role: snapshot.board.role, variant: day)
+        return rendered
     }
 
-    /// `/boards/{id}`: the columns and cards, with the snapshot for the scripts.
-    func boardPage(_ request: Request, _ context: TackRequestContext) async throws -> Response {
-        guard let session = session(context) else { return loginRedirect(request) }
-        guard let boardID = boardID(context) else { return notFound(session) }
-        guard let snapshot = try await snapshot(boardID, session) else { return notFound(session) }
+    /// `board-content.mustache` for a snapshot: the columns and cards, the scripts' templates and
+    /// dialogs, and the snapshot as JSON for the scripts. Nothing in it depends on who asks beyond
+    /// their role, so one rendering serves every member with that role.
+    func render(_ snapshot: BoardSnapshot, now: Date) throws -> RenderedBoard {
         let role = snapshot.board.role
         let canWrite = role >= .member
         let json = try TackRequestContext.encoder.encode(snapshot)
-        var page = layout(title: snapshot.board.name, page: "board", session: session)
-        page.boardsActive = true
         let model = BoardPageModel(
-            layout: page, id: snapshot.board.id, name: snapshot.board.name, description: snapshot.board.description,
+            id: snapshot.board.id, name: snapshot.board.name, description: snapshot.board.description,
             version: snapshot.board.version, role: role.rawValue, canWrite: canWrite, canAdmin: role >= .admin,
-            columns: PageModels.columns(snapshot, canWrite: canWrite),
+            columns: PageModels.columns(snapshot, canWrite: canWrite, now: now),
             cardTemplate: CardModel(id: 0, columnID: 0, title: "", done: false, hasDescription: false, labels: [], assignees: [], due: nil, draggable: canWrite),
             columnTemplate: ColumnModel(id: 0, name: "", cardCount: 0, wipLimit: nil, overLimit: false, cards: []),
             snapshotJSON: PageModels.scriptJSON(json))
-        return templates.response("board", model)
+        return RenderedBoard(snapshot: snapshot, content: ByteBuffer(string: templates.render("board-content", model)))
+    }
+
+    /// `/boards/{id}`: the layout for this caller around the board rendered for their role.
+    func boardPage(_ request: Request, _ context: TackRequestContext) async throws -> Response {
+        guard let session = session(context) else { return loginRedirect(request) }
+        guard let boardID = boardID(context) else { return notFound(session) }
+        guard let board = try await renderedBoard(boardID, session) else { return notFound(session) }
+        var page = layout(title: board.snapshot.board.name, page: "board", session: session)
+        page.boardsActive = true
+        return templates.response("board", PlainPageModel(layout: page), inserting: board.content, at: PageTemplates.boardContentMarker)
     }
 
     /// `/boards/{id}/members`: who is on the board; admins add people by email and change roles.
     func membersPage(_ request: Request, _ context: TackRequestContext) async throws -> Response {
         guard let session = session(context) else { return loginRedirect(request) }
         guard let boardID = boardID(context) else { return notFound(session) }
-        guard let snapshot = try await snapshot(boardID, session) else { return notFound(session) }
+        guard let snapshot = try await renderedBoard(boardID, session)?.snapshot else { return notFound(session) }
         func roles(selected: BoardRole) -> [MembersPageModel.Role] {
             BoardRole.allCases.reversed().map { MembersPageModel.Role(value: $0.rawValue, selected: $0 == selected) }
         }
@@ -118,7 +149,7 @@ struct PageController: Sendable {
     func webhooksPage(_ request: Request, _ context: TackRequestContext) async throws -> Response {
         guard let session = session(context) else { return loginRedirect(request) }
         guard let boardID = boardID(context) else { return notFound(session) }
-        guard let snapshot = try await snapshot(boardID, session) else { return notFound(session) }
+        guard let snapshot = try await renderedBoard(boardID, session)?.snapshot else { return notFound(session) }
         guard snapshot.board.role >= .admin else {
             return templates.response("error", ErrorPageModel(layout: layout(title: "Not allowed", page: "error", session: session), status: 403,
                                                               heading: "Only board admins manage webhooks",

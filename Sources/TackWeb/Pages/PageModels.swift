@@ -1,8 +1,15 @@
 import Foundation
+import Mustache
+import NIOCore
 import TackCore
 
 // What the templates see. Plain values only: every `{{…}}` is HTML-escaped by Mustache, and the
 // pages contain no `{{{…}}}` except `snapshotJSON`, which `PageModels.scriptJSON` makes safe.
+//
+// Every model is a `MustacheParent`: Mustache asks it for a key by name and it answers from a
+// `switch`, where Mustache would otherwise find the key through `Mirror` reflection, which cost
+// most of a board page's time. A key a `switch` does not list is missing from the page, so each
+// lists every stored property under its own name (PageTests read the pages).
 
 /// What the layout needs on every page.
 struct LayoutModel: Sendable {
@@ -28,7 +35,8 @@ struct LayoutModel: Sendable {
     var settingsActive = false
 }
 
-/// A page whose content the script loads from the API (notifications, settings).
+/// A page whose content the script loads from the API (notifications, settings), or whose content
+/// is put in afterwards (the board page: see `PageTemplates.response(_:_:inserting:at:)`).
 struct PlainPageModel: Sendable {
     var layout: LayoutModel
 }
@@ -162,10 +170,10 @@ struct ColumnModel: Sendable {
     var cards: [CardModel]
 }
 
-/// `/boards/{id}`.
+/// The board of `/boards/{id}` (`board-content.mustache`): the same for every member with one
+/// role, so it is rendered once per board version (see `RenderedBoard`) and the layout around it
+/// per request.
 struct BoardPageModel: Sendable {
-    /// The layout.
-    var layout: LayoutModel
     /// Board id (`data-board-id`).
     var id: Int64
     /// Board name.
@@ -188,6 +196,14 @@ struct BoardPageModel: Sendable {
     var columnTemplate: ColumnModel
     /// The snapshot as JSON for the scripts, escaped for a `<script type="application/json">` block.
     var snapshotJSON: String
+}
+
+/// A board rendered for one role at one version on one day, as `PageController` keeps it.
+struct RenderedBoard: Sendable {
+    /// What it was rendered from: the members and webhooks pages read names and members here.
+    var snapshot: BoardSnapshot
+    /// `board-content.mustache` rendered (the columns and cards, the dialogs, the snapshot JSON).
+    var content: ByteBuffer
 }
 
 /// `/boards/{id}/members`.
@@ -324,6 +340,12 @@ enum PageModels {
         return DueModel(iso: ISO8601DateFormatter().string(from: date), text: formatter.string(from: date), overdue: !done && day < today)
     }
 
+    /// The UTC day of `date`, counted from 1970-01-01: what a rendered board depends on besides
+    /// its version, since due dates turn overdue as days pass.
+    static func day(_ date: Date) -> Int64 {
+        Int64((date.timeIntervalSince1970 / 86_400).rounded(.down))
+    }
+
     /// A date and time for lists ("2025-03-05 14:02 UTC").
     static func timestamp(_ date: Date) -> String {
         let formatter = DateFormatter()
@@ -349,5 +371,270 @@ enum PageModels {
             }
         }
         return out
+    }
+}
+
+// MARK: - Direct key lookup for Mustache (see the note at the top)
+
+extension LayoutModel: MustacheParent {
+    /// The value of the template key `key`, without reflection.
+    func child(named key: String) -> Any? {
+        switch key {
+        case "title": return self.title
+        case "page": return self.page
+        case "assetVersion": return self.assetVersion
+        case "user": return self.user
+        case "csrfToken": return self.csrfToken
+        case "signupOpen": return self.signupOpen
+        case "boardsActive": return self.boardsActive
+        case "tokensActive": return self.tokensActive
+        case "notificationsActive": return self.notificationsActive
+        case "settingsActive": return self.settingsActive
+        default: return nil
+        }
+    }
+}
+
+extension PlainPageModel: MustacheParent {
+    /// The value of the template key `key`, without reflection.
+    func child(named key: String) -> Any? {
+        switch key {
+        case "layout": return self.layout
+        default: return nil
+        }
+    }
+}
+
+extension WebhooksPageModel: MustacheParent {
+    /// The value of the template key `key`, without reflection.
+    func child(named key: String) -> Any? {
+        switch key {
+        case "layout": return self.layout
+        case "boardID": return self.boardID
+        case "boardName": return self.boardName
+        default: return nil
+        }
+    }
+}
+
+extension UserModel: MustacheParent {
+    /// The value of the template key `key`, without reflection.
+    func child(named key: String) -> Any? {
+        switch key {
+        case "id": return self.id
+        case "name": return self.name
+        case "email": return self.email
+        case "initials": return self.initials
+        case "colorClass": return self.colorClass
+        default: return nil
+        }
+    }
+}
+
+extension AuthPageModel: MustacheParent {
+    /// The value of the template key `key`, without reflection.
+    func child(named key: String) -> Any? {
+        switch key {
+        case "layout": return self.layout
+        case "next": return self.next
+        case "nextQuery": return self.nextQuery
+        default: return nil
+        }
+    }
+}
+
+extension BoardsPageModel: MustacheParent {
+    /// The value of the template key `key`, without reflection.
+    func child(named key: String) -> Any? {
+        switch key {
+        case "layout": return self.layout
+        case "boards": return self.boards
+        default: return nil
+        }
+    }
+}
+
+extension BoardsPageModel.Item: MustacheParent {
+    /// The value of the template key `key`, without reflection.
+    func child(named key: String) -> Any? {
+        switch key {
+        case "id": return self.id
+        case "name": return self.name
+        case "description": return self.description
+        case "role": return self.role
+        default: return nil
+        }
+    }
+}
+
+extension LabelModel: MustacheParent {
+    /// The value of the template key `key`, without reflection.
+    func child(named key: String) -> Any? {
+        switch key {
+        case "id": return self.id
+        case "name": return self.name
+        case "color": return self.color
+        default: return nil
+        }
+    }
+}
+
+extension AvatarModel: MustacheParent {
+    /// The value of the template key `key`, without reflection.
+    func child(named key: String) -> Any? {
+        switch key {
+        case "id": return self.id
+        case "name": return self.name
+        case "initials": return self.initials
+        case "colorClass": return self.colorClass
+        default: return nil
+        }
+    }
+}
+
+extension DueModel: MustacheParent {
+    /// The value of the template key `key`, without reflection.
+    func child(named key: String) -> Any? {
+        switch key {
+        case "iso": return self.iso
+        case "text": return self.text
+        case "overdue": return self.overdue
+        default: return nil
+        }
+    }
+}
+
+extension CardModel: MustacheParent {
+    /// The value of the template key `key`, without reflection.
+    func child(named key: String) -> Any? {
+        switch key {
+        case "id": return self.id
+        case "columnID": return self.columnID
+        case "title": return self.title
+        case "done": return self.done
+        case "hasDescription": return self.hasDescription
+        case "labels": return self.labels
+        case "assignees": return self.assignees
+        case "due": return self.due
+        case "draggable": return self.draggable
+        default: return nil
+        }
+    }
+}
+
+extension ColumnModel: MustacheParent {
+    /// The value of the template key `key`, without reflection.
+    func child(named key: String) -> Any? {
+        switch key {
+        case "id": return self.id
+        case "name": return self.name
+        case "cardCount": return self.cardCount
+        case "wipLimit": return self.wipLimit
+        case "overLimit": return self.overLimit
+        case "cards": return self.cards
+        default: return nil
+        }
+    }
+}
+
+extension BoardPageModel: MustacheParent {
+    /// The value of the template key `key`, without reflection.
+    func child(named key: String) -> Any? {
+        switch key {
+        case "id": return self.id
+        case "name": return self.name
+        case "description": return self.description
+        case "version": return self.version
+        case "role": return self.role
+        case "canWrite": return self.canWrite
+        case "canAdmin": return self.canAdmin
+        case "columns": return self.columns
+        case "cardTemplate": return self.cardTemplate
+        case "columnTemplate": return self.columnTemplate
+        case "snapshotJSON": return self.snapshotJSON
+        default: return nil
+        }
+    }
+}
+
+extension MembersPageModel: MustacheParent {
+    /// The value of the template key `key`, without reflection.
+    func child(named key: String) -> Any? {
+        switch key {
+        case "layout": return self.layout
+        case "boardID": return self.boardID
+        case "boardName": return self.boardName
+        case "canAdmin": return self.canAdmin
+        case "members": return self.members
+        case "roles": return self.roles
+        default: return nil
+        }
+    }
+}
+
+extension MembersPageModel.Role: MustacheParent {
+    /// The value of the template key `key`, without reflection.
+    func child(named key: String) -> Any? {
+        switch key {
+        case "value": return self.value
+        case "selected": return self.selected
+        default: return nil
+        }
+    }
+}
+
+extension MembersPageModel.Member: MustacheParent {
+    /// The value of the template key `key`, without reflection.
+    func child(named key: String) -> Any? {
+        switch key {
+        case "userID": return self.userID
+        case "name": return self.name
+        case "email": return self.email
+        case "role": return self.role
+        case "roles": return self.roles
+        case "avatar": return self.avatar
+        case "isSelf": return self.isSelf
+        default: return nil
+        }
+    }
+}
+
+extension TokensPageModel: MustacheParent {
+    /// The value of the template key `key`, without reflection.
+    func child(named key: String) -> Any? {
+        switch key {
+        case "layout": return self.layout
+        case "tokens": return self.tokens
+        case "hasTokens": return self.hasTokens
+        default: return nil
+        }
+    }
+}
+
+extension TokensPageModel.Token: MustacheParent {
+    /// The value of the template key `key`, without reflection.
+    func child(named key: String) -> Any? {
+        switch key {
+        case "id": return self.id
+        case "name": return self.name
+        case "scope": return self.scope
+        case "readWrite": return self.readWrite
+        case "created": return self.created
+        case "lastUsed": return self.lastUsed
+        default: return nil
+        }
+    }
+}
+
+extension ErrorPageModel: MustacheParent {
+    /// The value of the template key `key`, without reflection.
+    func child(named key: String) -> Any? {
+        switch key {
+        case "layout": return self.layout
+        case "status": return self.status
+        case "heading": return self.heading
+        case "message": return self.message
+        default: return nil
+        }
     }
 }

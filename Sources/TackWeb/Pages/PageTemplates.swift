@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Hummingbird
 import Mustache
+import NIOCore
 import TackCore
 
 /// The page templates (`templates/*.mustache`: a layout, pages and partials), read and parsed once
@@ -9,7 +10,12 @@ import TackCore
 /// and line, instead of failing the first person who opens that page.
 struct PageTemplates: Sendable {
     /// Templates every page needs; a missing one is an installation error.
-    static let required = ["layout", "login", "signup", "boards", "board", "column", "card", "members", "tokens", "error"]
+    static let required = ["layout", "login", "signup", "boards", "board", "board-content", "column", "card", "members", "tokens", "error"]
+
+    /// Where `board.mustache` (the layout around a board) takes the board: the rendered
+    /// `board-content.mustache`, which is cached per board version while the layout carries the
+    /// caller. A comment, so it can never come from escaped text, which has no `<`.
+    static let boardContentMarker = "<!--tack:board-content-->\n"
 
     /// The parsed templates, by file name without `.mustache`.
     let library: MustacheLibrary
@@ -45,6 +51,17 @@ struct PageTemplates: Sendable {
         }
         self.library = library
         self.assetVersion = Self.fingerprint(publicDirectory)
+        let frame = library.render(PlainPageModel(layout: LayoutModel(title: "", page: "board", assetVersion: "", user: nil, csrfToken: nil, signupOpen: false)),
+                                   withTemplate: "board") ?? ""
+        guard frame.components(separatedBy: Self.boardContentMarker).count == 2 else {
+            throw TackError(.fileError, subject: (directory as NSString).appendingPathComponent("board.mustache"),
+                            "must contain \(Self.boardContentMarker.debugDescription) once, on a line of its own, where the board goes")
+        }
+    }
+
+    /// `template` rendered with `model`.
+    func render(_ template: String, _ model: Any) -> String {
+        library.render(model, withTemplate: template) ?? ""
     }
 
     /// Renders `template` with `model` as an HTML response that no cache keeps (pages carry the CSRF token).
@@ -53,6 +70,26 @@ struct PageTemplates: Sendable {
         return Response(status: status,
                         headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
                         body: .init(byteBuffer: .init(string: html)))
+    }
+
+    /// Renders `template` with `model` and puts `content` (HTML made safe when it was rendered) in
+    /// place of `marker`, without passing it through Mustache again: the layout is rendered per
+    /// request, the content may be a cached board of a few hundred kilobytes.
+    func response(_ template: String, _ model: Any, inserting content: ByteBuffer, at marker: String,
+                  status: HTTPResponse.Status = .ok) -> Response {
+        let html = library.render(model, withTemplate: template) ?? ""
+        var body = ByteBuffer()
+        if let range = html.range(of: marker) {
+            body.reserveCapacity(html.utf8.count - marker.utf8.count + content.readableBytes)
+            body.writeSubstring(html[..<range.lowerBound])
+            body.writeImmutableBuffer(content)
+            body.writeSubstring(html[range.upperBound...])
+        } else {
+            body.writeString(html)  // init checked that the board template has the marker
+        }
+        return Response(status: status,
+                        headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+                        body: .init(byteBuffer: body))
     }
 
     /// SHA-256 over the names and contents of the files directly in `directory`, first 10 hex digits.
