@@ -42,6 +42,10 @@ public func buildWebRouter(_ deps: WebDependencies, logger: Logger) throws -> Ro
     router.add(middleware: SecurityHeadersMiddleware())
     // Requests by route and status, and their latency, for every route added below.
     router.add(middleware: MetricsMiddleware())
+    // Inside the metrics too, so they count every error under the status it is answered with (a
+    // domain error such as BoardError is not an HTTP error until this middleware maps it; counted
+    // before that, a 404 or 409 showed as 500). The outer one maps errors of the middlewares above.
+    router.add(middleware: ErrorMiddleware(logger: logger))
     router.add(middleware: AssetsMiddleware(publicDirectory: (deps.config.rootDirectory as NSString).appendingPathComponent("public"), logger: logger))
     HealthController(deps: deps, logger: logger).addRoutes(to: router)
     OpenAPIController(deps: deps, logger: logger).addRoutes(to: router.group("/api/v1"))

@@ -1,6 +1,8 @@
 """`/metrics` of a real `run web`: requests by route and status, latency, and pool use."""
 
+import json
 import re
+import urllib.error
 import urllib.request
 
 from conftest import wait_http
@@ -34,3 +36,45 @@ def test_metrics_report_requests_latency_and_pool_use(migrated):
     assert value(text, "tack_postgres_connections_in_use") == 0
     assert value(text, "tack_redis_connections_busy") == 0
     assert value(text, "tack_redis_requests_outstanding") == 0
+
+
+def test_metrics_count_every_error_under_the_status_answered(migrated):
+    """Errors decided inside the handlers (a board that is not there, a label that exists) are
+    counted under the status the client received, never as 500 (input-probe F2)."""
+    migrated.start("run", "web")
+    base = f"http://127.0.0.1:{migrated.env['TACK_WEB_PORT']}"
+    wait_http(base + "/readyz")
+    body = json.dumps({"email": "metrics@example.com", "name": "M", "password": "a long and unusual passphrase"}).encode()
+    signup = urllib.request.urlopen(urllib.request.Request(base + "/api/v1/auth/signup", data=body, headers={"Content-Type": "application/json"}), timeout=10)
+    reply = json.loads(signup.read())
+    cookie = signup.headers["Set-Cookie"].split(";")[0]
+    headers = {"Cookie": cookie, "X-CSRF-Token": reply["csrf_token"], "Content-Type": "application/json"}
+
+    def call(method, path, payload=None):
+        request = urllib.request.Request(base + path, data=json.dumps(payload).encode() if payload is not None else None, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as r:
+                return r.status, json.loads(r.read() or b"{}")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"{}")
+
+    status, _ = call("GET", "/api/v1/boards/999999")
+    assert status == 404
+    status, board = call("POST", "/api/v1/boards", {"name": "Metrics"})
+    assert status == 201
+    board_id = board["board"]["id"]
+    assert call("POST", f"/api/v1/boards/{board_id}/labels", {"name": "urgent", "color": "#d73a4a"})[0] == 201
+    status, _ = call("POST", f"/api/v1/boards/{board_id}/labels", {"name": "urgent", "color": "#d73a4a"})
+    assert status == 409
+
+    text = scrape(base)
+    counted = {}
+    for line in text.splitlines():
+        if line.startswith("hb_requests{"):
+            route = re.search(r'http[._]route="([^"]*)"', line)
+            status = re.search(r'status[._]code="(\d+)"', line)
+            if route and status:
+                counted.setdefault(route.group(1), set()).add(status.group(1))
+    assert "404" in counted.get("/api/v1/boards/{board}", set()), counted
+    assert "409" in counted.get("/api/v1/boards/{board}/labels", set()), counted
+    assert not any("500" in statuses for statuses in counted.values()), f"a 4xx counted as 500: {counted}"
