@@ -46,6 +46,9 @@ public func buildWebRouter(_ deps: WebDependencies, logger: Logger) throws -> Ro
     // domain error such as BoardError is not an HTTP error until this middleware maps it; counted
     // before that, a 404 or 409 showed as 500). The outer one maps errors of the middlewares above.
     router.add(middleware: ErrorMiddleware(logger: logger))
+    // Control characters in paths (400) and 405 with Allow for a known path's other methods.
+    let routeTable = RouteTable()
+    router.add(middleware: RouteGuardMiddleware(table: routeTable))
     router.add(middleware: AssetsMiddleware(publicDirectory: (deps.config.rootDirectory as NSString).appendingPathComponent("public"), logger: logger))
     HealthController(deps: deps, logger: logger).addRoutes(to: router)
     OpenAPIController(deps: deps, logger: logger).addRoutes(to: router.group("/api/v1"))
@@ -79,6 +82,7 @@ public func buildWebRouter(_ deps: WebDependencies, logger: Logger) throws -> Ro
                      queue: JobQueue(redis: deps.redis, routes: deps.config.queues, logger: logger), ttl: deps.config.exports.ttl)
         .addRoutes(to: router.group("/api/v1"))
     try PageController(deps: deps, store: boards, logger: logger).addRoutes(to: router)
+    routeTable.load(router.routes)
     return router
 }
 
