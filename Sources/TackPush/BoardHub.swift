@@ -221,16 +221,24 @@ final class BoardHub: Service, Sendable {
     private func recentHistory(board: Int64, through version: Int64) async -> [PushEvent] {
         guard version > 0 else { return [] }
         let from = max(1, version - Int64(Self.recentCapacity) + 1)
-        guard let reply = try? await redis.send("XRANGE", RedisKeys.boardHistory(board), "\(from)-0", "\(version)-0"),
-              let entries = reply.array else { return [] }
+        guard let stored = await streamEvents(board: board, from: from, through: version) else { return [] }
         var events: [PushEvent] = []
-        for entry in entries {
-            guard let parts = entry.array, parts.count == 2, let fields = parts[1].array, fields.count == 2,
-                  let bytes = fields[1].bytes, let event = PushEvent(published: bytes) else { continue }
+        for event in stored {
             if let last = events.last, event.version != last.version + 1 { events = [] }
             events.append(event)
         }
         return events.last?.version == version ? events : []
+    }
+
+    /// Versions `from … through` as the board's history stream holds them (nil when Redis does not answer).
+    private func streamEvents(board: Int64, from: Int64, through: Int64) async -> [PushEvent]? {
+        guard let reply = try? await redis.send("XRANGE", RedisKeys.boardHistory(board), "\(from)-0", "\(through)-0"),
+              let entries = reply.array else { return nil }
+        return entries.compactMap { entry in
+            guard let parts = entry.array, parts.count == 2, let fields = parts[1].array, fields.count == 2,
+                  let bytes = fields[1].bytes else { return nil }
+            return PushEvent(published: bytes)
+        }
     }
 
     private func currentVersion(_ board: Int64) async throws -> Int64? {
@@ -434,16 +442,8 @@ final class BoardHub: Service, Sendable {
         }
         if let held { return .events(held) }
         let wanted = Int(through - after)
-        if let reply = try? await redis.send("XRANGE", RedisKeys.boardHistory(board), "\(after + 1)-0", "\(through)-0"),
-           let entries = reply.array {
-            var found: [PushEvent] = []
-            found.reserveCapacity(entries.count)
-            for entry in entries {
-                guard let parts = entry.array, parts.count == 2, let fields = parts[1].array, fields.count == 2,
-                      let bytes = fields[1].bytes, let event = PushEvent(published: bytes) else { continue }
-                found.append(event)
-            }
-            if Self.isComplete(found, after: after, count: wanted) { return .events(found) }
+        if let found = await streamEvents(board: board, from: after + 1, through: through), Self.isComplete(found, after: after, count: wanted) {
+            return .events(found)
         }
         let logged = try await events.events(boardID: board, after: after, limit: wanted).filter { $0.version <= through }.map(PushEvent.init)
         return Self.isComplete(logged, after: after, count: wanted) ? .events(logged) : .pruned
