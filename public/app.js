@@ -810,16 +810,14 @@
       if (!toggle || !canWrite) return;
       var card = state.cards.get(current);
       var id = Number(toggle.dataset.labelId);
-      var labels = card.labels.indexOf(id) === -1 ? card.labels.concat([id]) : card.labels.filter(function (l) { return l !== id; });
-      patchCard({ labels: labels });
+      patchCard(card.labels.indexOf(id) === -1 ? { add_labels: [id] } : { remove_labels: [id] });
     });
     document.getElementById('cd-assignees').addEventListener('click', function (event) {
       var toggle = event.target.closest('[data-user-id]');
       if (!toggle || !canWrite) return;
       var card = state.cards.get(current);
       var id = Number(toggle.dataset.userId);
-      var people = card.assignees.indexOf(id) === -1 ? card.assignees.concat([id]) : card.assignees.filter(function (a) { return a !== id; });
-      patchCard({ assignees: people });
+      patchCard(card.assignees.indexOf(id) === -1 ? { add_assignees: [id] } : { remove_assignees: [id] });
     });
 
     var newLabel = document.getElementById('cd-new-label');
@@ -830,7 +828,7 @@
         var reply = await write('POST', '/labels', { name: name, color: form.elements.color.value });
         state.labels.set(reply.label.id, reply.label);
         form.elements.name.value = '';
-        await patchCard({ labels: state.cards.get(current).labels.concat([reply.label.id]) });
+        await patchCard({ add_labels: [reply.label.id] });
       });
     }
 
