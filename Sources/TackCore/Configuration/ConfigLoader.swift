@@ -165,7 +165,7 @@ public struct ConfigLoader: Sendable {
         return .map(result)
     }
 
-    // MARK: - scheduler.jobs (issue 5)
+    // MARK: - scheduler.jobs
 
     /// `scheduler.jobs` from YAML: every name a job of the cron table, every value a schedule, `off` or `on`.
     private static func parseCronJobs(_ node: Node, file: String, path: String) throws -> ConfigValue {

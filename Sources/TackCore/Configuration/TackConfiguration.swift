@@ -171,15 +171,12 @@ public struct TackConfiguration: Sendable {
         public var renewDeadline: Duration
         /// A standby's retry period.
         public var retryInterval: Duration
-        // -- scheduler jobs (issue 5) --
         /// The enabled periodic jobs with their schedules, in cron-table order (`scheduler.jobs`).
         public var jobs: [ConfiguredCronJob] = []
         /// How long before a card's due date its reminder goes out.
         public var reminderLeadTime: Duration = .seconds(86400)
-        // -- end scheduler jobs --
     }
 
-    // -- retention (issue 5) --
     /// How long the nightly `prune` job keeps history; nil keeps it forever.
     public struct Retention: Sendable {
         /// Finished webhook deliveries.
@@ -189,7 +186,6 @@ public struct TackConfiguration: Sendable {
         /// Records of periodic job runs.
         public var cronRuns: Duration?
     }
-    // -- end retention --
 
     /// Node registry timings.
     public struct Cluster: Sendable {
@@ -253,16 +249,15 @@ public struct TackConfiguration: Sendable {
     }
 
     /// Builds the typed configuration from validated values and checks rules between keys.
-    init(values: [String: ConfigValue], origins: [String: ConfigLoader.Origin], rootDirectory: String, sourceFile: String?) throws {
-        func string(_ path: String) -> String { if case .string(let s) = values[path] { return s }; return "" }
-        func int(_ path: String) -> Int { if case .integer(let i) = values[path] { return i }; return 0 }
-        func bool(_ path: String) -> Bool { if case .boolean(let b) = values[path] { return b }; return false }
-        func seconds(_ path: String) -> Duration { if case .seconds(let d) = values[path] { return .milliseconds(Int64((d * 1000).rounded())) }; return .zero }
-        func absolute(_ path: String) -> String {
-            let p = string(path)
+    init(values raw: [String: ConfigValue], origins: [String: ConfigLoader.Origin], rootDirectory: String, sourceFile: String?) throws {
+        typealias K = ConfigSchema
+        let values = ConfigValues(values: raw)
+        func absolute(_ key: ConfigKey<String>) -> String {
+            let p = values[key]
             return p.hasPrefix("/") ? p : (rootDirectory as NSString).appendingPathComponent(p)
         }
-        func subject(_ path: String) -> String {
+        func subject<V>(_ key: ConfigKey<V>) -> String {
+            let path = key.spec.path
             switch origins[path] {
             case .file(let file, let line?): return "\(file):\(line): \(path)"
             case .file(let file, nil): return "\(file): \(path)"
@@ -275,82 +270,79 @@ public struct TackConfiguration: Sendable {
         self.rootDirectory = rootDirectory
         self.sourceFile = sourceFile
         // The secret is required: an empty default is rejected here, naming the key.
-        let secret = string("secret_key")
+        let secret = values[K.secretKey]
         guard secret.count >= 32 else {
-            throw TackError(.invalidConfig, subject: subject("secret_key"), "secret \(secret.isEmpty ? "missing" : "too short"); it needs at least 32 characters: generate a config with `./platform gen_config FILE` or set TACK_SECRET_KEY")
+            throw TackError(.invalidConfig, subject: subject(K.secretKey), "secret \(secret.isEmpty ? "missing" : "too short"); it needs at least 32 characters: generate a config with `./platform gen_config FILE` or set TACK_SECRET_KEY")
         }
         secretKey = secret
-        node = Node(name: string("node.name"), zone: string("node.zone"),
-                    storageDirectory: absolute("node.storage_dir"), logDirectory: absolute("node.log_dir"))
+        node = Node(name: values[K.nodeName], zone: values[K.nodeZone],
+                    storageDirectory: absolute(K.nodeStorageDir), logDirectory: absolute(K.nodeLogDir))
 
-        let dbURL = string("database.url")
+        let dbURL = values[K.databaseUrl]
         guard let c = URLComponents(string: dbURL), let host = c.host else {
-            throw TackError(.invalidConfig, subject: subject("database.url"), "expected postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+            throw TackError(.invalidConfig, subject: subject(K.databaseUrl), "expected postgres://USER:PASSWORD@HOST:PORT/DATABASE")
         }
         let dbName = c.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         guard !dbName.isEmpty else {
-            throw TackError(.invalidConfig, subject: subject("database.url"), "the URL names no database; expected postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+            throw TackError(.invalidConfig, subject: subject(K.databaseUrl), "the URL names no database; expected postgres://USER:PASSWORD@HOST:PORT/DATABASE")
         }
         guard let user = c.user, !user.isEmpty else {
-            throw TackError(.invalidConfig, subject: subject("database.url"), "the URL names no user; expected postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+            throw TackError(.invalidConfig, subject: subject(K.databaseUrl), "the URL names no user; expected postgres://USER:PASSWORD@HOST:PORT/DATABASE")
         }
         database = Database(host: host, port: c.port ?? 5432, username: user.removingPercentEncoding ?? user,
                             password: c.password?.removingPercentEncoding, database: dbName,
-                            tls: string("database.tls"), poolSize: int("database.pool_size"),
-                            connectTimeout: seconds("database.connect_timeout"))
+                            tls: values[K.databaseTls], poolSize: values[K.databasePoolSize],
+                            connectTimeout: values[K.databaseConnectTimeout])
 
-        redis = Redis(url: string("redis.url"), poolSize: int("redis.pool_size"),
-                      connectTimeout: seconds("redis.connect_timeout"), commandTimeout: seconds("redis.command_timeout"))
-        web = Web(host: string("web.host"), port: int("web.port"), baseURL: string("web.base_url"),
-                  signup: SignupPolicy(rawValue: string("web.signup")) ?? .open, sessionTTL: seconds("web.session_ttl"),
-                  loginMaxAttempts: int("web.login_max_attempts"), loginMaxAttemptsPerAddress: int("web.login_max_attempts_per_address"),
-                  loginWindow: seconds("web.login_window"))
-        push = Push(host: string("push.host"), port: int("push.port"), pingInterval: seconds("push.ping_interval"),
-                    drainSeconds: seconds("push.drain_seconds"), maxConnections: int("push.max_connections"),
-                    maxSubscriptions: int("push.max_subscriptions"))
-        events = Events(historySize: int("events.history_size"))
-        worker = Worker(concurrency: int("worker.concurrency"), visibilityTimeout: seconds("worker.visibility_timeout"),
-                        maxAttempts: int("worker.max_attempts"), maxDeliveries: int("worker.max_deliveries"),
-                        retryBaseDelay: seconds("worker.retry_base_delay"), retryMaxDelay: seconds("worker.retry_max_delay"))
-        webhooks = Webhooks(timeout: seconds("webhooks.timeout"), allowPrivateTargets: bool("webhooks.allow_private_targets"),
-                            disableAfterFailures: int("webhooks.disable_after_failures"))
-        mail = Mail(host: string("mail.host"), port: int("mail.port"), security: string("mail.security"), username: string("mail.username"),
-                    password: string("mail.password"), from: string("mail.from"), caFile: string("mail.ca_file").isEmpty ? "" : absolute("mail.ca_file"))
-        exports = Exports(ttl: seconds("exports.ttl"))
-        scheduler = Scheduler(leaseTTL: seconds("scheduler.lease_ttl"), renewInterval: seconds("scheduler.renew_interval"),
-                              renewDeadline: seconds("scheduler.renew_deadline"), retryInterval: seconds("scheduler.retry_interval"))
+        redis = Redis(url: values[K.redisUrl], poolSize: values[K.redisPoolSize],
+                      connectTimeout: values[K.redisConnectTimeout], commandTimeout: values[K.redisCommandTimeout])
+        web = Web(host: values[K.webHost], port: values[K.webPort], baseURL: values[K.webBaseUrl],
+                  signup: SignupPolicy(rawValue: values[K.webSignup]) ?? .open, sessionTTL: values[K.webSessionTtl],
+                  loginMaxAttempts: values[K.webLoginMaxAttempts], loginMaxAttemptsPerAddress: values[K.webLoginMaxAttemptsPerAddress],
+                  loginWindow: values[K.webLoginWindow])
+        push = Push(host: values[K.pushHost], port: values[K.pushPort], pingInterval: values[K.pushPingInterval],
+                    drainSeconds: values[K.pushDrainSeconds], maxConnections: values[K.pushMaxConnections],
+                    maxSubscriptions: values[K.pushMaxSubscriptions])
+        events = Events(historySize: values[K.eventsHistorySize])
+        worker = Worker(concurrency: values[K.workerConcurrency], visibilityTimeout: values[K.workerVisibilityTimeout],
+                        maxAttempts: values[K.workerMaxAttempts], maxDeliveries: values[K.workerMaxDeliveries],
+                        retryBaseDelay: values[K.workerRetryBaseDelay], retryMaxDelay: values[K.workerRetryMaxDelay])
+        webhooks = Webhooks(timeout: values[K.webhooksTimeout], allowPrivateTargets: values[K.webhooksAllowPrivateTargets],
+                            disableAfterFailures: values[K.webhooksDisableAfterFailures])
+        mail = Mail(host: values[K.mailHost], port: values[K.mailPort], security: values[K.mailSecurity], username: values[K.mailUsername],
+                    password: values[K.mailPassword], from: values[K.mailFrom], caFile: values[K.mailCaFile].isEmpty ? "" : absolute(K.mailCaFile))
+        exports = Exports(ttl: values[K.exportsTtl])
+        scheduler = Scheduler(leaseTTL: values[K.schedulerLeaseTtl], renewInterval: values[K.schedulerRenewInterval],
+                              renewDeadline: values[K.schedulerRenewDeadline], retryInterval: values[K.schedulerRetryInterval])
         guard scheduler.renewDeadline < scheduler.leaseTTL else {
-            throw TackError(.invalidConfig, subject: subject("scheduler.renew_deadline"), "must be below scheduler.lease_ttl, so a leader stands down before its lease can expire")
+            throw TackError(.invalidConfig, subject: subject(K.schedulerRenewDeadline), "must be below scheduler.lease_ttl, so a leader stands down before its lease can expire")
         }
         guard scheduler.renewInterval < scheduler.renewDeadline else {
-            throw TackError(.invalidConfig, subject: subject("scheduler.renew_interval"), "must be below scheduler.renew_deadline, so a leader renews before it must stand down")
+            throw TackError(.invalidConfig, subject: subject(K.schedulerRenewInterval), "must be below scheduler.renew_deadline, so a leader renews before it must stand down")
         }
-        // -- scheduler jobs and retention (issue 5) --
-        var jobSettings: [String: String] = [:]
-        if case .map(let configured) = values["scheduler.jobs"] { jobSettings = configured }
+        let jobSettings = values[K.schedulerJobs]
         for job in ScheduledJob.all {
             let enabled: CronSchedule?
             do {
                 enabled = try jobSettings[job.name].map { try ScheduledJob.schedule(for: job, setting: $0) }
                     ?? (job.enabledByDefault ? CronSchedule(parsing: job.defaultSchedule) : nil)
             } catch {
-                throw TackError(.invalidConfig, subject: subject("scheduler.jobs") + ".\(job.name)", "\(error)")
+                throw TackError(.invalidConfig, subject: subject(K.schedulerJobs) + ".\(job.name)", "\(error)")
             }
             if let enabled { scheduler.jobs.append(ConfiguredCronJob(job: job, schedule: enabled)) }
         }
-        scheduler.reminderLeadTime = seconds("scheduler.reminder_lead_time")
-        func days(_ path: String) -> Duration? { int(path) > 0 ? .seconds(int(path) * 86400) : nil }
-        retention = Retention(webhookDeliveries: days("retention.webhook_deliveries"), events: days("retention.events"),
-                              cronRuns: days("retention.cron_runs"))
-        // -- end scheduler jobs and retention --
+        scheduler.reminderLeadTime = values[K.schedulerReminderLeadTime]
+        func days(_ key: ConfigKey<Int>) -> Duration? { values[key] > 0 ? .seconds(values[key] * 86400) : nil }
+        retention = Retention(webhookDeliveries: days(K.retentionWebhookDeliveries), events: days(K.retentionEvents),
+                              cronRuns: days(K.retentionCronRuns))
         var queues: [String: String] = [:]
         for kind in ConfigSchema.jobKinds { queues[kind.kind] = kind.defaultQueue }
-        if case .map(let configured) = values["queues"] { queues.merge(configured) { $1 } }
+        queues.merge(values[K.queues]) { $1 }
         self.queues = queues
-        cluster = Cluster(heartbeatInterval: seconds("cluster.heartbeat_interval"), heartbeatTTL: seconds("cluster.heartbeat_ttl"))
+        cluster = Cluster(heartbeatInterval: values[K.clusterHeartbeatInterval], heartbeatTTL: values[K.clusterHeartbeatTtl])
         guard cluster.heartbeatInterval < cluster.heartbeatTTL else {
-            throw TackError(.invalidConfig, subject: subject("cluster.heartbeat_interval"), "must be below cluster.heartbeat_ttl, or live processes would vanish from the registry")
+            throw TackError(.invalidConfig, subject: subject(K.clusterHeartbeatInterval), "must be below cluster.heartbeat_ttl, or live processes would vanish from the registry")
         }
-        log = Log(level: string("log.level"), format: string("log.format"))
+        log = Log(level: values[K.logLevel], format: values[K.logFormat])
     }
 }
