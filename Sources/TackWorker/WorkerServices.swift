@@ -30,7 +30,7 @@ public func buildWorkerServices(config: TackConfiguration, queues: [String], pro
         DiagnosticsJobs(postgres: postgres, worker: processID),
         WebhookDeliveryJobs(postgres: postgres, settings: config.webhooks, maxAttempts: config.worker.maxAttempts, logger: logger),
         BoardExportJobs(postgres: postgres, store: exports, logger: logger),
-        CronJobs(config: config, postgres: postgres, relay: relay, logger: logger),
+        CronJobs(config: config, postgres: postgres, logger: logger),
     ]
     var services: [any Service] = [
         Sweeper("event relay", every: .seconds(1), logger: logger) { try await relay.sweepOnce() },

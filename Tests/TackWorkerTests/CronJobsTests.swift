@@ -13,9 +13,7 @@ struct CronJobsTests {
     let logger = Logger(label: "tack.test.cron")
 
     func handler(_ config: TackConfiguration, _ postgres: PostgresClient, _ redis: RedisClient) -> CronJobs {
-        let log = EventLog(postgres: postgres, logger: logger)
-        let relay = EventRelay(log: log, publisher: EventPublisher(redis: redis, log: log, historySize: 100, logger: logger), logger: logger)
-        return CronJobs(config: config, postgres: postgres, relay: relay, logger: logger)
+        CronJobs(config: config, postgres: postgres, logger: logger)
     }
 
     /// Runs one tick of `name` scheduled at `at` through the handler, as a delivered job.

@@ -279,7 +279,7 @@ def test_status_shows_each_jobs_last_and_next_run(cluster):
     report, _ = cluster.status()
     jobs = {j["name"]: j for j in report["cronJobs"]}
     # status reads this node's config (probe is off there, on in the running processes' env)
-    assert set(jobs) == {"reminders", "event_relay", "purge_sessions", "prune", "board_snapshots", "probe"}
+    assert set(jobs) == {"reminders", "purge_sessions", "prune", "board_snapshots", "probe"}
     assert jobs["prune"]["schedule"] == "30 3 * * *" and jobs["prune"]["nextRun"]
     assert jobs["probe"]["lastRun"] and jobs["probe"]["lastEnqueuedBy"] == leader(cluster)
     text = cluster("status", env=PROBE).stdout

@@ -54,7 +54,6 @@ public enum ConfigSchema {
         ("notifications", "default", "in-app notifications"),
         ("emails", "default", "notification and digest emails"),
         ("exports", "low", "board exports to JSON and CSV"),
-        ("event_relay", "default", "publishing events a web process could not publish"),
         ("maintenance", "low", "periodic clean-ups started by the scheduler"),
         ("diagnostics", "default", "probe jobs from `./platform jobs probe` and the benchmarks"),
     ]

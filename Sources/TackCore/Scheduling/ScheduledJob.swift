@@ -5,7 +5,7 @@ import Foundation
 ///
 /// It lives in TackCore because three roles share it: the loader validates `scheduler.jobs`
 /// against it, the scheduler enqueues its ticks, and the worker runs them.
-public struct ScheduledJob: Sendable {
+public struct ScheduledJob: Sendable, Equatable {
     /// The name in `scheduler.jobs`, in `cron_runs.job` and in tick ids.
     public let name: String
     /// The job kind a tick enqueues (its category picks the queue).
@@ -19,30 +19,40 @@ public struct ScheduledJob: Sendable {
     /// window are skipped, except the newest of them when the window holds none, so `.zero` means
     /// "fire the latest missed tick once" (right for jobs whose every run does all the work).
     public let catchUp: Duration
+    /// Whether its body is SQL only, run in the transaction that records the run (so a crash
+    /// rolls both back); otherwise the body is idempotent and runs after that record.
+    public let runsInTransaction: Bool
     /// What it does, for the config file and `status`.
     public let doc: String
 
-    /// The cron table.
-    public static let all: [ScheduledJob] = [
-        ScheduledJob(name: "reminders", kind: "notifications.due_reminders", defaultSchedule: "* * * * *", enabledByDefault: true,
-                     catchUp: .zero,
-                     doc: "due-date reminders: one `due_soon` notification per card and due date for cards due within scheduler.reminder_lead_time"),
-        ScheduledJob(name: "event_relay", kind: "event_relay.sweep", defaultSchedule: "@every 5s", enabledByDefault: true,
-                     catchUp: .zero,
-                     doc: "wakes the event relay: publishes board events a web process committed but could not publish"),
-        ScheduledJob(name: "purge_sessions", kind: "maintenance.purge_sessions", defaultSchedule: "@hourly", enabledByDefault: true,
-                     catchUp: .zero,
-                     doc: "deletes expired sessions and API tokens revoked more than 30 days ago"),
-        ScheduledJob(name: "prune", kind: "maintenance.prune", defaultSchedule: "30 3 * * *", enabledByDefault: true,
-                     catchUp: .zero,
-                     doc: "deletes webhook deliveries, board events and cron runs older than their `retention` setting"),
-        ScheduledJob(name: "board_snapshots", kind: "maintenance.board_snapshots", defaultSchedule: "5 0 * * *", enabledByDefault: true,
-                     catchUp: .zero,
-                     doc: "counts cards (and done cards) per column of every board, once a day, for charts"),
-        ScheduledJob(name: "probe", kind: "diagnostics.cron_probe", defaultSchedule: "@every 1s", enabledByDefault: false,
-                     catchUp: .seconds(300),
-                     doc: "test job: records its ticks in cron_runs only (used by the failover tests and bench/failover)"),
-    ]
+    /// Due-date reminders.
+    public static let reminders = ScheduledJob(
+        name: "reminders", kind: "notifications.due_reminders", defaultSchedule: "* * * * *", enabledByDefault: true, catchUp: .zero, runsInTransaction: true,
+        doc: "due-date reminders: one `due_soon` notification per card and due date for cards due within scheduler.reminder_lead_time")
+    /// Expired sessions and old revoked tokens.
+    public static let purgeSessions = ScheduledJob(
+        name: "purge_sessions", kind: "maintenance.purge_sessions", defaultSchedule: "@hourly", enabledByDefault: true, catchUp: .zero, runsInTransaction: true,
+        doc: "deletes expired sessions and API tokens revoked more than 30 days ago")
+    /// History past its retention.
+    public static let prune = ScheduledJob(
+        name: "prune", kind: "maintenance.prune", defaultSchedule: "30 3 * * *", enabledByDefault: true, catchUp: .zero, runsInTransaction: false,
+        doc: "deletes webhook deliveries, board events and cron runs older than their `retention` setting")
+    /// Daily card counts per column.
+    public static let boardSnapshots = ScheduledJob(
+        name: "board_snapshots", kind: "maintenance.board_snapshots", defaultSchedule: "5 0 * * *", enabledByDefault: true, catchUp: .zero,
+        runsInTransaction: true, doc: "counts cards (and done cards) per column of every board, once a day, for charts")
+    /// The failover tests' probe.
+    public static let probe = ScheduledJob(
+        name: "probe", kind: "diagnostics.cron_probe", defaultSchedule: "@every 1s", enabledByDefault: false, catchUp: .seconds(300), runsInTransaction: true,
+        doc: "test job: records its ticks in cron_runs only (used by the failover tests and bench/failover)")
+
+    /// The cron table. (The event relay is not in it: every worker sweeps for unpublished events
+    /// once a second on its own, because the relay is needed exactly when Redis, and so the job
+    /// queue a tick would travel through, was away.)
+    public static let all: [ScheduledJob] = [reminders, purgeSessions, prune, boardSnapshots, probe]
+
+    /// Jobs are identified by name.
+    public static func == (lhs: ScheduledJob, rhs: ScheduledJob) -> Bool { lhs.name == rhs.name }
 
     /// The job called `name`, if any.
     public static func named(_ name: String) -> ScheduledJob? { all.first { $0.name == name } }

@@ -9,11 +9,10 @@ import TackCore
 /// identity: a second delivery of the same tick (a retried enqueue, a Redis that lost the tick
 /// claims) finds the row, counts itself in `duplicate_deliveries` and does not run the body.
 /// Bodies that are plain SQL run in the same transaction as that insert, so a crash rolls both
-/// back and the redelivery runs the tick for real; the others (relay, prune) are idempotent and
-/// run after it, again on a redelivery that finds the run unfinished.
+/// back and the redelivery runs the tick for real; the others (prune) are idempotent and run after
+/// it, again on a redelivery that finds the run unfinished.
 public struct CronJobs: JobHandler {
     let postgres: PostgresClient
-    let relay: EventRelay
     let reminderLeadTime: Duration
     let retention: TackConfiguration.Retention
     let logger: Logger
@@ -23,10 +22,9 @@ public struct CronJobs: JobHandler {
     /// Rows one prune statement deletes, so the nightly prune never holds long locks.
     static let pruneBatch = 5000
 
-    /// Creates the handler; `relay` is the event relay the `event_relay` job sweeps with.
-    public init(config: TackConfiguration, postgres: PostgresClient, relay: EventRelay, logger: Logger) {
+    /// Creates the handler.
+    public init(config: TackConfiguration, postgres: PostgresClient, logger: Logger) {
         self.postgres = postgres
-        self.relay = relay
         self.reminderLeadTime = config.scheduler.reminderLeadTime
         self.retention = config.retention
         self.logger = logger
@@ -41,7 +39,7 @@ public struct CronJobs: JobHandler {
         }
         let scheduledFor = tick.scheduledDate
         let logger = self.logger
-        let transactional = definition.name != "event_relay" && definition.name != "prune"
+        let transactional = definition.runsInTransaction
         let firstRun = try await postgres.withTransaction(logger: logger) { tx -> Bool in
             let rows = try await tx.query("""
                 INSERT INTO cron_runs (job, scheduled_for, enqueued_by)
@@ -62,7 +60,7 @@ public struct CronJobs: JobHandler {
                 return !transactional && !finished
             }
             if transactional {
-                try await runInTransaction(definition.name, tick: tick, on: tx)
+                try await runInTransaction(definition, tick: tick, on: tx)
                 try await tx.query("""
                     UPDATE cron_runs SET finished_at = clock_timestamp() WHERE job = \(tick.job) AND scheduled_for = \(scheduledFor)
                     """, logger: logger)
@@ -70,31 +68,21 @@ public struct CronJobs: JobHandler {
             return true
         }
         guard firstRun, !transactional else { return }
-        switch definition.name {
-        case "event_relay":
-            // A full batch means more are waiting; a bounded number of batches per tick.
-            for _ in 0..<20 {
-                guard try await relay.sweepOnce() else { break }
-            }
-        case "prune":
-            try await prune()
-        default:
-            break
-        }
+        if definition == .prune { try await prune() }
         try await postgres.query("""
             UPDATE cron_runs SET finished_at = clock_timestamp() WHERE job = \(tick.job) AND scheduled_for = \(scheduledFor)
             """, logger: logger)
     }
 
     /// Bodies that are SQL only, in the transaction that recorded the run.
-    func runInTransaction(_ name: String, tick: CronTick, on tx: PostgresConnection) async throws {
-        switch name {
-        case "reminders":
+    func runInTransaction(_ job: ScheduledJob, tick: CronTick, on tx: PostgresConnection) async throws {
+        switch job {
+        case .reminders:
             let sent = try await sendReminders(on: tx)
             if sent > 0 { logger.info("sent due-date reminders", metadata: ["tack.reminders.notifications": "\(sent)"]) }
-        case "purge_sessions":
+        case .purgeSessions:
             try await purgeSessions(on: tx)
-        case "board_snapshots":
+        case .boardSnapshots:
             try await snapshotBoards(day: tick.scheduledDate, on: tx)
         default:
             break   // probe: the cron_runs row is the whole job
