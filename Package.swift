@@ -121,7 +121,7 @@ let package = Package(
         .testTarget(
             name: "TackRedisTests",
             dependencies: [
-                "TackRedis",
+                "TackRedis", "TackTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -130,7 +130,7 @@ let package = Package(
         .testTarget(
             name: "TackCoreTests",
             dependencies: [
-                "TackCore", "TackRedis",
+                "TackCore", "TackRedis", "TackTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
@@ -139,7 +139,7 @@ let package = Package(
         .testTarget(
             name: "TackWebTests",
             dependencies: [
-                "TackWeb", "TackCore", "TackRedis",
+                "TackWeb", "TackCore", "TackRedis", "TackTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Mustache", package: "swift-mustache"),
@@ -169,7 +169,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TackPushTests",
-            dependencies: ["TackPush", "TackCore"],
+            dependencies: ["TackPush", "TackCore", "TackTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import TackCore
 
 /// Options every command that reads the configuration shares.
@@ -49,6 +50,25 @@ struct ConfigOptions: ParsableArguments {
     func load(explicit: String? = nil) throws -> TackConfiguration {
         try ConfigLoader(filePath: resolvedConfigPath(explicit: explicit), environment: ProcessInfo.processInfo.environment,
                          overrides: overrides, rootDirectory: Self.rootDirectory).load()
+    }
+
+    /// What an operator command starts from: the loaded configuration, logging set up for a
+    /// command's terminal (only critical lines; the command says what happened itself), its logger
+    /// and the migrations this release ships.
+    struct Command {
+        let config: TackConfiguration
+        let logger: Logger
+        let migrations: [Migration]
+
+        /// The three, to destructure.
+        var parts: (TackConfiguration, Logger, [Migration]) { (config, logger, migrations) }
+    }
+
+    /// The shared preamble of the commands that talk to PostgreSQL or Redis.
+    func command(_ name: String) throws -> Command {
+        let config = try load()
+        TackLogHandler.bootstrap(level: "critical", format: config.log.format)
+        return Command(config: config, logger: Logger(label: "tack.\(name)"), migrations: try Clients.migrations(config))
     }
 
     static func absolute(_ path: String) -> String {

@@ -37,12 +37,9 @@ struct CreateUserCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let config = try options.load()
-            TackLogHandler.bootstrap(level: "critical", format: config.log.format)
-            let logger = Logger(label: "tack.create_user")
+            let (config, logger, migrations) = try options.command("create_user").parts
             let password = try readPassword()
             try CreateUser.validate(email: email, name: name, password: password)
-            let migrations = try Clients.migrations(config)
             let (email, name, admin) = (self.email, self.name, self.admin)
             let user = try await Clients.withClients(config, logger: logger) { postgres, _ in
                 _ = try await Clients.checkPostgres(postgres, config: config, logger: logger)

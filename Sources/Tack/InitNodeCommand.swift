@@ -13,10 +13,7 @@ struct InitNodeCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let config = try options.load()
-            TackLogHandler.bootstrap(level: "critical", format: config.log.format)
-            let logger = Logger(label: "tack.init_node")
-            let migrations = try Clients.migrations(config)
+            let (config, logger, migrations) = try options.command("init_node").parts
 
             for directory in [config.node.storageDirectory, config.node.logDirectory] {
                 do {

@@ -16,9 +16,7 @@ struct JobsCommand: AsyncParsableCommand {
 
     /// Runs `body` with a job queue API and its clients.
     static func withQueue<T: Sendable>(_ options: ConfigOptions, _ body: @escaping @Sendable (JobQueue, PostgresClient, TackConfiguration) async throws -> T) async throws -> T {
-        let config = try options.load()
-        TackLogHandler.bootstrap(level: "critical", format: config.log.format)
-        let logger = Logger(label: "tack.jobs")
+        let (config, logger, _) = try options.command("jobs").parts
         return try await Clients.withClients(config, logger: logger) { postgres, redis in
             _ = try await Clients.checkRedis(redis, config: config)
             return try await body(JobQueue(redis: redis, routes: config.queues, logger: logger), postgres, config)

@@ -22,11 +22,8 @@ struct SeedDemoCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let config = try options.load()
-            TackLogHandler.bootstrap(level: "critical", format: config.log.format)
-            let logger = Logger(label: "tack.seed_demo")
+            let (config, logger, migrations) = try options.command("seed_demo").parts
             let password = try readOrCreatePassword()
-            let migrations = try Clients.migrations(config)
             let outcome = try await Clients.withClients(config, logger: logger) { postgres, redis in
                 _ = try await Clients.checkPostgres(postgres, config: config, logger: logger)
                 try await Migrator(client: postgres, migrations: migrations, logger: logger).requireCurrent()

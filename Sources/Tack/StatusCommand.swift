@@ -48,10 +48,7 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let config = try options.load()
-            TackLogHandler.bootstrap(level: "critical", format: config.log.format)
-            let logger = Logger(label: "tack.status")
-            let migrations = try Clients.migrations(config)
+            let (config, logger, migrations) = try options.command("status").parts
             let report = try await Clients.withClients(config, logger: logger) { postgres, redis in
                 _ = try await Clients.checkRedis(redis, config: config)
                 let view = try await ClusterView.read(redis: redis, heartbeatTTL: config.cluster.heartbeatTTL)
@@ -100,23 +97,12 @@ struct StatusCommand: AsyncParsableCommand {
     /// (absent while the database is not migrated).
     static func cronJobs(config: TackConfiguration, postgres: PostgresClient, redis: RedisClient, logger: Logger) async throws -> [Report.CronJob] {
         let states = try await CronJobState.read(config: config, redis: redis)
-        var runs: [String: (Date, Date, Date?)] = [:]
-        do {
-            let rows = try await postgres.query("""
-                SELECT DISTINCT ON (job) job, scheduled_for, started_at, finished_at
-                FROM cron_runs ORDER BY job, scheduled_for DESC
-                """, logger: logger)
-            for try await (job, scheduled, started, finished) in rows.decode((String, Date, Date, Date?).self) {
-                runs[job] = (scheduled, started, finished)
-            }
-        } catch {
-            logger.debug("cron_runs not readable", metadata: ["tack.error": "\(error)"])
-        }
+        let runs = await CronRun.latest(postgres: postgres, logger: logger)
         func ms(_ d: Date?) -> Int? { d.map { Int(($0.timeIntervalSince1970 * 1000).rounded()) } }
         return states.map { s in
             let run = runs[s.name]
-            return Report.CronJob(name: s.name, schedule: s.schedule, enabled: s.enabled, lastRun: ms(run?.0), lastRunStartedAt: ms(run?.1),
-                                  lastRunFinishedAt: ms(run?.2), lastEnqueued: s.lastEnqueuedTick, lastEnqueuedBy: s.lastEnqueuedBy,
+            return Report.CronJob(name: s.name, schedule: s.schedule, enabled: s.enabled, lastRun: ms(run?.scheduledFor), lastRunStartedAt: ms(run?.startedAt),
+                                  lastRunFinishedAt: ms(run?.finishedAt), lastEnqueued: s.lastEnqueuedTick, lastEnqueuedBy: s.lastEnqueuedBy,
                                   nextRun: s.nextTick)
         }
     }

@@ -16,10 +16,7 @@ struct UpgradeDBCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let config = try options.load()
-            TackLogHandler.bootstrap(level: "critical", format: config.log.format)
-            let logger = Logger(label: "tack.upgrade_db")
-            let migrations = try Clients.migrations(config)
+            let (config, logger, migrations) = try options.command("upgrade_db").parts
             let showStatus = status
             try await Clients.withClients(config, logger: logger) { postgres, _ in
                 _ = try await Clients.checkPostgres(postgres, config: config, logger: logger)

@@ -186,7 +186,7 @@ public final class RedisClient: Service, Sendable {
     /// (after a restart or `SCRIPT FLUSH`); `EVAL` also caches the script again.
     ///
     /// - Throws: ``RedisError/Code/replyError`` when the script fails, besides connection errors.
-    public func run(
+    public func evaluate(
         _ script: RedisScript,
         keys: [any RedisArgumentConvertible],
         args: [any RedisArgumentConvertible]

@@ -157,7 +157,7 @@ public final class CronTicker: Service, Sendable {
         let claimTTL = entry.job.catchUp + .seconds(3600)
         let args: [any RedisArgumentConvertible] = [lease.owner, claimTTL.wholeMilliseconds, entry.job.name, scheduledFor, now]
             + job.streamFields(enqueuedAt: now).map { $0 as any RedisArgumentConvertible }
-        let reply = try await redis.run(Self.tickScript,
+        let reply = try await redis.evaluate(Self.tickScript,
                                         keys: [RedisKeys.schedulerLeader, RedisKeys.schedulerTick(job: entry.job.name, scheduledFor: scheduledFor),
                                                RedisKeys.queue(try queue.queue(for: entry.job.kind)), RedisKeys.schedulerJobs],
                                         args: args)

@@ -81,7 +81,7 @@ public final class SchedulerLease: Service, Sendable {
                 // The lease runs from when Redis extended it, which is after we sent the request.
                 let renewStart = ContinuousClock.now
                 do {
-                    let renewed = try await redis.run(Self.renewScript, keys: [RedisKeys.schedulerLeader], args: [owner, timings.leaseTTL.wholeMilliseconds])
+                    let renewed = try await redis.evaluate(Self.renewScript, keys: [RedisKeys.schedulerLeader], args: [owner, timings.leaseTTL.wholeMilliseconds])
                     if renewed.int == 1 {
                         lastRenewal = renewStart
                         lastRenewalAt.withLock { $0 = lastRenewal }
@@ -123,7 +123,7 @@ public final class SchedulerLease: Service, Sendable {
         if current == .leading {
             set(.standby(leader: nil))
             do {
-                _ = try await redis.run(Self.releaseScript, keys: [RedisKeys.schedulerLeader, RedisKeys.schedulerHandover], args: [owner])
+                _ = try await redis.evaluate(Self.releaseScript, keys: [RedisKeys.schedulerLeader, RedisKeys.schedulerHandover], args: [owner])
                 logger.info("released the scheduler lease for a standby to take over")
             } catch {
                 logger.warning("could not release the scheduler lease; it expires on its own", metadata: ["tack.error": "\(error)"])

@@ -2,38 +2,32 @@ import Foundation
 import Logging
 import PostgresNIO
 import TackRedis
+import TackTestSupport
 import Testing
 @testable import TackCore
 
 @Suite("Board writes and their events, against real PostgreSQL and Redis")
 struct BoardEventsTests {
-    let logger = TestEnvironment.logger
+    let logger = Logger(label: "tack.test")
 
     /// Runs `body` with a migrated fresh database, a running Redis client and a board store.
     func withStore<T: Sendable>(_ body: @Sendable (BoardStore, EventLog, PostgresClient, RedisClient) async throws -> T) async throws -> T {
-        let redisURL = try TestEnvironment.require("TACK_TEST_REDIS_URL")
-        return try await TestEnvironment.withFreshDatabase { postgres, _ in
-            let migrations = try Migration.loadAll(from: TestEnvironment.root + "/migrations")
-            _ = try await Migrator(client: postgres, migrations: migrations, logger: logger).upgrade(nodeName: "test")
-            // Board ids key Redis streams; tests share one Redis, so each database starts its ids elsewhere.
-            try await postgres.query("ALTER TABLE boards ALTER COLUMN id RESTART WITH \(unescaped: String(Int64.random(in: 1_000_000...1_000_000_000_000)))")
-            let redis = RedisClient(configuration: try RedisConfiguration(url: redisURL), logger: logger)
-            return try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await redis.run() }
-                defer { group.cancelAll() }
-                let log = EventLog(postgres: postgres, logger: logger)
-                let publisher = EventPublisher(redis: redis, log: log, historySize: 1000, logger: logger)
-                return try await body(BoardStore(postgres: postgres, publisher: publisher, logger: logger), log, postgres, redis)
-            }
+        try await TestServers.withServers(logger: logger) { _, postgres, redis in
+            let log = EventLog(postgres: postgres, logger: logger)
+            let publisher = EventPublisher(redis: redis, log: log, historySize: 1000, logger: logger)
+            return try await body(BoardStore(postgres: postgres, publisher: publisher, logger: logger), log, postgres, redis)
         }
     }
+
+    /// An insert's RETURNING gave nothing.
+    struct NoRow: Error {}
 
     func createUser(_ postgres: PostgresClient, _ email: String) async throws -> Int64 {
         let rows = try await postgres.query("""
             INSERT INTO users (email, name, password_hash) VALUES (\(email), \(email), 'x') RETURNING id
             """)
         for try await id in rows.decode(Int64.self) { return id }
-        throw TestEnvironment.MissingServer(name: "user")
+        throw NoRow()
     }
 
     @Test("8 concurrent writers x 50 cards on one board: 400 new consecutive versions, one event each, all in the Redis stream")

@@ -1,4 +1,5 @@
 import Foundation
+import TackTestSupport
 import Testing
 @testable import TackCore
 
@@ -35,7 +36,7 @@ struct ConfigLoaderTests {
 
     @Test("the committed example is exactly what the schema renders")
     func exampleMatchesSchema() throws {
-        let example = try String(contentsOfFile: TestEnvironment.root + "/config-prod.yml.example", encoding: .utf8)
+        let example = try String(contentsOfFile: TestServers.root + "/config-prod.yml.example", encoding: .utf8)
         #expect(example == ConfigRenderer.render(), "regenerate config-prod.yml.example: ./platform gen_config --example")
     }
 

@@ -1,11 +1,12 @@
 import Foundation
 import PostgresNIO
+import TackTestSupport
 import Testing
 @testable import TackCore
 
 @Suite("Migrations against a real PostgreSQL")
 struct MigratorTests {
-    let logger = TestEnvironment.logger
+    let logger = Logger(label: "tack.test")
 
     func migrations(_ files: [String: String]) throws -> [Migration] {
         let dir = NSTemporaryDirectory() + "tack-migrations-\(UUID().uuidString)"
@@ -22,9 +23,9 @@ struct MigratorTests {
 
     @Test("the shipped migrations apply to an empty database and are then up to date")
     func shippedMigrationsApply() async throws {
-        let shipped = try Migration.loadAll(from: TestEnvironment.root + "/migrations")
+        let shipped = try Migration.loadAll(from: TestServers.root + "/migrations")
         #expect(!shipped.isEmpty)
-        try await TestEnvironment.withFreshDatabase { client, _ in
+        try await TestServers.withDatabase(migrated: false) { _, client in
             let migrator = Migrator(client: client, migrations: shipped, logger: logger)
             #expect(try await migrator.status().pending.count == shipped.count)
             let applied = try await migrator.upgrade(nodeName: "test")
@@ -41,7 +42,7 @@ struct MigratorTests {
             "0001_a.sql": "CREATE TABLE a (id INT); INSERT INTO a VALUES (1);",
             "0002_b.sql": "-- tack:no-transaction\nCREATE INDEX CONCURRENTLY a_id_idx ON a (id);",
         ])
-        try await TestEnvironment.withFreshDatabase { client, _ in
+        try await TestServers.withDatabase(migrated: false) { _, client in
             let results = try await withThrowingTaskGroup(of: Int.self) { group in
                 for i in 0..<3 {
                     group.addTask { try await Migrator(client: client, migrations: set, logger: logger).upgrade(nodeName: "n\(i)").count }
@@ -60,7 +61,7 @@ struct MigratorTests {
             "0001_a.sql": "CREATE TABLE a (id INT);",
             "0002_bad.sql": "CREATE TABLE b (id INT); SELECT * FROM no_such_table;",
         ])
-        try await TestEnvironment.withFreshDatabase { client, _ in
+        try await TestServers.withDatabase(migrated: false) { _, client in
             let migrator = Migrator(client: client, migrations: set, logger: logger)
             do {
                 _ = try await migrator.upgrade(nodeName: "test")
@@ -81,7 +82,7 @@ struct MigratorTests {
     func editedMigrationRefused() async throws {
         let original = try migrations(["0001_a.sql": "CREATE TABLE a (id INT);"])
         let edited = try migrations(["0001_a.sql": "CREATE TABLE a (id BIGINT);"])
-        try await TestEnvironment.withFreshDatabase { client, _ in
+        try await TestServers.withDatabase(migrated: false) { _, client in
             _ = try await Migrator(client: client, migrations: original, logger: logger).upgrade(nodeName: "test")
             let migrator = Migrator(client: client, migrations: edited, logger: logger)
             await #expect(throws: TackError.self) { try await migrator.upgrade(nodeName: "test") }
@@ -98,7 +99,7 @@ struct MigratorTests {
     func newerDatabaseRefused() async throws {
         let newer = try migrations(["0001_a.sql": "CREATE TABLE a (id INT);", "0002_b.sql": "CREATE TABLE b (id INT);"])
         let older = try migrations(["0001_a.sql": "CREATE TABLE a (id INT);"])
-        try await TestEnvironment.withFreshDatabase { client, _ in
+        try await TestServers.withDatabase(migrated: false) { _, client in
             _ = try await Migrator(client: client, migrations: newer, logger: logger).upgrade(nodeName: "test")
             do {
                 try await Migrator(client: client, migrations: older, logger: logger).requireCurrent()
@@ -114,7 +115,7 @@ struct MigratorTests {
     @Test("pending migrations make requireCurrent name upgrade_db")
     func pendingRefused() async throws {
         let set = try migrations(["0001_a.sql": "CREATE TABLE a (id INT);"])
-        try await TestEnvironment.withFreshDatabase { client, _ in
+        try await TestServers.withDatabase(migrated: false) { _, client in
             do {
                 try await Migrator(client: client, migrations: set, logger: logger).requireCurrent()
                 Issue.record("expected a refusal")

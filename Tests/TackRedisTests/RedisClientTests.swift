@@ -157,16 +157,16 @@ struct RedisClientTests {
             #expect(script.sha1.count == 40)
             #expect(RedisScript("return 1").sha1 == "e0e1f9fabfc9d4800c877a703b823ac0578ff8db")
 
-            #expect(try await client.run(script, keys: [prefix + "n"], args: [5]) == .integer(5))
+            #expect(try await client.evaluate(script, keys: [prefix + "n"], args: [5]) == .integer(5))
             #expect(try await client.send("SCRIPT", "EXISTS", script.sha1) == .array([.integer(1)]))
             _ = try await client.sendChecked("SCRIPT", "FLUSH")
             #expect(try await client.send("EVALSHA", script.sha1, 1, prefix + "n", 1).errorMessage?.hasPrefix("NOSCRIPT") == true)
-            #expect(try await client.run(script, keys: [prefix + "n"], args: [5]) == .integer(10))
+            #expect(try await client.evaluate(script, keys: [prefix + "n"], args: [5]) == .integer(10))
             // EVAL cached it again.
             #expect(try await client.send("SCRIPT", "EXISTS", script.sha1) == .array([.integer(1)]))
 
             let failing = RedisScript("return redis.error_reply('TACKFAIL \(prefix)')")
-            let error = await #expect(throws: RedisError.self) { _ = try await client.run(failing, keys: [], args: []) }
+            let error = await #expect(throws: RedisError.self) { _ = try await client.evaluate(failing, keys: [], args: []) }
             #expect(error?.code == .replyError)
             #expect(error?.message.contains("TACKFAIL") == true)
         }

@@ -1,4 +1,5 @@
 import Foundation
+import TackTestSupport
 import Testing
 import TackRedis
 
@@ -9,7 +10,7 @@ struct RedisRestartTests {
     @Test("commands fail fast while Redis is down and succeed again after it returns")
     func survivesServerRestart() async throws {
         let server = try await PrivateRedisServer()
-        let logs = CapturedLogs()
+        let logs = LogCapture()
         try await TestRedis.withClient(configuration: server.configuration(poolSize: 2), logger: logs.logger()) { client in
             try await client.set("k", "before")
             #expect(try await client.get("k") == Array("before".utf8))
@@ -82,7 +83,7 @@ struct RedisRestartTests {
     func authAndSelect() async throws {
         let password = "t0p-secret-\(UUID().uuidString.prefix(6))"
         let server = try await PrivateRedisServer(arguments: ["--requirepass", password])
-        let logs = CapturedLogs()
+        let logs = LogCapture()
 
         var configuration = server.configuration(poolSize: 1)
         configuration.password = password

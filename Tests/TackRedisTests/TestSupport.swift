@@ -3,6 +3,7 @@ import Logging
 import Synchronization
 import Testing
 import TackRedis
+import TackTestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -10,22 +11,10 @@ import Glibc
 
 /// The Redis server `./platform test` starts, and helpers shared by the suites.
 enum TestRedis {
-    struct MissingServer: Error, CustomStringConvertible {
-        var description: String {
-            "TACK_TEST_REDIS_URL is not set: run the tests through `./platform test`, which starts a private Redis, "
-                + "or start redis-server yourself and export TACK_TEST_REDIS_URL=redis://127.0.0.1:PORT/0"
-        }
-    }
-
     /// The shared test server's configuration. A missing variable fails the test (never skips):
     /// under CI a silently skipped Redis suite would hide a broken client.
     static func configuration(poolSize: Int = 4) throws -> RedisConfiguration {
-        guard let url = ProcessInfo.processInfo.environment["TACK_TEST_REDIS_URL"], !url.isEmpty else {
-            throw MissingServer()
-        }
-        var configuration = try RedisConfiguration(url: url)
-        configuration.poolSize = poolSize
-        return configuration
+        try TestServers.redisConfiguration(poolSize: poolSize)
     }
 
     /// Logs at warning and above to stderr, so reconnect warnings show up in a failing run.
@@ -54,12 +43,7 @@ enum TestRedis {
         logger: Logger = TestRedis.logger,
         _ body: (RedisClient) async throws -> T
     ) async throws -> T {
-        let client = RedisClient(configuration: configuration, logger: logger)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await client.run() }
-            defer { group.cancelAll() }
-            return try await body(client)
-        }
+        try await TestServers.withRunning(RedisClient(configuration: configuration, logger: logger), run: { try await $0.run() }, body)
     }
 }
 
@@ -180,38 +164,4 @@ func canConnect(port: Int) -> Bool {
     return withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     } == 0
-}
-
-/// Collects log records so a test can check what was logged (and what never was).
-final class CapturedLogs: Sendable {
-    private let lines = Mutex<[String]>([])
-
-    /// Every record so far, rendered as "level message metadata".
-    var all: [String] { lines.withLock { $0 } }
-
-    func append(_ line: String) { lines.withLock { $0.append(line) } }
-
-    /// A logger that records into this collection at every level.
-    func logger(label: String = "tack.redis.test") -> Logger {
-        var logger = Logger(label: label) { _ in CapturingHandler(sink: self) }
-        logger.logLevel = .trace
-        return logger
-    }
-
-    struct CapturingHandler: LogHandler {
-        let sink: CapturedLogs
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            var merged = metadata
-            if let extra = event.metadata { merged.merge(extra) { $1 } }
-            sink.append("\(event.level) \(event.message) \(merged)")
-        }
-    }
 }

@@ -217,9 +217,7 @@ struct CronTickScriptTests {
             let now = Date(timeIntervalSince1970: Double(Int(Date().timeIntervalSince1970) - Int.random(in: 1...100_000) * 86400))
             let lastFired = Int64(now.timeIntervalSince1970 - 400) * 1000
             _ = try await redis.send("HSET", RedisKeys.schedulerJobs, "probe:last_tick", lastFired)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await lease.run() }
-                defer { group.cancelAll() }
+            try await TestServers.withRunning(lease, run: { try await $0.run() }) { lease in
                 let deadline = ContinuousClock.now + .seconds(10)
                 while !lease.isLeading && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
                 #expect(lease.isLeading)

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import PostgresNIO
+import TackTestSupport
 import Testing
 @testable import TackCore
 @testable import TackWeb

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import TackTestSupport
 import Testing
 @testable import TackCore
 @testable import TackWeb
@@ -12,7 +13,7 @@ import Testing
 struct OpenAPITests {
     /// The document as kept in the repository.
     static func document() throws -> [String: Any] {
-        let data = try Data(contentsOf: URL(fileURLWithPath: WebTestHarness.root + "/" + OpenAPIController.relativePath))
+        let data = try Data(contentsOf: URL(fileURLWithPath: TestServers.root + "/" + OpenAPIController.relativePath))
         return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "the document is a JSON object")
     }
 
@@ -37,7 +38,7 @@ struct OpenAPITests {
 
     /// A router built like `run web` builds it, with clients that never connect.
     static func router() throws -> Router<TackRequestContext> {
-        let config = try WebTestHarness.loadConfig(databaseURL: "postgres://tack@127.0.0.1:1/unused", redisURL: "redis://127.0.0.1:1/0", settings: [:])
+        let config = try TestServers.configuration()
         let logger = WebTestHarness.defaultLogger
         let deps = WebDependencies(config: config, postgres: Database.makeClient(config.database, logger: logger),
                                    redis: try Clients.makeRedis(config, logger: logger), migrations: [])
@@ -107,12 +108,13 @@ struct OpenAPITests {
                         #expect((operation["responses"] as? [String: Any])?[status] != nil, "\(name): documents \(status)")
                     }
                 }
-                // Every error answer uses the shared error schema.
+                // Every error answer uses the shared error schema (a 412 adds the current object to it).
                 let answers = try #require(operation["responses"] as? [String: Any], "\(name): responses")
                 for (status, answer) in answers where status.hasPrefix("4") {
                     let answer = resolve(answer, in: responses)
                     let schema = ((answer?["content"] as? [String: Any])?["application/json"] as? [String: Any])?["schema"] as? [String: Any]
-                    #expect(schema?["$ref"] as? String == "#/components/schemas/Error", "\(name) \(status): the shared error schema")
+                    let expected = status == "412" ? "#/components/schemas/Stale" : "#/components/schemas/Error"
+                    #expect(schema?["$ref"] as? String == expected, "\(name) \(status): the shared error schema")
                 }
             }
         }
@@ -120,7 +122,7 @@ struct OpenAPITests {
 
     @Test("GET /api/v1/openapi.json serves the document, as JSON, without authentication")
     func served() async throws {
-        let file = try Data(contentsOf: URL(fileURLWithPath: WebTestHarness.root + "/" + OpenAPIController.relativePath))
+        let file = try Data(contentsOf: URL(fileURLWithPath: TestServers.root + "/" + OpenAPIController.relativePath))
         let app = Application(router: try Self.router(), logger: WebTestHarness.defaultLogger)
         try await app.test(.router) { client in
             let response = try await client.execute(uri: "/api/v1/openapi.json", method: .get)

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Mustache
+import TackTestSupport
 import Testing
 @testable import TackCore
 @testable import TackWeb
@@ -249,7 +250,7 @@ struct PageTests {
             #expect(try await h.request(.get, "/assets/%2e%2e/Package.swift").status.code >= 400)
             // The pages reference the assets by a digest of public/, so upgrades are never served stale.
             let login = try await h.request(.get, "/login")
-            let version = PageTemplates.fingerprint(WebTestHarness.root + "/public")
+            let version = PageTemplates.fingerprint(TestServers.root + "/public")
             #expect(login.body.contains("/assets/app.js?v=\(version)"))
         }
     }
@@ -285,7 +286,7 @@ struct PageTests {
             #expect(error.description.contains("board.mustache"), "\(error)")
         }
         // The shipped templates load.
-        let shipped = try PageTemplates(directory: WebTestHarness.root + "/templates", publicDirectory: WebTestHarness.root + "/public")
+        let shipped = try PageTemplates(directory: TestServers.root + "/templates", publicDirectory: TestServers.root + "/public")
         #expect(PageTemplates.required.allSatisfy { shipped.library.getTemplate(named: $0) != nil })
     }
 

@@ -8,6 +8,7 @@ import Synchronization
 import Testing
 @testable import TackCore
 import TackRedis
+import TackTestSupport
 @testable import TackWeb
 
 /// The web role in process, on a database of its own and the shared test Redis, for router tests.
@@ -50,45 +51,20 @@ struct WebTestHarness: Sendable {
         logger: Logger? = nil,
         _ body: @Sendable (WebTestHarness) async throws -> T
     ) async throws -> T {
-        let adminURL = try require("TACK_TEST_POSTGRES_URL")
-        let redisURL = try require("TACK_TEST_REDIS_URL")
         let logger = logger ?? defaultLogger
-        let name = "web_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
-        let admin = try loadConfig(databaseURL: adminURL, redisURL: redisURL, settings: [:])
-        try await withPostgres(admin.database, logger: logger) { client in
-            _ = try await client.query("CREATE DATABASE \(unescaped: String(name))", logger: logger)
-        }
-        do {
-            var components = URLComponents(string: adminURL)!
-            components.path = "/" + name
-            let config = try loadConfig(databaseURL: components.string!, redisURL: redisURL, settings: settings)
-            let result = try await run(config: config, logger: logger, body)
-            try await dropDatabase(String(name), admin: admin.database, logger: logger)
-            return result
-        } catch {
-            try? await dropDatabase(String(name), admin: admin.database, logger: logger)
-            throw error
-        }
-    }
-
-    private static func run<T: Sendable>(config: TackConfiguration, logger: Logger, _ body: @Sendable (WebTestHarness) async throws -> T) async throws -> T {
-        let postgres = Database.makeClient(config.database, logger: logger)
-        let redis = try Clients.makeRedis(config, logger: logger)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await postgres.run() }
-            group.addTask { try await redis.run() }
-            defer { group.cancelAll() }
-            let migrations = try Migration.loadAll(from: root + "/migrations")
-            _ = try await Migrator(client: postgres, migrations: migrations, logger: logger).upgrade(nodeName: "test")
-            // Board ids key Redis streams and tests share one Redis: start each database's ids elsewhere.
-            try await postgres.query("ALTER TABLE boards ALTER COLUMN id RESTART WITH \(unescaped: String(Int64.random(in: 1_000_000...1_000_000_000_000)))")
-            let hasher = PasswordHasher(cost: 4)
-            let deps = WebDependencies(config: config, postgres: postgres, redis: redis, migrations: migrations, passwordHasher: hasher)
-            let app = Application(router: try buildWebRouter(deps, logger: logger), logger: logger)
-            let address = "10.\(Int.random(in: 0...255)).\(Int.random(in: 0...255)).\(Int.random(in: 1...254))"
-            return try await app.test(.router) { client in
-                try await body(WebTestHarness(client: client, postgres: postgres, redis: redis, config: config,
-                                              clientAddress: address, passwordHasher: hasher, logger: logger))
+        // Small pools: many apps run at once against one PostgreSQL.
+        let settings = ["database.pool_size": "4", "redis.pool_size": "1"].merging(settings) { $1 }
+        return try await TestServers.withDatabase(settings: settings, logger: logger) { config, postgres in
+            let redis = try Clients.makeRedis(config, logger: logger)
+            return try await TestServers.withRunning(redis, run: { try await $0.run() }) { redis in
+                let hasher = PasswordHasher(cost: 4)
+                let deps = WebDependencies(config: config, postgres: postgres, redis: redis, migrations: try TestServers.migrations(), passwordHasher: hasher)
+                let app = Application(router: try buildWebRouter(deps, logger: logger), logger: logger)
+                let address = "10.\(Int.random(in: 0...255)).\(Int.random(in: 0...255)).\(Int.random(in: 1...254))"
+                return try await app.test(.router) { client in
+                    try await body(WebTestHarness(client: client, postgres: postgres, redis: redis, config: config,
+                                                  clientAddress: address, passwordHasher: hasher, logger: logger))
+                }
             }
         }
     }
@@ -205,53 +181,6 @@ struct WebTestHarness: Sendable {
         logger.logLevel = .warning
         return logger
     }()
-
-    /// The Tack directory (holds migrations/).
-    static var root: String {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.path
-    }
-
-    struct MissingServer: Error, CustomStringConvertible {
-        let name: String
-        var description: String { "\(name) is not set: run the tests through `./platform test`, which starts PostgreSQL and Redis" }
-    }
-
-    static func require(_ name: String) throws -> String {
-        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
-            Issue.record("\(name) is not set: run the tests through `./platform test`, which starts PostgreSQL and Redis")
-            throw MissingServer(name: name)
-        }
-        return value
-    }
-
-    static func loadConfig(databaseURL: String, redisURL: String, settings: [String: String]) throws -> TackConfiguration {
-        let environment = [
-            "TACK_SECRET_KEY": SecretToken.generate(),
-            "TACK_DATABASE_URL": databaseURL,
-            "TACK_DATABASE_POOL_SIZE": "4",
-            "TACK_REDIS_URL": redisURL,
-            "TACK_REDIS_POOL_SIZE": "1",
-        ]
-        return try ConfigLoader(filePath: nil, environment: environment, overrides: settings.map { "\($0.key)=\($0.value)" },
-                                rootDirectory: root).load()
-    }
-
-    static func withPostgres<T: Sendable>(_ config: TackConfiguration.Database, logger: Logger, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
-        let client = Database.makeClient(config, logger: logger)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            defer { group.cancelAll() }
-            return try await body(client)
-        }
-    }
-
-    static func dropDatabase(_ name: String, admin: TackConfiguration.Database, logger: Logger) async throws {
-        try await withPostgres(admin, logger: logger) { client in
-            _ = try await client.query("DROP DATABASE IF EXISTS \(unescaped: name) WITH (FORCE)", logger: logger)
-        }
-    }
 }
 
 /// An account made by `WebTestHarness.createUser`, with every way to authenticate as it.
@@ -376,37 +305,4 @@ enum TestJSON: Sendable, Equatable, Decodable {
     var array: [TestJSON]? { if case .array(let a) = self { return a }; return nil }
     var object: [String: TestJSON]? { if case .object(let o) = self { return o }; return nil }
     var isNull: Bool { self == .null }
-}
-
-/// Collects log records, to check what the app logs (and that secrets never appear in it).
-final class LogCapture: Sendable {
-    private let lines = Mutex<[String]>([])
-
-    /// Every record so far: level, message, metadata, one line each.
-    var all: [String] { lines.withLock { $0 } }
-
-    /// A logger at trace level that records into this capture.
-    func logger(label: String = "tack.test.capture") -> Logger {
-        var logger = Logger(label: label) { _ in Handler(capture: self) }
-        logger.logLevel = .trace
-        return logger
-    }
-
-    fileprivate func append(_ line: String) { lines.withLock { $0.append(line) } }
-
-    private struct Handler: LogHandler {
-        let capture: LogCapture
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            let merged = self.metadata.merging(event.metadata ?? [:]) { $1 }
-            capture.append("\(event.level) \(event.message) \(merged) \(event.error.map { "\($0)" } ?? "")")
-        }
-    }
 }

@@ -115,7 +115,7 @@ public final class ClusterMembership: Service, Sendable {
             ("started_at", String(Int(identity.startedAt.timeIntervalSince1970 * 1000))), ("heartbeat_at", String(now)),
         ]
         for (k, v) in fields { args.append(k); args.append(v) }
-        _ = try await redis.run(Self.heartbeatScript, keys: [RedisKeys.processIndex, RedisKeys.process(identity.id)], args: args)
+        _ = try await redis.evaluate(Self.heartbeatScript, keys: [RedisKeys.processIndex, RedisKeys.process(identity.id)], args: args)
     }
 }
 

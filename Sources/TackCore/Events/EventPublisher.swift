@@ -111,6 +111,6 @@ public struct EventPublisher: Sendable {
         var args: [any RedisArgumentConvertible] = [RedisKeys.boardChannel(board), historySize, requireContiguous ? 1 : 0]
         args.reserveCapacity(3 + 2 * run.count)
         for event in run { args += [event.version, event.json] }
-        return try await redis.run(Self.script, keys: [RedisKeys.boardHistory(board)], args: args).int ?? 0
+        return try await redis.evaluate(Self.script, keys: [RedisKeys.boardHistory(board)], args: args).int ?? 0
     }
 }

@@ -113,7 +113,7 @@ extension JobQueue {
     public func retryDead(jobID: String) async throws -> Bool {
         for name in queueNames {
             for entryID in try await deadEntries(queue: name, matching: jobID) {
-                let moved = try await redis.run(Self.resurrectScript, keys: [RedisKeys.queueDead(name), RedisKeys.queue(name)], args: [entryID])
+                let moved = try await redis.evaluate(Self.resurrectScript, keys: [RedisKeys.queueDead(name), RedisKeys.queue(name)], args: [entryID])
                 if moved.int == 1 { return true }
             }
         }
@@ -125,7 +125,7 @@ extension JobQueue {
         var count = 0
         for name in queueNames {
             for entryID in try await deadEntries(queue: name, matching: nil) {
-                let moved = try await redis.run(Self.resurrectScript, keys: [RedisKeys.queueDead(name), RedisKeys.queue(name)], args: [entryID])
+                let moved = try await redis.evaluate(Self.resurrectScript, keys: [RedisKeys.queueDead(name), RedisKeys.queue(name)], args: [entryID])
                 count += moved.int ?? 0
             }
         }

@@ -98,7 +98,7 @@ extension JobQueue {
                        lastError: Self.clip(error))
         let member = String(decoding: try JSONEncoder().encode(next.streamFields), as: UTF8.self)
         let dueMilliseconds = Int64((due.timeIntervalSince1970 * 1000).rounded())
-        _ = try await redis.run(Self.retryScript, keys: [RedisKeys.queue(delivery.queue), RedisKeys.queueRetries(delivery.queue)],
+        _ = try await redis.evaluate(Self.retryScript, keys: [RedisKeys.queue(delivery.queue), RedisKeys.queueRetries(delivery.queue)],
                                 args: [RedisKeys.workerGroup, delivery.entryID, dueMilliseconds, member])
     }
 
@@ -110,14 +110,14 @@ extension JobQueue {
             fields.removeSubrange(index...index + 1)
         }
         fields += ["error", Self.clip(error), "failed_at", String(Self.nowMilliseconds()), "deliveries", String(delivery.deliveries)]
-        _ = try await redis.run(Self.buryScript, keys: [RedisKeys.queue(delivery.queue), RedisKeys.queueDead(delivery.queue)],
+        _ = try await redis.evaluate(Self.buryScript, keys: [RedisKeys.queue(delivery.queue), RedisKeys.queueDead(delivery.queue)],
                                 args: [RedisKeys.workerGroup, delivery.entryID] + fields)
     }
 
     /// Moves due retries of `queue` back into its stream; returns how many.
     @discardableResult
     public func promoteDueRetries(_ queue: String, limit: Int = 1000) async throws -> Int {
-        let reply = try await redis.run(Self.promoteScript, keys: [RedisKeys.queueRetries(queue), RedisKeys.queue(queue)],
+        let reply = try await redis.evaluate(Self.promoteScript, keys: [RedisKeys.queueRetries(queue), RedisKeys.queue(queue)],
                                         args: [Self.nowMilliseconds(), limit])
         return reply.int ?? 0
     }

@@ -58,7 +58,7 @@ struct LoginThrottle: Sendable {
     func check(email: String, address: String) async throws {
         let wait: Int
         do {
-            let reply = try await redis.run(Self.check, keys: keys(email: email, address: address),
+            let reply = try await redis.evaluate(Self.check, keys: keys(email: email, address: address),
                                             args: [maxPerAccount, maxPerAddress, window.wholeMilliseconds])
             wait = reply.int ?? 0
         } catch {
@@ -76,7 +76,7 @@ struct LoginThrottle: Sendable {
     /// Records a failed attempt.
     func recordFailure(email: String, address: String) async {
         do {
-            _ = try await redis.run(Self.fail, keys: keys(email: email, address: address), args: [window.wholeMilliseconds])
+            _ = try await redis.evaluate(Self.fail, keys: keys(email: email, address: address), args: [window.wholeMilliseconds])
         } catch {
             logger.error("login throttle unavailable; failure not counted", metadata: ["tack.error": "\(error)"])
         }
