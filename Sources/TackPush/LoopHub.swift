@@ -4,7 +4,8 @@ import NIOCore
 /// The connections of one event loop, by board; touched only on that loop.
 ///
 /// Fan-out is one `execute` per loop with listeners of a board, then a plain loop over that
-/// board's connections: no Task, no future, no lock per connection. The ping sweep runs here
+/// board's connections, kept in an array (walked per event, so it is contiguous rather than a
+/// hash table's buckets): no Task, no future, no lock per connection. The ping sweep runs here
 /// too, once a second, instead of a timer per connection.
 ///
 /// `@unchecked Sendable`: every mutable property is read and written on `eventLoop` only; other
@@ -12,7 +13,7 @@ import NIOCore
 final class LoopHub: @unchecked Sendable {
     let eventLoop: any EventLoop
     let metrics: PushMetrics
-    private(set) var boards: [Int64: [ObjectIdentifier: PushConnection]] = [:]
+    private(set) var boards: [Int64: Listeners] = [:]
     private(set) var connections: [ObjectIdentifier: PushConnection] = [:]
     private var sweepTask: RepeatedTask?
 
@@ -45,25 +46,24 @@ final class LoopHub: @unchecked Sendable {
     }
 
     func listen(_ connection: PushConnection, board: Int64) {
-        boards[board, default: [:]][ObjectIdentifier(connection)] = connection
+        guard boards[board, default: Listeners()].insert(connection) else { return }
         metrics.subscriptions.increment()
     }
 
     func stopListening(_ connection: PushConnection, board: Int64) {
-        guard boards[board]?.removeValue(forKey: ObjectIdentifier(connection)) != nil else { return }
-        if boards[board]?.isEmpty == true { boards[board] = nil }
+        guard boards[board]?.remove(connection) == true else { return }
+        if boards[board]?.connections.isEmpty == true { boards[board] = nil }
         metrics.subscriptions.decrement()
     }
 
-    /// Hands events (one board, consecutive versions) to that board's connections on this loop.
-    /// Metrics are recorded once per event and loop, not per recipient (a shared counter or
-    /// histogram per delivery would contend between the loops).
+    /// Hands events (one board, consecutive versions) to that board's connections on this loop,
+    /// each connection's share written with one flush. Metrics are recorded once per event and
+    /// loop, not per recipient (a shared counter or histogram per delivery would contend between
+    /// the loops).
     func deliver(_ events: [PushEvent]) {
-        guard let board = events.first?.board, let listeners = boards[board] else { return }
+        guard let board = events.first?.board, let listeners = boards[board]?.connections else { return }
         var sent = 0
-        for connection in listeners.values {
-            for event in events where connection.deliver(event) { sent += 1 }
-        }
+        for connection in listeners { sent += connection.deliver(events) }
         guard sent > 0 else { return }
         metrics.deliveries.increment(by: Int64(sent))
         let now = Date().timeIntervalSince1970
@@ -73,19 +73,19 @@ final class LoopHub: @unchecked Sendable {
     /// The hub could not refill a gap: every listener of `board` restarts from `version`.
     func resync(board: Int64, version: Int64) {
         guard let listeners = boards[board] else { return }
-        for connection in listeners.values { connection.resync(board: board, version: version) }
+        for connection in listeners.connections { connection.resync(board: board, version: version) }
     }
 
     /// Tells `board`'s listeners on this loop who has it open.
     func presence(board: Int64, message: ByteBuffer) {
         guard let listeners = boards[board] else { return }
-        for connection in listeners.values { connection.presence(board: board, message: message) }
+        for connection in listeners.connections { connection.presence(board: board, message: message) }
     }
 
     /// Ends the subscriptions to `board` (of `userIDs` only, when given).
     func endSubscriptions(board: Int64, userIDs: Set<Int64>?, reason: String) {
         guard let listeners = boards[board] else { return }
-        for connection in listeners.values where userIDs?.contains(connection.principal.userID) ?? true {
+        for connection in listeners.connections where userIDs?.contains(connection.principal.userID) ?? true {
             connection.endSubscription(board: board, reason: reason)
         }
     }
@@ -100,7 +100,7 @@ final class LoopHub: @unchecked Sendable {
             }
         }
         for (board, listeners) in boards {
-            for connection in listeners.values { pairs.insert(MemberPair(board: board, user: connection.principal.userID)) }
+            for connection in listeners.connections { pairs.insert(MemberPair(board: board, user: connection.principal.userID)) }
         }
         return (sessions, tokens, pairs)
     }
@@ -125,5 +125,32 @@ final class LoopHub: @unchecked Sendable {
     /// Tells every connection of this loop to go (SIGTERM drain).
     func drain(within window: TimeAmount) {
         for connection in connections.values { connection.drain(within: window) }
+    }
+}
+
+/// One board's listeners on a loop: an array to walk, and each connection's place in it (so a
+/// connection leaves in constant time, the last one taking its place).
+struct Listeners {
+    private(set) var connections: ContiguousArray<PushConnection> = []
+    private var places: [ObjectIdentifier: Int] = [:]
+
+    /// Adds `connection`; false when it was there already.
+    mutating func insert(_ connection: PushConnection) -> Bool {
+        let key = ObjectIdentifier(connection)
+        guard places[key] == nil else { return false }
+        places[key] = connections.count
+        connections.append(connection)
+        return true
+    }
+
+    /// Removes `connection`; false when it was not there.
+    mutating func remove(_ connection: PushConnection) -> Bool {
+        guard let place = places.removeValue(forKey: ObjectIdentifier(connection)) else { return false }
+        let last = connections.removeLast()
+        if place < connections.count {
+            connections[place] = last
+            places[ObjectIdentifier(last)] = place
+        }
+        return true
     }
 }
