@@ -1,21 +1,36 @@
 import Foundation
 import NIOCore
+import Synchronization
 
 /// The connections of one event loop, by board; touched only on that loop.
 ///
 /// Fan-out is one `execute` per loop with listeners of a board, then a plain loop over that
 /// board's connections, kept in an array (walked per event, so it is contiguous rather than a
-/// hash table's buckets): no Task, no future, no lock per connection. The ping sweep runs here
-/// too, once a second, instead of a timer per connection.
+/// hash table's buckets): no Task, no future, no lock per connection. Events handed over while
+/// the loop is still busy with earlier ones wait in an inbox and go out together, one write of
+/// each and one flush per connection. The ping sweep runs here too, once a second, instead of
+/// a timer per connection.
 ///
-/// `@unchecked Sendable`: every mutable property is read and written on `eventLoop` only; other
-/// threads reach this object through `eventLoop.execute`/`submit`.
+/// `@unchecked Sendable`: every mutable property but the inbox (behind its own lock) is read and
+/// written on `eventLoop` only; other threads reach this object through `handOver` and
+/// `eventLoop.execute`/`submit`.
 final class LoopHub: @unchecked Sendable {
     let eventLoop: any EventLoop
     let metrics: PushMetrics
     private(set) var boards: [Int64: Listeners] = [:]
     private(set) var connections: [ObjectIdentifier: PushConnection] = [:]
     private var sweepTask: RepeatedTask?
+    /// What the board hub handed over and the loop has not taken yet, in order; `scheduled` while
+    /// a task to take it is on its way.
+    private let inbox = Mutex<(items: [Handover], scheduled: Bool)>(([], false))
+
+    /// Work from the board hub for this loop's listeners.
+    enum Handover {
+        /// Events of one board, consecutive versions following what was handed over before.
+        case events([PushEvent])
+        /// The hub could not refill a gap: the board's listeners restart from `version`.
+        case resync(board: Int64, version: Int64)
+    }
 
     init(eventLoop: any EventLoop, metrics: PushMetrics) {
         self.eventLoop = eventLoop
@@ -56,11 +71,46 @@ final class LoopHub: @unchecked Sendable {
         metrics.subscriptions.decrement()
     }
 
+    /// Queues work for this loop, from any thread; it is done in the order handed over.
+    func handOver(_ item: Handover) {
+        let schedule = inbox.withLock { inbox -> Bool in
+            inbox.items.append(item)
+            defer { inbox.scheduled = true }
+            return !inbox.scheduled
+        }
+        if schedule { eventLoop.execute { self.takeInbox() } }
+    }
+
+    /// Does everything handed over so far; consecutive events of a board go out as one batch.
+    private func takeInbox() {
+        let items = inbox.withLock { inbox -> [Handover] in
+            inbox.scheduled = false
+            defer { inbox.items = [] }
+            return inbox.items
+        }
+        var batch: [PushEvent] = []
+        for item in items {
+            switch item {
+            case .events(let events):
+                if let board = batch.first?.board, board != events.first?.board {
+                    deliver(batch)
+                    batch = []
+                }
+                batch += events
+            case .resync(let board, let version):
+                deliver(batch)
+                batch = []
+                resync(board: board, version: version)
+            }
+        }
+        deliver(batch)
+    }
+
     /// Hands events (one board, consecutive versions) to that board's connections on this loop,
     /// each connection's share written with one flush. Metrics are recorded once per event and
     /// loop, not per recipient (a shared counter or histogram per delivery would contend between
     /// the loops).
-    func deliver(_ events: [PushEvent]) {
+    private func deliver(_ events: [PushEvent]) {
         guard let board = events.first?.board, let listeners = boards[board]?.connections else { return }
         var sent = 0
         for connection in listeners { sent += connection.deliver(events) }
@@ -71,7 +121,7 @@ final class LoopHub: @unchecked Sendable {
     }
 
     /// The hub could not refill a gap: every listener of `board` restarts from `version`.
-    func resync(board: Int64, version: Int64) {
+    private func resync(board: Int64, version: Int64) {
         guard let listeners = boards[board] else { return }
         for connection in listeners.connections { connection.resync(board: board, version: version) }
     }
