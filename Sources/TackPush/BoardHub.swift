@@ -390,7 +390,7 @@ final class BoardHub: Service, Sendable {
         guard !out.isEmpty else { return }
         let removed = out.compactMap { $0.removedUser.map { MemberPair(board: board, user: $0) } }
         if !removed.isEmpty { forgetMemberships(removed) }
-        for loop in loops { loop.eventLoop.execute { loop.deliver(out) } }
+        for loop in loops { loop.handOver(.events(out)) }
     }
 
     /// Reads back the versions missing between `lastVersion` and the oldest pending (or the
@@ -425,7 +425,7 @@ final class BoardHub: Service, Sendable {
                 boards[board] = entry
                 return entry.loops.values.map(\.hub)
             }
-            for loop in loops { loop.eventLoop.execute { loop.resync(board: board, version: target) } }
+            for loop in loops { loop.handOver(.resync(board: board, version: target)) }
             receive([], live: false, board: board)
         }
     }

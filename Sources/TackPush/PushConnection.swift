@@ -17,8 +17,11 @@ struct Principal: Sendable {
 protocol PushTransport: AnyObject {
     /// Writes one message; returns false when the client was cut off instead (too slow).
     /// `frame`, when given, is the message already framed for WebSockets (shared by recipients).
-    /// `position` is the board version the client has once it has this message.
-    func write(_ message: ByteBuffer, frame: ByteBuffer?, position: (board: Int64, version: Int64)?) -> Bool
+    /// `position` is the board version the client has once it has this message. Without `flush`
+    /// the message may wait for the next write with `flush` or for `flush()`.
+    func write(_ message: ByteBuffer, frame: ByteBuffer?, position: (board: Int64, version: Int64)?, flush: Bool) -> Bool
+    /// Sends what writes without `flush` left waiting (nothing when there is none).
+    func flush()
     /// Closes with a protocol close code.
     func close(code: UInt16, reason: String)
     /// Sends a ping; false when the transport has no pings of its own.
@@ -26,6 +29,13 @@ protocol PushTransport: AnyObject {
     /// Whether a write now goes straight out (nothing queued): history is sent only while it does,
     /// and the transport calls `PushConnection.writable()` when it does again.
     var hasRoom: Bool { get }
+}
+
+extension PushTransport {
+    /// Writes one message and sends it at once.
+    func write(_ message: ByteBuffer, frame: ByteBuffer?, position: (board: Int64, version: Int64)?) -> Bool {
+        write(message, frame: frame, position: position, flush: true)
+    }
 }
 
 /// One client's subscriptions and the rules of the protocol, independent of the transport.
@@ -50,7 +60,9 @@ final class PushConnection {
     let hub: LoopHub
     let boards: BoardHub
     let limits: PushLimits
-    weak var transport: (any PushTransport)?
+    /// Held until `tearDown()` (a WebSocket's handler holds this connection in turn; the cycle
+    /// ends when the channel goes).
+    private(set) var transport: (any PushTransport)?
     private(set) var subscriptions: [Int64: Subscription] = [:]
     private var generation = 0
     private(set) var closed = false
@@ -244,19 +256,32 @@ final class PushConnection {
 
     // MARK: - Outbound
 
+    /// Live events from the hub (one board, consecutive versions), sent with one flush.
+    /// Returns how many were written to this client now (for the loop's delivery count).
+    func deliver(_ events: [PushEvent]) -> Int {
+        guard events.count > 1 else { return events.first.map { deliver($0, flush: true) ? 1 : 0 } ?? 0 }
+        var sent = 0
+        for event in events where deliver(event, flush: false) { sent += 1 }
+        transport?.flush()
+        return sent
+    }
+
     /// A live event from the hub (consecutive versions per board).
-    /// Returns whether the event was written to this client now (for the loop's delivery count).
+    /// Returns whether the event was written to this client now.
     @discardableResult
-    func deliver(_ event: PushEvent) -> Bool {
-        guard !closed, var subscription = subscriptions[event.board], subscription.registered else { return false }
-        if subscription.catchingUp {
+    private func deliver(_ event: PushEvent, flush: Bool = true) -> Bool {
+        guard !closed, let slot = subscriptions.index(forKey: event.board), subscriptions.values[slot].registered else { return false }
+        if subscriptions.values[slot].catchingUp {
+            var subscription = subscriptions.values[slot]
             subscription.buffered.append(event)
             subscriptions[event.board] = subscription
             if subscription.buffered.count > limits.queueLimit * 4 { cutOff() }
             return false
         }
-        if event.version <= subscription.lastSent { return false }
-        if event.version > subscription.lastSent + 1 {
+        let lastSent = subscriptions.values[slot].lastSent
+        if event.version <= lastSent { return false }
+        if event.version > lastSent + 1 {
+            var subscription = subscriptions.values[slot]
             // Not expected (the hub delivers in order); read the gap back rather than skip it.
             subscription.catchingUp = true
             subscription.buffered = [event]
@@ -264,15 +289,14 @@ final class PushConnection {
             catchUp(board: event.board, through: event.version - 1, attempt: 0)
             return false
         }
-        return sendEvent(event)
+        return sendEvent(event, flush: flush)
     }
 
     @discardableResult
-    private func sendEvent(_ event: PushEvent) -> Bool {
-        guard var subscription = subscriptions[event.board], event.version > subscription.lastSent else { return false }
-        subscription.lastSent = event.version
-        subscriptions[event.board] = subscription
-        guard let transport, transport.write(event.json, frame: event.frame, position: (event.board, event.version)) else {
+    private func sendEvent(_ event: PushEvent, flush: Bool = true) -> Bool {
+        guard let slot = subscriptions.index(forKey: event.board), event.version > subscriptions.values[slot].lastSent else { return false }
+        subscriptions.values[slot].lastSent = event.version
+        guard let transport, transport.write(event.json, frame: event.frame, position: (event.board, event.version), flush: flush) else {
             cutOff()
             return false
         }
@@ -336,6 +360,7 @@ final class PushConnection {
         }
         subscriptions = [:]
         hub.remove(self)
+        transport = nil
     }
 
     /// A pong arrived.

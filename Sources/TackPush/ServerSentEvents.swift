@@ -54,8 +54,7 @@ struct ServerSentEvents: Sendable {
             let connection = PushConnection(principal: principal, hub: loop, boards: hub, limits: limits, transport: transport)
             connection.open()
             for board in wanted { connection.subscribe(board: board, after: positions[board]) }
-            // The connection holds its transport weakly (a WebSocket's belongs to the pipeline):
-            // the response keeps both alive.
+            // The response keeps both alive (the connection lets its transport go when torn down).
             return NIOLoopBound(SSEConnection(connection: connection, transport: transport), eventLoop: loop.eventLoop)
         }.get()
         continuation.onTermination = { _ in loop.eventLoop.execute { connection.value.connection.tearDown() } }
@@ -124,7 +123,7 @@ final class SSETransport: PushTransport {
         self.limit = limit
     }
 
-    func write(_ message: ByteBuffer, frame: ByteBuffer?, position: (board: Int64, version: Int64)?) -> Bool {
+    func write(_ message: ByteBuffer, frame: ByteBuffer?, position: (board: Int64, version: Int64)?, flush: Bool) -> Bool {
         if let position { positions[position.board] = position.version }
         var chunk = ByteBuffer()
         chunk.writeString("id: ")
@@ -139,6 +138,9 @@ final class SSETransport: PushTransport {
         }
         return true
     }
+
+    /// Every chunk is flushed as the response writes it.
+    func flush() {}
 
     func close(code: UInt16, reason: String) {
         continuation.finish()

@@ -17,6 +17,11 @@ final class WebSocketPushHandler: ChannelInboundHandler, RemovableChannelHandler
     private var queuedBytes = 0
     private let limits: PushLimits
     private var closing = false
+    /// The channel's writability, as its last writability change said (read per delivery, so
+    /// kept here rather than asked of the channel each time).
+    private var writable = false
+    /// Frames written since the last flush.
+    private var unflushed = false
     /// Text frames, already framed, are written from the head end of the pipeline (past NIO's
     /// frame encoder); control frames go through the encoder.
     private let raw: RawFrameWriter
@@ -29,6 +34,7 @@ final class WebSocketPushHandler: ChannelInboundHandler, RemovableChannelHandler
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        writable = context.channel.isWritable
         let connection = makeConnection(self)
         self.connection = connection
         connection.open()
@@ -79,12 +85,13 @@ final class WebSocketPushHandler: ChannelInboundHandler, RemovableChannelHandler
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
+        writable = context.channel.isWritable
         drainQueue()
         if hasRoom { connection?.writable() }
         context.fireChannelWritabilityChanged()
     }
 
-    var hasRoom: Bool { queue == nil && !closing && (raw.context?.channel.isWritable ?? false) }
+    var hasRoom: Bool { queue == nil && !closing && writable }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ChannelShouldQuiesceEvent {
@@ -100,11 +107,16 @@ final class WebSocketPushHandler: ChannelInboundHandler, RemovableChannelHandler
 
     // MARK: - PushTransport
 
-    func write(_ message: ByteBuffer, frame: ByteBuffer?, position: (board: Int64, version: Int64)?) -> Bool {
+    func write(_ message: ByteBuffer, frame: ByteBuffer?, position: (board: Int64, version: Int64)?, flush: Bool) -> Bool {
         guard context != nil, !closing else { return true }
         let frame = frame ?? WebSocketWire.textFrame(message)
-        if queue == nil, let raw = raw.context, raw.channel.isWritable {
-            raw.writeAndFlush(NIOAny(frame), promise: nil)
+        if queue == nil, writable, let raw = raw.context {
+            if flush {
+                raw.writeAndFlush(NIOAny(frame), promise: nil)
+            } else {
+                raw.write(NIOAny(frame), promise: nil)
+            }
+            unflushed = !flush
             return true
         }
         var pending = queue ?? CircularBuffer(initialCapacity: 16)
@@ -115,9 +127,16 @@ final class WebSocketPushHandler: ChannelInboundHandler, RemovableChannelHandler
         return true
     }
 
+    func flush() {
+        guard unflushed else { return }
+        unflushed = false
+        raw.context?.flush()
+    }
+
     private func drainQueue() {
         guard let raw = raw.context, var pending = queue else { return }
-        var wrote = false
+        var wrote = unflushed
+        unflushed = false
         while raw.channel.isWritable, let next = pending.popFirst() {
             queuedBytes -= next.readableBytes
             raw.write(NIOAny(next), promise: nil)
