@@ -6,18 +6,26 @@ column and within one), opens a card, describes it, marks it done and comments, 
 is where it was left, in the page and in the API. Then the same board on a phone-sized window:
 columns scroll sideways, and a card is dragged by touch. The browser must be there: a missing chromium, chromedriver or
 selenium fails these tests, it never skips them (`./platform test` installs all three).
+
+The pages are served as in production: web and two push processes behind the rendered nginx
+example, so every board page is live. Two members on one board see each other's work within a
+second, never lose a typed text to a teammate's edit or to Esc, and a page whose push process is
+kill -9'd ends equal to a fresh load of the board.
 """
 
 import json
 import os
 import shutil
+import signal
+import threading
 import time
 import urllib.error
 import urllib.request
 
 import pytest
 
-from conftest import wait_http
+from conftest import free_port
+from helpers import Nginx, Stack, login, metrics, shared_board, signup
 
 PASSWORD = "plum orchard lantern seven"
 CHROMIUM = "/usr/bin/chromium"
@@ -25,15 +33,23 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 
 
 @pytest.fixture
-def web(migrated):
-    migrated.start("run", "web")
-    base = f"http://127.0.0.1:{migrated.env['TACK_WEB_PORT']}"
-    wait_http(base + "/healthz")
-    return base
+def site(migrated, tmp_path):
+    """web (+ worker) and two push processes behind the rendered nginx example, whose address is
+    web.base_url (the push handshake checks the Origin against it)."""
+    port = free_port()
+    stack = Stack(migrated, pushes=2, worker=True, base_url=f"http://127.0.0.1:{port}")
+    nginx = Nginx(tmp_path, [int(migrated.env["TACK_WEB_PORT"])], [stack.push_port(0), stack.push_port(1)], port=port)
+    stack.nginx = nginx
+    yield stack
+    nginx.stop()
 
 
 @pytest.fixture
-def browser():
+def web(site):
+    return site.nginx.base
+
+
+def new_browser():
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
@@ -50,8 +66,25 @@ def browser():
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
+    return driver
+
+
+@pytest.fixture
+def browsers():
+    """A factory of browsers (each its own profile: one per person); all quit at the end."""
+    made = []
+
+    def make():
+        made.append(new_browser())
+        return made[-1]
+    yield make
+    for driver in made:
+        driver.quit()
+
+
+@pytest.fixture
+def browser(browsers):
+    return browsers()
 
 
 # ---- helpers ------------------------------------------------------------------------------------
