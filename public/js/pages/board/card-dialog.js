@@ -125,7 +125,7 @@ export function initCardDialog(store, sync, columnsEl, comments) {
     const id = current;
     try {
       const result = await saveTyped({ send: (v) => sync.write('PATCH', `/cards/${id}`, { due_at: value }, { ifMatch: v }),
-                                       field: 'due_at', base: card.due_at, version: card.version, key: 'card' });
+                                       field: 'due_at', base: card.due_at, version: card.version, key: 'card', sync });
       if (!result.conflict) return;
       offerChoice($('cd-due-choice'), {
         who: store.nameOf(store.lastActor(id)), what: 'The due date', theirs: dueDay(result.conflict.due_at) || '(none)',

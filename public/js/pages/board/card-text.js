@@ -100,7 +100,7 @@ export class CardText {
     try {
       const result = await saveTyped({
         send: (version) => this.sync.write('PATCH', `/cards/${id}`, { [this.field]: value }, { ifMatch: version }),
-        field: this.field, base: this.editing.base, version: this.editing.baseVersion, key: 'card',
+        field: this.field, base: this.editing.base, version: this.editing.baseVersion, key: 'card', sync: this.sync,
       });
       if (!this.card || this.card.id !== id) return;
       if (result.conflict) return this.#offer(result.conflict, this.store.lastActor(id), true);

@@ -89,7 +89,10 @@ export function initColumnDialog(store, sync, columnsEl) {
       clearDraft(key());
       dialog.close();
     } catch (error) {
-      if (error.status === 412 && error.body && error.body.column) compare(error.body.column, true);
+      if (error.status === 412 && error.body && error.body.column) {
+        await sync.catchUp().catch(() => {});
+        compare(error.body.column, true);
+      }
       else showFormError(form, error);
     } finally {
       button.disabled = false;

@@ -27,13 +27,15 @@ export function clear(box) {
 /// Saves a typed value with its precondition. `send(version)` makes the write; on a 412 whose
 /// current object still holds `base` for `field` (someone changed another field), it is sent again
 /// with the current version, silently; otherwise the 412's object is returned as
-/// `{conflict: current}` for the caller to offer the choice.
-export async function saveTyped({ send, field, base, version, key }) {
+/// `{conflict: current}` for the caller to offer the choice, once the store has caught up with
+/// the change (so "take theirs" finds it there).
+export async function saveTyped({ send, field, base, version, key, sync }) {
   try {
     return { reply: await send(version) };
   } catch (error) {
     const current = error.status === 412 && error.body && error.body[key];
     if (!current) throw error;
+    await sync.catchUp().catch(() => {});
     if (same(current[field], base)) return { reply: await send(current.version) };
     return { conflict: current };
   }
