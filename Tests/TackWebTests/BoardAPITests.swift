@@ -44,7 +44,7 @@ struct BoardAPITests {
                 cardIDs.append(try #require(card["card"]["id"].int64))
             }
             let updated = try await h.request(.patch, "/api/v1/boards/\(boardID)/cards/\(cardIDs[0])", as: ann,
-                                              json: ["due_at": "2030-01-31T17:00:00Z", "labels": [labelID], "assignees": [ann.id], "done": true])
+                                              json: ["due_at": "2030-01-31T17:00:00Z", "add_labels": [labelID], "add_assignees": [ann.id], "done": true])
             #expect(updated.status == .ok)
             #expect(updated["card"]["due_at"].string == "2030-01-31T17:00:00Z")
             #expect(updated["card"]["labels"][0].int64 == labelID)

@@ -48,6 +48,8 @@ public struct Board: Codable, Sendable, Equatable {
     public var description: String
     /// Current version: the number of events so far.
     public var version: Int64
+    /// The version at which its own name, description or archived flag last changed (its `ETag`).
+    public var changedVersion: Int64
     /// The caller's role on it.
     public var role: BoardRole
     /// Creation time.
@@ -57,6 +59,7 @@ public struct Board: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case id, name, description, version, role, archived
+        case changedVersion = "changed_version"
         case createdAt = "created_at"
     }
 }
@@ -73,9 +76,11 @@ public struct BoardColumn: Codable, Sendable, Equatable {
     public var position: String
     /// Work-in-progress limit, if any.
     public var wipLimit: Int?
+    /// The board version at which it last changed (its `ETag`).
+    public var version: Int64
 
     enum CodingKeys: String, CodingKey {
-        case id, name, position
+        case id, name, position, version
         case boardID = "board_id"
         case wipLimit = "wip_limit"
     }
@@ -111,9 +116,11 @@ public struct Card: Codable, Sendable, Equatable {
     public var createdAt: Date
     /// Last change.
     public var updatedAt: Date
+    /// The board version at which it last changed (its `ETag`).
+    public var version: Int64
 
     enum CodingKeys: String, CodingKey {
-        case id, title, description, position, done, archived, assignees, labels
+        case id, title, description, position, done, archived, assignees, labels, version
         case boardID = "board_id"
         case columnID = "column_id"
         case dueAt = "due_at"
@@ -137,9 +144,11 @@ public struct Comment: Codable, Sendable, Equatable {
     public var createdAt: Date
     /// Last edit.
     public var editedAt: Date?
+    /// The board version at which it last changed (its `ETag`).
+    public var version: Int64
 
     enum CodingKeys: String, CodingKey {
-        case id, body
+        case id, body, version
         case cardID = "card_id"
         case authorID = "author_id"
         case createdAt = "created_at"
@@ -157,9 +166,11 @@ public struct Label: Codable, Sendable, Equatable {
     public var name: String
     /// Colour as `#rrggbb`.
     public var color: String
+    /// The board version at which it last changed (its `ETag`).
+    public var version: Int64
 
     enum CodingKeys: String, CodingKey {
-        case id, name, color
+        case id, name, color, version
         case boardID = "board_id"
     }
 }
@@ -207,6 +218,11 @@ public struct BoardError: Error, Sendable, Equatable {
         case conflict(code: String, message: String)
         /// A field is invalid (400).
         case invalid(field: String, message: String)
+        /// The object changed since the version the writer based its change on (412); `current`
+        /// is the object as it is now (JSON), under `key` (`card`, `column`…).
+        case stale(key: String, current: String)
+        /// Replacing the whole of `field` needs the version the writer based it on (428).
+        case preconditionRequired(field: String)
     }
 
     /// The kind.

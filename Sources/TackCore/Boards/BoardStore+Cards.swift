@@ -15,17 +15,35 @@ public struct CardChanges: Sendable {
     public var done: Bool?
     /// Archived flag.
     public var archived: Bool?
-    /// Replaces the assignees (members of the board only).
+    /// Replaces the assignees (members of the board only); needs `expectedVersion`.
     public var assignees: [Int64]?
-    /// Replaces the labels (labels of the board only).
+    /// Replaces the labels (labels of the board only); needs `expectedVersion`.
     public var labels: [Int64]?
+    /// Assignees added to the current ones (merges with concurrent changes).
+    public var addAssignees: [Int64] = []
+    /// Assignees taken off (merges with concurrent changes).
+    public var removeAssignees: [Int64] = []
+    /// Labels added to the current ones (merges with concurrent changes).
+    public var addLabels: [Int64] = []
+    /// Labels taken off (merges with concurrent changes).
+    public var removeLabels: [Int64] = []
     /// Moves the card to this column.
     public var columnID: Int64?
     /// Moves the card to this index in its (new) column.
     public var index: Int?
+    /// Moves the card just after this card, in that card's column.
+    public var after: Int64?
+    /// Moves the card just before this card, in that card's column.
+    public var before: Int64?
+    /// The card's version the writer based the change on: when given, the change is refused with
+    /// 412 if the card changed since.
+    public var expectedVersion: Int64?
 
     /// No change.
     public init() {}
+
+    /// Whether the change moves the card.
+    var moves: Bool { columnID != nil || index != nil || after != nil || before != nil }
 }
 
 extension BoardStore {
@@ -52,8 +70,8 @@ extension BoardStore {
         var isPlainAppend: Bool { index == nil && changes.assignees == nil && changes.labels == nil }
     }
 
-    /// Plain appends to one column in one transaction per column; any other card in its own (its
-    /// slot, assignees and labels need reads of their own).
+    /// Plain appends to one column in one write per column; any other card in its own (its slot,
+    /// assignees and labels need reads of their own).
     private func createCards(boardID: Int64, _ batch: [NewCard]) async -> [Result<(Card, BoardEvent), any Error>] {
         var groups: [[Int]] = []
         var appendGroup: [Int64: Int] = [:]
@@ -68,27 +86,30 @@ extension BoardStore {
         var results = [Result<(Card, BoardEvent), any Error>](repeating: .failure(BoardError(.notFound("card"))), count: batch.count)
         for group in groups {
             let cards = group.map { batch[$0] }
-            let outcomes: [Result<(Card, BoardEvent), any Error>]
             do {
-                outcomes = try await transaction { tx in try await self.insertCards(boardID: boardID, cards, on: tx) }
-                await publisher.publish(outcomes.compactMap { try? $0.get().1 })
+                let (outcomes, events) = try await commit(.existing(boardID), actorIDs: cards.map(\.actorID)) { write in
+                    try await self.insertCards(cards, write)
+                }
+                // Events are in the order of the cards that were made.
+                var made = events.makeIterator()
+                for (i, outcome) in zip(group, outcomes) {
+                    results[i] = outcome.flatMap { card in made.next().map { .success((card, $0)) } ?? .failure(BoardError(.notFound("card"))) }
+                }
             } catch {
-                outcomes = cards.map { _ in .failure(error) }
+                for i in group { results[i] = .failure(error) }
             }
-            for (i, outcome) in zip(group, outcomes) { results[i] = outcome }
         }
         return results
     }
 
-    /// Inside a transaction: inserts cards of one column (several only when all are plain appends)
-    /// with their events, in few statements under the board lock: the slot read (which also
-    /// reserves the ids), then one statement inserting the cards and their events and bumping the
-    /// version (the cards' time is the transaction's, known from the lock), then assignees and
-    /// labels when given. A card whose writer may not write, or whose column is not on the board,
-    /// gets its error; the others go ahead.
-    private func insertCards(boardID: Int64, _ cards: [NewCard], on tx: PostgresConnection) async throws -> [Result<(Card, BoardEvent), any Error>] {
-        let board = try await lock(boardID: boardID, actorIDs: cards.map(\.actorID), on: tx)
-        var outcomes = [Result<(Card, BoardEvent), any Error>](repeating: .failure(BoardError(.notFound("card"))), count: cards.count)
+    /// Inside the write: inserts cards of one column (several only when all are plain appends) in
+    /// few statements: the slot read (which also reserves the ids), one insert of all the cards
+    /// (from the same JSON their events carry), then assignees and labels when given. A card whose
+    /// writer may not write, or whose column is not on the board, gets its error; the others go
+    /// ahead. Returns each card's outcome and the events of the cards made, in order.
+    private func insertCards(_ cards: [NewCard], _ write: BoardWrite) async throws -> ([Result<Card, any Error>], [BoardEventDraft]) {
+        let boardID = write.boardID, board = write.board, tx = write.tx
+        var outcomes = [Result<Card, any Error>](repeating: .failure(BoardError(.notFound("card"))), count: cards.count)
         var accepted: [Int] = []
         for (i, role) in board.roles.enumerated() {
             do {
@@ -98,69 +119,67 @@ extension BoardStore {
                 outcomes[i] = .failure(error)
             }
         }
-        guard let first = accepted.first else { return outcomes }
+        guard let first = accepted.first else { return (outcomes, []) }
         let slot: (position: String, ids: [Int64])
         do {
             slot = try await cardSlot(boardID: boardID, columnID: cards[first].columnID, excluding: nil, index: cards[first].index, reserving: accepted.count, on: tx)
         } catch let error as BoardError {
             for i in accepted { outcomes[i] = .failure(error) }
-            return outcomes
+            return (outcomes, [])
         }
         var made: [Card] = []
         var position = slot.position
         for (n, i) in accepted.enumerated() {
             if n > 0 { position = Position.between(position, nil) }
             let new = cards[i]
+            // Event n of the write is at version write.version + n.
             made.append(Card(id: slot.ids[n], boardID: boardID, columnID: new.columnID, title: new.title, description: new.description, position: position,
                              dueAt: new.changes.dueAt, done: new.changes.done ?? false, archived: false,
                              assignees: new.changes.assignees.map { Array(Set($0)).sorted() } ?? [],
                              labels: new.changes.labels.map { Array(Set($0)).sorted() } ?? [],
-                             createdBy: new.actorID, createdAt: board.now, updatedAt: board.now))
+                             createdBy: new.actorID, createdAt: board.now, updatedAt: board.now, version: write.version + Int64(n)))
         }
-        // The cards' event payloads are the cards as clients see them, so the payloads are also the
-        // rows to insert; event n is at version board.version + n, its actor the card's creator.
-        let drafts = made.map { BoardEventDraft(kind: "card.created", cardID: $0.id, payload: $0) }
+        // The cards' event payloads are the cards as clients see them, so they are also the rows to insert.
+        let drafts = made.map { BoardEventDraft(kind: "card.created", cardID: $0.id, payload: $0, actorID: $0.createdBy) }
         let payloads = "[" + drafts.map(\.payload).joined(separator: ",") + "]"
-        let rows = try await tx.query("""
-            WITH input AS (
-                SELECT e.card, e.n FROM jsonb_array_elements(\(payloads)::jsonb) WITH ORDINALITY AS e(card, n)
-            ), card AS (
-                INSERT INTO cards (id, board_id, column_id, title, description, position, due_at, done, created_by)
-                OVERRIDING SYSTEM VALUE
-                SELECT c.id, c.board_id, c.column_id, c.title, c.description, c.position, c.due_at, c.done, c.created_by
-                FROM input, jsonb_to_record(input.card) AS c(id BIGINT, board_id BIGINT, column_id BIGINT, title TEXT, description TEXT,
-                                                              position TEXT, due_at TIMESTAMPTZ, done BOOLEAN, created_by BIGINT)
-            ), bumped AS (
-                UPDATE boards SET version = \(board.version + Int64(made.count)) WHERE id = \(boardID)
-            )
-            INSERT INTO events (board_id, version, kind, actor_id, card_id, payload)
-            SELECT \(boardID), \(board.version) + input.n, 'card.created', (input.card->>'created_by')::BIGINT, (input.card->>'id')::BIGINT, input.card
-            FROM input
-            RETURNING version, payload::text, created_at
+        try await tx.query("""
+            INSERT INTO cards (id, board_id, column_id, title, description, position, due_at, done, created_by, version)
+            OVERRIDING SYSTEM VALUE
+            SELECT c.id, c.board_id, c.column_id, c.title, c.description, c.position, c.due_at, c.done, c.created_by, c.version
+            FROM jsonb_array_elements(\(payloads)::jsonb) AS e(card),
+                 jsonb_to_record(e.card) AS c(id BIGINT, board_id BIGINT, column_id BIGINT, title TEXT, description TEXT,
+                                              position TEXT, due_at TIMESTAMPTZ, done BOOLEAN, created_by BIGINT, version BIGINT)
             """, logger: logger)
-        for try await (version, payload, createdAt) in rows.decode((Int64, String, Date).self) {
-            let n = Int(version - board.version) - 1
-            let event = BoardEvent(boardID: boardID, version: version, kind: drafts[n].kind, actorID: made[n].createdBy, cardID: made[n].id,
-                                   payload: payload, createdAt: createdAt)
-            outcomes[accepted[n]] = .success((made[n], event))
-        }
-        for (n, i) in accepted.enumerated() where cards[i].changes.assignees != nil || cards[i].changes.labels != nil {
+        for (n, i) in accepted.enumerated() {
+            outcomes[i] = .success(made[n])
+            guard cards[i].changes.assignees != nil || cards[i].changes.labels != nil else { continue }
             try await replaceAssigneesAndLabels(boardID: boardID, cardID: made[n].id, actorID: cards[i].actorID, assignees: cards[i].changes.assignees,
                                                 labels: cards[i].changes.labels, on: tx)
         }
-        return outcomes
+        return (outcomes, drafts)
     }
 
-    /// Updates and/or moves a card.
+    /// Updates and/or moves a card. Typed values are replaced only if the card is still at
+    /// `changes.expectedVersion` when one is given (412 otherwise); replacing all labels or
+    /// assignees needs it (428); adding and removing merge with concurrent changes. A move names
+    /// its target (column + index, or after/before a card) and is refused (409) for an archived card.
     public func updateCard(boardID: Int64, cardID: Int64, actorID: Int64, changes: CardChanges) async throws -> (Card, BoardEvent) {
+        if changes.expectedVersion == nil {
+            if changes.labels != nil { throw BoardError(.preconditionRequired(field: "labels")) }
+            if changes.assignees != nil { throw BoardError(.preconditionRequired(field: "assignees")) }
+        }
         let logger = self.logger
-        return try await write(boardID: boardID, actorID: actorID, minimum: .member) { tx, _ -> (Card, BoardEventDraft) in
+        return try await write(boardID: boardID, actorID: actorID, minimum: .member) { write -> (Card, BoardEventDraft) in
+            let tx = write.tx
             guard let before = try await self.cards(boardID: boardID, cardID: cardID, includeArchived: true, on: tx).first else { throw BoardError(.notFound("card")) }
+            try Self.require(changes.expectedVersion, matches: before, version: before.version, key: "card")
             var position = before.position
-            let columnID = changes.columnID ?? before.columnID
-            let moved = changes.columnID != nil || changes.index != nil
-            if moved {
-                position = try await self.cardSlot(boardID: boardID, columnID: columnID, excluding: cardID, index: changes.index, reserving: 0, on: tx).position
+            var columnID = before.columnID
+            if changes.moves {
+                guard !(changes.archived ?? before.archived) else {
+                    throw BoardError(.conflict(code: "card_archived", message: "The card is archived; restore it before moving it."))
+                }
+                (columnID, position) = try await self.moveTarget(boardID: boardID, cardID: cardID, changes: changes, on: tx)
             }
             try await tx.query("""
                 UPDATE cards SET
@@ -171,22 +190,60 @@ extension BoardStore {
                     archived = COALESCE(\(changes.archived), archived),
                     column_id = \(columnID),
                     position = \(position),
+                    version = \(write.version),
                     updated_at = now()
                 WHERE id = \(cardID) AND board_id = \(boardID)
                 """, logger: logger)
-            try await self.replaceAssigneesAndLabels(boardID: boardID, cardID: cardID, actorID: actorID, assignees: changes.assignees, labels: changes.labels,
+            let assignees = Self.merged(before.assignees, replace: changes.assignees, add: changes.addAssignees, remove: changes.removeAssignees)
+            let labels = Self.merged(before.labels, replace: changes.labels, add: changes.addLabels, remove: changes.removeLabels)
+            try await self.replaceAssigneesAndLabels(boardID: boardID, cardID: cardID, actorID: actorID,
+                                                     assignees: assignees == before.assignees ? nil : assignees,
+                                                     labels: labels == before.labels ? nil : labels,
                                                      previousAssignees: before.assignees, on: tx)
             guard let card = try await self.cards(boardID: boardID, cardID: cardID, includeArchived: true, on: tx).first else { throw BoardError(.notFound("card")) }
-            let kind = moved && changes.title == nil && changes.description == nil ? "card.moved" : "card.updated"
+            let kind = changes.moves && changes.title == nil && changes.description == nil ? "card.moved" : "card.updated"
             return (card, BoardEventDraft(kind: kind, cardID: cardID, payload: card))
         }
     }
 
+    /// A set after a change: replaced outright, or the current one with `add` and without `remove`; sorted.
+    static func merged(_ current: [Int64], replace: [Int64]?, add: [Int64], remove: [Int64]) -> [Int64] {
+        if let replace { return Array(Set(replace)).sorted() }
+        return Set(current).union(add).subtracting(remove).sorted()
+    }
+
+    /// Where a move puts the card: its column and ordering key, from a column + index or from the
+    /// card it goes after or before (which must be an unarchived card of the board, not itself).
+    private func moveTarget(boardID: Int64, cardID: Int64, changes: CardChanges, on tx: PostgresConnection) async throws -> (Int64, String) {
+        guard let reference = changes.after ?? changes.before else {
+            guard let columnID = changes.columnID else { throw BoardError(.invalid(field: "column_id", message: "column_id is required with index.")) }
+            return (columnID, try await cardSlot(boardID: boardID, columnID: columnID, excluding: cardID, index: changes.index, reserving: 0, on: tx).position)
+        }
+        let field = changes.after != nil ? "after" : "before"
+        guard reference != cardID else { throw BoardError(.invalid(field: field, message: "\(field) must be another card.")) }
+        let after = changes.after != nil
+        // The reference card's key and its neighbour on the side the card goes (the card itself excluded).
+        let rows = try await tx.query("""
+            SELECT r.column_id, r.position,
+                   (SELECT CASE WHEN \(after) THEN min(c.position) ELSE max(c.position) END FROM cards c
+                    WHERE c.column_id = r.column_id AND NOT c.archived AND c.id <> \(cardID)
+                      AND (CASE WHEN \(after) THEN c.position > r.position ELSE c.position < r.position END))
+            FROM cards r
+            WHERE r.id = \(reference) AND r.board_id = \(boardID) AND NOT r.archived
+            """, logger: logger)
+        for try await (columnID, key, neighbour) in rows.decode((Int64, String, String?).self) {
+            if let given = changes.columnID, given != columnID {
+                throw BoardError(.invalid(field: "column_id", message: "column_id is not the column of the \(field) card."))
+            }
+            return (columnID, after ? Position.between(key, neighbour) : Position.between(neighbour, key))
+        }
+        throw BoardError(.invalid(field: field, message: "\(field) is not an unarchived card of this board."))
+    }
     /// Deletes a card and its comments.
     public func deleteCard(boardID: Int64, cardID: Int64, actorID: Int64) async throws -> BoardEvent {
         let logger = self.logger
-        return try await write(boardID: boardID, actorID: actorID, minimum: .member) { tx, _ -> (Void, BoardEventDraft) in
-            let rows = try await tx.query("DELETE FROM cards WHERE id = \(cardID) AND board_id = \(boardID) RETURNING id", logger: logger)
+        return try await write(boardID: boardID, actorID: actorID, minimum: .member) { write -> (Void, BoardEventDraft) in
+            let rows = try await write.tx.query("DELETE FROM cards WHERE id = \(cardID) AND board_id = \(boardID) RETURNING id", logger: logger)
             var found = false
             for try await _ in rows.decode(Int64.self) { found = true }
             guard found else { throw BoardError(.notFound("card")) }

@@ -5,15 +5,15 @@ extension BoardStore {
     /// Comments of a card, oldest first, paginated by id.
     public func comments(boardID: Int64, cardID: Int64, after cursor: Int64?, limit: Int) async throws -> [Comment] {
         let rows = try await postgres.query("""
-            SELECT cm.id, cm.card_id, cm.author_id, cm.body, cm.created_at, cm.edited_at
+            SELECT cm.id, cm.card_id, cm.author_id, cm.body, cm.created_at, cm.edited_at, cm.version
             FROM comments cm JOIN cards c ON c.id = cm.card_id
             WHERE c.board_id = \(boardID) AND cm.card_id = \(cardID) AND (\(cursor)::BIGINT IS NULL OR cm.id > \(cursor))
             ORDER BY cm.id
             LIMIT \(limit)
             """, logger: logger)
         var result: [Comment] = []
-        for try await (id, card, author, body, createdAt, editedAt) in rows.decode((Int64, Int64, Int64?, String, Date, Date?).self) {
-            result.append(Comment(id: id, cardID: card, authorID: author, body: body, createdAt: createdAt, editedAt: editedAt))
+        for try await (id, card, author, body, createdAt, editedAt, version) in rows.decode((Int64, Int64, Int64?, String, Date, Date?, Int64).self) {
+            result.append(Comment(id: id, cardID: card, authorID: author, body: body, createdAt: createdAt, editedAt: editedAt, version: version))
         }
         return result
     }
@@ -22,10 +22,11 @@ extension BoardStore {
     /// notify them.
     public func createComment(boardID: Int64, cardID: Int64, actorID: Int64, body: String) async throws -> (Comment, BoardEvent) {
         let logger = self.logger
-        return try await write(boardID: boardID, actorID: actorID, minimum: .member) { tx, _ -> (Comment, BoardEventDraft) in
+        return try await write(boardID: boardID, actorID: actorID, minimum: .member) { write -> (Comment, BoardEventDraft) in
+            let tx = write.tx
             let rows = try await tx.query("""
-                INSERT INTO comments (card_id, author_id, body)
-                SELECT id, \(actorID), \(body) FROM cards WHERE id = \(cardID) AND board_id = \(boardID)
+                INSERT INTO comments (card_id, author_id, body, version)
+                SELECT id, \(actorID), \(body), \(write.version) FROM cards WHERE id = \(cardID) AND board_id = \(boardID)
                 RETURNING id, created_at
                 """, logger: logger)
             var created: (Int64, Date)?
@@ -40,22 +41,25 @@ extension BoardStore {
                     WHERE lower(split_part(u.email, '@', 1)) = ANY(\(handles)) AND u.id <> \(actorID)
                     """, logger: logger)
             }
-            let comment = Comment(id: id, cardID: cardID, authorID: actorID, body: body, createdAt: createdAt, editedAt: nil)
+            let comment = Comment(id: id, cardID: cardID, authorID: actorID, body: body, createdAt: createdAt, editedAt: nil, version: write.version)
             return (comment, BoardEventDraft(kind: "comment.created", cardID: cardID, payload: comment))
         }
     }
 
-    /// Edits a comment (its author only).
-    public func updateComment(boardID: Int64, commentID: Int64, actorID: Int64, body: String) async throws -> (Comment, BoardEvent) {
+    /// Edits a comment (its author only); with `expectedVersion`, only if the comment has not
+    /// changed since that version (412 otherwise).
+    public func updateComment(boardID: Int64, commentID: Int64, actorID: Int64, body: String, expectedVersion: Int64? = nil) async throws -> (Comment, BoardEvent) {
         let logger = self.logger
-        return try await write(boardID: boardID, actorID: actorID, minimum: .member) { tx, _ -> (Comment, BoardEventDraft) in
-            let comment = try await self.comment(boardID: boardID, commentID: commentID, on: tx)
+        return try await write(boardID: boardID, actorID: actorID, minimum: .member) { write -> (Comment, BoardEventDraft) in
+            let comment = try await self.comment(boardID: boardID, commentID: commentID, on: write.tx)
             guard comment.authorID == actorID else { throw BoardError(.forbidden("Only its author can edit a comment.")) }
-            let rows = try await tx.query("""
-                UPDATE comments SET body = \(body), edited_at = now() WHERE id = \(commentID) RETURNING edited_at
+            try Self.require(expectedVersion, matches: comment, version: comment.version, key: "comment")
+            let rows = try await write.tx.query("""
+                UPDATE comments SET body = \(body), edited_at = now(), version = \(write.version) WHERE id = \(commentID) RETURNING edited_at
                 """, logger: logger)
             var edited = comment
             edited.body = body
+            edited.version = write.version
             for try await at in rows.decode(Date.self) { edited.editedAt = at }
             return (edited, BoardEventDraft(kind: "comment.updated", cardID: comment.cardID, payload: edited))
         }
@@ -64,22 +68,22 @@ extension BoardStore {
     /// Deletes a comment (its author, or an admin of the board).
     public func deleteComment(boardID: Int64, commentID: Int64, actorID: Int64) async throws -> BoardEvent {
         let logger = self.logger
-        return try await write(boardID: boardID, actorID: actorID, minimum: .member) { tx, role -> (Void, BoardEventDraft) in
-            let comment = try await self.comment(boardID: boardID, commentID: commentID, on: tx)
-            guard comment.authorID == actorID || role >= .admin else { throw BoardError(.forbidden("Only its author or a board admin can delete a comment.")) }
-            try await tx.query("DELETE FROM comments WHERE id = \(commentID)", logger: logger)
+        return try await write(boardID: boardID, actorID: actorID, minimum: .member) { write -> (Void, BoardEventDraft) in
+            let comment = try await self.comment(boardID: boardID, commentID: commentID, on: write.tx)
+            guard comment.authorID == actorID || write.role >= .admin else { throw BoardError(.forbidden("Only its author or a board admin can delete a comment.")) }
+            try await write.tx.query("DELETE FROM comments WHERE id = \(commentID)", logger: logger)
             return ((), BoardEventDraft(kind: "comment.deleted", cardID: comment.cardID, payload: ["id": commentID]))
         }.1
     }
 
     private func comment(boardID: Int64, commentID: Int64, on tx: PostgresConnection) async throws -> Comment {
         let rows = try await tx.query("""
-            SELECT cm.id, cm.card_id, cm.author_id, cm.body, cm.created_at, cm.edited_at
+            SELECT cm.id, cm.card_id, cm.author_id, cm.body, cm.created_at, cm.edited_at, cm.version
             FROM comments cm JOIN cards c ON c.id = cm.card_id
             WHERE cm.id = \(commentID) AND c.board_id = \(boardID)
             """, logger: logger)
-        for try await (id, card, author, body, createdAt, editedAt) in rows.decode((Int64, Int64, Int64?, String, Date, Date?).self) {
-            return Comment(id: id, cardID: card, authorID: author, body: body, createdAt: createdAt, editedAt: editedAt)
+        for try await (id, card, author, body, createdAt, editedAt, version) in rows.decode((Int64, Int64, Int64?, String, Date, Date?, Int64).self) {
+            return Comment(id: id, cardID: card, authorID: author, body: body, createdAt: createdAt, editedAt: editedAt, version: version)
         }
         throw BoardError(.notFound("comment"))
     }

@@ -21,7 +21,8 @@ extension BoardStore {
     /// grants or takes ownership; the last owner cannot be demoted.
     public func setMember(boardID: Int64, actorID: Int64, email: String, role: BoardRole) async throws -> (BoardMember, BoardEvent) {
         let logger = self.logger
-        return try await write(boardID: boardID, actorID: actorID, minimum: .admin) { tx, actorRole -> (BoardMember, BoardEventDraft) in
+        return try await write(boardID: boardID, actorID: actorID, minimum: .admin) { write -> (BoardMember, BoardEventDraft) in
+            let tx = write.tx, actorRole = write.role
             let users = try await tx.query("SELECT id, name, email FROM users WHERE email = \(email.lowercased())", logger: logger)
             var found: (Int64, String, String)?
             for try await row in users.decode((Int64, String, String).self) { found = row }
@@ -48,7 +49,8 @@ extension BoardStore {
     public func removeMember(boardID: Int64, actorID: Int64, userID: Int64) async throws -> BoardEvent {
         let logger = self.logger
         let minimum: BoardRole = userID == actorID ? .viewer : .admin
-        return try await write(boardID: boardID, actorID: actorID, minimum: minimum) { tx, actorRole -> (Void, BoardEventDraft) in
+        return try await write(boardID: boardID, actorID: actorID, minimum: minimum) { write -> (Void, BoardEventDraft) in
+            let tx = write.tx, actorRole = write.role
             guard let current = try await self.memberRole(boardID: boardID, userID: userID, on: tx) else { throw BoardError(.notFound("member")) }
             if current == .owner {
                 if actorRole != .owner { throw BoardError(.forbidden("Only an owner can remove an owner.")) }
@@ -80,48 +82,52 @@ extension BoardStore {
     /// Creates a label.
     public func createLabel(boardID: Int64, actorID: Int64, name: String, color: String) async throws -> (Label, BoardEvent) {
         let logger = self.logger
-        return try await write(boardID: boardID, actorID: actorID, minimum: .member) { tx, _ -> (Label, BoardEventDraft) in
-            let rows = try await tx.query("""
-                INSERT INTO labels (board_id, name, color) VALUES (\(boardID), \(name), \(color))
+        return try await write(boardID: boardID, actorID: actorID, minimum: .member) { write -> (Label, BoardEventDraft) in
+            let rows = try await write.tx.query("""
+                INSERT INTO labels (board_id, name, color, version) VALUES (\(boardID), \(name), \(color), \(write.version))
                 ON CONFLICT (board_id, name) DO NOTHING
                 RETURNING id
                 """, logger: logger)
             var id: Int64?
             for try await value in rows.decode(Int64.self) { id = value }
             guard let id else { throw BoardError(.conflict(code: "label_exists", message: "The board already has a label with this name.")) }
-            let label = Label(id: id, boardID: boardID, name: name, color: color)
+            let label = Label(id: id, boardID: boardID, name: name, color: color, version: write.version)
             return (label, BoardEventDraft(kind: "label.created", payload: label))
         }
     }
 
-    /// Renames or recolours a label.
-    public func updateLabel(boardID: Int64, labelID: Int64, actorID: Int64, name: String?, color: String?) async throws -> (Label, BoardEvent) {
+    /// Renames or recolours a label; with `expectedVersion`, only if the label has not changed
+    /// since that version (412 otherwise).
+    public func updateLabel(boardID: Int64, labelID: Int64, actorID: Int64, name: String?, color: String?,
+                            expectedVersion: Int64? = nil) async throws -> (Label, BoardEvent) {
         let logger = self.logger
-        return try await write(boardID: boardID, actorID: actorID, minimum: .member) { tx, _ -> (Label, BoardEventDraft) in
+        return try await write(boardID: boardID, actorID: actorID, minimum: .member) { write -> (Label, BoardEventDraft) in
+            guard var label = try await self.labels(boardID: boardID, on: write.tx).first(where: { $0.id == labelID }) else {
+                throw BoardError(.notFound("label"))
+            }
+            try Self.require(expectedVersion, matches: label, version: label.version, key: "label")
             if let name {
-                let taken = try await tx.query("SELECT EXISTS (SELECT 1 FROM labels WHERE board_id = \(boardID) AND name = \(name) AND id <> \(labelID))", logger: logger)
+                let taken = try await write.tx.query("SELECT EXISTS (SELECT 1 FROM labels WHERE board_id = \(boardID) AND name = \(name) AND id <> \(labelID))", logger: logger)
                 for try await exists in taken.decode(Bool.self) where exists {
                     throw BoardError(.conflict(code: "label_exists", message: "The board already has a label with this name."))
                 }
+                label.name = name
             }
-            let rows = try await tx.query("""
-                UPDATE labels SET name = COALESCE(\(name), name), color = COALESCE(\(color), color)
+            if let color { label.color = color }
+            label.version = write.version
+            try await write.tx.query("""
+                UPDATE labels SET name = \(label.name), color = \(label.color), version = \(label.version)
                 WHERE id = \(labelID) AND board_id = \(boardID)
-                RETURNING id, board_id, name, color
                 """, logger: logger)
-            for try await (id, board, name, color) in rows.decode((Int64, Int64, String, String).self) {
-                let label = Label(id: id, boardID: board, name: name, color: color)
-                return (label, BoardEventDraft(kind: "label.updated", payload: label))
-            }
-            throw BoardError(.notFound("label"))
+            return (label, BoardEventDraft(kind: "label.updated", payload: label))
         }
     }
 
     /// Deletes a label (it disappears from its cards).
     public func deleteLabel(boardID: Int64, labelID: Int64, actorID: Int64) async throws -> BoardEvent {
         let logger = self.logger
-        return try await write(boardID: boardID, actorID: actorID, minimum: .member) { tx, _ -> (Void, BoardEventDraft) in
-            let rows = try await tx.query("DELETE FROM labels WHERE id = \(labelID) AND board_id = \(boardID) RETURNING id", logger: logger)
+        return try await write(boardID: boardID, actorID: actorID, minimum: .member) { write -> (Void, BoardEventDraft) in
+            let rows = try await write.tx.query("DELETE FROM labels WHERE id = \(labelID) AND board_id = \(boardID) RETURNING id", logger: logger)
             var found = false
             for try await _ in rows.decode(Int64.self) { found = true }
             guard found else { throw BoardError(.notFound("label")) }

@@ -2,8 +2,8 @@ import Foundation
 import Logging
 import PostgresNIO
 
-/// Boards and everything on them. Every write runs in one transaction that also appends its board
-/// event (see `EventLog.insert`), then the event is published after commit.
+/// Boards and everything on them. Every write goes through one pipeline (`commit`): lock, check,
+/// apply, append its events through `EventLog`, commit, publish.
 public struct BoardStore: Sendable {
     let postgres: PostgresClient
     let publisher: EventPublisher
@@ -114,22 +114,71 @@ public struct BoardStore: Sendable {
         func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
     }
 
-    /// Runs `body` in a transaction after locking the board and checking the actor's role in it,
-    /// appends the event the body describes, commits, then publishes the event.
+    /// What a write's body works with: its transaction, the locked board, and the version its
+    /// (first) event will get, which is also the version every object it changes is stamped with.
+    struct BoardWrite: Sendable {
+        /// The transaction, holding the board's row lock.
+        let tx: PostgresConnection
+        /// The board.
+        let boardID: Int64
+        /// The board as locked: its version before the write, the transaction's time, the writers' roles.
+        let board: LockedBoard
+        /// The single writer's role (the first of `board.roles`, checked by `write`).
+        var role: BoardRole { board.roles.first.flatMap { $0 } ?? .viewer }
+        /// The version of the write's first event.
+        var version: Int64 { board.version + 1 }
+    }
+
+    /// Which board a write goes to: an existing one, or one the write creates first (in the same
+    /// transaction, before the lock, so the new board's first event goes through the same steps).
+    enum WriteTarget: Sendable {
+        case existing(Int64)
+        case new(@Sendable (PostgresConnection) async throws -> Int64)
+    }
+
+    /// The one write pipeline every board write goes through: in one transaction, lock the board
+    /// row (versions are gap-free and what the body reads cannot change under it) with the
+    /// writers' roles → the body checks what it needs and applies its change, describing it as
+    /// event drafts (one per change, each with its actor) → `EventLog.append` stores them at the
+    /// next versions → commit → publish.
+    func commit<T: Sendable>(
+        _ target: WriteTarget, actorIDs: [Int64],
+        _ body: @Sendable (BoardWrite) async throws -> (T, [BoardEventDraft])
+    ) async throws -> (T, [BoardEvent]) {
+        let logger = self.logger
+        let (value, events) = try await transaction { tx -> (T, [BoardEvent]) in
+            let boardID: Int64
+            switch target {
+            case .existing(let id): boardID = id
+            case .new(let create): boardID = try await create(tx)
+            }
+            let board = try await self.lock(boardID: boardID, actorIDs: actorIDs, on: tx)
+            let (value, drafts) = try await body(BoardWrite(tx: tx, boardID: boardID, board: board))
+            let events = try await EventLog.append(drafts, boardID: boardID, after: board.version, on: tx, logger: logger)
+            return (value, events)
+        }
+        await publisher.publish(events)
+        return (value, events)
+    }
+
+    /// A write by one actor whose role must be at least `minimum`, producing one event.
     func write<T: Sendable>(
         boardID: Int64, actorID: Int64, minimum: BoardRole,
-        _ body: @Sendable (PostgresConnection, BoardRole) async throws -> (T, BoardEventDraft)
+        _ body: @Sendable (BoardWrite) async throws -> (T, BoardEventDraft)
     ) async throws -> (T, BoardEvent) {
-        let logger = self.logger
-        let (value, event) = try await transaction { tx -> (T, BoardEvent) in
-            let board = try await self.lock(boardID: boardID, actorIDs: [actorID], on: tx)
-            let role = try Self.check(board.roles[0], minimum: minimum)
-            let (value, draft) = try await body(tx, role)
-            let event = try await EventLog.insert(draft, boardID: boardID, version: board.version + 1, actorID: actorID, on: tx, logger: logger)
-            return (value, event)
+        let (value, events) = try await commit(.existing(boardID), actorIDs: [actorID]) { write -> (T, [BoardEventDraft]) in
+            _ = try Self.check(write.board.roles[0], minimum: minimum)
+            var (value, draft) = try await body(write)
+            draft.actorID = actorID
+            return (value, [draft])
         }
-        await publisher.publish([event])
-        return (value, event)
+        return (value, events[0])
+    }
+
+    /// Throws 412 with the object as it is now when the writer based a change on another version.
+    static func require(_ expected: Int64?, matches current: some Encodable, version: Int64, key: String) throws {
+        guard let expected, expected != version else { return }
+        throw BoardError(.stale(key: key, current: BoardEventDraft.encode(current)))
     }
 
     /// A transaction whose body's own errors (a broken rule) come out as they were thrown, not
@@ -148,7 +197,7 @@ public struct BoardStore: Sendable {
     /// Boards the user is a member of, newest first, `limit` after the cursor id.
     public func boards(userID: Int64, includeArchived: Bool, limit: Int, before cursor: Int64?) async throws -> [Board] {
         let rows = try await postgres.query("""
-            SELECT b.id, b.name, b.description, b.version, m.role, b.created_at, b.archived_at IS NOT NULL
+            SELECT b.id, b.name, b.description, b.version, b.changed_version, m.role, b.created_at, b.archived_at IS NOT NULL
             FROM boards b
             JOIN board_members m ON m.board_id = b.id AND m.user_id = \(userID)
             WHERE (\(includeArchived) OR b.archived_at IS NULL) AND (\(cursor)::BIGINT IS NULL OR b.id < \(cursor))
@@ -156,9 +205,9 @@ public struct BoardStore: Sendable {
             LIMIT \(limit)
             """, logger: logger)
         var result: [Board] = []
-        for try await (id, name, description, version, role, createdAt, archived) in rows.decode((Int64, String, String, Int64, String, Date, Bool).self) {
-            result.append(Board(id: id, name: name, description: description, version: version, role: BoardRole(rawValue: role) ?? .viewer,
-                                createdAt: createdAt, archived: archived))
+        for try await (id, name, description, version, changed, role, createdAt, archived) in rows.decode((Int64, String, String, Int64, Int64, String, Date, Bool).self) {
+            result.append(Board(id: id, name: name, description: description, version: version, changedVersion: changed,
+                                role: BoardRole(rawValue: role) ?? .viewer, createdAt: createdAt, archived: archived))
         }
         return result
     }
@@ -166,63 +215,80 @@ public struct BoardStore: Sendable {
     /// Creates a board owned by its creator, with its first event (version 1).
     public func createBoard(name: String, description: String, creatorID: Int64) async throws -> (Board, BoardEvent) {
         let logger = self.logger
-        let (board, event) = try await transaction { tx -> (Board, BoardEvent) in
+        let create: @Sendable (PostgresConnection) async throws -> Int64 = { tx in
+            // Its first event will be version 1, which is when its name and description were set.
             let rows = try await tx.query("""
-                INSERT INTO boards (name, description, created_by)
-                VALUES (\(name), \(description), \(creatorID))
-                RETURNING id, created_at
+                WITH board AS (
+                    INSERT INTO boards (name, description, created_by, changed_version)
+                    VALUES (\(name), \(description), \(creatorID), 1)
+                    RETURNING id
+                ), member AS (
+                    INSERT INTO board_members (board_id, user_id, role) SELECT id, \(creatorID), 'owner' FROM board
+                )
+                SELECT id FROM board
                 """, logger: logger)
-            var created: (Int64, Date)?
-            for try await row in rows.decode((Int64, Date).self) { created = row }
-            guard let (id, createdAt) = created else { throw BoardError(.notFound("board")) }
-            try await tx.query("""
-                INSERT INTO board_members (board_id, user_id, role) VALUES (\(id), \(creatorID), 'owner')
-                """, logger: logger)
-            let board = Board(id: id, name: name, description: description, version: 1, role: .owner, createdAt: createdAt, archived: false)
-            let event = try await EventLog.insert(BoardEventDraft(kind: "board.created", payload: BoardPayload(board)), boardID: id,
-                                                  version: board.version, actorID: creatorID, on: tx, logger: logger)
-            return (board, event)
+            for try await id in rows.decode(Int64.self) { return id }
+            throw BoardError(.notFound("board"))
         }
-        await publisher.publish([event])
-        return (board, event)
+        let (board, events) = try await commit(.new(create), actorIDs: [creatorID]) { write -> (Board, [BoardEventDraft]) in
+            let board = Board(id: write.boardID, name: name, description: description, version: write.version, changedVersion: write.version,
+                              role: .owner, createdAt: write.board.now, archived: false)
+            return (board, [BoardEventDraft(kind: "board.created", payload: BoardPayload(board), actorID: creatorID)])
+        }
+        return (board, events[0])
     }
 
+    /// A board in its events: what every member sees alike (no role, no current version).
     struct BoardPayload: Encodable {
         let id: Int64
         let name: String
         let description: String
         let archived: Bool
+        let changedVersion: Int64
+
+        enum CodingKeys: String, CodingKey {
+            case id, name, description, archived
+            case changedVersion = "changed_version"
+        }
+
         init(_ board: Board) {
             id = board.id
             name = board.name
             description = board.description
             archived = board.archived
+            changedVersion = board.changedVersion
         }
     }
 
-    /// Renames, re-describes or (un)archives a board (admin).
-    public func updateBoard(boardID: Int64, actorID: Int64, name: String?, description: String?, archived: Bool?) async throws -> (Board, BoardEvent) {
+    /// Renames, re-describes or (un)archives a board (admin); with `expectedVersion`, only if the
+    /// board's own fields have not changed since that version (412 otherwise).
+    public func updateBoard(boardID: Int64, actorID: Int64, name: String?, description: String?, archived: Bool?,
+                            expectedVersion: Int64? = nil) async throws -> (Board, BoardEvent) {
         let logger = self.logger
-        let (board, event) = try await write(boardID: boardID, actorID: actorID, minimum: .admin) { tx, role -> (Board, BoardEventDraft) in
-            let rows = try await tx.query("""
-                UPDATE boards SET
-                    name = COALESCE(\(name), name),
-                    description = COALESCE(\(description), description),
-                    archived_at = CASE WHEN \(archived)::BOOLEAN IS NULL THEN archived_at
-                                       WHEN \(archived)::BOOLEAN THEN COALESCE(archived_at, now()) ELSE NULL END
-                WHERE id = \(boardID)
-                RETURNING id, name, description, version, created_at, archived_at IS NOT NULL
+        return try await write(boardID: boardID, actorID: actorID, minimum: .admin) { write -> (Board, BoardEventDraft) in
+            let rows = try await write.tx.query("""
+                SELECT name, description, changed_version, created_at, archived_at IS NOT NULL FROM boards WHERE id = \(boardID)
                 """, logger: logger)
-            for try await (id, name, description, version, createdAt, archived) in rows.decode((Int64, String, String, Int64, Date, Bool).self) {
-                let board = Board(id: id, name: name, description: description, version: version, role: role, createdAt: createdAt, archived: archived)
-                return (board, BoardEventDraft(kind: "board.updated", payload: BoardPayload(board)))
+            var found: Board?
+            for try await (name, description, changed, createdAt, archived) in rows.decode((String, String, Int64, Date, Bool).self) {
+                found = Board(id: boardID, name: name, description: description, version: write.board.version, changedVersion: changed,
+                              role: write.role, createdAt: createdAt, archived: archived)
             }
-            throw BoardError(.notFound("board"))
+            guard var board = found else { throw BoardError(.notFound("board")) }
+            try Self.require(expectedVersion, matches: board, version: board.changedVersion, key: "board")
+            if let name { board.name = name }
+            if let description { board.description = description }
+            if let archived { board.archived = archived }
+            board.version = write.version
+            board.changedVersion = write.version
+            try await write.tx.query("""
+                UPDATE boards SET
+                    name = \(board.name), description = \(board.description), changed_version = \(write.version),
+                    archived_at = CASE WHEN \(board.archived) THEN COALESCE(archived_at, now()) ELSE NULL END
+                WHERE id = \(boardID)
+                """, logger: logger)
+            return (board, BoardEventDraft(kind: "board.updated", payload: BoardPayload(board)))
         }
-        // The body read the version before its event's.
-        var updated = board
-        updated.version = event.version
-        return (updated, event)
     }
 
     /// Deletes a board and everything on it (owner). No event: the board's log goes with it.
@@ -249,14 +315,14 @@ public struct BoardStore: Sendable {
 
     private func readSnapshot(boardID: Int64, userID: Int64, on connection: PostgresConnection) async throws -> BoardSnapshot {
         let boardRows = try await connection.query("""
-            SELECT b.id, b.name, b.description, b.version, m.role, b.created_at, b.archived_at IS NOT NULL
+            SELECT b.id, b.name, b.description, b.version, b.changed_version, m.role, b.created_at, b.archived_at IS NOT NULL
             FROM boards b JOIN board_members m ON m.board_id = b.id AND m.user_id = \(userID)
             WHERE b.id = \(boardID)
             """, logger: logger)
         var board: Board?
-        for try await (id, name, description, version, role, createdAt, archived) in boardRows.decode((Int64, String, String, Int64, String, Date, Bool).self) {
-            board = Board(id: id, name: name, description: description, version: version, role: BoardRole(rawValue: role) ?? .viewer,
-                          createdAt: createdAt, archived: archived)
+        for try await (id, name, description, version, changed, role, createdAt, archived) in boardRows.decode((Int64, String, String, Int64, Int64, String, Date, Bool).self) {
+            board = Board(id: id, name: name, description: description, version: version, changedVersion: changed,
+                          role: BoardRole(rawValue: role) ?? .viewer, createdAt: createdAt, archived: archived)
         }
         guard let board else { throw BoardError(.notFound("board")) }
         let columns = try await columns(boardID: boardID, on: connection)
@@ -270,12 +336,12 @@ public struct BoardStore: Sendable {
 
     func columns(boardID: Int64, on connection: PostgresConnection) async throws -> [BoardColumn] {
         let rows = try await connection.query("""
-            SELECT id, board_id, name, position, wip_limit FROM columns
+            SELECT id, board_id, name, position, wip_limit, version FROM columns
             WHERE board_id = \(boardID) ORDER BY position
             """, logger: logger)
         var result: [BoardColumn] = []
-        for try await (id, board, name, position, wip) in rows.decode((Int64, Int64, String, String, Int?).self) {
-            result.append(BoardColumn(id: id, boardID: board, name: name, position: position, wipLimit: wip))
+        for try await (id, board, name, position, wip, version) in rows.decode((Int64, Int64, String, String, Int?, Int64).self) {
+            result.append(BoardColumn(id: id, boardID: board, name: name, position: position, wipLimit: wip, version: version))
         }
         return result
     }
@@ -283,7 +349,7 @@ public struct BoardStore: Sendable {
     func cards(boardID: Int64, cardID: Int64?, includeArchived: Bool, on connection: PostgresConnection) async throws -> [Card] {
         let rows = try await connection.query("""
             SELECT c.id, c.board_id, c.column_id, c.title, c.description, c.position, c.due_at, c.done, c.archived,
-                   c.created_by, c.created_at, c.updated_at,
+                   c.created_by, c.created_at, c.updated_at, c.version,
                    COALESCE((SELECT array_agg(a.user_id ORDER BY a.user_id) FROM card_assignees a WHERE a.card_id = c.id), '{}'),
                    COALESCE((SELECT array_agg(l.label_id ORDER BY l.label_id) FROM card_labels l WHERE l.card_id = c.id), '{}')
             FROM cards c
@@ -292,20 +358,21 @@ public struct BoardStore: Sendable {
             ORDER BY col.position, c.position
             """, logger: logger)
         var result: [Card] = []
-        for try await row in rows.decode((Int64, Int64, Int64, String, String, String, Date?, Bool, Bool, Int64?, Date, Date, [Int64], [Int64]).self) {
+        for try await row in rows.decode((Int64, Int64, Int64, String, String, String, Date?, Bool, Bool, Int64?, Date, Date, Int64, [Int64], [Int64]).self) {
             result.append(Card(id: row.0, boardID: row.1, columnID: row.2, title: row.3, description: row.4, position: row.5, dueAt: row.6,
-                               done: row.7, archived: row.8, assignees: row.12, labels: row.13, createdBy: row.9, createdAt: row.10, updatedAt: row.11))
+                               done: row.7, archived: row.8, assignees: row.13, labels: row.14, createdBy: row.9, createdAt: row.10, updatedAt: row.11,
+                               version: row.12))
         }
         return result
     }
 
     func labels(boardID: Int64, on connection: PostgresConnection) async throws -> [Label] {
         let rows = try await connection.query("""
-            SELECT id, board_id, name, color FROM labels WHERE board_id = \(boardID) ORDER BY name
+            SELECT id, board_id, name, color, version FROM labels WHERE board_id = \(boardID) ORDER BY name
             """, logger: logger)
         var result: [Label] = []
-        for try await (id, board, name, color) in rows.decode((Int64, Int64, String, String).self) {
-            result.append(Label(id: id, boardID: board, name: name, color: color))
+        for try await (id, board, name, color, version) in rows.decode((Int64, Int64, String, String, Int64).self) {
+            result.append(Label(id: id, boardID: board, name: name, color: color, version: version))
         }
         return result
     }

@@ -41,6 +41,16 @@ public struct BoardEvent: Sendable, Equatable {
         return out
     }
 
+    /// The event as push clients and write replies carry it:
+    /// `{"type":"event","board":…,"version":…,"kind":…,"actor":…,"card":…,"at":…,"data":{…}}`.
+    public var message: String {
+        var text = "{\"type\":\"event\",\"board\":\(boardID),\"version\":\(version),\"kind\":"
+        text += Self.quote(kind)
+        text += ",\"actor\":\(actorID.map(String.init) ?? "null"),\"card\":\(cardID.map(String.init) ?? "null")"
+        text += ",\"at\":\"\(Self.timestamp(createdAt))\",\"data\":\(payload)}"
+        return text
+    }
+
     /// `s` as a JSON string literal (every event is formatted once per publish: no encoder).
     public static func quote(_ s: String) -> String { StrictJSON.quote(s) }
 
@@ -49,7 +59,8 @@ public struct BoardEvent: Sendable, Equatable {
     }
 }
 
-/// An event about to be written: its kind, card and payload; the version comes from the board row.
+/// An event about to be written: its kind, actor, card and payload; the version comes from the
+/// board row when `EventLog.append` stores it.
 public struct BoardEventDraft: Sendable {
     /// What happened.
     public var kind: String
@@ -57,14 +68,26 @@ public struct BoardEventDraft: Sendable {
     public var cardID: Int64?
     /// JSON object text.
     public var payload: String
+    /// Who did it (set by the write pipeline for single-writer writes).
+    public var actorID: Int64?
 
     /// Creates a draft with an `Encodable` payload (encoded with snake_case keys as written).
-    public init(kind: String, cardID: Int64? = nil, payload: some Encodable) {
+    public init(kind: String, cardID: Int64? = nil, payload: some Encodable, actorID: Int64? = nil) {
         self.kind = kind
         self.cardID = cardID
+        self.payload = Self.encode(payload)
+        self.actorID = actorID
+    }
+
+    /// `value` as event payloads carry it: JSON with its coding keys, ISO 8601 dates, sorted keys.
+    public static func encode(_ value: some Encodable) -> String {
+        (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        self.payload = (try? encoder.encode(payload)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-    }
+        return encoder
+    }()
 }

@@ -15,27 +15,36 @@ public struct EventLog: Sendable {
     }
 
     /// Inside the caller's transaction, which holds the board's row lock (so versions have no
-    /// gaps): sets the board's version to `version`, the next one, and inserts the event at it.
-    public static func insert(_ draft: BoardEventDraft, boardID: Int64, version: Int64, actorID: Int64?, on connection: PostgresConnection,
-                              logger: Logger) async throws -> BoardEvent {
+    /// gaps): stores `drafts` at the versions after `version`, in order, and sets the board's
+    /// version to the last, in one statement. The only place events are written.
+    static func append(_ drafts: [BoardEventDraft], boardID: Int64, after version: Int64, on connection: PostgresConnection,
+                       logger: Logger) async throws -> [BoardEvent] {
+        guard !drafts.isEmpty else { return [] }
+        // Ids are positive: 0 stands for "none" in the arrays (NULLIF below).
+        let kinds = drafts.map(\.kind)
+        let actors = drafts.map { $0.actorID ?? 0 }
+        let cards = drafts.map { $0.cardID ?? 0 }
+        let payloads = drafts.map(\.payload)
+        let last = version + Int64(drafts.count)
         let rows = try await connection.query("""
             WITH bumped AS (
-                UPDATE boards SET version = \(version) WHERE id = \(boardID)
+                UPDATE boards SET version = \(last) WHERE id = \(boardID)
             )
             INSERT INTO events (board_id, version, kind, actor_id, card_id, payload)
-            VALUES (\(boardID), \(version), \(draft.kind), \(actorID), \(draft.cardID), \(draft.payload)::jsonb)
-            RETURNING payload::text, created_at
+            SELECT \(boardID), \(version) + d.n, d.kind, NULLIF(d.actor, 0), NULLIF(d.card, 0), d.payload::jsonb
+            FROM unnest(\(kinds)::TEXT[], \(actors)::BIGINT[], \(cards)::BIGINT[], \(payloads)::TEXT[]) WITH ORDINALITY AS d(kind, actor, card, payload, n)
+            RETURNING version, payload::text, created_at
             """, logger: logger)
-        return try await inserted(rows, draft: draft, boardID: boardID, version: version, actorID: actorID)
-    }
-
-    /// The event from the `RETURNING payload::text, created_at` of a statement that inserted `draft`.
-    static func inserted(_ rows: PostgresRowSequence, draft: BoardEventDraft, boardID: Int64, version: Int64, actorID: Int64?) async throws -> BoardEvent {
-        for try await (payload, createdAt) in rows.decode((String, Date).self) {
-            return BoardEvent(boardID: boardID, version: version, kind: draft.kind, actorID: actorID, cardID: draft.cardID,
-                              payload: payload, createdAt: createdAt)
+        var events = [BoardEvent?](repeating: nil, count: drafts.count)
+        for try await (v, payload, createdAt) in rows.decode((Int64, String, Date).self) {
+            let n = Int(v - version) - 1
+            guard events.indices.contains(n) else { continue }
+            events[n] = BoardEvent(boardID: boardID, version: v, kind: drafts[n].kind, actorID: drafts[n].actorID, cardID: drafts[n].cardID,
+                                   payload: payload, createdAt: createdAt)
         }
-        throw BoardMissing(boardID: boardID)
+        let stored = events.compactMap { $0 }
+        guard stored.count == drafts.count else { throw BoardMissing(boardID: boardID) }
+        return stored
     }
 
     /// Thrown when an event insert returned no row.

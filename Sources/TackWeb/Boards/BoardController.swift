@@ -15,22 +15,46 @@ struct BoardController: Sendable {
     /// Encoded snapshots by board version (this process's; see `SnapshotCache`).
     let snapshots: SnapshotCache<ByteBuffer>
 
-    /// A write's answer: the resource and the board version it produced.
-    struct Written<Resource: Encodable & Sendable>: ResponseEncodable, Sendable {
+    /// A write's answer: the resource, the board version the write produced and its event (as push
+    /// sends it, so a page applies its own writes and pushed ones alike), with the resource's
+    /// version as `ETag` when it has one.
+    struct Written<Resource: Encodable & Sendable>: ResponseGenerator, Encodable, Sendable {
         let resource: Resource
         let key: String
-        let version: Int64
+        let event: BoardEvent
+        /// The resource's own version (its `ETag`), if it has one.
+        let etag: Int64?
+
+        init(_ resource: Resource, key: String, event: BoardEvent, etag: Int64?) {
+            self.resource = resource
+            self.key = key
+            self.event = event
+            self.etag = etag
+        }
 
         func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: DynamicKey.self)
             try c.encode(resource, forKey: DynamicKey(key))
-            try c.encode(version, forKey: DynamicKey("version"))
+            try c.encode(event.version, forKey: DynamicKey("version"))
+            try c.encode(try StrictJSON.parse(event.message, limits: .stored), forKey: DynamicKey("event"))
+        }
+
+        func response(from request: Request, context: some RequestContext) throws -> Response {
+            var response = try context.responseEncoder.encode(self, from: request, context: context)
+            if let etag { response.headers[.eTag] = ETag.header(etag) }
+            return response
         }
     }
 
-    /// The answer of a delete: the board version it produced.
+    /// The answer of a delete: the board version it produced and its event.
     struct Deleted: ResponseEncodable, Sendable {
-        let version: Int64
+        let event: BoardEvent
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: DynamicKey.self)
+            try c.encode(event.version, forKey: DynamicKey("version"))
+            try c.encode(try StrictJSON.parse(event.message, limits: .stored), forKey: DynamicKey("event"))
+        }
     }
 
     /// A page of a list.
@@ -139,7 +163,7 @@ struct BoardController: Sendable {
         let name = try Validate.text(body.name, field: "name", max: 100)
         let description = try Validate.text(body.description ?? "", field: "description", min: 0, max: 10_000)
         let (board, event) = try await store.createBoard(name: name, description: description, creatorID: caller.userID)
-        return EditedResponse(status: .created, response: Written(resource: board, key: "board", version: event.version))
+        return EditedResponse(status: .created, response: Written(board, key: "board", event: event, etag: board.changedVersion))
     }
 
     /// The board's snapshot: one access check (which gives the current version), then the body
@@ -166,8 +190,9 @@ struct BoardController: Sendable {
         let name = try body.name.map { try Validate.text($0, field: "name", max: 100) }
         let description = try body.description.map { try Validate.text($0, field: "description", min: 0, max: 10_000) }
         let (board, event) = try await store.updateBoard(boardID: try context.pathID("board"), actorID: caller.userID, name: name,
-                                                         description: description, archived: body.archived)
-        return Written(resource: board, key: "board", version: event.version)
+                                                         description: description, archived: body.archived,
+                                                         expectedVersion: try ETag.expectedVersion(request, body: body.expectedVersion))
+        return Written(board, key: "board", event: event, etag: board.changedVersion)
     }
 
     @Sendable func deleteBoard(_ request: Request, context: TackRequestContext) async throws -> HTTPResponse.Status {
@@ -208,13 +233,13 @@ struct BoardController: Sendable {
         let body = try await JSONBody.decode(SetMemberRequest.self, from: request, context: context)
         let email = try Validate.text(body.email, field: "email", max: 254)
         let (member, event) = try await store.setMember(boardID: try context.pathID("board"), actorID: caller.userID, email: email, role: body.role)
-        return Written(resource: member, key: "member", version: event.version)
+        return Written(member, key: "member", event: event, etag: nil)
     }
 
     @Sendable func removeMember(_ request: Request, context: TackRequestContext) async throws -> Deleted {
         let caller = try writer(context)
         let event = try await store.removeMember(boardID: try context.pathID("board"), actorID: caller.userID, userID: try context.pathID("user"))
-        return Deleted(version: event.version)
+        return Deleted(event: event)
     }
 
     // MARK: - Columns
@@ -232,7 +257,7 @@ struct BoardController: Sendable {
         let wip = try body.wipLimit.map { try Validate.range($0, field: "wip_limit", 1...1000) }
         let index = try body.index.map { try Validate.range($0, field: "index", 0...100_000) }
         let (column, event) = try await store.createColumn(boardID: try context.pathID("board"), actorID: caller.userID, name: name, wipLimit: wip, index: index)
-        return EditedResponse(status: .created, response: Written(resource: column, key: "column", version: event.version))
+        return EditedResponse(status: .created, response: Written(column, key: "column", event: event, etag: column.version))
     }
 
     @Sendable func updateColumn(_ request: Request, context: TackRequestContext) async throws -> Written<BoardColumn> {
@@ -244,14 +269,15 @@ struct BoardController: Sendable {
         let clear: Bool
         if case .null = body.wipLimit { clear = true } else { clear = false }
         let (column, event) = try await store.updateColumn(boardID: try context.pathID("board"), columnID: try context.pathID("column"), actorID: caller.userID,
-                                                           name: name, wipLimit: wip, clearWipLimit: clear, index: index)
-        return Written(resource: column, key: "column", version: event.version)
+                                                           name: name, wipLimit: wip, clearWipLimit: clear, index: index,
+                                                           expectedVersion: try ETag.expectedVersion(request, body: body.expectedVersion))
+        return Written(column, key: "column", event: event, etag: column.version)
     }
 
     @Sendable func deleteColumn(_ request: Request, context: TackRequestContext) async throws -> Deleted {
         let caller = try writer(context)
         let event = try await store.deleteColumn(boardID: try context.pathID("board"), columnID: try context.pathID("column"), actorID: caller.userID)
-        return Deleted(version: event.version)
+        return Deleted(event: event)
     }
 
     // MARK: - Cards
@@ -269,13 +295,16 @@ struct BoardController: Sendable {
             title: try Validate.text(body.title, field: "title", max: 500),
             description: try Validate.text(body.description ?? "", field: "description", min: 0, max: 100_000),
             index: try body.index.map { try Validate.range($0, field: "index", 0...1_000_000) }, changes: changes)
-        return EditedResponse(status: .created, response: Written(resource: card, key: "card", version: event.version))
+        return EditedResponse(status: .created, response: Written(card, key: "card", event: event, etag: card.version))
     }
 
-    @Sendable func getCard(_ request: Request, context: TackRequestContext) async throws -> Card {
+    @Sendable func getCard(_ request: Request, context: TackRequestContext) async throws -> Response {
         let boardID = try context.pathID("board")
         _ = try await reader(boardID, context)
-        return try await store.card(boardID: boardID, cardID: try context.pathID("card"))
+        let card = try await store.card(boardID: boardID, cardID: try context.pathID("card"))
+        var response = try card.response(from: request, context: context)
+        response.headers[.eTag] = ETag.header(card.version)
+        return response
     }
 
     @Sendable func updateCard(_ request: Request, context: TackRequestContext) async throws -> Written<Card> {
@@ -293,8 +322,19 @@ struct BoardController: Sendable {
         changes.archived = body.archived
         changes.assignees = try body.assignees.map { try Self.idList($0, field: "assignees") }
         changes.labels = try body.labels.map { try Self.idList($0, field: "labels") }
+        changes.addAssignees = try Self.idList(body.addAssignees ?? [], field: "add_assignees")
+        changes.removeAssignees = try Self.idList(body.removeAssignees ?? [], field: "remove_assignees")
+        changes.addLabels = try Self.idList(body.addLabels ?? [], field: "add_labels")
+        changes.removeLabels = try Self.idList(body.removeLabels ?? [], field: "remove_labels")
+        if body.assignees != nil, body.addAssignees != nil || body.removeAssignees != nil {
+            throw APIError.invalid("assignees", "assignees replaces the whole set; send it or add_assignees/remove_assignees, not both.")
+        }
+        if body.labels != nil, body.addLabels != nil || body.removeLabels != nil {
+            throw APIError.invalid("labels", "labels replaces the whole set; send it or add_labels/remove_labels, not both.")
+        }
+        changes.expectedVersion = try ETag.expectedVersion(request, body: body.expectedVersion)
         let (card, event) = try await store.updateCard(boardID: try context.pathID("board"), cardID: try context.pathID("card"), actorID: caller.userID, changes: changes)
-        return Written(resource: card, key: "card", version: event.version)
+        return Written(card, key: "card", event: event, etag: card.version)
     }
 
     @Sendable func moveCard(_ request: Request, context: TackRequestContext) async throws -> Written<Card> {
@@ -302,15 +342,23 @@ struct BoardController: Sendable {
         let body = try await JSONBody.decode(MoveCardRequest.self, from: request, context: context)
         var changes = CardChanges()
         changes.columnID = body.columnID
-        changes.index = try body.index.map { try Validate.range($0, field: "index", 0...1_000_000) } ?? Int.max
+        switch (body.after, body.before) {
+        case (nil, nil):
+            guard body.columnID != nil else { throw APIError.invalid("column_id", "Name where the card goes: column_id (with index), after or before.") }
+            changes.index = try body.index.map { try Validate.range($0, field: "index", 0...1_000_000) } ?? Int.max
+        case (let after?, nil) where body.index == nil: changes.after = after
+        case (nil, let before?) where body.index == nil: changes.before = before
+        case (_?, _?): throw APIError.invalid("before", "Send after or before, not both.")
+        default: throw APIError.invalid("index", "index goes with column_id, not with after or before.")
+        }
         let (card, event) = try await store.updateCard(boardID: try context.pathID("board"), cardID: try context.pathID("card"), actorID: caller.userID, changes: changes)
-        return Written(resource: card, key: "card", version: event.version)
+        return Written(card, key: "card", event: event, etag: card.version)
     }
 
     @Sendable func deleteCard(_ request: Request, context: TackRequestContext) async throws -> Deleted {
         let caller = try writer(context)
         let event = try await store.deleteCard(boardID: try context.pathID("board"), cardID: try context.pathID("card"), actorID: caller.userID)
-        return Deleted(version: event.version)
+        return Deleted(event: event)
     }
 
     @Sendable func cardHistory(_ request: Request, context: TackRequestContext) async throws -> EventPage {
@@ -344,21 +392,22 @@ struct BoardController: Sendable {
         let body = try await JSONBody.decode(CommentRequest.self, from: request, context: context)
         let text = try Validate.text(body.body, field: "body", max: 20_000)
         let (comment, event) = try await store.createComment(boardID: try context.pathID("board"), cardID: try context.pathID("card"), actorID: caller.userID, body: text)
-        return EditedResponse(status: .created, response: Written(resource: comment, key: "comment", version: event.version))
+        return EditedResponse(status: .created, response: Written(comment, key: "comment", event: event, etag: comment.version))
     }
 
     @Sendable func updateComment(_ request: Request, context: TackRequestContext) async throws -> Written<Comment> {
         let caller = try writer(context)
-        let body = try await JSONBody.decode(CommentRequest.self, from: request, context: context)
+        let body = try await JSONBody.decode(UpdateCommentRequest.self, from: request, context: context)
         let text = try Validate.text(body.body, field: "body", max: 20_000)
-        let (comment, event) = try await store.updateComment(boardID: try context.pathID("board"), commentID: try context.pathID("comment"), actorID: caller.userID, body: text)
-        return Written(resource: comment, key: "comment", version: event.version)
+        let (comment, event) = try await store.updateComment(boardID: try context.pathID("board"), commentID: try context.pathID("comment"), actorID: caller.userID,
+                                                             body: text, expectedVersion: try ETag.expectedVersion(request, body: body.expectedVersion))
+        return Written(comment, key: "comment", event: event, etag: comment.version)
     }
 
     @Sendable func deleteComment(_ request: Request, context: TackRequestContext) async throws -> Deleted {
         let caller = try writer(context)
         let event = try await store.deleteComment(boardID: try context.pathID("board"), commentID: try context.pathID("comment"), actorID: caller.userID)
-        return Deleted(version: event.version)
+        return Deleted(event: event)
     }
 
     // MARK: - Labels
@@ -375,7 +424,7 @@ struct BoardController: Sendable {
         let (label, event) = try await store.createLabel(boardID: try context.pathID("board"), actorID: caller.userID,
                                                          name: try Validate.text(body.name, field: "name", max: 50),
                                                          color: try Validate.color(body.color, field: "color"))
-        return EditedResponse(status: .created, response: Written(resource: label, key: "label", version: event.version))
+        return EditedResponse(status: .created, response: Written(label, key: "label", event: event, etag: label.version))
     }
 
     @Sendable func updateLabel(_ request: Request, context: TackRequestContext) async throws -> Written<Label> {
@@ -383,14 +432,15 @@ struct BoardController: Sendable {
         let body = try await JSONBody.decode(UpdateLabelRequest.self, from: request, context: context)
         let (label, event) = try await store.updateLabel(boardID: try context.pathID("board"), labelID: try context.pathID("label"), actorID: caller.userID,
                                                          name: try body.name.map { try Validate.text($0, field: "name", max: 50) },
-                                                         color: try body.color.map { try Validate.color($0, field: "color") })
-        return Written(resource: label, key: "label", version: event.version)
+                                                         color: try body.color.map { try Validate.color($0, field: "color") },
+                                                         expectedVersion: try ETag.expectedVersion(request, body: body.expectedVersion))
+        return Written(label, key: "label", event: event, etag: label.version)
     }
 
     @Sendable func deleteLabel(_ request: Request, context: TackRequestContext) async throws -> Deleted {
         let caller = try writer(context)
         let event = try await store.deleteLabel(boardID: try context.pathID("board"), labelID: try context.pathID("label"), actorID: caller.userID)
-        return Deleted(version: event.version)
+        return Deleted(event: event)
     }
 }
 

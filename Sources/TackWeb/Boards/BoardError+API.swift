@@ -9,6 +9,8 @@ extension APIError {
         case .forbidden(let message): self = .forbidden(message)
         case .conflict(let code, let message): self = .conflict(code, message)
         case .invalid(let field, let message): self = .invalid(field, message)
+        case .stale(let key, let current): self = .stale(key: key, current: current)
+        case .preconditionRequired(let field): self = .preconditionRequired(field)
         }
     }
 }

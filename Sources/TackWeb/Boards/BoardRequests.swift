@@ -51,6 +51,12 @@ struct UpdateBoardRequest: Decodable, Sendable {
     var name: String?
     var description: String?
     var archived: Bool?
+    var expectedVersion: Int64?
+
+    enum CodingKeys: String, CodingKey {
+        case name, description, archived
+        case expectedVersion = "expected_version"
+    }
 }
 
 struct SetMemberRequest: Decodable, Sendable {
@@ -73,10 +79,12 @@ struct UpdateColumnRequest: Decodable, Sendable {
     var name: String?
     var wipLimit: Patch<Int>
     var index: Int?
+    var expectedVersion: Int64?
 
     enum CodingKeys: String, CodingKey {
         case name, index
         case wipLimit = "wip_limit"
+        case expectedVersion = "expected_version"
     }
 
     init(from decoder: any Decoder) throws {
@@ -84,6 +92,7 @@ struct UpdateColumnRequest: Decodable, Sendable {
         name = try c.decodeIfPresent(String.self, forKey: .name)
         wipLimit = try c.decodePatch(Int.self, forKey: .wipLimit)
         index = try c.decodeIfPresent(Int.self, forKey: .index)
+        expectedVersion = try c.decodeIfPresent(Int64.self, forKey: .expectedVersion)
     }
 }
 
@@ -112,10 +121,20 @@ struct UpdateCardRequest: Decodable, Sendable {
     var archived: Bool?
     var assignees: [Int64]?
     var labels: [Int64]?
+    var addAssignees: [Int64]?
+    var removeAssignees: [Int64]?
+    var addLabels: [Int64]?
+    var removeLabels: [Int64]?
+    var expectedVersion: Int64?
 
     enum CodingKeys: String, CodingKey {
         case title, description, done, archived, assignees, labels
         case dueAt = "due_at"
+        case addAssignees = "add_assignees"
+        case removeAssignees = "remove_assignees"
+        case addLabels = "add_labels"
+        case removeLabels = "remove_labels"
+        case expectedVersion = "expected_version"
     }
 
     init(from decoder: any Decoder) throws {
@@ -127,21 +146,39 @@ struct UpdateCardRequest: Decodable, Sendable {
         archived = try c.decodeIfPresent(Bool.self, forKey: .archived)
         assignees = try c.decodeIfPresent([Int64].self, forKey: .assignees)
         labels = try c.decodeIfPresent([Int64].self, forKey: .labels)
+        addAssignees = try c.decodeIfPresent([Int64].self, forKey: .addAssignees)
+        removeAssignees = try c.decodeIfPresent([Int64].self, forKey: .removeAssignees)
+        addLabels = try c.decodeIfPresent([Int64].self, forKey: .addLabels)
+        removeLabels = try c.decodeIfPresent([Int64].self, forKey: .removeLabels)
+        expectedVersion = try c.decodeIfPresent(Int64.self, forKey: .expectedVersion)
     }
 }
 
+/// Where a card goes: a column and index, or just after or before another card.
 struct MoveCardRequest: Decodable, Sendable {
-    var columnID: Int64
+    var columnID: Int64?
     var index: Int?
+    var after: Int64?
+    var before: Int64?
 
     enum CodingKeys: String, CodingKey {
-        case index
+        case index, after, before
         case columnID = "column_id"
     }
 }
 
 struct CommentRequest: Decodable, Sendable {
     var body: String
+}
+
+struct UpdateCommentRequest: Decodable, Sendable {
+    var body: String
+    var expectedVersion: Int64?
+
+    enum CodingKeys: String, CodingKey {
+        case body
+        case expectedVersion = "expected_version"
+    }
 }
 
 struct CreateLabelRequest: Decodable, Sendable {
@@ -152,4 +189,10 @@ struct CreateLabelRequest: Decodable, Sendable {
 struct UpdateLabelRequest: Decodable, Sendable {
     var name: String?
     var color: String?
+    var expectedVersion: Int64?
+
+    enum CodingKeys: String, CodingKey {
+        case name, color
+        case expectedVersion = "expected_version"
+    }
 }

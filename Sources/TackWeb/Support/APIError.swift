@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import TackCore
 
 /// An error answered to the client as `{"error": {"code", "message", "field"?}}` with its status.
 ///
@@ -16,6 +17,8 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     public var field: String?
     /// Extra response headers (e.g. `Retry-After`).
     public var headers: HTTPFields = [:]
+    /// An object answered beside the error, as JSON text under its key (a 412's current object).
+    public var object: (key: String, json: String)?
 
     /// Creates an error.
     public init(_ status: HTTPResponse.Status, code: String, message: String, field: String? = nil) {
@@ -36,7 +39,11 @@ public struct APIError: Error, HTTPResponseError, Sendable {
 
     /// The JSON response.
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let data = try JSONEncoder().encode(Body(error: .init(code: code, message: message, field: field)))
+        var data = try JSONEncoder().encode(Body(error: .init(code: code, message: message, field: field)))
+        if let object {
+            data.removeLast()
+            data.append(contentsOf: Array(",\(StrictJSON.quote(object.key)):\(object.json)}".utf8))
+        }
         var headers = self.headers
         headers[.contentType] = "application/json; charset=utf-8"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
@@ -70,6 +77,25 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     /// 409: the request conflicts with the current state.
     public static func conflict(_ code: String, _ message: String) -> APIError {
         APIError(.conflict, code: code, message: message)
+    }
+
+    /// 412: the object changed since the version the request was based on; `current` is the
+    /// object now (JSON), answered under `key` with its version as `ETag`.
+    public static func stale(key: String, current: String) -> APIError {
+        var error = APIError(.preconditionFailed, code: "version_conflict",
+                             message: "The \(key) changed since the version this change was based on; the current \(key) is in the answer.")
+        error.object = (key, current)
+        if case .object(let fields)? = try? StrictJSON.parse(current, limits: .stored), case .integer(let version)? = fields["version"] {
+            error.headers[.eTag] = "\"\(version)\""
+        }
+        return error
+    }
+
+    /// 428: replacing a whole set needs the version the change was based on.
+    public static func preconditionRequired(_ field: String) -> APIError {
+        APIError(.preconditionRequired, code: "precondition_required",
+                 message: "Replacing all \(field) needs If-Match (or expected_version) with the card's version; add_\(field)/remove_\(field) need none.",
+                 field: field)
     }
 
     /// 413: the body is larger than allowed.
