@@ -1,6 +1,6 @@
 /// The notification bell in the top bar: the unread count, from GET /notifications.
 ///
-/// It is read when a page loads, when the window gets the focus back, and, on a board page, a
+/// It is read when a page loads, when the tab becomes visible again, and, on a board page, a
 /// moment after an event that may have notified the reader (see pages/board/live.js): the bell
 /// needs no polling and no channel of its own.
 import { api } from './api.js';
@@ -26,5 +26,5 @@ export function refreshBellSoon(delay = 1000) {
 /// Every page: read now and whenever the reader comes back to the tab.
 export function initBell() {
   refreshBell();
-  addEventListener('focus', () => refreshBellSoon(200));
+  document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') refreshBellSoon(200); });
 }

@@ -115,7 +115,8 @@ export function initCardDialog(store, sync, columnsEl, comments) {
   columnSelect.addEventListener('change', async () => {
     const to = Number(columnSelect.value);
     try {
-      await sync.write('POST', `/cards/${current}/move`, { column_id: to, index: store.cardsIn(to).length });
+      const last = store.cardsIn(to).filter((c) => c.id !== current).pop();
+      await sync.write('POST', `/cards/${current}/move`, last ? { column_id: to, after: last.id } : { column_id: to, index: 0 });
     } catch (error) { toast(error.message, 'error'); refill(); }
   });
   doneBox.addEventListener('change', () => patch({ done: doneBox.checked }));
@@ -138,11 +139,9 @@ export function initCardDialog(store, sync, columnsEl, comments) {
   const dueClear = $('cd-due-clear');
   if (dueClear) dueClear.addEventListener('click', () => { dueInput.value = ''; saveDue(null); });
 
-  /// A toggle: add or remove one id. An older server without the merging operations gets the set.
+  /// A toggle adds or removes one id: the server merges it with other people's toggles.
   function toggle(set, addKey, removeKey, itemId) {
-    const card = store.cards.get(current);
-    const on = card[set].includes(itemId);
-    if (card.version === undefined) return patch({ [set]: on ? card[set].filter((x) => x !== itemId) : [...card[set], itemId] });
+    const on = store.cards.get(current)[set].includes(itemId);
     return patch({ [on ? removeKey : addKey]: [itemId] });
   }
   $('cd-labels').addEventListener('click', (event) => {
@@ -160,8 +159,7 @@ export function initCardDialog(store, sync, columnsEl, comments) {
       if (!name) { form.elements.name.focus(); return; }
       const reply = await sync.write('POST', '/labels', { name, color: form.elements.color.value });
       form.elements.name.value = '';
-      const card = store.cards.get(current);
-      await patch(card.version === undefined ? { labels: [...card.labels, reply.label.id] } : { add_labels: [reply.label.id] });
+      await patch({ add_labels: [reply.label.id] });
     });
   }
 

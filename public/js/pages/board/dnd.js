@@ -2,7 +2,7 @@
 /// so swiping elsewhere still scrolls the board on a phone).
 ///
 /// The card is moved on the page while dragged; the drop sends a move that names its intent
-/// (after/before a neighbour, or the column's start) and the page keeps the card where it was
+/// (after/before a neighbour, or index 0 of an empty column) and the page keeps the card where it was
 /// dropped (`store.hold`) until the move's event is in the store; a refused move lets the
 /// renderer put it back.
 import { toast } from '../../lib/dom.js';
@@ -111,7 +111,12 @@ export function initDragAndDrop(store, sync, columnsEl) {
     const index = siblings.indexOf(d.card);
     if (column === d.fromColumn && index === d.fromIndex) return store.hold(null);
     const id = Number(d.card.dataset.cardId);
-    const body = { column_id: Number(column.dataset.columnId), index };
+    // The move names its intent: after the card now above it, or before the one below, so that
+    // cards others add or move meanwhile do not shift it.
+    const body = { column_id: Number(column.dataset.columnId) };
+    if (index > 0) body.after = Number(siblings[index - 1].dataset.cardId);
+    else if (siblings.length > 1) body.before = Number(siblings[1].dataset.cardId);
+    else body.index = 0;
     try {
       await sync.write('POST', `/cards/${id}/move`, body);
     } catch (error) {
