@@ -3,7 +3,8 @@
 /// as others work; the title and the description are `CardText`s (drafts, conflicts). Labels and
 /// assignees change by add/remove operations, which merge with other people's at the server.
 import { markdownInto } from './comments.js';
-import { avatar, dueDay, el, onSubmit, paintLabel, toast } from '../../lib/dom.js';
+import { dueDay, el, toast } from '../../lib/dom.js';
+import { fillSets, initCardSets } from './card-sets.js';
 import { CardText } from './card-text.js';
 import { clear, offerChoice, same, saveTyped } from './conflict.js';
 
@@ -37,20 +38,7 @@ export function initCardDialog(store, sync, columnsEl, comments) {
     columnSelect.replaceChildren(...store.orderedColumns().map((c) => el('option', { value: c.id, selected: c.id === card.column_id, text: c.name })));
     doneBox.checked = !!card.done;
     if (document.activeElement !== dueInput) dueInput.value = dueDay(card.due_at);
-    const labels = $('cd-labels');
-    labels.replaceChildren(...[...store.labels.values()].sort((a, b) => a.name.localeCompare(b.name)).map((label) => {
-      const on = card.labels.includes(label.id);
-      const chip = el('button', { type: 'button', class: 'toggle label-toggle' + (on ? ' is-on' : ''), 'aria-pressed': String(on), disabled: !canWrite, dataset: { labelId: label.id } },
-        el('span', { class: 'swatch' }), label.name);
-      paintLabel(chip.querySelector('.swatch'), label.color);
-      return chip;
-    }));
-    if (!store.labels.size) labels.append(el('p', { class: 'muted small', text: 'No labels on this board yet.' }));
-    $('cd-assignees').replaceChildren(...[...store.members.values()].map((m) => {
-      const on = card.assignees.includes(m.user_id);
-      return el('button', { type: 'button', class: 'toggle member-toggle' + (on ? ' is-on' : ''), 'aria-pressed': String(on), disabled: !canWrite, dataset: { userId: m.user_id } },
-        avatar(m.user_id, m.name, true), m.name);
-    }));
+    fillSets(store, card, canWrite);
   }
 
   function open(id) {
@@ -139,29 +127,7 @@ export function initCardDialog(store, sync, columnsEl, comments) {
   const dueClear = $('cd-due-clear');
   if (dueClear) dueClear.addEventListener('click', () => { dueInput.value = ''; saveDue(null); });
 
-  /// A toggle adds or removes one id: the server merges it with other people's toggles.
-  function toggle(set, addKey, removeKey, itemId) {
-    const on = store.cards.get(current)[set].includes(itemId);
-    return patch({ [on ? removeKey : addKey]: [itemId] });
-  }
-  $('cd-labels').addEventListener('click', (event) => {
-    const button = event.target.closest('[data-label-id]');
-    if (button && canWrite) toggle('labels', 'add_labels', 'remove_labels', Number(button.dataset.labelId));
-  });
-  $('cd-assignees').addEventListener('click', (event) => {
-    const button = event.target.closest('[data-user-id]');
-    if (button && canWrite) toggle('assignees', 'add_assignees', 'remove_assignees', Number(button.dataset.userId));
-  });
-  const newLabel = $('cd-new-label');
-  if (newLabel) {
-    onSubmit(newLabel, async (form) => {
-      const name = form.elements.name.value.trim();
-      if (!name) { form.elements.name.focus(); return; }
-      const reply = await sync.write('POST', '/labels', { name, color: form.elements.color.value });
-      form.elements.name.value = '';
-      await patch({ add_labels: [reply.label.id] });
-    });
-  }
+  initCardSets(store, sync, () => current, patch);
 
   function removal(button, question, method, body) {
     if (!button) return;
