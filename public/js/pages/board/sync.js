@@ -21,8 +21,10 @@ export class Sync {
     this.#base = `/boards/${store.board.id}`;
     store.addEventListener('gap', (e) => {
       clearTimeout(this.#timer);
-      if (e.detail.urgent) this.catchUp();
-      else this.#timer = setTimeout(() => this.catchUp(), GAP_GRACE_MS);
+      // A failed read is retried by the next gap (or push fills it); nothing to report.
+      const fill = () => this.catchUp().catch(() => {});
+      if (e.detail.urgent) fill();
+      else this.#timer = setTimeout(fill, GAP_GRACE_MS);
     });
   }
 
