@@ -584,7 +584,7 @@ def chips(driver, title_text):
         return card ? Array.from(card.querySelectorAll('.label-chip')).map(c => c.textContent).sort() : null;""", title_text)
 
 
-def test_two_members_see_each_others_work_live_and_no_edit_is_lost(web, browsers):
+def test_two_members_see_each_others_work_live_and_no_edit_is_lost(web, browsers, tmp_path):
     alice = signup(web, "alice@example.com", "Alice Archer")
     bob = signup(web, "bob@example.com", "Bob Baker")
     board, todo = shared_board(alice, bob, name="Live")
@@ -644,6 +644,8 @@ def test_two_members_see_each_others_work_live_and_no_edit_is_lost(web, browsers
     css(a, "#cd-description-save").click()
     wait(a, lambda d: version(d) == before + 1 and css(d, "#cd-description").text == "Alice: room 4, 10:00", "Alice's description")
     seen(b, lambda d: css(d, "#cd-description-choice").is_displayed(), "the choice offered to Bob")
+    b.save_screenshot(str(tmp_path / "conflict.png"))
+    print(f"screenshot: {tmp_path / 'conflict.png'}")
     choice = css(b, "#cd-description-choice").text
     assert "changed by Alice Archer" in choice and "Alice: room 4, 10:00" in choice, choice
     assert css(b, "#cd-description-input").get_attribute("value") == "Bob: room 7, 14:00", "Bob's text is untouched"
