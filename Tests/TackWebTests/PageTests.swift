@@ -238,7 +238,7 @@ struct PageTests {
     @Test("assets come from public/ with a content type and a cache lifetime; nothing outside it is served")
     func assets() async throws {
         try await WebTestHarness.withApp { h in
-            let script = try await h.request(.get, "/assets/app.js?v=1")
+            let script = try await h.request(.get, "/assets/js/main.js")
             #expect(script.status == .ok)
             #expect(script.headers[.contentType]?.contains("javascript") == true)
             #expect(script.headers[.cacheControl]?.contains("max-age=") == true)
@@ -251,7 +251,14 @@ struct PageTests {
             // The pages reference the assets by a digest of public/, so upgrades are never served stale.
             let login = try await h.request(.get, "/login")
             let version = PageTemplates.fingerprint(TestServers.root + "/public")
-            #expect(login.body.contains("/assets/app.js?v=\(version)"))
+            #expect(login.body.contains("/assets/\(version)/js/main.js"))
+            // The version is a path segment, so the modules' relative imports carry it.
+            let module = try await h.request(.get, "/assets/\(version)/js/lib/api.js")
+            #expect(module.status == .ok)
+            #expect(module.headers[.contentType]?.contains("javascript") == true)
+            #expect(module.headers[.cacheControl]?.contains("max-age=") == true)
+            #expect(try await h.request(.get, "/assets/\(version)/../Package.swift").status.code >= 400)
+            #expect(try await h.request(.get, "/assets/\(version)/js/missing.js").status == .notFound)
         }
     }
 

@@ -6,18 +6,26 @@ column and within one), opens a card, describes it, marks it done and comments, 
 is where it was left, in the page and in the API. Then the same board on a phone-sized window:
 columns scroll sideways, and a card is dragged by touch. The browser must be there: a missing chromium, chromedriver or
 selenium fails these tests, it never skips them (`./platform test` installs all three).
+
+The pages are served as in production: web and two push processes behind the rendered nginx
+example, so every board page is live. Two members on one board see each other's work within a
+second, never lose a typed text to a teammate's edit or to Esc, and a page whose push process is
+kill -9'd ends equal to a fresh load of the board.
 """
 
 import json
 import os
 import shutil
+import signal
+import threading
 import time
 import urllib.error
 import urllib.request
 
 import pytest
 
-from conftest import wait_http
+from conftest import free_port
+from helpers import Nginx, Stack, login, metrics, shared_board, signup
 
 PASSWORD = "plum orchard lantern seven"
 CHROMIUM = "/usr/bin/chromium"
@@ -25,15 +33,23 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 
 
 @pytest.fixture
-def web(migrated):
-    migrated.start("run", "web")
-    base = f"http://127.0.0.1:{migrated.env['TACK_WEB_PORT']}"
-    wait_http(base + "/healthz")
-    return base
+def site(migrated, tmp_path):
+    """web (+ worker) and two push processes behind the rendered nginx example, whose address is
+    web.base_url (the push handshake checks the Origin against it)."""
+    port = free_port()
+    stack = Stack(migrated, pushes=2, worker=True, base_url=f"http://127.0.0.1:{port}")
+    nginx = Nginx(tmp_path, [int(migrated.env["TACK_WEB_PORT"])], [stack.push_port(0), stack.push_port(1)], port=port)
+    stack.nginx = nginx
+    yield stack
+    nginx.stop()
 
 
 @pytest.fixture
-def browser():
+def web(site):
+    return site.nginx.base
+
+
+def new_browser():
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
@@ -50,8 +66,25 @@ def browser():
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
+    return driver
+
+
+@pytest.fixture
+def browsers():
+    """A factory of browsers (each its own profile: one per person); all quit at the end."""
+    made = []
+
+    def make():
+        made.append(new_browser())
+        return made[-1]
+    yield make
+    for driver in made:
+        driver.quit()
+
+
+@pytest.fixture
+def browser(browsers):
+    return browsers()
 
 
 # ---- helpers ------------------------------------------------------------------------------------
@@ -59,7 +92,7 @@ def browser():
 def wait(driver, condition, what, timeout=10):
     from selenium.webdriver.support.ui import WebDriverWait
     try:
-        return WebDriverWait(driver, timeout).until(lambda d: condition(d))
+        return WebDriverWait(driver, timeout, poll_frequency=0.05).until(lambda d: condition(d))
     except Exception as error:
         raise AssertionError(f"timed out waiting for {what} (at {driver.current_url})") from error
 
@@ -483,3 +516,300 @@ def test_bell_settings_and_webhooks_pages(web, browser):
     assert len(hooks) == 1 and hooks[0]["active"] is False and hooks[0]["url"] == "https://hooks.example.com/tack"
     problems = [e for e in d.get_log("browser") if e["level"] == "SEVERE"]
     assert not problems, problems
+
+
+# ---- live boards --------------------------------------------------------------------------------
+
+LIVE_WITHIN = 1.0  # seconds: how soon another member's page must show a change
+
+
+def open_board(driver, base, user, board):
+    """`user`'s session in this browser, on the board's page, once it is live."""
+    driver.get(base + "/login")
+    driver.add_cookie({"name": "tack_session", "value": user.session.split("=", 1)[1], "path": "/"})
+    driver.get(f"{base}/boards/{board}")
+    wait(driver, lambda d: css(d, "#live-status").get_attribute("data-state") == "live", f"{user.name}'s board page to be live")
+
+
+def presence(driver):
+    return {int(a.get_attribute("data-user-id")) for a in css_all(driver, "#presence .avatar")}
+
+
+def page_board(driver):
+    """[[column name, [[title, sorted label names, done], …]], …] as the page shows it."""
+    return driver.execute_script("""
+        return Array.from(document.querySelectorAll('#columns .column[data-column-id]')).map(c => [
+            c.querySelector('.column-name').textContent.trim(),
+            Array.from(c.querySelectorAll('.cards > .card')).map(k => [
+                k.querySelector('.card-title').textContent,
+                Array.from(k.querySelectorAll('.label-chip')).map(l => l.textContent).sort(),
+                k.classList.contains('is-done')])]);""")
+
+
+def snapshot_board(snapshot):
+    """The same shape from the API's snapshot (columns and cards come in board order)."""
+    labels = {label["id"]: label["name"] for label in snapshot["labels"]}
+    return [[c["name"], [[k["title"], sorted(labels[i] for i in k["labels"]), k["done"]]
+                         for k in snapshot["cards"] if k["column_id"] == c["id"]]]
+            for c in snapshot["columns"]]
+
+
+def seen(driver, condition, what):
+    """Waits at most LIVE_WITHIN seconds for another member's change to show on this page."""
+    started = time.time()
+    wait(driver, condition, what + " (live, without a reload)", timeout=LIVE_WITHIN)
+    return time.time() - started
+
+
+def open_card(driver, title_text):
+    card(driver, title_text).click()
+    wait(driver, lambda d: css(d, "#card-dialog").get_attribute("open") is not None, f"the dialog of {title_text!r}")
+
+
+def close_dialog(driver):
+    css(driver, "#card-dialog [data-action='close-dialog']").click()
+    wait(driver, lambda d: css(d, "#card-dialog").get_attribute("open") is None, "the dialog to close")
+
+
+def toggle_on(driver, kind, ident):
+    """Whether the card dialog shows a label (kind "labels") or assignee ("assignees") as on."""
+    selector = f"#cd-{kind} [data-{'label' if kind == 'labels' else 'user'}-id='{ident}']"
+    return driver.execute_script("const t = document.querySelector(arguments[0]); return !!t && t.getAttribute('aria-pressed') === 'true'", selector)
+
+
+def chips(driver, title_text):
+    """The sorted label names on a card of the board."""
+    return driver.execute_script("""
+        const card = Array.from(document.querySelectorAll('#columns .card')).find(k => k.querySelector('.card-title').textContent === arguments[0]);
+        return card ? Array.from(card.querySelectorAll('.label-chip')).map(c => c.textContent).sort() : null;""", title_text)
+
+
+def test_two_members_see_each_others_work_live_and_no_edit_is_lost(web, browsers, tmp_path):
+    alice = signup(web, "alice@example.com", "Alice Archer")
+    bob = signup(web, "bob@example.com", "Bob Baker")
+    board, todo = shared_board(alice, bob, name="Live")
+    alice.create_column(board, "Doing")
+    labels = {name: alice.call("POST", f"/api/v1/boards/{board}/labels", {"name": name, "color": color}, expect=201)["label"]["id"]
+              for name, color in (("urgent", "#e11d48"), ("docs", "#2563eb"), ("bug", "#f59e0b"))}
+    shared = alice.create_card(board, todo, "Shared card")["card"]["id"]
+    a, b = browsers(), browsers()
+    open_board(a, web, alice, board)
+    open_board(b, web, bob, board)
+
+    # Presence: both faces on both pages.
+    wait(a, lambda d: presence(d) == {alice.id, bob.id}, "Alice's page to show both members present")
+    wait(b, lambda d: presence(d) == {alice.id, bob.id}, "Bob's page to show both members present")
+
+    # Alice works; Bob's page follows each change within a second.
+    add_card(a, "Todo", "Write the agenda")
+    seen(b, lambda d: dict(layout(d))["Todo"] == ["Shared card", "Write the agenda"], "the new card")
+
+    open_card(a, "Write the agenda")
+    before = version(a)
+    from selenium.webdriver.common.keys import Keys
+    css(a, "#cd-title").send_keys(Keys.CONTROL, "a")
+    css(a, "#cd-title").send_keys("Write the final agenda\n")
+    wait(a, lambda d: version(d) == before + 1, "the rename to be saved")
+    close_dialog(a)
+    seen(b, lambda d: dict(layout(d))["Todo"] == ["Shared card", "Write the final agenda"], "the renamed card")
+
+    drag(a, "Write the final agenda", onto_column="Doing")
+    seen(b, lambda d: layout(d) == [["Todo", ["Shared card"]], ["Doing", ["Write the final agenda"]]], "the moved card")
+
+    before = version(a)
+    css(a, "#new-column [name=name]").send_keys("Done\n")
+    wait(a, lambda d: version(d) == before + 1, "the new column")
+    seen(b, lambda d: [name for name, _ in layout(d)] == ["Todo", "Doing", "Done"], "the new column")
+
+    # Bob has the shared card open; Alice's comment and label appear in his dialog and on the card.
+    open_card(b, "Shared card")
+    wait(b, lambda d: css_all(d, "#cd-comments .no-comments"), "Bob's comments to load")
+    open_card(a, "Shared card")
+    before = version(a)
+    css(a, "#cd-comment-form textarea").send_keys("Agenda is in Doing")
+    css(a, "#cd-comment-form [type=submit]").click()
+    wait(a, lambda d: version(d) == before + 1, "the comment")
+    seen(b, lambda d: [c.text for c in css_all(d, "#cd-comments .comment-body")] == ["Agenda is in Doing"], "the comment")
+    before = version(a)
+    css(a, f"#cd-labels [data-label-id='{labels['urgent']}']").click()
+    wait(a, lambda d: version(d) == before + 1, "the label")
+    seen(b, lambda d: toggle_on(d, "labels", labels["urgent"]) and chips(d, "Shared card") == ["urgent"], "the label")
+
+    # Both edit the description. Alice saves first; Bob is told, sees her text, keeps his.
+    css(a, "#cd-description-edit-button").click()
+    css(b, "#cd-description-edit-button").click()
+    css(a, "#cd-description-input").send_keys("Alice: room 4, 10:00")
+    css(b, "#cd-description-input").send_keys("Bob: room 7, 14:00")
+    before = version(a)
+    css(a, "#cd-description-save").click()
+    wait(a, lambda d: version(d) == before + 1 and css(d, "#cd-description").text == "Alice: room 4, 10:00", "Alice's description")
+    seen(b, lambda d: css(d, "#cd-description-choice").is_displayed(), "the choice offered to Bob")
+    b.save_screenshot(str(tmp_path / "conflict.png"))
+    print(f"screenshot: {tmp_path / 'conflict.png'}")
+    choice = css(b, "#cd-description-choice").text
+    assert "changed by Alice Archer" in choice and "Alice: room 4, 10:00" in choice, choice
+    assert css(b, "#cd-description-input").get_attribute("value") == "Bob: room 7, 14:00", "Bob's text is untouched"
+    css(b, "#cd-description-choice [data-action='keep-mine']").click()
+    before = version(b)
+    css(b, "#cd-description-save").click()
+    wait(b, lambda d: version(d) == before + 1 and css(d, "#cd-description").text == "Bob: room 7, 14:00", "Bob's description saved")
+    seen(a, lambda d: css(d, "#cd-description").text == "Bob: room 7, 14:00", "Bob's description")
+    descriptions = [e["payload"]["description"] for e in alice.call("GET", f"/api/v1/boards/{board}/events?after=0&limit=1000")["events"]
+                    if e["kind"].startswith("card.") and e["payload"].get("id") == shared]
+    assert "Alice: room 4, 10:00" in descriptions and descriptions[-1] == "Bob: room 7, 14:00", descriptions
+
+    # Both toggle a different label at the same moment: both labels stay.
+    barrier = threading.Barrier(2)
+
+    def click(driver, label):
+        barrier.wait()
+        driver.execute_script("document.querySelector(arguments[0]).click()", f"#cd-labels [data-label-id='{label}']")
+    threads = [threading.Thread(target=click, args=(a, labels["docs"])), threading.Thread(target=click, args=(b, labels["bug"]))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    want = sorted(labels[n] for n in ("urgent", "docs", "bug"))
+    for who, d in (("Alice", a), ("Bob", b)):
+        wait(d, lambda d: all(toggle_on(d, "labels", i) for i in want) and chips(d, "Shared card") == ["bug", "docs", "urgent"],
+             f"both labels on {who}'s page", timeout=5)
+    assert sorted(alice.call("GET", f"/api/v1/boards/{board}/cards/{shared}")["labels"]) == want
+
+    # A stale save (Bob's page misses Alice's change: its push connection is closed) answers 412:
+    # the same choice; taking hers shows hers and saves nothing.
+    b.execute_script("TackBoard.push.close()")
+    current = alice.call("GET", f"/api/v1/boards/{board}/cards/{shared}")
+    status, body, _ = alice.request("PATCH", f"/api/v1/boards/{board}/cards/{shared}", {"description": "Alice: moved to Friday"},
+                                    headers={"If-Match": f'"{current["version"]}"'})
+    assert status == 200, body
+    css(b, "#cd-description-edit-button").click()
+    css(b, "#cd-description-input").send_keys(" (Bob's note)")
+    css(b, "#cd-description-save").click()
+    wait(b, lambda d: css(d, "#cd-description-choice").is_displayed(), "the choice after a 412")
+    assert "Alice: moved to Friday" in css(b, "#cd-description-choice").text
+    versions_before = alice.board_version(board)
+    css(b, "#cd-description-choice [data-action='take-theirs']").click()
+    wait(b, lambda d: css(d, "#cd-description").text == "Alice: moved to Friday", "her text taken")
+    assert alice.board_version(board) == versions_before, "taking theirs writes nothing"
+    close_dialog(a)
+    close_dialog(b)
+
+    # Alice archives a card: it leaves Bob's page.
+    open_card(a, "Write the final agenda")
+    before = version(a)
+    css(a, "#cd-archive").click()
+    a.switch_to.alert.accept()
+    wait(a, lambda d: version(d) == before + 1, "the archive")
+    b.refresh()  # (its push connection was closed on purpose above)
+    wait(b, lambda d: css(d, "#live-status").get_attribute("data-state") == "live", "Bob's page live again")
+    assert "Write the final agenda" not in str(layout(b))
+    open_card(a, "Shared card")
+    before = version(a)
+    css(a, "#cd-archive").click()
+    a.switch_to.alert.accept()
+    wait(a, lambda d: version(d) == before + 1, "the second archive")
+    seen(b, lambda d: layout(d) == [["Todo", []], ["Doing", []], ["Done", []]], "the archived card to leave")
+    assert page_board(a) == page_board(b) == snapshot_board(alice.call("GET", f"/api/v1/boards/{board}"))
+
+
+def test_a_page_whose_push_process_is_killed_ends_equal_to_a_fresh_load(site, web, browsers):
+    alice = signup(web, "alice@example.com", "Alice Archer")
+    bob = signup(web, "bob@example.com", "Bob Baker")
+    board, todo = shared_board(alice, bob, name="Kill")
+    doing = alice.create_column(board, "Doing")
+    labels = [alice.call("POST", f"/api/v1/boards/{board}/labels", {"name": n, "color": "#336699"}, expect=201)["label"]["id"]
+              for n in ("red", "green", "blue")]
+    cards = [alice.create_card(board, todo, f"Card {i}")["card"]["id"] for i in range(8)]
+    a = browsers()
+    open_board(a, web, alice, board)
+
+    # The push process that holds the page's socket.
+    def holder():
+        counts = [metrics(port).get("tack_push_connections", 0) for _, port in site.pushes]
+        return [i for i, n in enumerate(counts) if n >= 1]
+    deadline = time.time() + 10
+    while len(holder()) != 1 and time.time() < deadline:
+        time.sleep(0.1)
+    assert len(holder()) == 1, "the page holds one push connection"
+    victim = site.pushes[holder()[0]][0]
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait(timeout=10)
+
+    # Bob makes 50 changes while the page reconnects to the other push process.
+    path = f"/api/v1/boards/{board}"
+    done_column = None
+    for i in range(50):
+        kind = i % 10
+        target = cards[i % len(cards)]
+        if kind in (0, 1):
+            cards.append(bob.create_card(board, todo if i % 3 else doing, f"New {i}")["card"]["id"])
+        elif kind == 2:
+            bob.call("PATCH", f"{path}/cards/{target}", {"title": f"Renamed {i}"})
+        elif kind in (3, 4):
+            bob.call("POST", f"{path}/cards/{target}/move", {"column_id": doing if i % 4 else todo, "index": 0})
+        elif kind == 5:
+            bob.call("PATCH", f"{path}/cards/{target}", {"add_labels": [labels[i % 3]]})
+        elif kind == 6:
+            bob.call("PATCH", f"{path}/cards/{target}", {"done": True})
+        elif kind == 7 and done_column is None:
+            done_column = bob.call("POST", f"{path}/columns", {"name": "Done"}, expect=201)["column"]["id"]
+        elif kind == 7:
+            bob.call("PATCH", f"{path}/columns/{done_column}", {"name": f"Done {i}"})
+        elif kind == 8 and len(cards) > 10:
+            bob.call("PATCH", f"{path}/cards/{cards.pop(0)}", {"archived": True})
+        else:
+            bob.call("POST", f"{path}/cards/{target}/move", {"column_id": done_column or doing, "index": 0})
+    final = bob.board_version(board)
+    wait(a, lambda d: version(d) == final, f"the page to catch up to version {final}", timeout=40)
+    wait(a, lambda d: css(d, "#live-status").get_attribute("data-state") == "live", "the page live again")
+    live = page_board(a)
+    expected = snapshot_board(bob.call("GET", path))
+    assert live == expected
+    a.refresh()
+    wait(a, lambda d: css_all(d, "#board"), "the fresh load")
+    assert page_board(a) == live
+
+
+def test_escape_and_closing_keep_typed_text_as_a_draft(web, browsers):
+    alice = signup(web, "alice@example.com", "Alice Archer")
+    board = alice.create_board("Drafts")
+    todo = alice.create_column(board, "Todo")
+    alice.create_card(board, todo, "Plan")
+    from selenium.webdriver.common.keys import Keys
+    a = browsers()
+    open_board(a, web, alice, board)
+
+    # Esc in the description editor: the dialog closes, the text is kept and comes back.
+    open_card(a, "Plan")
+    css(a, "#cd-description-edit-button").click()
+    css(a, "#cd-description-input").send_keys("Half-written thoughts")
+    css(a, "#cd-comment-form textarea").send_keys("A comment in progress")
+    css(a, "#cd-comment-form textarea").send_keys(Keys.ESCAPE)
+    wait(a, lambda d: css(d, "#card-dialog").get_attribute("open") is None, "Esc to close the dialog")
+    open_card(a, "Plan")
+    assert css(a, "#cd-description-input").is_displayed()
+    assert css(a, "#cd-description-input").get_attribute("value") == "Half-written thoughts"
+    assert css(a, "#cd-comment-form textarea").get_attribute("value") == "A comment in progress"
+
+    # Also after a reload (the draft is kept for the tab), and after closing with the × button.
+    close_dialog(a)
+    a.refresh()
+    wait(a, lambda d: css_all(d, "#board"), "the reload")
+    open_card(a, "Plan")
+    assert css(a, "#cd-description-input").get_attribute("value") == "Half-written thoughts"
+    before = version(a)
+    css(a, "#cd-description-save").click()
+    wait(a, lambda d: version(d) == before + 1 and css(d, "#cd-description").text == "Half-written thoughts", "the draft saved")
+    css(a, "#card-dialog [data-action='close-dialog']").click()
+    open_card(a, "Plan")
+    assert not css(a, "#cd-description-input").is_displayed(), "a saved draft is gone"
+    close_dialog(a)
+
+    # The column dialog too.
+    css(a, "[data-action='edit-column']").click()
+    name = css(a, "#column-form [name=name]")
+    name.send_keys(" and more")
+    name.send_keys(Keys.ESCAPE)
+    wait(a, lambda d: css(d, "#column-dialog").get_attribute("open") is None, "Esc to close the column dialog")
+    css(a, "[data-action='edit-column']").click()
+    assert css(a, "#column-form [name=name]").get_attribute("value") == "Todo and more"

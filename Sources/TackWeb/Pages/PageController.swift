@@ -8,7 +8,7 @@ import TackCore
 /// settings, API tokens.
 ///
 /// Pages are rendered on the server from `templates/` and read data straight from the stores;
-/// every change a page makes goes through `/api/v1` from `public/app.js`, with the session cookie
+/// every change a page makes goes through `/api/v1` from the ES modules in `public/js/`, with the session cookie
 /// and the CSRF token the page carries in `<meta name="csrf-token">`. So the pages need no write
 /// path of their own, and authorization is the API's. A page request without a session redirects
 /// to `/login?next=…`; a board the caller is not a member of is a 404 page, as in the API.
@@ -161,7 +161,7 @@ struct PageController: Sendable {
         return templates.response("webhooks", WebhooksPageModel(layout: page, boardID: boardID, boardName: snapshot.board.name))
     }
 
-    /// `/notifications`, `/account/settings`: a frame whose content `app.js` loads from the API.
+    /// `/notifications`, `/account/settings`: a frame whose content the page module loads from the API.
     func plainPage(_ template: String, title: String, _ request: Request, _ context: TackRequestContext,
                    active: (inout LayoutModel) -> Void) -> Response {
         guard let session = session(context) else { return loginRedirect(request) }

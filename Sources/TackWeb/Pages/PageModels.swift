@@ -15,9 +15,9 @@ import TackCore
 struct LayoutModel: Sendable {
     /// The document title (before " · Tack").
     var title: String
-    /// `data-page` on `<body>`: which part of `app.js` runs.
+    /// `data-page` on `<body>`: which page module of `public/js/pages/` runs.
     var page: String
-    /// Appended to asset URLs as `?v=`.
+    /// The first segment of asset paths: `/assets/<assetVersion>/…`.
     var assetVersion: String
     /// The logged-in user, nil on the login and sign-up pages.
     var user: UserModel?

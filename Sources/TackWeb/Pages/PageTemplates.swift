@@ -19,8 +19,9 @@ struct PageTemplates: Sendable {
 
     /// The parsed templates, by file name without `.mustache`.
     let library: MustacheLibrary
-    /// A short digest of the files in `public/`, appended to asset URLs (`?v=…`) so browsers and
-    /// nginx (`expires 7d`) never serve a stale script or stylesheet after an upgrade.
+    /// A short digest of the files in `public/`, the first segment of asset paths
+    /// (`/assets/<version>/js/main.js`), so browsers and nginx (`expires 7d`) never serve a stale
+    /// script or stylesheet after an upgrade, and the modules' relative imports carry it.
     let assetVersion: String
 
     /// Loads every `*.mustache` in `directory` (registered under its name without the extension)
@@ -92,12 +93,16 @@ struct PageTemplates: Sendable {
                         body: .init(byteBuffer: body))
     }
 
-    /// SHA-256 over the names and contents of the files directly in `directory`, first 10 hex digits.
+    /// SHA-256 over the relative paths and contents of every file under `directory` (the ES
+    /// modules sit in subfolders), first 10 hex digits.
     static func fingerprint(_ directory: String) -> String {
         var hash = SHA256()
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory))?.sorted() ?? []
+        let names = (FileManager.default.subpaths(atPath: directory) ?? []).sorted()
         for name in names {
-            guard let data = FileManager.default.contents(atPath: (directory as NSString).appendingPathComponent(name)) else { continue }
+            var isDirectory: ObjCBool = false
+            let path = (directory as NSString).appendingPathComponent(name)
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
+                  let data = FileManager.default.contents(atPath: path) else { continue }
             hash.update(data: Data(name.utf8))
             hash.update(data: data)
         }

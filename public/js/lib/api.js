@@ -1,0 +1,51 @@
+/// The JSON API (/api/v1) with the session cookie and the CSRF token of <meta name="csrf-token">.
+
+/// An answer other than 2xx: `status`, the error's `code` and `field`, and the whole decoded
+/// `body` (a 412 carries the object's current state there).
+export class ApiError extends Error {
+  constructor(message, status, body) {
+    super(message);
+    const info = (body && body.error) || {};
+    this.status = status;
+    this.code = info.code;
+    this.field = info.field;
+    this.body = body;
+  }
+}
+
+function csrfToken() {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  return meta ? meta.content : '';
+}
+
+/// Calls the API and resolves with the decoded JSON reply (null when empty).
+/// `options.ifMatch`: a version number sent as `If-Match: "<version>"` (the write's precondition).
+/// A 401 outside the login and sign-up pages goes to the login page and comes back.
+export async function api(method, path, body, options = {}) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method !== 'GET' && method !== 'HEAD') headers['X-CSRF-Token'] = csrfToken();
+  if (options.ifMatch !== undefined && options.ifMatch !== null) headers['If-Match'] = `"${options.ifMatch}"`;
+  let response;
+  try {
+    response = await fetch('/api/v1' + path, {
+      method, headers, credentials: 'same-origin',
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError('Tack cannot be reached. Check your connection and try again.', 0, null);
+  }
+  const text = await response.text();
+  let data = null;
+  if (text) { try { data = JSON.parse(text); } catch { data = null; } }
+  if (!response.ok) {
+    const info = (data && data.error) || {};
+    const error = new ApiError(info.message || `The request failed (${response.status}).`, response.status, data);
+    const page = document.body.dataset.page;
+    if (response.status === 401 && page !== 'login' && page !== 'signup') {
+      location.assign('/login?next=' + encodeURIComponent(location.pathname + location.search));
+    }
+    throw error;
+  }
+  return data;
+}

@@ -1,0 +1,99 @@
+/// Small DOM helpers shared by the pages: elements, the toast, forms, avatars, label colours, dates.
+/// No inline script or style anywhere (the CSP forbids both): colours from data go through the CSSOM.
+
+/// Creates an element: el('span', {class: 'x', title: 't'}, 'text', child…). Text is never parsed as HTML.
+export function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === 'class') node.className = value;
+    else if (key === 'text') node.textContent = value;
+    else if (key === 'dataset') Object.assign(node.dataset, value);
+    else node.setAttribute(key, value === true ? '' : value);
+  }
+  for (const child of children) if (child !== null && child !== undefined) node.append(child);
+  return node;
+}
+
+let toastTimer = null;
+/// A short message at the bottom of the page; `kind` 'error' stays longer.
+export function toast(message, kind) {
+  const box = document.getElementById('toast');
+  if (!box) return;
+  box.textContent = message;
+  box.className = 'toast' + (kind ? ' toast-' + kind : '');
+  box.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { box.hidden = true; }, kind === 'error' ? 6000 : 2500);
+}
+
+/// Shows an API error in the form's `.form-error` box (or as a toast), marking the field it names.
+export function showFormError(form, error) {
+  const box = form.querySelector('.form-error');
+  form.querySelectorAll('[aria-invalid]').forEach((input) => input.removeAttribute('aria-invalid'));
+  if (error && error.field && form.elements[error.field]) {
+    form.elements[error.field].setAttribute('aria-invalid', 'true');
+    form.elements[error.field].focus();
+  }
+  if (!box) { if (error) toast(error.message, 'error'); return; }
+  box.textContent = error ? error.message : '';
+  box.hidden = !error;
+}
+
+/// Runs an async form handler with the submit button disabled, showing errors in the form.
+export function onSubmit(form, handler) {
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const button = form.querySelector('[type="submit"]');
+    if (button) button.disabled = true;
+    try {
+      showFormError(form, null);
+      await handler(form);
+    } catch (error) {
+      showFormError(form, error);
+    } finally {
+      if (button) button.disabled = false;
+    }
+  });
+}
+
+/// Up to two capital letters of a name.
+export function initials(name) {
+  const words = String(name || '').trim().split(/\s+/).slice(0, 2);
+  return words.map((w) => w.charAt(0).toUpperCase()).join('') || '?';
+}
+
+/// A round avatar with the user's initials, coloured per user id.
+export function avatar(id, name, small) {
+  return el('span', { class: `avatar ${small ? 'avatar-sm ' : ''}avatar-${Math.abs(Number(id)) % 8}`, title: name, text: initials(name) });
+}
+
+/// Paints a label's colour, with black or white text, whichever reads better on it.
+export function paintLabel(node, color) {
+  if (!/^#[0-9a-f]{6}$/i.test(color || '')) return;
+  const r = parseInt(color.slice(1, 3), 16), g = parseInt(color.slice(3, 5), 16), b = parseInt(color.slice(5, 7), 16);
+  const luminance = (0.299 * r + 0.587 * g + 0.114 * b) / 255;
+  node.style.backgroundColor = color;
+  node.style.color = luminance > 0.62 ? '#172b4d' : '#ffffff';
+}
+
+// Due dates are stored at noon UTC of the chosen day and shown as that day.
+/// `YYYY-MM-DD` of a due date, or ''.
+export function dueDay(iso) { return iso ? String(iso).slice(0, 10) : ''; }
+/// A due date in the reader's language ("Mar 4").
+export function formatDue(iso) {
+  const date = new Date(iso);
+  const sameYear = date.getUTCFullYear() === new Date().getFullYear();
+  return date.toLocaleDateString(undefined, sameYear
+    ? { timeZone: 'UTC', month: 'short', day: 'numeric' }
+    : { timeZone: 'UTC', month: 'short', day: 'numeric', year: 'numeric' });
+}
+/// Today as `YYYY-MM-DD` in the reader's time zone.
+export function todayDay() {
+  const now = new Date();
+  return `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, '0')}-${String(now.getDate()).padStart(2, '0')}`;
+}
+/// A date and time in the reader's language.
+export function formatTime(iso) {
+  return new Date(iso).toLocaleString(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+}

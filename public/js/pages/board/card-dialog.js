@@ -1,0 +1,166 @@
+/// The card dialog: title, column, done, due date, description, labels, assignees, archive and
+/// delete. It shows the store's card and follows it live: fields the reader is not editing update
+/// as others work; the title and the description are `CardText`s (drafts, conflicts). Labels and
+/// assignees change by add/remove operations, which merge with other people's at the server.
+import { markdownInto } from './comments.js';
+import { dueDay, el, toast } from '../../lib/dom.js';
+import { fillSets, initCardSets } from './card-sets.js';
+import { CardText } from './card-text.js';
+import { clear, offerChoice, same, saveTyped } from './conflict.js';
+
+export function initCardDialog(store, sync, columnsEl, comments) {
+  const canWrite = store.board.role !== 'viewer';
+  const dialog = document.getElementById('card-dialog');
+  const $ = (id) => document.getElementById(id);
+  const titleInput = $('cd-title'), columnSelect = $('cd-column'), doneBox = $('cd-done'), dueInput = $('cd-due');
+  const descView = $('cd-description'), descEditor = $('cd-description-editor'), descEdit = $('cd-description-edit-button');
+  let current = null;
+
+  const fitTitle = () => { titleInput.style.height = 'auto'; titleInput.style.height = titleInput.scrollHeight + 'px'; };
+  const title = new CardText(store, sync, {
+    field: 'title', what: 'The title', input: titleInput, choice: $('cd-title-choice'),
+    show: (card) => { titleInput.value = card.title; fitTitle(); }, begin: () => {},
+  });
+  const description = new CardText(store, sync, {
+    field: 'description', what: 'The description', input: $('cd-description-input'), choice: $('cd-description-choice'),
+    show: (card) => {
+      const text = (card.description || '').trim();
+      markdownInto(descView, text);
+      if (!text) descView.append(el('p', { class: 'muted', text: canWrite ? 'No description yet. Add details, links or a checklist.' : 'No description.' }));
+      descEditor.hidden = true;
+      descView.hidden = false;
+      if (descEdit) descEdit.hidden = false;
+    },
+    begin: () => { descView.hidden = true; if (descEdit) descEdit.hidden = true; descEditor.hidden = false; },
+  });
+
+  function fill(card) {
+    columnSelect.replaceChildren(...store.orderedColumns().map((c) => el('option', { value: c.id, selected: c.id === card.column_id, text: c.name })));
+    doneBox.checked = !!card.done;
+    if (document.activeElement !== dueInput) dueInput.value = dueDay(card.due_at);
+    fillSets(store, card, canWrite);
+  }
+
+  function open(id) {
+    const card = store.cards.get(id);
+    if (!card) return;
+    current = id;
+    fill(card);
+    title.open(card);
+    description.open(card);
+    clear($('cd-due-choice'));
+    comments.open(id);
+    dialog.showModal();
+    fitTitle();
+    dialog.focus();
+    history.replaceState(null, '', '#card-' + id);
+  }
+
+  store.addEventListener('card', (e) => {
+    const { id, card, event } = e.detail;
+    if (id !== current || !dialog.open) return;
+    if (!card) {
+      const how = event.kind === 'card.deleted' ? 'deleted' : 'archived';
+      if (event.actor !== store.me) toast(`This card was ${how} by ${store.nameOf(event.actor)}.`, 'error');
+      return dialog.close();
+    }
+    fill(card);
+    title.changed(card, event);
+    description.changed(card, event);
+  });
+  const refill = () => { if (current && dialog.open && store.cards.get(current)) fill(store.cards.get(current)); };
+  for (const type of ['label', 'member', 'column', 'reset']) store.addEventListener(type, refill);
+
+  columnsEl.addEventListener('click', (event) => {
+    const card = event.target.closest('.card');
+    if (card && !event.target.closest('[data-action]')) open(Number(card.dataset.cardId));
+  });
+  columnsEl.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && event.target.matches('.card')) open(Number(event.target.dataset.cardId));
+  });
+
+  /// A change that is not typed text (no precondition): done, labels, assignees, archive.
+  async function patch(changes) {
+    try {
+      await sync.write('PATCH', `/cards/${current}`, changes);
+    } catch (error) {
+      toast(error.message, 'error');
+      refill();
+    }
+  }
+
+  titleInput.addEventListener('input', fitTitle);
+  titleInput.addEventListener('keydown', (event) => { if (event.key === 'Enter') { event.preventDefault(); titleInput.blur(); } });
+  titleInput.addEventListener('change', () => title.save());
+  if (descEdit) descEdit.addEventListener('click', () => { description.start(); description.input.focus(); });
+  $('cd-description-cancel').addEventListener('click', () => description.discard());
+  $('cd-description-save').addEventListener('click', async (event) => {
+    event.target.disabled = true;
+    await description.save();
+    event.target.disabled = false;
+  });
+
+  columnSelect.addEventListener('change', async () => {
+    const to = Number(columnSelect.value);
+    try {
+      const last = store.cardsIn(to).filter((c) => c.id !== current).pop();
+      await sync.write('POST', `/cards/${current}/move`, last ? { column_id: to, after: last.id } : { column_id: to, index: 0 });
+    } catch (error) { toast(error.message, 'error'); refill(); }
+  });
+  doneBox.addEventListener('change', () => patch({ done: doneBox.checked }));
+
+  async function saveDue(value) {
+    const card = store.cards.get(current);
+    const id = current;
+    try {
+      const result = await saveTyped({ send: (v) => sync.write('PATCH', `/cards/${id}`, { due_at: value }, { ifMatch: v }),
+                                       field: 'due_at', base: card.due_at, version: card.version, key: 'card', sync });
+      if (!result.conflict) return;
+      offerChoice($('cd-due-choice'), {
+        who: store.nameOf(store.lastActor(id)), what: 'The due date', theirs: dueDay(result.conflict.due_at) || '(none)',
+        onKeep: () => sync.write('PATCH', `/cards/${id}`, { due_at: value }, { ifMatch: result.conflict.version }).catch((e) => toast(e.message, 'error')),
+        onTake: refill,
+      });
+    } catch (error) { toast(error.message, 'error'); refill(); }
+  }
+  dueInput.addEventListener('change', () => saveDue(dueInput.value ? dueInput.value + 'T12:00:00Z' : null));
+  const dueClear = $('cd-due-clear');
+  if (dueClear) dueClear.addEventListener('click', () => { dueInput.value = ''; saveDue(null); });
+
+  initCardSets(store, sync, () => current, patch);
+
+  function removal(button, question, method, body) {
+    if (!button) return;
+    button.addEventListener('click', async () => {
+      const id = current;
+      if (!confirm(question)) return;
+      try {
+        await sync.write(method, `/cards/${id}`, body);
+        dialog.close();
+      } catch (error) { toast(error.message, 'error'); }
+    });
+  }
+  removal($('cd-archive'), 'Archive this card? It leaves the board; its history stays.', 'PATCH', { archived: true });
+  removal($('cd-delete'), 'Delete this card and its comments for good?', 'DELETE');
+
+  document.querySelectorAll('[data-action="close-dialog"]').forEach((button) => {
+    button.addEventListener('click', () => button.closest('dialog').close());
+  });
+  // A click on the backdrop (outside the dialog box) closes it; typed text stays as a draft.
+  for (const d of [dialog, $('column-dialog')]) d.addEventListener('click', (event) => { if (event.target === d) d.close(); });
+
+  dialog.addEventListener('close', () => {
+    const id = current;
+    current = null;
+    title.close();
+    description.close();
+    comments.close();
+    if (location.hash) history.replaceState(null, '', location.pathname + location.search);
+    const node = id && columnsEl.querySelector(`.card[data-card-id="${id}"]`);
+    if (node) node.focus({ preventScroll: true });
+  });
+
+  const linked = /^#card-(\d+)$/.exec(location.hash);
+  if (linked) open(Number(linked[1]));
+  return { open };
+}
