@@ -27,11 +27,7 @@ final class PushEvent: Sendable {
         } else {
             removedUser = nil
         }
-        var text = "{\"type\":\"event\",\"board\":\(event.boardID),\"version\":\(event.version),\"kind\":"
-        text += StrictJSON.quote(event.kind)
-        text += ",\"actor\":\(event.actorID.map(String.init) ?? "null"),\"card\":\(event.cardID.map(String.init) ?? "null")"
-        text += ",\"at\":\"\(Timestamp.string(from: event.createdAt, milliseconds: true))\",\"data\":\(event.payload)}"
-        json = ByteBuffer(string: text)
+        json = ByteBuffer(string: event.message)
         frame = WebSocketWire.textFrame(json)
     }
 
