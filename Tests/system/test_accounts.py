@@ -1,40 +1,19 @@
 """`create_user` as an operator runs it, and the account it makes logging in to a real `run web`."""
 
-import json
 import os
 import pty
 import select
 import subprocess
 import time
-import urllib.error
-import urllib.request
 
-from conftest import psql, wait_http
-
-PASSWORD = "a long and unusual passphrase"
+from helpers import PASSWORD, create_user, one_line, psql, request, wait_http
 
 
-def one_line(text):
-    lines = [l for l in text.strip().splitlines() if l.strip()]
-    assert len(lines) == 1, f"expected one line, got: {text!r}"
-    return lines[0]
 
 
-def create_user(tack, *args, password=PASSWORD):
-    return subprocess.run([tack.binary, "create_user", *args, "--config", str(tack.config)], input=password + "\n",
-                          capture_output=True, text=True, env=tack.env, timeout=60, cwd=tack.workdir)
 
 
-def request(base, method, path, body=None, headers=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(base + path, data=data, method=method, headers=dict(headers or {}))
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, r.headers, json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers, json.loads(e.read() or b"null")
+
 
 
 def test_create_user_makes_the_first_admin_who_logs_in_to_the_web_role(migrated):

@@ -6,14 +6,11 @@ import signal
 import time
 import urllib.request
 
+from helpers import roles_of
+
 ROLES = ("web", "worker", "scheduler", "push")
 
 
-def roles_of(report):
-    counts = {}
-    for p in report["processes"]:
-        counts[p["role"]] = counts.get(p["role"], 0) + 1
-    return counts
 
 
 def test_status_with_no_process_needs_attention(migrated):

@@ -6,13 +6,9 @@ import stat
 import subprocess
 import threading
 
-from conftest import ROOT, Tack, copy_root, free_port, psql, redis_cli
+from helpers import ROOT, copy_root, free_port, one_line, psql, redis_cli
 
 
-def one_line(text):
-    lines = [l for l in text.strip().splitlines() if l.strip()]
-    assert len(lines) == 1, f"expected one line, got: {text!r}"
-    return lines[0]
 
 
 def test_platform_help_lists_every_command():

@@ -7,9 +7,8 @@ import json
 import os
 import re
 import signal
-import time
 
-from conftest import psql, redis_cli
+from helpers import psql, redis_cli, wait_until
 
 # Short timings so a claimed-back job or a retry happens within seconds.
 FAST = {
@@ -41,13 +40,6 @@ def consumer_pending(redis_url, consumer):
     raise AssertionError(f"no consumer {consumer} in {lines}")
 
 
-def wait_until(condition, timeout, what, on_timeout=lambda: ""):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    assert condition(), f"timed out after {timeout} s waiting for {what}\n{on_timeout()}"
 
 
 def test_a_killed_worker_loses_no_job(migrated):

@@ -5,7 +5,7 @@ import re
 import urllib.error
 import urllib.request
 
-from conftest import wait_http
+from helpers import wait_http
 
 
 def scrape(base):

@@ -10,8 +10,7 @@ import subprocess
 import sys
 import urllib.parse
 
-from conftest import psql, wait_http
-from test_accounts import PASSWORD, create_user, request
+from helpers import PASSWORD, create_user, psql, request, wait_http
 
 # Checks every response must pass. Data acceptance checks (does the server accept everything the
 # schema allows, reject everything it forbids) are left out: the document states lengths and types,

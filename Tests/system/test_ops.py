@@ -7,7 +7,7 @@ import signal
 import subprocess
 import urllib.request
 
-from conftest import ROOT, free_port, free_port_run, wait_http
+from helpers import ROOT, free_port, free_port_run, wait_http
 from helpers import Nginx, PushSocket, SseStream, run, signup
 
 

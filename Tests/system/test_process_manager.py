@@ -4,7 +4,7 @@ import os
 import signal
 import time
 
-from test_cluster import roles_of
+from helpers import roles_of
 
 
 def alive(pid):

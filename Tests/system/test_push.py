@@ -16,7 +16,7 @@ from datetime import datetime
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from conftest import Tack, free_port, psql, redis_cli
+from helpers import Tack, free_port, psql, redis_cli
 from helpers import (Closed, HandshakeRefused, Nginx, PrivateRedis, PushSocket, ResumingClient, Silence, SseStream, Stack,
                      assert_still_serves, async_wait_until, metrics, parse_vector, run, shared_board, short, signup,
                      version_report, write_cards)

@@ -2,7 +2,7 @@
 
 import time
 
-from conftest import psql, redis_cli
+from helpers import psql, redis_cli
 
 
 def test_worker_relays_events_left_unpublished(migrated):

@@ -10,19 +10,16 @@ import time
 
 import pytest
 
-from conftest import Tack, free_port, psql
+from helpers import Tack, free_port, psql, redis_cli
 
 TTL = 3.0  # TACK_SCHEDULER_LEASE_TTL set by conftest's Tack
 PROBE = {"TACK_SCHEDULER_JOBS": "probe: @every 1s"}
 
 
-def redis(url, *args):
-    r = subprocess.run(["redis-cli", "-u", url, *args], capture_output=True, text=True, timeout=10)
-    return r.stdout.strip() if r.returncode == 0 else None
 
 
 def leader(tack):
-    value = redis(tack.redis_url, "GET", "tack:{scheduler}:leader")
+    value = redis_cli(tack.redis_url, "GET", "tack:{scheduler}:leader", check=False)
     return value or None
 
 
@@ -170,7 +167,7 @@ def test_redis_restart_mid_run_still_runs_each_tick_once(binary, tmp_path, fresh
     server = start_redis()
     url = f"redis://127.0.0.1:{port}/0"
     for _ in range(100):
-        if redis(url, "PING") == "PONG":
+        if redis_cli(url, "PING", check=False) == "PONG":
             break
         time.sleep(0.05)
     tack = Tack(binary, tmp_path, fresh_db, url)

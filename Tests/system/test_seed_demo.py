@@ -1,20 +1,19 @@
 """`seed_demo`, as `./platform up` runs it: a demo account whose password works, a demo board with
 columns, labels, cards and a comment, and nothing duplicated or reset by a second run."""
 
-import json
 import os
 import stat
-import time
-import urllib.request
 
-from conftest import psql, wait_http
+from helpers import psql, request, wait_http
 
 
-def call(base, method, path, body=None, cookie=None):
-    request = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Content-Type": "application/json", **({"Cookie": cookie} if cookie else {})})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return response.headers, json.loads(response.read() or b"null")
+
+
+def api(base, method, path, body=None, cookie=None):
+    """A call that must succeed: (headers, body)."""
+    status, headers, reply = request(base, method, path, body, {"Cookie": cookie} if cookie else None)
+    assert status < 300, f"{method} {path}: {status} {reply}"
+    return headers, reply
 
 
 def fields(output):
@@ -41,15 +40,15 @@ def test_seed_demo_creates_a_usable_demo_once(migrated, tmp_path):
     migrated.start("run", "web")
     base = f"http://127.0.0.1:{migrated.env['TACK_WEB_PORT']}"
     wait_http(base + "/healthz")
-    headers, _ = call(base, "POST", "/api/v1/auth/login", {"email": "demo@example.com", "password": password})
+    headers, _ = api(base, "POST", "/api/v1/auth/login", {"email": "demo@example.com", "password": password})
     cookie = headers["Set-Cookie"].split(";", 1)[0]
-    _, boards = call(base, "GET", "/api/v1/boards", cookie=cookie)
+    _, boards = api(base, "GET", "/api/v1/boards", cookie)
     board_id = boards["items"][0]["id"]
-    _, snapshot = call(base, "GET", f"/api/v1/boards/{board_id}", cookie=cookie)
+    _, snapshot = api(base, "GET", f"/api/v1/boards/{board_id}", cookie)
     assert [c["name"] for c in snapshot["columns"]] == ["To do", "In progress", "Review", "Done"]
     assert len(snapshot["labels"]) == 4 and len(snapshot["cards"]) == 7
     assert any(c["done"] for c in snapshot["cards"]) and any(c["due_at"] for c in snapshot["cards"])
-    _, events = call(base, "GET", f"/api/v1/boards/{board_id}/events?after=0&limit=1000", cookie=cookie)
+    _, events = api(base, "GET", f"/api/v1/boards/{board_id}/events?after=0&limit=1000", cookie)
     assert [e["version"] for e in events["events"]] == list(range(1, snapshot["board"]["version"] + 1))
     assert [e["kind"] for e in events["events"]].count("comment.created") == 1
 
@@ -58,5 +57,5 @@ def test_seed_demo_creates_a_usable_demo_once(migrated, tmp_path):
     third = fields(migrated("seed_demo", "--password-file", str(password_file), check=True).stdout)
     assert third["password"] != password and third["password"].endswith("(set now)")
     new_password = third["password"].split()[0]
-    headers, _ = call(base, "POST", "/api/v1/auth/login", {"email": "demo@example.com", "password": new_password})
+    headers, _ = api(base, "POST", "/api/v1/auth/login", {"email": "demo@example.com", "password": new_password})
     assert headers["Set-Cookie"].startswith("tack_session=")

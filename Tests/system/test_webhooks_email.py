@@ -4,15 +4,13 @@ SMTP server (aiosmtpd), through real `run web` and `run worker` processes."""
 import hashlib
 import hmac
 import json
-import socket
 import subprocess
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from conftest import free_port, psql, wait_http
-from test_accounts import create_user, request
+from helpers import create_user, free_port, psql, request, token_headers, wait_http, wait_until
 
 PASSWORD = "a long and unusual passphrase"
 
@@ -81,24 +79,8 @@ def start_smtp(tmp_path):
     return proc, port, outbox
 
 
-def wait_until(predicate, timeout=30, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
-def login(base, email):
-    status, headers, body = request(base, "POST", "/api/v1/auth/login", {"email": email, "password": PASSWORD})
-    assert status == 200, body
-    session = headers["Set-Cookie"].split(";", 1)[0]
-    status, _, token = request(base, "POST", "/api/v1/me/tokens", {"name": "test", "scope": "read_write"},
-                               headers={"Cookie": session, "X-CSRF-Token": body["csrf_token"]})
-    assert status == 201, token
-    return {"Authorization": "Bearer " + token["token"]}
 
 
 def test_webhooks_sign_retry_under_one_delivery_id_and_email_reaches_smtp(migrated, tmp_path):
@@ -115,7 +97,7 @@ def test_webhooks_sign_retry_under_one_delivery_id_and_email_reaches_smtp(migrat
         worker = migrated.start("run", "worker", env=env)
         base = f"http://127.0.0.1:{migrated.env['TACK_WEB_PORT']}"
         wait_http(base + "/healthz")
-        owner = login(base, "owner@example.com")
+        owner = token_headers(base, "owner@example.com")
 
         status, _, created = request(base, "POST", "/api/v1/boards", {"name": "Hooks"}, owner)
         assert status == 201, created
@@ -168,7 +150,7 @@ def test_webhooks_sign_retry_under_one_delivery_id_and_email_reaches_smtp(migrat
         status, _, comment = request(base, "POST", f"/api/v1/boards/{board}/cards/{card['card']['id']}/comments",
                                      {"body": "@bob please review"}, owner)
         assert status == 201, comment
-        bob = login(base, "bob@example.com")
+        bob = token_headers(base, "bob@example.com")
         status, _, bell = request(base, "GET", "/api/v1/notifications?unread=true", headers=bob)
         assert status == 200 and bell["unread_count"] >= 1, bell
         mail = wait_until(lambda: sorted(outbox.glob("*.json")), what="the notification email")
@@ -194,7 +176,7 @@ def test_webhook_to_loopback_is_refused_when_the_guard_is_on(migrated):
         migrated.start("run", "worker")
         base = f"http://127.0.0.1:{migrated.env['TACK_WEB_PORT']}"
         wait_http(base + "/healthz")
-        owner = login(base, "guard@example.com")
+        owner = token_headers(base, "guard@example.com")
         status, _, created = request(base, "POST", "/api/v1/boards", {"name": "Guarded"}, owner)
         board = created["board"]["id"]
         # A literal loopback address is refused when saved...
@@ -224,7 +206,7 @@ def test_board_export_is_written_by_a_worker_and_downloaded_by_members(migrated)
     migrated.start("run", "worker")
     base = f"http://127.0.0.1:{migrated.env['TACK_WEB_PORT']}"
     wait_http(base + "/healthz")
-    owner = login(base, "exporter@example.com")
+    owner = token_headers(base, "exporter@example.com")
     _, _, created = request(base, "POST", "/api/v1/boards", {"name": "Export me"}, owner)
     board = created["board"]["id"]
     _, _, column = request(base, "POST", f"/api/v1/boards/{board}/columns", {"name": "Todo"}, owner)
@@ -255,7 +237,7 @@ def test_board_export_is_written_by_a_worker_and_downloaded_by_members(migrated)
     assert all(r["column"] == "Todo" for r in rows)
     # An outsider cannot download it.
     r = create_user(migrated, "--email", "outsider@example.com", "--name", "Out", "--password-stdin")
-    outsider = login(base, "outsider@example.com")
+    outsider = token_headers(base, "outsider@example.com")
     status, _, _ = request(base, "GET", f"/api/v1/boards/{board}/exports/{export_id}", headers=outsider)
     assert status == 404
 
@@ -270,7 +252,7 @@ def test_a_webhook_that_keeps_failing_is_disabled_and_its_creator_notified(migra
         migrated.start("run", "worker", env=env)
         base = f"http://127.0.0.1:{migrated.env['TACK_WEB_PORT']}"
         wait_http(base + "/healthz")
-        owner = login(base, "hooker@example.com")
+        owner = token_headers(base, "hooker@example.com")
         _, _, created = request(base, "POST", "/api/v1/boards", {"name": "Flaky"}, owner)
         board = created["board"]["id"]
         status, _, hook = request(base, "POST", f"/api/v1/boards/{board}/webhooks", {"url": f"http://127.0.0.1:{receiver.port}/"}, owner)
@@ -309,7 +291,7 @@ def test_daily_digest_gathers_unread_notifications_in_one_email(migrated, tmp_pa
         migrated.start("run", "web", env=env)
         base = f"http://127.0.0.1:{migrated.env['TACK_WEB_PORT']}"
         wait_http(base + "/healthz")
-        dora, carol = login(base, "dora@example.com"), login(base, "carol@example.com")
+        dora, carol = token_headers(base, "dora@example.com"), token_headers(base, "carol@example.com")
         status, _, settings = request(base, "PATCH", "/api/v1/me/settings", {"email_notifications": "daily"}, carol)
         assert status == 200 and settings["email_notifications"] == "daily"
         _, _, created = request(base, "POST", "/api/v1/boards", {"name": "Digest"}, dora)
