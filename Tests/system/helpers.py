@@ -261,7 +261,7 @@ def run(coro, timeout):
     return asyncio.run(bounded())
 
 
-def wait_until(predicate, timeout=30, what="condition", interval=0.1, on_timeout=lambda: ""):
+def wait_until(predicate, timeout=30, what="condition", on_timeout=lambda: "", interval=0.1):
     """Polls `predicate` until it returns something true, which is returned; `on_timeout` adds
     details to the failure."""
     deadline = time.time() + timeout

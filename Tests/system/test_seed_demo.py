@@ -42,13 +42,13 @@ def test_seed_demo_creates_a_usable_demo_once(migrated, tmp_path):
     wait_http(base + "/healthz")
     headers, _ = api(base, "POST", "/api/v1/auth/login", {"email": "demo@example.com", "password": password})
     cookie = headers["Set-Cookie"].split(";", 1)[0]
-    _, boards = api(base, "GET", "/api/v1/boards", cookie)
+    _, boards = api(base, "GET", "/api/v1/boards", cookie=cookie)
     board_id = boards["items"][0]["id"]
-    _, snapshot = api(base, "GET", f"/api/v1/boards/{board_id}", cookie)
+    _, snapshot = api(base, "GET", f"/api/v1/boards/{board_id}", cookie=cookie)
     assert [c["name"] for c in snapshot["columns"]] == ["To do", "In progress", "Review", "Done"]
     assert len(snapshot["labels"]) == 4 and len(snapshot["cards"]) == 7
     assert any(c["done"] for c in snapshot["cards"]) and any(c["due_at"] for c in snapshot["cards"])
-    _, events = api(base, "GET", f"/api/v1/boards/{board_id}/events?after=0&limit=1000", cookie)
+    _, events = api(base, "GET", f"/api/v1/boards/{board_id}/events?after=0&limit=1000", cookie=cookie)
     assert [e["version"] for e in events["events"]] == list(range(1, snapshot["board"]["version"] + 1))
     assert [e["kind"] for e in events["events"]].count("comment.created") == 1
 
