@@ -3,6 +3,8 @@ import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
+    // Each file imports the modules whose members it uses, rather than borrowing another file's import.
+    .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
 let package = Package(

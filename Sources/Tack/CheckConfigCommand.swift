@@ -6,7 +6,8 @@ import TackCore
 struct CheckConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check_config",
-        abstract: "Validate the config file; every error names the key and what is wrong.")
+        abstract: "Validate the config file; every error names the key and what is wrong."
+    )
 
     @Argument(help: "The file to check (default: the config `run` would use).")
     var file: String?

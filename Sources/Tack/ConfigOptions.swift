@@ -8,7 +8,10 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .long, help: "The config file (default: $TACK_CONFIG, else config.yml, else var/config-dev.yml in the Tack directory).")
     var config: String?
 
-    @Option(name: .customLong("set"), help: ArgumentHelp("Override a key for this run, e.g. --set web.port=5001 (repeatable).", valueName: "key=value"))
+    @Option(
+        name: .customLong("set"),
+        help: ArgumentHelp("Override a key for this run, e.g. --set web.port=5001 (repeatable).", valueName: "key=value")
+    )
     var overrides: [String] = []
 
     /// The Tack installation directory: the nearest parent of the executable holding `migrations/`
@@ -20,7 +23,8 @@ struct ConfigOptions: ParsableArguments {
         while url.path != "/" {
             let fm = FileManager.default
             if fm.fileExists(atPath: url.appendingPathComponent("migrations").path),
-               fm.fileExists(atPath: url.appendingPathComponent("platform").path) {
+                fm.fileExists(atPath: url.appendingPathComponent("platform").path)
+            {
                 return url.path
             }
             url.deleteLastPathComponent()
@@ -48,8 +52,12 @@ struct ConfigOptions: ParsableArguments {
 
     /// Loads and validates the configuration.
     func load(explicit: String? = nil) throws -> TackConfiguration {
-        try ConfigLoader(filePath: resolvedConfigPath(explicit: explicit), environment: ProcessInfo.processInfo.environment,
-                         overrides: overrides, rootDirectory: Self.rootDirectory).load()
+        try ConfigLoader(
+            filePath: resolvedConfigPath(explicit: explicit),
+            environment: ProcessInfo.processInfo.environment,
+            overrides: overrides,
+            rootDirectory: Self.rootDirectory
+        ).load()
     }
 
     /// What an operator command starts from: the loaded configuration, logging set up for a

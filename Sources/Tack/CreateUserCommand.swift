@@ -19,7 +19,8 @@ struct CreateUserCommand: AsyncParsableCommand {
         discussion: """
             The password is read from standard input with --password-stdin (first line), or asked for \
             twice with echo off when run in a terminal. It must be 10 to 200 characters and not easy to guess.
-            """)
+            """
+    )
 
     @Option(help: "The account's email (its login).")
     var email: String
@@ -44,8 +45,15 @@ struct CreateUserCommand: AsyncParsableCommand {
             let user = try await Clients.withClients(config, logger: logger) { postgres, _ in
                 _ = try await Clients.checkPostgres(postgres, config: config, logger: logger)
                 try await Migrator(client: postgres, migrations: migrations, logger: logger).requireCurrent()
-                return try await CreateUser.run(email: email, name: name, password: password, admin: admin,
-                                                postgres: postgres, hasher: PasswordHasher(), logger: logger)
+                return try await CreateUser.run(
+                    email: email,
+                    name: name,
+                    password: password,
+                    admin: admin,
+                    postgres: postgres,
+                    hasher: PasswordHasher(),
+                    logger: logger
+                )
             }
             say("created \(user.isAdmin ? "administrator" : "user") \(user.name) <\(user.email)> (id \(user.id))")
         }
@@ -55,7 +63,11 @@ struct CreateUserCommand: AsyncParsableCommand {
     private func readPassword() throws -> String {
         if passwordStdin {
             guard let line = Swift.readLine(strippingNewline: true) else {
-                throw TackError(.usage, subject: "--password-stdin", "standard input is empty; pipe the password in, e.g. `printf '%s\\n' \"$PASSWORD\" | ./platform create_user …`")
+                throw TackError(
+                    .usage,
+                    subject: "--password-stdin",
+                    "standard input is empty; pipe the password in, e.g. `printf '%s\\n' \"$PASSWORD\" | ./platform create_user …`"
+                )
             }
             return line.hasSuffix("\r") ? String(line.dropLast()) : line
         }

@@ -6,7 +6,8 @@ import TackCore
 struct GenConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gen_config",
-        abstract: "Write a commented config file with fresh secrets (mode 0600).")
+        abstract: "Write a commented config file with fresh secrets (mode 0600)."
+    )
 
     @Argument(help: "Where to write it, e.g. config.yml.")
     var file: String
@@ -22,7 +23,11 @@ struct GenConfigCommand: AsyncParsableCommand {
             let path = ConfigOptions.absolute(file)
             let fm = FileManager.default
             if fm.fileExists(atPath: path) && !force {
-                throw TackError(.fileError, subject: file, "already exists; keep it, or pass --force to replace it (its secrets will change and everyone will be logged out)")
+                throw TackError(
+                    .fileError,
+                    subject: file,
+                    "already exists; keep it, or pass --force to replace it (its secrets will change and everyone will be logged out)"
+                )
             }
             let text = example ? ConfigRenderer.render() : ConfigRenderer.render(secrets: ["secret_key": ConfigRenderer.freshSecret()])
             // Write a private temporary file beside the target, then rename: the secret is never

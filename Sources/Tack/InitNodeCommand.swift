@@ -7,7 +7,8 @@ import TackCore
 struct InitNodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init_node",
-        abstract: "Check config, PostgreSQL and Redis from this machine; create data and log directories.")
+        abstract: "Check config, PostgreSQL and Redis from this machine; create data and log directories."
+    )
 
     @OptionGroup var options: ConfigOptions
 
@@ -19,7 +20,11 @@ struct InitNodeCommand: AsyncParsableCommand {
                 do {
                     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
                 } catch {
-                    throw TackError(.fileError, subject: directory, "cannot be created (\(error.localizedDescription)); fix node.storage_dir / node.log_dir or the permissions")
+                    throw TackError(
+                        .fileError,
+                        subject: directory,
+                        "cannot be created (\(error.localizedDescription)); fix node.storage_dir / node.log_dir or the permissions"
+                    )
                 }
                 guard access(directory, W_OK) == 0 else {
                     throw TackError(.fileError, subject: directory, "is not writable by this user; fix its permissions")
@@ -36,13 +41,23 @@ struct InitNodeCommand: AsyncParsableCommand {
             let redisVersion = info["redis_version"] ?? "unknown"
             var warnings: [String] = []
             if let major = Int(pgVersion.split(separator: ".").first ?? ""), major < 15 {
-                throw TackError(.databaseUnavailable, subject: "PostgreSQL at \(config.database.displayTarget)", "is version \(pgVersion); Tack needs 15 or newer")
+                throw TackError(
+                    .databaseUnavailable,
+                    subject: "PostgreSQL at \(config.database.displayTarget)",
+                    "is version \(pgVersion); Tack needs 15 or newer"
+                )
             }
             if let major = Int(redisVersion.split(separator: ".").first ?? ""), major < 7 {
-                throw TackError(.redisUnavailable, subject: "Redis at \(config.redis.displayTarget)", "is version \(redisVersion); Tack needs 7 or newer")
+                throw TackError(
+                    .redisUnavailable,
+                    subject: "Redis at \(config.redis.displayTarget)",
+                    "is version \(redisVersion); Tack needs 7 or newer"
+                )
             }
             if info["aof_enabled"] != "1" {
-                warnings.append("Redis persistence: AOF is off, so a Redis crash loses queued jobs and the scheduler's claimed ticks; set `appendonly yes` in redis.conf")
+                warnings.append(
+                    "Redis persistence: AOF is off, so a Redis crash loses queued jobs and the scheduler's claimed ticks; set `appendonly yes` in redis.conf"
+                )
             }
             if let problem = status.problems.first { warnings.append(problem.description) }
 

@@ -12,10 +12,14 @@ struct JobsCommand: AsyncParsableCommand {
         commandName: "jobs",
         abstract: "Job queues: per queue waiting, in flight, consumers, oldest job, retries, dead.",
         subcommands: [Overview.self, Dead.self, Retry.self, PurgeDead.self, Probe.self],
-        defaultSubcommand: Overview.self)
+        defaultSubcommand: Overview.self
+    )
 
     /// Runs `body` with a job queue API and its clients.
-    static func withQueue<T: Sendable>(_ options: ConfigOptions, _ body: @escaping @Sendable (JobQueue, PostgresClient, TackConfiguration) async throws -> T) async throws -> T {
+    static func withQueue<T: Sendable>(
+        _ options: ConfigOptions,
+        _ body: @escaping @Sendable (JobQueue, PostgresClient, TackConfiguration) async throws -> T
+    ) async throws -> T {
         let (config, logger, _) = try options.command("jobs").parts
         return try await Clients.withClients(config, logger: logger) { postgres, redis in
             _ = try await Clients.checkRedis(redis, config: config)
@@ -31,7 +35,10 @@ struct JobsCommand: AsyncParsableCommand {
     }
 
     struct Overview: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "show", abstract: "Per queue: waiting, in flight, consumers, oldest job, retries waiting, dead (the default).")
+        static let configuration = CommandConfiguration(
+            commandName: "show",
+            abstract: "Per queue: waiting, in flight, consumers, oldest job, retries waiting, dead (the default)."
+        )
 
         @Flag(help: "Print JSON.") var json = false
         @OptionGroup var options: ConfigOptions
@@ -42,8 +49,10 @@ struct JobsCommand: AsyncParsableCommand {
                 if json { return try JobsCommand.printJSON(stats) }
                 var rows = [["QUEUE", "WAITING", "IN FLIGHT", "CONSUMERS", "OLDEST", "RETRIES", "DEAD"]]
                 for s in stats {
-                    rows.append([s.queue, String(s.waiting), String(s.inFlight), String(s.consumers),
-                                 s.oldestAgeSeconds.map { StatusCommand.age(Int($0 * 1000)) } ?? "-", String(s.retries), String(s.dead)])
+                    rows.append([
+                        s.queue, String(s.waiting), String(s.inFlight), String(s.consumers),
+                        s.oldestAgeSeconds.map { StatusCommand.age(Int($0 * 1000)) } ?? "-", String(s.retries), String(s.dead),
+                    ])
                 }
                 sayTable(rows)
                 let dead = stats.reduce(0) { $0 + $1.dead }
@@ -67,7 +76,11 @@ struct JobsCommand: AsyncParsableCommand {
                 let limit = self.limit
                 let dead = try await JobsCommand.withQueue(options) { jobs, _, config in
                     if let queue, !config.queueNames.contains(queue) {
-                        throw TackError(.usage, subject: "--queue \(queue)", "no such queue; configured queues: " + config.queueNames.joined(separator: ", "))
+                        throw TackError(
+                            .usage,
+                            subject: "--queue \(queue)",
+                            "no such queue; configured queues: " + config.queueNames.joined(separator: ", ")
+                        )
                     }
                     return try await jobs.deadJobs(queue: queue, limit: limit)
                 }
@@ -75,7 +88,9 @@ struct JobsCommand: AsyncParsableCommand {
                 if dead.isEmpty { return say("no dead jobs") }
                 let now = Int64(Date().timeIntervalSince1970 * 1000)
                 for job in dead {
-                    say("\(job.id)  \(job.kind)  queue \(job.queue), \(job.attempts) attempt(s), died \(StatusCommand.age(Int(now - job.failedAt))) ago")
+                    say(
+                        "\(job.id)  \(job.kind)  queue \(job.queue), \(job.attempts) attempt(s), died \(StatusCommand.age(Int(now - job.failedAt))) ago"
+                    )
                     say("    \(job.error)")
                 }
             }
@@ -83,7 +98,10 @@ struct JobsCommand: AsyncParsableCommand {
     }
 
     struct Retry: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "retry", abstract: "Put a dead job (by id) or every dead job back in its queue, as a first attempt.")
+        static let configuration = CommandConfiguration(
+            commandName: "retry",
+            abstract: "Put a dead job (by id) or every dead job back in its queue, as a first attempt."
+        )
 
         @Argument(help: "The job id shown by `jobs dead`.") var id: String?
         @Flag(help: "Every dead job.") var all = false
@@ -120,7 +138,8 @@ struct JobsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "probe",
             abstract: "Enqueue probe jobs and wait until workers have run them all: checks the queue end to end.",
-            discussion: "Each probe records its run in the job_probe_runs table. Exits 1 when some did not run in time.")
+            discussion: "Each probe records its run in the job_probe_runs table. Exits 1 when some did not run in time."
+        )
 
         /// What to enqueue: `probe` jobs record their runs; `noop` jobs do nothing and need `--no-wait`
         /// (bench/jobs enqueues them to measure the batched enqueue and a worker's drain rate).
@@ -141,13 +160,17 @@ struct JobsCommand: AsyncParsableCommand {
                 if kind == .noop, !noWait || sleepMs != nil || fail != nil {
                     throw TackError(.usage, subject: "--kind noop", "no-op jobs record nothing to wait for: use it with --no-wait only")
                 }
-                let count = self.count, wait = self.wait, noWait = self.noWait, kind = self.kind
+                let count = self.count
+                let wait = self.wait
+                let noWait = self.noWait
+                let kind = self.kind
                 let arguments = DiagnosticsJobs.Probe(sleepMilliseconds: sleepMs, fail: fail)
                 let outcome = try await JobsCommand.withQueue(options) { queue, postgres, _ -> (Double, Double?, Int, String) in
                     let batch = "probe-" + NewJob.randomID().prefix(12) + "-"
                     let jobs = try (0..<count).map {
-                        kind == .noop ? NewJob(kind: "diagnostics.noop", id: batch + String($0))
-                                      : try NewJob(kind: "diagnostics.probe", arguments: arguments, id: batch + String($0))
+                        kind == .noop
+                            ? NewJob(kind: "diagnostics.noop", id: batch + String($0))
+                            : try NewJob(kind: "diagnostics.probe", arguments: arguments, id: batch + String($0))
                     }
                     let started = ContinuousClock.now
                     try await queue.enqueue(jobs)
@@ -156,7 +179,9 @@ struct JobsCommand: AsyncParsableCommand {
                     let deadline = started + .milliseconds(Int64(wait * 1000))
                     var ran = 0
                     while ContinuousClock.now < deadline {
-                        let rows = try await postgres.query("SELECT count(DISTINCT job_id)::bigint FROM job_probe_runs WHERE job_id LIKE \(batch + "%")")
+                        let rows = try await postgres.query(
+                            "SELECT count(DISTINCT job_id)::bigint FROM job_probe_runs WHERE job_id LIKE \(batch + "%")"
+                        )
                         for try await n in rows.decode(Int64.self) { ran = Int(n) }
                         if ran >= count { return (enqueued, (ContinuousClock.now - started).inSeconds, ran, "") }
                         try await Task.sleep(for: .milliseconds(100))
@@ -164,12 +189,19 @@ struct JobsCommand: AsyncParsableCommand {
                     return (enqueued, nil, ran, try queue.queue(for: "diagnostics.probe"))
                 }
                 let (enqueued, finished, ran, queueName) = outcome
-                say("\(count) \(kind.rawValue) job(s) enqueued in " + String(format: "%.3f s (%.0f jobs/s)", enqueued, Double(count) / max(enqueued, 1e-9)))
+                say(
+                    "\(count) \(kind.rawValue) job(s) enqueued in "
+                        + String(format: "%.3f s (%.0f jobs/s)", enqueued, Double(count) / max(enqueued, 1e-9))
+                )
                 if noWait { return }
                 if let finished {
                     say(String(format: "all %d ran within %.2f s of the first enqueue", count, finished))
                 } else {
-                    throw TackError(.needsAttention, subject: "jobs probe", "\(ran) of \(count) probe job(s) ran within \(wait) s: is a worker consuming queue \(queueName)? (`./platform status`)")
+                    throw TackError(
+                        .needsAttention,
+                        subject: "jobs probe",
+                        "\(ran) of \(count) probe job(s) ran within \(wait) s: is a worker consuming queue \(queueName)? (`./platform status`)"
+                    )
                 }
             }
         }

@@ -10,7 +10,7 @@ import TackCore
 final class ProcessManager: Sendable {
     /// One managed child.
     struct Slot: Sendable {
-        let name: String          // "web.1"
+        let name: String  // "web.1"
         let arguments: [String]
     }
 
@@ -69,7 +69,7 @@ final class ProcessManager: Sendable {
         logger.info("starting node", metadata: ["tack.node": "\(config.nodeName)", "tack.processes": "\(slots.map(\.name).joined(separator: " "))"])
         for slot in slots { start(slot) }
         for await _ in allStopped { break }
-        signals.forEach { $0.cancel() }
+        for signal in signals { signal.cancel() }
         logger.info("node stopped")
     }
 

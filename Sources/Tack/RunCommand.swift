@@ -16,7 +16,8 @@ import TackWorker
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run one role (web, worker, scheduler, push) in the foreground, or, with no role, a whole node.")
+        abstract: "Run one role (web, worker, scheduler, push) in the foreground, or, with no role, a whole node."
+    )
 
     @Argument(help: "web, worker, scheduler or push; omit to run every role under the built-in process manager.")
     var role: String?
@@ -53,15 +54,24 @@ struct RunCommand: AsyncParsableCommand {
                 // Advisory: a scheduler starting at the same moment may still win the lease, and this one then stands by.
                 if let leader = try await currentSchedulerLeader(config: config, logger: Logger(label: "tack.scheduler")) {
                     let process = leader.split(separator: "#").first.map(String.init) ?? leader
-                    throw TackError(Self.schedulerActive, subject: "--exit-if-active",
-                                    "another scheduler is active: \(process) (lease owner \(leader)); not starting a standby")
+                    throw TackError(
+                        Self.schedulerActive,
+                        subject: "--exit-if-active",
+                        "another scheduler is active: \(process) (lease owner \(leader)); not starting a standby"
+                    )
                 }
             }
             if let role {
                 try await Self.runRole(role, config: config, queues: queueList, parentPID: parentPid)
             } else {
-                let manager = ProcessManager(config: config, configPath: options.resolvedConfigPath(), overrides: options.overrides,
-                                             webScale: webScale, workerScale: workerScale, queues: queues)
+                let manager = ProcessManager(
+                    config: config,
+                    configPath: options.resolvedConfigPath(),
+                    overrides: options.overrides,
+                    webScale: webScale,
+                    workerScale: workerScale,
+                    queues: queues
+                )
                 try await manager.run()
             }
         }
@@ -74,7 +84,11 @@ struct RunCommand: AsyncParsableCommand {
         let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         let known = Set(config.queueNames)
         for name in names where !known.contains(name) {
-            throw TackError(.usage, subject: "--queues \(name)", "no job kind goes to this queue; configured queues: " + config.queueNames.joined(separator: ", "))
+            throw TackError(
+                .usage,
+                subject: "--queues \(name)",
+                "no job kind goes to this queue; configured queues: " + config.queueNames.joined(separator: ", ")
+            )
         }
         guard !names.isEmpty else { throw TackError(.usage, subject: "--queues", "name at least one queue") }
         return names
@@ -105,25 +119,49 @@ struct RunCommand: AsyncParsableCommand {
         var load: (@Sendable () -> [(String, String)])?
         switch role {
         case .web:
-            let deps = WebDependencies(config: config, postgres: postgres, redis: redis, migrations: try Clients.migrations(config), metrics: registry)
+            let deps = WebDependencies(
+                config: config,
+                postgres: postgres,
+                redis: redis,
+                migrations: try Clients.migrations(config),
+                metrics: registry
+            )
             services.append(try buildWebApplication(deps, logger: logger))
         case .push:
             let push = buildPushServices(config: config, postgres: postgres, redis: redis, registry: registry, logger: logger)
             services += push.services
             load = push.load
         case .worker:
-            services += try buildWorkerServices(config: config, queues: queues, processID: identity.id, postgres: postgres, redis: redis, logger: logger)
+            services += try buildWorkerServices(
+                config: config,
+                queues: queues,
+                processID: identity.id,
+                postgres: postgres,
+                redis: redis,
+                logger: logger
+            )
         case .scheduler:
             services += buildSchedulerServices(config: config, processID: identity.id, redis: redis, logger: logger).services
         }
         if let parentPID { services.append(ParentWatch(parent: parentPID, logger: logger)) }
-        services.append(ClusterMembership(identity: identity, redis: redis, interval: config.cluster.heartbeatInterval,
-                                          ttl: config.cluster.heartbeatTTL, logger: logger, load: load))
+        services.append(
+            ClusterMembership(
+                identity: identity,
+                redis: redis,
+                interval: config.cluster.heartbeatInterval,
+                ttl: config.cluster.heartbeatTTL,
+                logger: logger,
+                load: load
+            )
+        )
 
         var groupConfiguration = ServiceGroupConfiguration(
-            services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup) },
+            services: services.map {
+                .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
+            },
             gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger)
+            logger: logger
+        )
         // Shorter than supervisord's stopwaitsecs (15 s in the example) so we finish before a SIGKILL.
         groupConfiguration.maximumGracefulShutdownDuration = .seconds(10)
         groupConfiguration.maximumCancellationDuration = .seconds(2)

@@ -13,7 +13,8 @@ struct SeedDemoCommand: AsyncParsableCommand {
             generated (and written to --password-file, mode 0600, when given). An existing demo account \
             gets that password; an existing demo board is left as it is. For development and demos: \
             do not run it on an installation real people use.
-            """)
+            """
+    )
 
     @Option(name: .customLong("password-file"), help: "Where the demo password is kept between runs (read if it exists, else written).")
     var passwordFile: String?
@@ -27,12 +28,20 @@ struct SeedDemoCommand: AsyncParsableCommand {
             let outcome = try await Clients.withClients(config, logger: logger) { postgres, redis in
                 _ = try await Clients.checkPostgres(postgres, config: config, logger: logger)
                 try await Migrator(client: postgres, migrations: migrations, logger: logger).requireCurrent()
-                return try await DemoSeed.run(password: password, postgres: postgres, redis: redis, historySize: config.events.historySize,
-                                              hasher: PasswordHasher(), logger: logger)
+                return try await DemoSeed.run(
+                    password: password,
+                    postgres: postgres,
+                    redis: redis,
+                    historySize: config.events.historySize,
+                    hasher: PasswordHasher(),
+                    logger: logger
+                )
             }
             say("demo account: \(outcome.user.email) (\(outcome.createdAccount ? "created" : "exists"))")
             say("password:     \(password)\(outcome.setPassword && !outcome.createdAccount ? " (set now)" : "")")
-            say("demo board:   \(outcome.board.name), \(config.web.baseURL.trimmingSuffix("/"))/boards/\(outcome.board.id) (\(outcome.createdBoard ? "created" : "exists, left as it is"))")
+            say(
+                "demo board:   \(outcome.board.name), \(config.web.baseURL.trimmingSuffix("/"))/boards/\(outcome.board.id) (\(outcome.createdBoard ? "created" : "exists, left as it is"))"
+            )
         }
     }
 
@@ -41,7 +50,9 @@ struct SeedDemoCommand: AsyncParsableCommand {
         let path = ConfigOptions.absolute(passwordFile)
         if let data = FileManager.default.contents(atPath: path) {
             let stored = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            guard !stored.isEmpty else { throw TackError(.fileError, subject: path, "is empty; delete it and run seed_demo again for a new password") }
+            guard !stored.isEmpty else {
+                throw TackError(.fileError, subject: path, "is empty; delete it and run seed_demo again for a new password")
+            }
             return stored
         }
         let password = DemoSeed.generatePassword()
@@ -52,8 +63,8 @@ struct SeedDemoCommand: AsyncParsableCommand {
     }
 }
 
-private extension String {
-    func trimmingSuffix(_ suffix: String) -> String {
+extension String {
+    fileprivate func trimmingSuffix(_ suffix: String) -> String {
         hasSuffix(suffix) ? String(dropLast(suffix.count)) : self
     }
 }

@@ -11,7 +11,9 @@ struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Nodes, processes per role, scheduler leader, queue depths, schema version.",
-        discussion: "Exits 1 when something needs attention (pending migrations, no scheduler leader, a role with no live process), 2 when a server is unreachable.")
+        discussion:
+            "Exits 1 when something needs attention (pending migrations, no scheduler leader, a role with no live process), 2 when a server is unreachable."
+    )
 
     @Flag(help: "Print JSON.")
     var json = false
@@ -85,12 +87,21 @@ struct StatusCommand: AsyncParsableCommand {
         problems += schema.problems.map(\.description)
         for queue in queues {
             if queue.dead > 0 { problems.append("\(queue.dead) dead job(s) in queue \(queue.queue): see ./platform jobs dead") }
-            if queue.waiting > 0 && queue.consumers == 0 { problems.append("queue \(queue.queue) has \(queue.waiting) job(s) waiting and no worker reading it") }
+            if queue.waiting > 0 && queue.consumers == 0 {
+                problems.append("queue \(queue.queue) has \(queue.waiting) job(s) waiting and no worker reading it")
+            }
         }
         let standbys = view.processes.filter { $0.role == ProcessRole.scheduler.rawValue && $0.id != leaderProcess }.map(\.id)
-        return Report(processes: view.processes, schedulerLeader: leaderProcess, schedulerStandbys: standbys, queues: queues,
-                      schemaVersion: schema.schemaVersion, pendingMigrations: schema.pending.map(\.fileName), problems: problems,
-                      generatedAt: Int(Date().timeIntervalSince1970 * 1000))
+        return Report(
+            processes: view.processes,
+            schedulerLeader: leaderProcess,
+            schedulerStandbys: standbys,
+            queues: queues,
+            schemaVersion: schema.schemaVersion,
+            pendingMigrations: schema.pending.map(\.fileName),
+            problems: problems,
+            generatedAt: Int(Date().timeIntervalSince1970 * 1000)
+        )
     }
 
     /// The cron table's state: schedules from the config, enqueues from Redis, runs from cron_runs
@@ -101,9 +112,17 @@ struct StatusCommand: AsyncParsableCommand {
         func ms(_ d: Date?) -> Int? { d.map { Int(($0.timeIntervalSince1970 * 1000).rounded()) } }
         return states.map { s in
             let run = runs[s.name]
-            return Report.CronJob(name: s.name, schedule: s.schedule, enabled: s.enabled, lastRun: ms(run?.scheduledFor), lastRunStartedAt: ms(run?.startedAt),
-                                  lastRunFinishedAt: ms(run?.finishedAt), lastEnqueued: s.lastEnqueuedTick, lastEnqueuedBy: s.lastEnqueuedBy,
-                                  nextRun: s.nextTick)
+            return Report.CronJob(
+                name: s.name,
+                schedule: s.schedule,
+                enabled: s.enabled,
+                lastRun: ms(run?.scheduledFor),
+                lastRunStartedAt: ms(run?.startedAt),
+                lastRunFinishedAt: ms(run?.finishedAt),
+                lastEnqueued: s.lastEnqueuedTick,
+                lastEnqueuedBy: s.lastEnqueuedBy,
+                nextRun: s.nextTick
+            )
         }
     }
 
@@ -115,27 +134,43 @@ struct StatusCommand: AsyncParsableCommand {
         let header = ["NODE", "ZONE", "ROLE", "PID", "LISTEN", "VERSION", "UP", "HEARTBEAT", "CONNECTIONS"]
         var rows: [[String]] = [header]
         for p in report.processes {
-            rows.append([p.node, p.zone, p.role, String(p.pid), p.listen.isEmpty ? "-" : p.listen, p.version,
-                         Self.age(now - p.startedAt), Self.age(now - p.heartbeatAt) + " ago", p.connections.map(String.init) ?? "-"])
+            rows.append([
+                p.node, p.zone, p.role, String(p.pid), p.listen.isEmpty ? "-" : p.listen, p.version,
+                Self.age(now - p.startedAt), Self.age(now - p.heartbeatAt) + " ago", p.connections.map(String.init) ?? "-",
+            ])
         }
         sayTable(rows)
         say("")
-        say("roles:     " + ProcessRole.allCases.map { role in "\(role) \(report.processes.filter { $0.role == role.rawValue }.count)" }.joined(separator: ", "))
-        say("scheduler: leader \(report.schedulerLeader ?? "none")" + (report.schedulerStandbys.isEmpty ? "" : ", standbys " + report.schedulerStandbys.joined(separator: ", ")))
+        say(
+            "roles:     "
+                + ProcessRole.allCases.map { role in "\(role) \(report.processes.filter { $0.role == role.rawValue }.count)" }.joined(separator: ", ")
+        )
+        say(
+            "scheduler: leader \(report.schedulerLeader ?? "none")"
+                + (report.schedulerStandbys.isEmpty ? "" : ", standbys " + report.schedulerStandbys.joined(separator: ", "))
+        )
         if !report.cronJobs.isEmpty {
             say("")
             var cron: [[String]] = [["JOB", "SCHEDULE", "LAST RUN", "FINISHED", "NEXT RUN"]]
             for job in report.cronJobs {
-                cron.append([job.name, job.schedule,
-                             job.lastRun.map { Self.clock($0) + " (" + Self.age(now - $0) + " ago)" } ?? "never",
-                             job.lastRun == nil ? "-" : (job.lastRunFinishedAt.map { Self.clock($0) } ?? "running"),
-                             job.nextRun.map { Self.clock($0) + " (in " + Self.age($0 - now) + ")" } ?? "-"])
+                cron.append([
+                    job.name, job.schedule,
+                    job.lastRun.map { Self.clock($0) + " (" + Self.age(now - $0) + " ago)" } ?? "never",
+                    job.lastRun == nil ? "-" : (job.lastRunFinishedAt.map { Self.clock($0) } ?? "running"),
+                    job.nextRun.map { Self.clock($0) + " (in " + Self.age($0 - now) + ")" } ?? "-",
+                ])
             }
             sayTable(cron)
             say("")
         }
-        say("queues:    " + report.queues.map { "\($0.queue) \($0.waiting) waiting, \($0.inFlight) in flight, \($0.dead) dead" }.joined(separator: "; "))
-        say("schema:    version \(report.schemaVersion)" + (report.pendingMigrations.isEmpty ? ", up to date" : ", pending " + report.pendingMigrations.joined(separator: ", ")))
+        say(
+            "queues:    "
+                + report.queues.map { "\($0.queue) \($0.waiting) waiting, \($0.inFlight) in flight, \($0.dead) dead" }.joined(separator: "; ")
+        )
+        say(
+            "schema:    version \(report.schemaVersion)"
+                + (report.pendingMigrations.isEmpty ? ", up to date" : ", pending " + report.pendingMigrations.joined(separator: ", "))
+        )
         if report.problems.isEmpty {
             say("problems:  none")
         } else {

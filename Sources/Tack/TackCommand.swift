@@ -40,7 +40,11 @@ func sayTable(_ rows: [[String]]) {
     guard let first = rows.first else { return }
     let widths = first.indices.map { i in rows.map { $0[i].count }.max() ?? 0 }
     for row in rows {
-        say(row.enumerated().map { $0.offset == row.count - 1 ? $0.element : $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
-            .joined(separator: "  "))
+        say(
+            row.enumerated().map {
+                $0.offset == row.count - 1 ? $0.element : $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0)
+            }
+            .joined(separator: "  ")
+        )
     }
 }

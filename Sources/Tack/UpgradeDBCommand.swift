@@ -7,7 +7,8 @@ import TackCore
 struct UpgradeDBCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "upgrade_db",
-        abstract: "Apply pending database migrations (safe to run on several nodes at once).")
+        abstract: "Apply pending database migrations (safe to run on several nodes at once)."
+    )
 
     @Flag(help: "List applied and pending migrations; change nothing.")
     var status = false

@@ -82,7 +82,14 @@ final class BoardHub: Service, Sendable {
     /// Every loop's hub, for sweeps that ask all connections.
     let loopHubs: [LoopHub]
 
-    init(postgres: PostgresClient, redis: RedisClient, loopHubs: [LoopHub], metrics: PushMetrics, sweepInterval: Duration = .seconds(2), logger: Logger) {
+    init(
+        postgres: PostgresClient,
+        redis: RedisClient,
+        loopHubs: [LoopHub],
+        metrics: PushMetrics,
+        sweepInterval: Duration = .seconds(2),
+        logger: Logger
+    ) {
         self.postgres = postgres
         self.redis = redis
         self.events = EventLog(postgres: postgres, logger: logger)
@@ -233,10 +240,12 @@ final class BoardHub: Service, Sendable {
     /// Versions `from … through` as the board's history stream holds them (nil when Redis does not answer).
     private func streamEvents(board: Int64, from: Int64, through: Int64) async -> [PushEvent]? {
         guard let reply = try? await redis.send("XRANGE", RedisKeys.boardHistory(board), "\(from)-0", "\(through)-0"),
-              let entries = reply.array else { return nil }
+            let entries = reply.array
+        else { return nil }
         return entries.compactMap { entry in
             guard let parts = entry.array, parts.count == 2, let fields = parts[1].array, fields.count == 2,
-                  let bytes = fields[1].bytes else { return nil }
+                let bytes = fields[1].bytes
+            else { return nil }
             return PushEvent(published: bytes)
         }
     }
@@ -297,10 +306,12 @@ final class BoardHub: Service, Sendable {
     /// Writes this process's presence entries for `board` to Redis (a sorted set scored by
     /// expiry, one member per process and user) and tells every push process to re-read it.
     private func writePresence(_ board: Int64, refresh: Bool = false) async {
-        guard let (wanted, written) = boards.withLock({ boards -> (Set<String>, Set<String>)? in
-            guard let entry = boards[board] else { return nil }
-            return (Set(entry.local.map { "\(presenceOwner)|\($0.key)|\($0.value.name)" }), entry.presenceWritten)
-        }) else { return }
+        guard
+            let (wanted, written) = boards.withLock({ boards -> (Set<String>, Set<String>)? in
+                guard let entry = boards[board] else { return nil }
+                return (Set(entry.local.map { "\(presenceOwner)|\($0.key)|\($0.value.name)" }), entry.presenceWritten)
+            })
+        else { return }
         let expiry = Int(Date().timeIntervalSince1970 * 1000) + Self.presenceTTL.wholeMilliseconds
         let key = RedisKeys.boardPresence(board)
         var commands: [[any RedisArgumentConvertible]] = []
@@ -397,11 +408,13 @@ final class BoardHub: Service, Sendable {
     /// version PostgreSQL has), then delivers; when the log no longer holds them, every listener
     /// of the board is told to resync.
     private func refill(_ board: Int64) async {
-        guard let (from, target) = boards.withLock({ boards -> (Int64, Int64)? in
-            guard let entry = boards[board] else { return nil }
-            let target = entry.pending.keys.min().map { $0 - 1 } ?? max(entry.refillTarget, entry.lastVersion)
-            return (entry.lastVersion, target)
-        }) else { return }
+        guard
+            let (from, target) = boards.withLock({ boards -> (Int64, Int64)? in
+                guard let entry = boards[board] else { return nil }
+                let target = entry.pending.keys.min().map { $0 - 1 } ?? max(entry.refillTarget, entry.lastVersion)
+                return (entry.lastVersion, target)
+            })
+        else { return }
         metrics.gapRefills.increment()
         let result: History
         do {
@@ -437,7 +450,8 @@ final class BoardHub: Service, Sendable {
         guard through - after <= Self.maximumReplay else { return .pruned }
         let held = boards.withLock { boards -> [PushEvent]? in
             guard let recent = boards[board]?.recent, let first = recent.first, let last = recent.last,
-                  first.version <= after + 1, last.version >= through else { return nil }
+                first.version <= after + 1, last.version >= through
+            else { return nil }
             return Array(recent[Int(after + 1 - first.version)...Int(through - first.version)])
         }
         if let held { return .events(held) }
@@ -517,7 +531,9 @@ final class BoardHub: Service, Sendable {
     /// Closes connections whose session ended or token was revoked (4401) and ends subscriptions
     /// whose member left the board (`unsubscribed`, reason `forbidden`).
     func revalidate() async {
-        var sessions = Set<Int64>(), tokens = Set<Int64>(), pairs = Set<MemberPair>()
+        var sessions = Set<Int64>()
+        var tokens = Set<Int64>()
+        var pairs = Set<MemberPair>()
         for loop in loopHubs {
             guard let found = try? await loop.eventLoop.submit({ loop.credentialsAndMemberships() }).get() else { continue }
             sessions.formUnion(found.sessions)
@@ -526,23 +542,36 @@ final class BoardHub: Service, Sendable {
         }
         guard !sessions.isEmpty || !tokens.isEmpty else { return }
         do {
-            var liveSessions = Set<Int64>(), liveTokens = Set<Int64>(), members = Set<MemberPair>()
+            var liveSessions = Set<Int64>()
+            var liveTokens = Set<Int64>()
+            var members = Set<MemberPair>()
             if !sessions.isEmpty {
-                let rows = try await postgres.query("SELECT id FROM sessions WHERE id = ANY(\(Array(sessions))) AND expires_at > now()", logger: logger)
+                let rows = try await postgres.query(
+                    "SELECT id FROM sessions WHERE id = ANY(\(Array(sessions))) AND expires_at > now()",
+                    logger: logger
+                )
                 for try await id in rows.decode(Int64.self) { liveSessions.insert(id) }
             }
             if !tokens.isEmpty {
-                let rows = try await postgres.query("SELECT id FROM api_tokens WHERE id = ANY(\(Array(tokens))) AND revoked_at IS NULL", logger: logger)
+                let rows = try await postgres.query(
+                    "SELECT id FROM api_tokens WHERE id = ANY(\(Array(tokens))) AND revoked_at IS NULL",
+                    logger: logger
+                )
                 for try await id in rows.decode(Int64.self) { liveTokens.insert(id) }
             }
             if !pairs.isEmpty {
-                let boardIDs = Array(Set(pairs.map(\.board))), userIDs = Array(Set(pairs.map(\.user)))
-                let rows = try await postgres.query("""
+                let boardIDs = Array(Set(pairs.map(\.board)))
+                let userIDs = Array(Set(pairs.map(\.user)))
+                let rows = try await postgres.query(
+                    """
                     SELECT board_id, user_id FROM board_members WHERE board_id = ANY(\(boardIDs)) AND user_id = ANY(\(userIDs))
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
                 for try await (board, user) in rows.decode((Int64, Int64).self) { members.insert(MemberPair(board: board, user: user)) }
             }
-            let endedSessions = sessions.subtracting(liveSessions), revokedTokens = tokens.subtracting(liveTokens)
+            let endedSessions = sessions.subtracting(liveSessions)
+            let revokedTokens = tokens.subtracting(liveTokens)
             let lost = pairs.subtracting(members)
             forgetMemberships(lost)
             guard !endedSessions.isEmpty || !revokedTokens.isEmpty || !lost.isEmpty else { return }

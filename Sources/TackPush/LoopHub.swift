@@ -142,7 +142,9 @@ final class LoopHub: @unchecked Sendable {
 
     /// Every session, token and (board, user) pair followed on this loop, for the sweep.
     func credentialsAndMemberships() -> (sessions: Set<Int64>, tokens: Set<Int64>, pairs: Set<MemberPair>) {
-        var sessions = Set<Int64>(), tokens = Set<Int64>(), pairs = Set<MemberPair>()
+        var sessions = Set<Int64>()
+        var tokens = Set<Int64>()
+        var pairs = Set<MemberPair>()
         for connection in connections.values {
             switch connection.principal.credential {
             case .session(let id): sessions.insert(id)

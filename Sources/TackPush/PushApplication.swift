@@ -27,19 +27,27 @@ public struct PushServices {
 
 /// Builds the push role for `run push` and for tests. `registry` receives the push metrics
 /// (bootstrap the metrics system with it first).
-public func buildPushServices(config: TackConfiguration, postgres: PostgresClient, redis: RedisClient,
-                              registry: PrometheusCollectorRegistry, logger: Logger) -> PushServices {
+public func buildPushServices(
+    config: TackConfiguration,
+    postgres: PostgresClient,
+    redis: RedisClient,
+    registry: PrometheusCollectorRegistry,
+    logger: Logger
+) -> PushServices {
     let metrics = PushMetrics()
     let group = MultiThreadedEventLoopGroup.singleton
     let loopHubs = group.makeIterator().map { LoopHub(eventLoop: $0, metrics: metrics) }
     let hub = BoardHub(postgres: postgres, redis: redis, loopHubs: loopHubs, metrics: metrics, logger: logger)
-    let limits = PushLimits(maxSubscriptions: config.push.maxSubscriptions,
-                            pingInterval: .nanoseconds(Int64(config.push.pingInterval.inSeconds * 1e9)),
-                            drainWindow: .nanoseconds(Int64(config.push.drainSeconds.inSeconds * 1e9)))
+    let limits = PushLimits(
+        maxSubscriptions: config.push.maxSubscriptions,
+        pingInterval: .nanoseconds(Int64(config.push.pingInterval.inSeconds * 1e9)),
+        drainWindow: .nanoseconds(Int64(config.push.drainSeconds.inSeconds * 1e9))
+    )
     let authenticator = PushAuthenticator(
         sessions: SessionRepository(postgres: postgres, ttl: config.web.sessionTTL, logger: logger),
         tokens: APITokenRepository(postgres: postgres, logger: logger),
-        origin: PushAuthenticator.origin(of: config.web.baseURL))
+        origin: PushAuthenticator.origin(of: config.web.baseURL)
+    )
     let loops = Dictionary(uniqueKeysWithValues: loopHubs.map { (ObjectIdentifier($0.eventLoop), $0) })
     let draining = DrainFlag()
 
@@ -48,16 +56,27 @@ public func buildPushServices(config: TackConfiguration, postgres: PostgresClien
     router.get("/push/metrics") { _, _ -> Response in
         var bytes: [UInt8] = []
         registry.emit(into: &bytes)
-        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: bytes))
+        )
     }
     let sse = ServerSentEvents(authenticator: authenticator, hub: hub, loopHubs: loopHubs, limits: limits, draining: draining)
     router.get("/push/sse") { request, _ -> Response in try await sse.respond(request) }
     router.get("/push/ws") { _, _ -> Response in
-        PushRefusal(status: .badRequest, code: "websocket_expected", message: "Open /push/ws as a WebSocket (Upgrade: websocket, Sec-WebSocket-Version: 13).").response
+        PushRefusal(
+            status: .badRequest,
+            code: "websocket_expected",
+            message: "Open /push/ws as a WebSocket (Upgrade: websocket, Sec-WebSocket-Version: 13)."
+        ).response
     }
 
     let server = HTTPServerBuilder { responder in
-        PushChildChannel(responder: responder, authenticator: authenticator, limits: limits, draining: draining, logger: logger) { channel, principal, handler in
+        PushChildChannel(responder: responder, authenticator: authenticator, limits: limits, draining: draining, logger: logger) {
+            channel,
+            principal,
+            handler in
             let loop = loops[ObjectIdentifier(channel.eventLoop)] ?? loopHubs[0]
             return PushConnection(principal: principal, hub: loop, boards: hub, limits: limits, transport: handler)
         }
@@ -65,12 +84,19 @@ public func buildPushServices(config: TackConfiguration, postgres: PostgresClien
     let application = Application(
         router: router,
         server: server,
-        configuration: .init(address: .hostname(config.push.host, port: config.push.port), serverName: "Tack push", backlog: 4096,
-                             availableConnectionsDelegate: MaximumAvailableConnections(config.push.maxConnections, logger: logger)),
-        logger: logger)
+        configuration: .init(
+            address: .hostname(config.push.host, port: config.push.port),
+            serverName: "Tack push",
+            backlog: 4096,
+            availableConnectionsDelegate: MaximumAvailableConnections(config.push.maxConnections, logger: logger)
+        ),
+        logger: logger
+    )
     let drain = PushDrain(hubs: loopHubs, metrics: metrics, window: limits.drainWindow, draining: draining)
-    return PushServices(services: [LoopSweeps(hubs: loopHubs), hub, application, drain],
-                        load: { [("connections", String(metrics.openConnections))] })
+    return PushServices(
+        services: [LoopSweeps(hubs: loopHubs), hub, application, drain],
+        load: { [("connections", String(metrics.openConnections))] }
+    )
 }
 
 /// SIGTERM: refuse new connections, close every client with 1012 at random moments over the
@@ -137,7 +163,8 @@ struct PushAuthenticator: Sendable {
     let origin: String
 
     static func origin(of url: String) -> String {
-        guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(), let host = components.host?.lowercased() else {
+        guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(), let host = components.host?.lowercased()
+        else {
             return url
         }
         let defaultPort = scheme == "https" ? 443 : 80
@@ -146,7 +173,12 @@ struct PushAuthenticator: Sendable {
 
     /// `requireOrigin`: WebSocket handshakes with a cookie must carry the site's Origin (browsers
     /// send one; a page elsewhere must not ride the user's cookie). SSE only refuses a foreign one.
-    func authenticate(cookie: String?, authorization: String?, origin requestOrigin: String?, requireOrigin: Bool) async -> Result<Principal, PushRefusal> {
+    func authenticate(
+        cookie: String?,
+        authorization: String?,
+        origin requestOrigin: String?,
+        requireOrigin: Bool
+    ) async -> Result<Principal, PushRefusal> {
         if let authorization, authorization.lowercased().hasPrefix("bearer ") {
             let secret = String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)
             guard let found = try? await tokens.lookup(secret: secret) else {
@@ -155,14 +187,24 @@ struct PushAuthenticator: Sendable {
             return .success(Principal(userID: found.user.id, name: found.user.name, credential: .token(found.token.id)))
         }
         guard let token = Self.sessionToken(cookie) else {
-            return .failure(PushRefusal(status: .unauthorized, code: "not_signed_in", message: "Sign in first: send the session cookie or an API token (Authorization: Bearer)."))
+            return .failure(
+                PushRefusal(
+                    status: .unauthorized,
+                    code: "not_signed_in",
+                    message: "Sign in first: send the session cookie or an API token (Authorization: Bearer)."
+                )
+            )
         }
         if let requestOrigin {
             guard Self.origin(of: requestOrigin) == origin else {
-                return .failure(PushRefusal(status: .forbidden, code: "origin_forbidden", message: "This Origin may not open Tack's push connection."))
+                return .failure(
+                    PushRefusal(status: .forbidden, code: "origin_forbidden", message: "This Origin may not open Tack's push connection.")
+                )
             }
         } else if requireOrigin {
-            return .failure(PushRefusal(status: .forbidden, code: "origin_forbidden", message: "A session cookie is only accepted with the site's Origin header."))
+            return .failure(
+                PushRefusal(status: .forbidden, code: "origin_forbidden", message: "A session cookie is only accepted with the site's Origin header.")
+            )
         }
         guard let found = try? await sessions.lookup(token: token) else {
             return .failure(PushRefusal(status: .unauthorized, code: "not_signed_in", message: "The session has ended; sign in again."))
@@ -207,8 +249,14 @@ struct PushChildChannel: ServerChildChannel, HTTPChannelHandler {
     let logger: Logger
     let makeConnection: MakeConnection
 
-    init(responder: @escaping HTTPChannelHandler.Responder, authenticator: PushAuthenticator, limits: PushLimits, draining: DrainFlag,
-         logger: Logger, makeConnection: @escaping MakeConnection) {
+    init(
+        responder: @escaping HTTPChannelHandler.Responder,
+        authenticator: PushAuthenticator,
+        limits: PushLimits,
+        draining: DrainFlag,
+        logger: Logger,
+        makeConnection: @escaping MakeConnection
+    ) {
         self.responder = responder
         self.authenticator = authenticator
         self.limits = limits
@@ -251,14 +299,17 @@ struct PushChildChannel: ServerChildChannel, HTTPChannelHandler {
                 },
                 upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
-                        guard case .success(let principal)? = outcome.value else { throw PushRefusal(status: .unauthorized, code: "not_signed_in", message: "") }
+                        guard case .success(let principal)? = outcome.value else {
+                            throw PushRefusal(status: .unauthorized, code: "not_signed_in", message: "")
+                        }
                         let raw = RawFrameWriter()
                         try channel.pipeline.syncOperations.addHandler(raw, position: .first)
                         let handler = WebSocketPushHandler(limits: limits, raw: raw) { handler in makeConnection(channel, principal, handler) }
                         try channel.pipeline.syncOperations.addHandler(handler)
                         return Upgrade.websocket
                     }
-                })
+                }
+            )
             let configuration = NIOTypedHTTPServerUpgradeConfiguration<Upgrade>(
                 upgraders: [upgrader],
                 notUpgradingCompletionHandler: { channel in
@@ -266,11 +317,14 @@ struct PushChildChannel: ServerChildChannel, HTTPChannelHandler {
                         try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
                         try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(idleTimeout: nil, logger: logger))
                         let asyncChannel = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
-                            wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
+                            wrappingChannelSynchronously: channel,
+                            configuration: .init(isOutboundHalfClosureEnabled: true)
+                        )
                         if case .failure(let refusal)? = outcome.value { return Upgrade.refused(asyncChannel, refusal) }
                         return Upgrade.http(asyncChannel)
                     }
-                })
+                }
+            )
             var pipeline = NIOUpgradableHTTPServerPipelineConfiguration<Upgrade>(upgradeConfiguration: configuration)
             pipeline.enablePipelining = false
             pipeline.enableErrorHandling = false
@@ -291,9 +345,14 @@ struct PushChildChannel: ServerChildChannel, HTTPChannelHandler {
                 try await http.executeThenClose { _, outbound in
                     let body = refusal.body
                     try await outbound.write(contentsOf: [
-                        .head(HTTPResponse(status: refusal.status, headerFields: [
-                            .contentType: "application/json; charset=utf-8", .contentLength: String(body.readableBytes), .connection: "close",
-                        ])),
+                        .head(
+                            HTTPResponse(
+                                status: refusal.status,
+                                headerFields: [
+                                    .contentType: "application/json; charset=utf-8", .contentLength: String(body.readableBytes), .connection: "close",
+                                ]
+                            )
+                        ),
                         .body(body),
                         .end(nil),
                     ])

@@ -126,8 +126,12 @@ final class PushConnection {
         }
         if lastLimitNotice.map({ now - $0 > .seconds(1) }) ?? true {
             lastLimitNotice = now
-            send(ServerMessage.error(code: "rate_limited",
-                                     message: "More than \(limits.messagesPerSecond) messages per second; this one was dropped."))
+            send(
+                ServerMessage.error(
+                    code: "rate_limited",
+                    message: "More than \(limits.messagesPerSecond) messages per second; this one was dropped."
+                )
+            )
         }
         return false
     }
@@ -139,9 +143,13 @@ final class PushConnection {
                 boards.release(board: board, loop: hub, userID: principal.userID)
             }
         } else if subscriptions.count >= limits.maxSubscriptions {
-            send(ServerMessage.error(code: "too_many_subscriptions",
-                                     message: "A connection follows at most \(limits.maxSubscriptions) boards; unsubscribe from one first.",
-                                     board: board))
+            send(
+                ServerMessage.error(
+                    code: "too_many_subscriptions",
+                    message: "A connection follows at most \(limits.maxSubscriptions) boards; unsubscribe from one first.",
+                    board: board
+                )
+            )
             return
         }
         generation += 1
@@ -158,7 +166,9 @@ final class PushConnection {
                 self.start(board: board, after: after, generation: generation)
             case .success(.notFound):
                 self.subscriptions[board] = nil
-                self.send(ServerMessage.error(code: "board_not_found", message: "No board with this id, or you are not a member of it.", board: board))
+                self.send(
+                    ServerMessage.error(code: "board_not_found", message: "No board with this id, or you are not a member of it.", board: board)
+                )
             case .failure:
                 self.subscriptions[board] = nil
                 self.send(ServerMessage.error(code: "unavailable", message: "The server could not subscribe right now; try again.", board: board))

@@ -22,7 +22,8 @@ final class PushEvent: Sendable {
         version = event.version
         committedAt = event.createdAt.timeIntervalSince1970
         if event.kind == "member.removed", case .object(let payload)? = try? StrictJSON.parse(event.payload, limits: .stored),
-           case .integer(let user)? = payload["user_id"] {
+            case .integer(let user)? = payload["user_id"]
+        {
             removedUser = user
         } else {
             removedUser = nil
@@ -34,15 +35,25 @@ final class PushEvent: Sendable {
     /// Reads an event as `EventPublisher` publishes it (`BoardEvent.json`); nil for anything else.
     convenience init?(published bytes: some Collection<UInt8>) {
         guard case .object(let fields)? = try? StrictJSON.parse(bytes, limits: .stored),
-              case .integer(let board)? = fields["board_id"], case .integer(let version)? = fields["version"],
-              case .string(let kind)? = fields["kind"], case .string(let at)? = fields["created_at"],
-              let payload = fields["payload"], let createdAt = Self.parseTimestamp(at) else { return nil }
+            case .integer(let board)? = fields["board_id"], case .integer(let version)? = fields["version"],
+            case .string(let kind)? = fields["kind"], case .string(let at)? = fields["created_at"],
+            let payload = fields["payload"], let createdAt = Self.parseTimestamp(at)
+        else { return nil }
         func optionalID(_ key: String) -> Int64? {
             if case .integer(let id)? = fields[key] { return id }
             return nil
         }
-        self.init(BoardEvent(boardID: board, version: version, kind: kind, actorID: optionalID("actor_id"), cardID: optionalID("card_id"),
-                             payload: payload.serialized, createdAt: createdAt))
+        self.init(
+            BoardEvent(
+                boardID: board,
+                version: version,
+                kind: kind,
+                actorID: optionalID("actor_id"),
+                cardID: optionalID("card_id"),
+                payload: payload.serialized,
+                createdAt: createdAt
+            )
+        )
     }
 
     /// `2026-12-04T10:00:00.123Z`, the only shape `Timestamp.string(from:milliseconds:)` writes.
@@ -59,7 +70,8 @@ final class PushEvent: Sendable {
             return value
         }
         guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10), let hour = number(11..<13),
-              let minute = number(14..<16), let second = number(17..<19), let millis = number(20..<23) else { return nil }
+            let minute = number(14..<16), let second = number(17..<19), let millis = number(20..<23)
+        else { return nil }
         var components = DateComponents()
         (components.year, components.month, components.day) = (year, month, day)
         (components.hour, components.minute, components.second) = (hour, minute, second)

@@ -19,8 +19,12 @@ struct ServerSentEvents: Sendable {
     func respond(_ request: Request) async throws -> Response {
         if draining.isDraining { return PushRefusal.draining.response }
         let principal: Principal
-        switch await authenticator.authenticate(cookie: request.headers[.cookie], authorization: request.headers[.authorization],
-                                                origin: request.headers[.origin], requireOrigin: false) {
+        switch await authenticator.authenticate(
+            cookie: request.headers[.cookie],
+            authorization: request.headers[.authorization],
+            origin: request.headers[.origin],
+            requireOrigin: false
+        ) {
         case .success(let found): principal = found
         case .failure(let refusal): return refusal.response
         }
@@ -33,8 +37,11 @@ struct ServerSentEvents: Sendable {
             if !wanted.contains(board) { wanted.append(board) }
         }
         guard !wanted.isEmpty, wanted.count <= limits.maxSubscriptions else {
-            return PushRefusal(status: .badRequest, code: "invalid_field",
-                               message: "Name 1 to \(limits.maxSubscriptions) boards: /push/sse?board=B&board=C.").response
+            return PushRefusal(
+                status: .badRequest,
+                code: "invalid_field",
+                message: "Name 1 to \(limits.maxSubscriptions) boards: /push/sse?board=B&board=C."
+            ).response
         }
         let lastEventID = request.headers[HTTPField.Name("Last-Event-ID")!] ?? request.uri.queryParameters.get("last_event_id")
         guard let positions = Self.positions(lastEventID) else {
@@ -61,7 +68,9 @@ struct ServerSentEvents: Sendable {
         let drainWindow = limits.drainWindow
         return Response(
             status: .ok,
-            headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", .connection: "close", HTTPField.Name("X-Accel-Buffering")!: "no"],
+            headers: [
+                .contentType: "text/event-stream", .cacheControl: "no-cache", .connection: "close", HTTPField.Name("X-Accel-Buffering")!: "no",
+            ],
             body: .init { writer in
                 try await withGracefulShutdownHandler {
                     try await request.body.consumeWithCancellationOnInboundClose { _ in
@@ -78,7 +87,8 @@ struct ServerSentEvents: Sendable {
                 }
                 loop.eventLoop.execute { connection.value.connection.tearDown() }
                 try await writer.finish(nil)
-            })
+            }
+        )
     }
 
     /// `42:17,43:5` → [42: 17, 43: 5]; nil when malformed.

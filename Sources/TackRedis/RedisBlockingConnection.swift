@@ -36,8 +36,13 @@ public final class RedisBlockingConnection: Sendable {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<RESPValue, any Error>) in
                 connection.enqueue(
                     PendingRequest(
-                        payload: payload, replyCount: 1, waiter: .one(continuation),
-                        timeoutNanoseconds: timeoutNanoseconds, cancellation: flag))
+                        payload: payload,
+                        replyCount: 1,
+                        waiter: .one(continuation),
+                        timeoutNanoseconds: timeoutNanoseconds,
+                        cancellation: flag
+                    )
+                )
             }
         } onCancel: {
             flag.set()

@@ -1,6 +1,7 @@
 import Logging
 import ServiceLifecycle
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -177,8 +178,13 @@ public final class RedisClient: Service, Sendable {
         return try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<[RESPValue], any Error>) in
             connection.enqueue(
                 PendingRequest(
-                    payload: payload, replyCount: commands.count, waiter: .many(continuation),
-                    timeoutNanoseconds: timeout, cancellation: nil))
+                    payload: payload,
+                    replyCount: commands.count,
+                    waiter: .many(continuation),
+                    timeoutNanoseconds: timeout,
+                    cancellation: nil
+                )
+            )
         }
     }
 
@@ -307,8 +313,13 @@ public final class RedisClient: Service, Sendable {
         return try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<RESPValue, any Error>) in
             connection.enqueue(
                 PendingRequest(
-                    payload: payload, replyCount: 1, waiter: .one(continuation),
-                    timeoutNanoseconds: timeout, cancellation: nil))
+                    payload: payload,
+                    replyCount: 1,
+                    waiter: .one(continuation),
+                    timeoutNanoseconds: timeout,
+                    cancellation: nil
+                )
+            )
         }
     }
 

@@ -1,6 +1,7 @@
 import CHiredis
 import Logging
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -307,9 +308,14 @@ final class SubscriberCore: @unchecked Sendable {
         }
         do {
             let context = try HiredisContext.connect(
-                host: options.host, port: options.port, password: options.password, database: options.database,
-                connectTimeoutMs: options.connectTimeoutMilliseconds, socketTimeoutMs: options.socketTimeoutMilliseconds,
-                keepAlive: true)
+                host: options.host,
+                port: options.port,
+                password: options.password,
+                database: options.database,
+                connectTimeoutMs: options.connectTimeoutMilliseconds,
+                socketTimeoutMs: options.socketTimeoutMilliseconds,
+                keepAlive: true
+            )
             if !wanted.isEmpty {
                 var encoder = RESPCommandEncoder()
                 encoder.appendCommand(["SUBSCRIBE"] + wanted.sorted())
@@ -318,7 +324,8 @@ final class SubscriberCore: @unchecked Sendable {
             }
             logger.info(
                 hasConnectedBefore ? "Redis subscriber reconnected" : "Redis subscriber connected",
-                metadata: ["redis.channels": "\(wanted.count)"])
+                metadata: ["redis.channels": "\(wanted.count)"]
+            )
             hasConnectedBefore = true
             backoff.reset()
             nextAttemptAt = 0
@@ -331,7 +338,8 @@ final class SubscriberCore: @unchecked Sendable {
             lastFailure = message
             logger.warning(
                 "Redis subscriber could not connect",
-                metadata: ["error": "\(message)", "redis.retry_in_ms": "\(delay / 1_000_000)"])
+                metadata: ["error": "\(message)", "redis.retry_in_ms": "\(delay / 1_000_000)"]
+            )
             return false
         }
     }
@@ -360,7 +368,10 @@ final class SubscriberCore: @unchecked Sendable {
             if case .dropped = continuation.yield(RedisSubscriber.Message(channel: channel, payload: payload)) {
                 droppedMessages += 1
                 if droppedMessages == 1 || droppedMessages % 10_000 == 0 {
-                    logger.warning("Redis subscriber consumer is too slow; dropping oldest messages", metadata: ["redis.dropped": "\(droppedMessages)"])
+                    logger.warning(
+                        "Redis subscriber consumer is too slow; dropping oldest messages",
+                        metadata: ["redis.dropped": "\(droppedMessages)"]
+                    )
                 }
             }
         case "subscribe", "unsubscribe":

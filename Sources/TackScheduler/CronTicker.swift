@@ -24,7 +24,8 @@ public final class CronTicker: Service, Sendable {
     /// TTL (ms), job name, scheduled time (ms), now (ms), then the stream entry's fields.
     /// Returns -1 when the caller no longer owns the lease (nothing written), 0 when the tick was
     /// already claimed, 1 when it was enqueued.
-    static let tickScript = RedisScript("""
+    static let tickScript = RedisScript(
+        """
         if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
         local last = tonumber(redis.call('HGET', KEYS[4], ARGV[3] .. ':last_tick') or '0')
         if tonumber(ARGV[4]) > last then
@@ -35,7 +36,8 @@ public final class CronTicker: Service, Sendable {
         redis.call('HSET', KEYS[4], ARGV[3] .. ':enqueued_at', ARGV[5], ARGV[3] .. ':enqueued_tick', ARGV[4],
                    ARGV[3] .. ':enqueued_by', ARGV[1])
         return 1
-        """)
+        """
+    )
 
     /// What the tick script answered.
     public enum Outcome: Int, Sendable {
@@ -55,8 +57,14 @@ public final class CronTicker: Service, Sendable {
     let maximumSleep: Duration
 
     /// Creates the ticker for the enabled `jobs`; it schedules only while `lease` leads.
-    public init(lease: SchedulerLease, jobs: [ConfiguredCronJob], queue: JobQueue, redis: RedisClient, logger: Logger,
-                maximumSleep: Duration = .seconds(1)) {
+    public init(
+        lease: SchedulerLease,
+        jobs: [ConfiguredCronJob],
+        queue: JobQueue,
+        redis: RedisClient,
+        logger: Logger,
+        maximumSleep: Duration = .seconds(1)
+    ) {
         self.lease = lease
         self.jobs = jobs
         self.queue = queue
@@ -130,15 +138,23 @@ public final class CronTicker: Service, Sendable {
                 last = outcome
                 switch outcome {
                 case .notLeader:
-                    logger.warning("tick not enqueued: this process no longer holds the scheduler lease",
-                                   metadata: ["tack.cron.job": "\(entry.job.name)", "tack.cron.tick": "\(Timestamp.string(from: tick))"])
+                    logger.warning(
+                        "tick not enqueued: this process no longer holds the scheduler lease",
+                        metadata: ["tack.cron.job": "\(entry.job.name)", "tack.cron.tick": "\(Timestamp.string(from: tick))"]
+                    )
                     return .notLeader
                 case .alreadyClaimed:
-                    logger.debug("tick already enqueued by another leader", metadata: ["tack.cron.job": "\(entry.job.name)", "tack.cron.tick": "\(Timestamp.string(from: tick))"])
+                    logger.debug(
+                        "tick already enqueued by another leader",
+                        metadata: ["tack.cron.job": "\(entry.job.name)", "tack.cron.tick": "\(Timestamp.string(from: tick))"]
+                    )
                 case .enqueued:
                     let late = now.timeIntervalSince(tick)
-                    logger.log(level: late > 2 ? .info : .debug, "\(late > 2 ? "enqueued a missed tick" : "enqueued tick")",
-                               metadata: ["tack.cron.job": "\(entry.job.name)", "tack.cron.tick": "\(Timestamp.string(from: tick))"])
+                    logger.log(
+                        level: late > 2 ? .info : .debug,
+                        "\(late > 2 ? "enqueued a missed tick" : "enqueued tick")",
+                        metadata: ["tack.cron.job": "\(entry.job.name)", "tack.cron.tick": "\(Timestamp.string(from: tick))"]
+                    )
                 }
                 lastFired[entry.job.name] = tick
             }
@@ -155,12 +171,17 @@ public final class CronTicker: Service, Sendable {
         // A claim must outlive any chance of the tick being considered again: the catch-up window
         // plus a margin for clock skew between scheduler hosts.
         let claimTTL = entry.job.catchUp + .seconds(3600)
-        let args: [any RedisArgumentConvertible] = [lease.owner, claimTTL.wholeMilliseconds, entry.job.name, scheduledFor, now]
+        let args: [any RedisArgumentConvertible] =
+            [lease.owner, claimTTL.wholeMilliseconds, entry.job.name, scheduledFor, now]
             + job.streamFields(enqueuedAt: now).map { $0 as any RedisArgumentConvertible }
-        let reply = try await redis.evaluate(Self.tickScript,
-                                        keys: [RedisKeys.schedulerLeader, RedisKeys.schedulerTick(job: entry.job.name, scheduledFor: scheduledFor),
-                                               RedisKeys.queue(try queue.queue(for: entry.job.kind)), RedisKeys.schedulerJobs],
-                                        args: args)
+        let reply = try await redis.evaluate(
+            Self.tickScript,
+            keys: [
+                RedisKeys.schedulerLeader, RedisKeys.schedulerTick(job: entry.job.name, scheduledFor: scheduledFor),
+                RedisKeys.queue(try queue.queue(for: entry.job.kind)), RedisKeys.schedulerJobs,
+            ],
+            args: args
+        )
         guard let outcome = reply.int.flatMap(Outcome.init(rawValue:)) else {
             throw RedisError(.replyError, "unexpected reply from the tick script: \(reply)")
         }

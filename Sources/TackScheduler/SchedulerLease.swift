@@ -23,16 +23,19 @@ public final class SchedulerLease: Service, Sendable {
     }
 
     /// Extend the lease only if we still own it. Returns 1 when renewed.
-    static let renewScript = RedisScript("""
+    static let renewScript = RedisScript(
+        """
         if redis.call('GET', KEYS[1]) == ARGV[1] then
             return redis.call('PEXPIRE', KEYS[1], ARGV[2])
         end
         return 0
-        """)
+        """
+    )
 
     /// Delete the lease only if we still own it, so a stale leader never frees a successor's lease,
     /// and wake one waiting standby (KEYS[2], the handover list; the token expires if nobody waits).
-    static let releaseScript = RedisScript("""
+    static let releaseScript = RedisScript(
+        """
         if redis.call('GET', KEYS[1]) == ARGV[1] then
             redis.call('DEL', KEYS[1], KEYS[2])
             redis.call('RPUSH', KEYS[2], ARGV[1])
@@ -40,7 +43,8 @@ public final class SchedulerLease: Service, Sendable {
             return 1
         end
         return 0
-        """)
+        """
+    )
 
     /// This process's owner token: its registry id plus a random suffix, unique across restarts.
     public let owner: String
@@ -81,7 +85,11 @@ public final class SchedulerLease: Service, Sendable {
                 // The lease runs from when Redis extended it, which is after we sent the request.
                 let renewStart = ContinuousClock.now
                 do {
-                    let renewed = try await redis.evaluate(Self.renewScript, keys: [RedisKeys.schedulerLeader], args: [owner, timings.leaseTTL.wholeMilliseconds])
+                    let renewed = try await redis.evaluate(
+                        Self.renewScript,
+                        keys: [RedisKeys.schedulerLeader],
+                        args: [owner, timings.leaseTTL.wholeMilliseconds]
+                    )
                     if renewed.int == 1 {
                         lastRenewal = renewStart
                         lastRenewalAt.withLock { $0 = lastRenewal }
@@ -93,8 +101,10 @@ public final class SchedulerLease: Service, Sendable {
                     logger.warning("could not renew the scheduler lease", metadata: ["tack.error": "\(error)"])
                 }
                 if current == .leading && ContinuousClock.now - lastRenewal >= timings.renewDeadline {
-                    logger.warning("no lease renewal within the renew deadline; stopping scheduling before the lease can expire",
-                                   metadata: ["tack.scheduler.deadline": "\(timings.renewDeadline)"])
+                    logger.warning(
+                        "no lease renewal within the renew deadline; stopping scheduling before the lease can expire",
+                        metadata: ["tack.scheduler.deadline": "\(timings.renewDeadline)"]
+                    )
                     set(.standby(leader: nil))
                 }
                 try? await gracefulShutdownOrSleep(current == .leading ? timings.renewInterval : jittered(timings.retryInterval))
@@ -151,8 +161,10 @@ public final class SchedulerLease: Service, Sendable {
             try await cancelWhenGracefulShutdown {
                 try await self.redis.withBlockingConnection { connection in
                     let seconds = duration.inSeconds
-                    _ = try await connection.send(["BLPOP", RedisKeys.schedulerHandover, String(format: "%.3f", seconds)],
-                                                  timeout: duration + .seconds(5))
+                    _ = try await connection.send(
+                        ["BLPOP", RedisKeys.schedulerHandover, String(format: "%.3f", seconds)],
+                        timeout: duration + .seconds(5)
+                    )
                 }
             }
         } catch {

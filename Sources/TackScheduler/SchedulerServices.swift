@@ -6,7 +6,12 @@ import TackRedis
 
 /// Builds the scheduler role's services for `run scheduler` and for tests: the lease, and the
 /// ticker that fires the enabled cron jobs while the lease is held.
-public func buildSchedulerServices(config: TackConfiguration, processID: String, redis: RedisClient, logger: Logger) -> (lease: SchedulerLease, services: [any Service]) {
+public func buildSchedulerServices(
+    config: TackConfiguration,
+    processID: String,
+    redis: RedisClient,
+    logger: Logger
+) -> (lease: SchedulerLease, services: [any Service]) {
     let lease = SchedulerLease(processID: processID, redis: redis, timings: config.scheduler, logger: logger)
     let queue = JobQueue(redis: redis, routes: config.queues, logger: logger)
     let ticker = CronTicker(lease: lease, jobs: config.scheduler.jobs, queue: queue, redis: redis, logger: logger)
@@ -55,9 +60,14 @@ public struct CronJobState: Codable, Sendable {
                 let date = schedule.next(after: after)
                 if date != .distantFuture { next = Int((date.timeIntervalSince1970 * 1000).rounded()) }
             }
-            return CronJobState(name: job.name, schedule: configured.map { "\($0.schedule)" } ?? "off", enabled: configured != nil,
-                                lastEnqueuedTick: fields[job.name + ":enqueued_tick"].flatMap(Int.init),
-                                lastEnqueuedBy: fields[job.name + ":enqueued_by"], nextTick: next)
+            return CronJobState(
+                name: job.name,
+                schedule: configured.map { "\($0.schedule)" } ?? "off",
+                enabled: configured != nil,
+                lastEnqueuedTick: fields[job.name + ":enqueued_tick"].flatMap(Int.init),
+                lastEnqueuedBy: fields[job.name + ":enqueued_by"],
+                nextTick: next
+            )
         }
     }
 }

@@ -46,8 +46,10 @@ struct HealthController: Sendable {
         }
         let checks = ["postgres": await postgres, "redis": await redis, "schema": await schema]
         let ready = checks.values.allSatisfy(\.ok)
-        return EditedResponse(status: ready ? .ok : .serviceUnavailable,
-                              response: Readiness(status: ready ? "ready" : "not_ready", checks: checks))
+        return EditedResponse(
+            status: ready ? .ok : .serviceUnavailable,
+            response: Readiness(status: ready ? "ready" : "not_ready", checks: checks)
+        )
     }
 
     /// Runs one probe; the error text is a fixed phrase, never the server's words.

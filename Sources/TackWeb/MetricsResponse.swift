@@ -12,7 +12,10 @@ struct MetricsResponse: ResponseGenerator {
     func response(from request: Request, context: some RequestContext) throws -> Response {
         var bytes: [UInt8] = []
         registry.emit(into: &bytes)
-        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: bytes))
+        )
     }
 }

@@ -23,8 +23,14 @@ public struct WebDependencies: Sendable {
     public var metrics: PrometheusCollectorRegistry
 
     /// Groups the dependencies.
-    public init(config: TackConfiguration, postgres: PostgresClient, redis: RedisClient, migrations: [Migration],
-                passwordHasher: PasswordHasher = PasswordHasher(), metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+    public init(
+        config: TackConfiguration,
+        postgres: PostgresClient,
+        redis: RedisClient,
+        migrations: [Migration],
+        passwordHasher: PasswordHasher = PasswordHasher(),
+        metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
+    ) {
         self.config = config
         self.postgres = postgres
         self.redis = redis
@@ -49,13 +55,17 @@ public func buildWebRouter(_ deps: WebDependencies, logger: Logger) throws -> Ro
     // Control characters in paths (400) and 405 with Allow for a known path's other methods.
     let routeTable = RouteTable()
     router.add(middleware: RouteGuardMiddleware(table: routeTable))
-    router.add(middleware: AssetsMiddleware(publicDirectory: (deps.config.rootDirectory as NSString).appendingPathComponent("public"), logger: logger))
+    router.add(
+        middleware: AssetsMiddleware(publicDirectory: (deps.config.rootDirectory as NSString).appendingPathComponent("public"), logger: logger)
+    )
     HealthController(deps: deps, logger: logger).addRoutes(to: router)
     OpenAPIController(deps: deps, logger: logger).addRoutes(to: router.group("/api/v1"))
     // The pools: sizes, and use (PostgreSQL's gauges come from the pool itself, see
     // `Database.makeClient`; Redis's are read at each scrape).
     func gauge(_ subsystem: String, _ metric: String, _ unit: String, _ help: String) -> Gauge {
-        deps.metrics.makeGauge(descriptor: MetricNameDescriptor(namespace: "tack", subsystem: subsystem, metricName: metric, unitName: unit, helpText: help))
+        deps.metrics.makeGauge(
+            descriptor: MetricNameDescriptor(namespace: "tack", subsystem: subsystem, metricName: metric, unitName: unit, helpText: help)
+        )
     }
     gauge("postgres", "pool", "size", "PostgreSQL connections this process may open").set(Int64(deps.config.database.poolSize))
     gauge("redis", "pool", "size", "Redis pipelining connections of this process").set(Int64(deps.redis.configuration.poolSize))
@@ -75,12 +85,19 @@ public func buildWebRouter(_ deps: WebDependencies, logger: Logger) throws -> Ro
     let publisher = EventPublisher(redis: deps.redis, log: events, historySize: deps.config.events.historySize, logger: logger)
     let boards = BoardStore(postgres: deps.postgres, publisher: publisher, logger: logger)
     BoardController(store: boards, events: events, snapshots: SnapshotCache<ByteBuffer>()).addRoutes(to: router.group("/api/v1"))
-    WebhookController(store: WebhookStore(postgres: deps.postgres, logger: logger), boards: boards,
-                      allowPrivateTargets: deps.config.webhooks.allowPrivateTargets).addRoutes(to: router.group("/api/v1"))
+    WebhookController(
+        store: WebhookStore(postgres: deps.postgres, logger: logger),
+        boards: boards,
+        allowPrivateTargets: deps.config.webhooks.allowPrivateTargets
+    ).addRoutes(to: router.group("/api/v1"))
     NotificationController(repository: NotificationRepository(postgres: deps.postgres, logger: logger)).addRoutes(to: router.group("/api/v1"))
-    ExportController(store: ExportStore(postgres: deps.postgres, storageDirectory: deps.config.node.storageDirectory, logger: logger), boards: boards,
-                     queue: JobQueue(redis: deps.redis, routes: deps.config.queues, logger: logger), ttl: deps.config.exports.ttl)
-        .addRoutes(to: router.group("/api/v1"))
+    ExportController(
+        store: ExportStore(postgres: deps.postgres, storageDirectory: deps.config.node.storageDirectory, logger: logger),
+        boards: boards,
+        queue: JobQueue(redis: deps.redis, routes: deps.config.queues, logger: logger),
+        ttl: deps.config.exports.ttl
+    )
+    .addRoutes(to: router.group("/api/v1"))
     try PageController(deps: deps, store: boards, logger: logger).addRoutes(to: router)
     routeTable.load(router.routes)
     return router

@@ -12,8 +12,14 @@ import TackRedis
 /// email sweep.
 ///
 /// - Throws: a ``TackError`` naming `mail.from` when it is not an email address.
-public func buildWorkerServices(config: TackConfiguration, queues: [String], processID: String, postgres: PostgresClient,
-                                redis: RedisClient, logger: Logger) throws -> [any Service] {
+public func buildWorkerServices(
+    config: TackConfiguration,
+    queues: [String],
+    processID: String,
+    postgres: PostgresClient,
+    redis: RedisClient,
+    logger: Logger
+) throws -> [any Service] {
     let log = EventLog(postgres: postgres, logger: logger)
     let publisher = EventPublisher(redis: redis, log: log, historySize: config.events.historySize, logger: logger)
     let jobQueue = JobQueue(redis: redis, routes: config.queues, logger: logger)
@@ -35,13 +41,23 @@ public func buildWorkerServices(config: TackConfiguration, queues: [String], pro
     var services: [any Service] = [
         Sweeper("event relay", every: .seconds(1), logger: logger) { try await relay.sweepOnce() },
         Sweeper("webhook dispatch", every: .seconds(1), logger: logger) { try await webhooks.sweepOnce() },
-        Sweeper("export expiry", every: .seconds(60), logger: logger) { _ = try await exports.expire(); return false },
+        Sweeper("export expiry", every: .seconds(60), logger: logger) {
+            _ = try await exports.expire()
+            return false
+        },
     ]
     if let emails {
         handlers.append(emails)
         services.append(Sweeper("email sweep", every: .seconds(2), logger: logger) { try await emails.sweepOnce() })
     }
-    let worker = JobWorker(queue: jobQueue, queues: queues, handlers: handlers, settings: config.worker, redis: redis,
-                           consumer: processID, logger: logger)
+    let worker = JobWorker(
+        queue: jobQueue,
+        queues: queues,
+        handlers: handlers,
+        settings: config.worker,
+        redis: redis,
+        consumer: processID,
+        logger: logger
+    )
     return [worker] + services
 }

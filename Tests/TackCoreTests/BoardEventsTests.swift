@@ -4,6 +4,7 @@ import PostgresNIO
 import TackRedis
 import TackTestSupport
 import Testing
+
 @testable import TackCore
 
 @Suite("Board writes and their events, against real PostgreSQL and Redis")
@@ -23,9 +24,11 @@ struct BoardEventsTests {
     struct NoRow: Error {}
 
     func createUser(_ postgres: PostgresClient, _ email: String) async throws -> Int64 {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             INSERT INTO users (email, name, password_hash) VALUES (\(email), \(email), 'x') RETURNING id
-            """)
+            """
+        )
         for try await id in rows.decode(Int64.self) { return id }
         throw NoRow()
     }
@@ -42,8 +45,15 @@ struct BoardEventsTests {
                     group.addTask {
                         var seen: [Int64] = []
                         for n in 0..<50 {
-                            let (_, event) = try await store.createCard(boardID: board.id, actorID: user, columnID: column.id,
-                                                                        title: "card \(writer)-\(n)", description: "", index: nil, changes: CardChanges())
+                            let (_, event) = try await store.createCard(
+                                boardID: board.id,
+                                actorID: user,
+                                columnID: column.id,
+                                title: "card \(writer)-\(n)",
+                                description: "",
+                                index: nil,
+                                changes: CardChanges()
+                            )
                             seen.append(event.version)
                         }
                         return seen
@@ -55,7 +65,9 @@ struct BoardEventsTests {
             let events = try await log.events(boardID: board.id, after: 0, limit: 1000)
             #expect(events.map(\.version) == Array(1...402))
             #expect(events.filter { $0.kind == "card.created" }.count == 400)
-            let rows = try await postgres.query("SELECT count(*)::BIGINT, count(published_at)::BIGINT, max(version) FROM events WHERE board_id = \(board.id)")
+            let rows = try await postgres.query(
+                "SELECT count(*)::BIGINT, count(published_at)::BIGINT, max(version) FROM events WHERE board_id = \(board.id)"
+            )
             for try await (count, published, maxVersion) in rows.decode((Int64, Int64, Int64).self) {
                 #expect(count == 402)
                 #expect(published == 402)
@@ -91,8 +103,20 @@ struct BoardEventsTests {
                         var changes = CardChanges()
                         if n % 10 == 5 { changes.assignees = [ann] }
                         do {
-                            return (n, .success(try await store.createCard(boardID: board.id, actorID: actor, columnID: column, title: "c\(n)",
-                                                                            description: "", index: n % 10 == 9 ? 0 : nil, changes: changes)))
+                            return (
+                                n,
+                                .success(
+                                    try await store.createCard(
+                                        boardID: board.id,
+                                        actorID: actor,
+                                        columnID: column,
+                                        title: "c\(n)",
+                                        description: "",
+                                        index: n % 10 == 9 ? 0 : nil,
+                                        changes: changes
+                                    )
+                                )
+                            )
                         } catch {
                             return (n, .failure(error))
                         }
@@ -103,8 +127,10 @@ struct BoardEventsTests {
             var created: [Card] = []
             for (n, outcome) in outcomes {
                 switch (n % 10, outcome) {
-                case (3, .failure(let error)): #expect((error as? BoardError)?.kind == .forbidden("This needs the member role on the board; you are viewer."))
-                case (7, .failure(let error)): #expect((error as? BoardError)?.kind == .invalid(field: "column_id", message: "column_id is not a column of this board."))
+                case (3, .failure(let error)):
+                    #expect((error as? BoardError)?.kind == .forbidden("This needs the member role on the board; you are viewer."))
+                case (7, .failure(let error)):
+                    #expect((error as? BoardError)?.kind == .invalid(field: "column_id", message: "column_id is not a column of this board."))
                 case (let k, .success(let (card, event))) where k != 3 && k != 7:
                     #expect(card.title == "c\(n)" && event.cardID == card.id && event.kind == "card.created")
                     #expect(card.assignees == (k == 5 ? [ann] : []))
@@ -169,7 +195,17 @@ struct BoardEventsTests {
             let (done, _) = try await store.createColumn(boardID: board.id, actorID: user, name: "Done", wipLimit: 2, index: nil)
             var ids: [Int64] = []
             for n in 0..<5 {
-                ids.append(try await store.createCard(boardID: board.id, actorID: user, columnID: todo.id, title: "c\(n)", description: "", index: nil, changes: CardChanges()).0.id)
+                ids.append(
+                    try await store.createCard(
+                        boardID: board.id,
+                        actorID: user,
+                        columnID: todo.id,
+                        title: "c\(n)",
+                        description: "",
+                        index: nil,
+                        changes: CardChanges()
+                    ).0.id
+                )
             }
             let before = try await store.snapshot(boardID: board.id, userID: user).cards
             var move = CardChanges()
@@ -205,7 +241,15 @@ struct BoardEventsTests {
             let (column, _) = try await store.createColumn(boardID: board.id, actorID: ann, name: "Todo", wipLimit: nil, index: nil)
             var changes = CardChanges()
             changes.assignees = [bob]
-            let (card, _) = try await store.createCard(boardID: board.id, actorID: ann, columnID: column.id, title: "t", description: "", index: nil, changes: changes)
+            let (card, _) = try await store.createCard(
+                boardID: board.id,
+                actorID: ann,
+                columnID: column.id,
+                title: "t",
+                description: "",
+                index: nil,
+                changes: changes
+            )
             _ = try await store.createComment(boardID: board.id, cardID: card.id, actorID: ann, body: "ping @bob and @nobody")
             let rows = try await postgres.query("SELECT user_id, kind FROM notifications ORDER BY id")
             var seen: [String] = []

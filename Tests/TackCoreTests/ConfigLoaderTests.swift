@@ -1,6 +1,7 @@
 import Foundation
 import TackTestSupport
 import Testing
+
 @testable import TackCore
 
 @Suite("Configuration")
@@ -119,7 +120,11 @@ struct ConfigLoaderTests {
 
     @Test("rules between keys: the leader stands down before its lease can expire")
     func crossKeyRules() {
-        expectError("secret_key: \(secret)\nscheduler:\n  lease_ttl: 10\n  renew_deadline: 12\n", naming: "scheduler.renew_deadline", saying: "below scheduler.lease_ttl")
+        expectError(
+            "secret_key: \(secret)\nscheduler:\n  lease_ttl: 10\n  renew_deadline: 12\n",
+            naming: "scheduler.renew_deadline",
+            saying: "below scheduler.lease_ttl"
+        )
     }
 
     @Test("passwords in URLs never appear in errors or display targets")

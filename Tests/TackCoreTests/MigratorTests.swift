@@ -2,6 +2,7 @@ import Foundation
 import PostgresNIO
 import TackTestSupport
 import Testing
+
 @testable import TackCore
 
 @Suite("Migrations against a real PostgreSQL")

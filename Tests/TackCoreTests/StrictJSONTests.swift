@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import TackCore
 
 @Suite("StrictJSON: the parser of request bodies and push messages")
@@ -26,7 +27,7 @@ struct StrictJSONTests {
         let foundation = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
         #expect((foundation?["c"] as? [String: Any])?["d"] as? String == "e\né😀/")
         #expect(try StrictJSON.parse("9223372036854775807") == .integer(Int64.max))
-        #expect(try StrictJSON.parse("9223372036854775808") == .double(9223372036854775808))
+        #expect(try StrictJSON.parse("9223372036854775808") == .double(9_223_372_036_854_775_808))
         #expect(try StrictJSON.parse("1.0") == .double(1))
         #expect(try StrictJSON.parse(#""\ud83d\ude00""#) == .string("😀"))
         #expect(try StrictJSON.parse("[]") == .array([]))

@@ -1,23 +1,31 @@
 import Foundation
 import Testing
+
 @testable import TackCore
 
 @Suite("Webhook SSRF guard")
 struct WebhookTargetGuardTests {
-    @Test("internal IPv4 and IPv6 addresses are named as such", arguments: [
-        ("127.0.0.1", "loopback"), ("127.255.0.9", "loopback"), ("10.1.2.3", "private"), ("172.16.0.1", "private"), ("172.31.255.255", "private"),
-        ("192.168.1.1", "private"), ("169.254.169.254", "link-local"), ("100.64.0.1", "shared address space"), ("0.0.0.0", "this network"),
-        ("224.0.0.1", "multicast"), ("255.255.255.255", "reserved"), ("192.0.2.10", "documentation"), ("198.18.0.1", "benchmarking"),
-        ("::1", "loopback"), ("::", "unspecified"), ("fe80::1", "link-local"), ("fc00::1", "private (unique local)"), ("fd12:3456::1", "private (unique local)"),
-        ("ff02::1", "multicast"), ("::ffff:127.0.0.1", "an IPv4-mapped address"), ("::ffff:8.8.8.8", "an IPv4-mapped address"),
-        ("64:ff9b::a00:1", "an IPv4-translated (NAT64) address"), ("2001:db8::1", "documentation"),
-    ])
+    @Test(
+        "internal IPv4 and IPv6 addresses are named as such",
+        arguments: [
+            ("127.0.0.1", "loopback"), ("127.255.0.9", "loopback"), ("10.1.2.3", "private"), ("172.16.0.1", "private"), ("172.31.255.255", "private"),
+            ("192.168.1.1", "private"), ("169.254.169.254", "link-local"), ("100.64.0.1", "shared address space"), ("0.0.0.0", "this network"),
+            ("224.0.0.1", "multicast"), ("255.255.255.255", "reserved"), ("192.0.2.10", "documentation"), ("198.18.0.1", "benchmarking"),
+            ("::1", "loopback"), ("::", "unspecified"), ("fe80::1", "link-local"), ("fc00::1", "private (unique local)"),
+            ("fd12:3456::1", "private (unique local)"),
+            ("ff02::1", "multicast"), ("::ffff:127.0.0.1", "an IPv4-mapped address"), ("::ffff:8.8.8.8", "an IPv4-mapped address"),
+            ("64:ff9b::a00:1", "an IPv4-translated (NAT64) address"), ("2001:db8::1", "documentation"),
+        ]
+    )
     func internalAddresses(address: String, reason: String) throws {
         let parsed = try #require(IPAddress(address))
         #expect(parsed.internalReason == reason)
     }
 
-    @Test("public addresses pass", arguments: ["8.8.8.8", "1.1.1.1", "172.32.0.1", "172.15.255.255", "100.128.0.1", "2606:4700:4700::1111", "2a00:1450:4001::200e"])
+    @Test(
+        "public addresses pass",
+        arguments: ["8.8.8.8", "1.1.1.1", "172.32.0.1", "172.15.255.255", "100.128.0.1", "2606:4700:4700::1111", "2a00:1450:4001::200e"]
+    )
     func publicAddresses(address: String) throws {
         #expect(try #require(IPAddress(address)).internalReason == nil)
     }

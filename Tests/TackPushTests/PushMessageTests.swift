@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TackCore
+import Testing
+
 @testable import TackPush
 
 @Suite("Push protocol messages: client messages, published events, SSE positions")
@@ -51,16 +52,26 @@ struct PushMessageTests {
 
     @Test("a published event is read back exactly, and the client message carries the same fields")
     func publishedEvent() throws {
-        let event = BoardEvent(boardID: 42, version: 7, kind: "member.removed", actorID: 3, cardID: nil,
-                               payload: #"{"user_id":9}"#, createdAt: Date(timeIntervalSince1970: 1_764_846_000.123))
+        let event = BoardEvent(
+            boardID: 42,
+            version: 7,
+            kind: "member.removed",
+            actorID: 3,
+            cardID: nil,
+            payload: #"{"user_id":9}"#,
+            createdAt: Date(timeIntervalSince1970: 1_764_846_000.123)
+        )
         let parsed = try #require(PushEvent(published: Array(event.json.utf8)))
         #expect(parsed.board == 42 && parsed.version == 7 && parsed.removedUser == 9)
         #expect(abs(parsed.committedAt - 1_764_846_000.123) < 0.001)
         let message = try StrictJSON.parse(parsed.json.readableBytesView)
-        #expect(message == .object([
-            "type": .string("event"), "board": .integer(42), "version": .integer(7), "kind": .string("member.removed"),
-            "actor": .integer(3), "card": .null, "at": .string("2025-12-04T11:00:00.123Z"), "data": .object(["user_id": .integer(9)]),
-        ]))
+        #expect(
+            message
+                == .object([
+                    "type": .string("event"), "board": .integer(42), "version": .integer(7), "kind": .string("member.removed"),
+                    "actor": .integer(3), "card": .null, "at": .string("2025-12-04T11:00:00.123Z"), "data": .object(["user_id": .integer(9)]),
+                ])
+        )
         #expect(PushEvent(published: Array(#"{"presence":42}"#.utf8)) == nil)
         #expect(PushEvent(published: Array("garbage".utf8)) == nil)
     }

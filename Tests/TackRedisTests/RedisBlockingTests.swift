@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TackRedis
+import Testing
 
 /// Streams and blocking reads on dedicated connections.
 @Suite("Blocking connections and streams")
@@ -18,7 +18,8 @@ struct RedisBlockingTests {
                     try await client.withBlockingConnection { connection in
                         try await connection.send(
                             ["XREADGROUP", "GROUP", "workers", "w1", "COUNT", 1, "BLOCK", 10_000, "STREAMS", stream, ">"],
-                            timeout: .seconds(15))
+                            timeout: .seconds(15)
+                        )
                     }
                 }
                 group.addTask {
@@ -52,7 +53,9 @@ struct RedisBlockingTests {
             try await client.withBlockingConnection { connection in
                 let start = ContinuousClock.now
                 let reply = try await connection.send(
-                    ["XREADGROUP", "GROUP", "g", "c", "BLOCK", 700, "STREAMS", stream, ">"], timeout: .seconds(5))
+                    ["XREADGROUP", "GROUP", "g", "c", "BLOCK", 700, "STREAMS", stream, ">"],
+                    timeout: .seconds(5)
+                )
                 #expect(reply == .null)
                 #expect(secondsSince(start) >= 0.65)
                 // BLPOP uses the same path.

@@ -1,7 +1,7 @@
 import Foundation
 import ServiceLifecycle
-import Testing
 import TackRedis
+import Testing
 
 /// Commands through the pool against the shared test Redis.
 @Suite("RedisClient")

@@ -1,7 +1,7 @@
 import Foundation
+import TackRedis
 import TackTestSupport
 import Testing
-import TackRedis
 
 /// Outages and authentication, each against a redis-server of its own that the test stops and
 /// starts again on the same port.

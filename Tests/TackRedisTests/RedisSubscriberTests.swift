@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TackRedis
+import Testing
 
 /// Pub/sub through RedisSubscriber.
 @Suite("RedisSubscriber")

@@ -1,9 +1,9 @@
 import Foundation
 import Logging
 import Synchronization
-import Testing
 import TackRedis
 import TackTestSupport
+import Testing
 
 #if canImport(Glibc)
 import Glibc
@@ -128,10 +128,11 @@ final class PrivateRedisServer: Sendable {
     func start() async throws {
         let server = Process()
         server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        server.arguments = [
-            "redis-server", "--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--daemonize", "no", "--loglevel", "warning",
-        ] + extraArguments
+        server.arguments =
+            [
+                "redis-server", "--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                "--daemonize", "no", "--loglevel", "warning",
+            ] + extraArguments
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
         try server.run()

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import TackCore
 
 /// A UTC instant written as ISO 8601, e.g. "2024-03-10T12:34:56Z".
@@ -73,14 +74,16 @@ struct CronFieldScheduleTests {
     }
 
     @Test func thirtyFirstSkipsShortMonths() throws {
-        #expect(try sequence("0 0 31 * *", after: "2024-01-31T00:00:00Z", count: 6) == [
-            iso("2024-03-31T00:00:00Z"),
-            iso("2024-05-31T00:00:00Z"),
-            iso("2024-07-31T00:00:00Z"),
-            iso("2024-08-31T00:00:00Z"),
-            iso("2024-10-31T00:00:00Z"),
-            iso("2024-12-31T00:00:00Z"),
-        ])
+        #expect(
+            try sequence("0 0 31 * *", after: "2024-01-31T00:00:00Z", count: 6) == [
+                iso("2024-03-31T00:00:00Z"),
+                iso("2024-05-31T00:00:00Z"),
+                iso("2024-07-31T00:00:00Z"),
+                iso("2024-08-31T00:00:00Z"),
+                iso("2024-10-31T00:00:00Z"),
+                iso("2024-12-31T00:00:00Z"),
+            ]
+        )
         #expect(try next("0 0 31 * *", after: "2024-12-31T00:00:00Z") == iso("2025-01-31T00:00:00Z"))
     }
 
@@ -101,73 +104,95 @@ struct CronFieldScheduleTests {
 
     @Test func dayOfMonthOrDayOfWeekWhenBothRestricted() throws {
         // The 13th or any Friday. 2024-09-13 is a Friday; 2024-10-13 a Sunday.
-        #expect(try sequence("0 0 13 * 5", after: "2024-09-01T00:00:00Z", count: 8) == [
-            iso("2024-09-06T00:00:00Z"),
-            iso("2024-09-13T00:00:00Z"),
-            iso("2024-09-20T00:00:00Z"),
-            iso("2024-09-27T00:00:00Z"),
-            iso("2024-10-04T00:00:00Z"),
-            iso("2024-10-11T00:00:00Z"),
-            iso("2024-10-13T00:00:00Z"),
-            iso("2024-10-18T00:00:00Z"),
-        ])
+        #expect(
+            try sequence("0 0 13 * 5", after: "2024-09-01T00:00:00Z", count: 8) == [
+                iso("2024-09-06T00:00:00Z"),
+                iso("2024-09-13T00:00:00Z"),
+                iso("2024-09-20T00:00:00Z"),
+                iso("2024-09-27T00:00:00Z"),
+                iso("2024-10-04T00:00:00Z"),
+                iso("2024-10-11T00:00:00Z"),
+                iso("2024-10-13T00:00:00Z"),
+                iso("2024-10-18T00:00:00Z"),
+            ]
+        )
     }
 
     @Test func onlyOneDayFieldRestrictedMeansThatFieldAlone() throws {
-        #expect(try sequence("0 0 * * 5", after: "2024-09-01T00:00:00Z", count: 2) == [
-            iso("2024-09-06T00:00:00Z"), iso("2024-09-13T00:00:00Z"),
-        ])
-        #expect(try sequence("0 0 13 * *", after: "2024-09-01T00:00:00Z", count: 2) == [
-            iso("2024-09-13T00:00:00Z"), iso("2024-10-13T00:00:00Z"),
-        ])
+        #expect(
+            try sequence("0 0 * * 5", after: "2024-09-01T00:00:00Z", count: 2) == [
+                iso("2024-09-06T00:00:00Z"), iso("2024-09-13T00:00:00Z"),
+            ]
+        )
+        #expect(
+            try sequence("0 0 13 * *", after: "2024-09-01T00:00:00Z", count: 2) == [
+                iso("2024-09-13T00:00:00Z"), iso("2024-10-13T00:00:00Z"),
+            ]
+        )
         // As in Vixie cron, a day field starting with `*` counts as unrestricted, so `*/2` (odd days)
         // AND Friday: the Fridays of September 2024 fall on the 6th, 13th, 20th and 27th.
-        #expect(try sequence("0 0 */2 * FRI", after: "2024-09-01T00:00:00Z", count: 2) == [
-            iso("2024-09-13T00:00:00Z"), iso("2024-09-27T00:00:00Z"),
-        ])
+        #expect(
+            try sequence("0 0 */2 * FRI", after: "2024-09-01T00:00:00Z", count: 2) == [
+                iso("2024-09-13T00:00:00Z"), iso("2024-09-27T00:00:00Z"),
+            ]
+        )
     }
 
     @Test(arguments: ["0 12 * * 0", "0 12 * * 7", "0 12 * * SUN", "0 12 * * sun"])
     func sundayIsZeroSevenOrSun(expression: String) throws {
         // 2024-03-06 is a Wednesday, 2024-03-10 a Sunday.
-        #expect(try sequence(expression, after: "2024-03-06T00:00:00Z", count: 2) == [
-            iso("2024-03-10T12:00:00Z"), iso("2024-03-17T12:00:00Z"),
-        ])
+        #expect(
+            try sequence(expression, after: "2024-03-06T00:00:00Z", count: 2) == [
+                iso("2024-03-10T12:00:00Z"), iso("2024-03-17T12:00:00Z"),
+            ]
+        )
     }
 
     @Test func rangeEndingAtSevenIncludesSunday() throws {
         // Friday, Saturday, Sunday.
-        #expect(try sequence("0 0 * * 5-7", after: "2024-03-06T00:00:00Z", count: 4) == [
-            iso("2024-03-08T00:00:00Z"), iso("2024-03-09T00:00:00Z"),
-            iso("2024-03-10T00:00:00Z"), iso("2024-03-15T00:00:00Z"),
-        ])
+        #expect(
+            try sequence("0 0 * * 5-7", after: "2024-03-06T00:00:00Z", count: 4) == [
+                iso("2024-03-08T00:00:00Z"), iso("2024-03-09T00:00:00Z"),
+                iso("2024-03-10T00:00:00Z"), iso("2024-03-15T00:00:00Z"),
+            ]
+        )
     }
 
     @Test func monthAndDayNamesInAnyCase() throws {
-        #expect(try sequence("0 0 1 jan,Jul *", after: "2024-02-01T00:00:00Z", count: 2) == [
-            iso("2024-07-01T00:00:00Z"), iso("2025-01-01T00:00:00Z"),
-        ])
+        #expect(
+            try sequence("0 0 1 jan,Jul *", after: "2024-02-01T00:00:00Z", count: 2) == [
+                iso("2024-07-01T00:00:00Z"), iso("2025-01-01T00:00:00Z"),
+            ]
+        )
         // JAN-MAY/2: January, March, May.
-        #expect(try sequence("0 0 1 JAN-MAY/2 *", after: "2024-01-01T00:00:00Z", count: 3) == [
-            iso("2024-03-01T00:00:00Z"), iso("2024-05-01T00:00:00Z"), iso("2025-01-01T00:00:00Z"),
-        ])
+        #expect(
+            try sequence("0 0 1 JAN-MAY/2 *", after: "2024-01-01T00:00:00Z", count: 3) == [
+                iso("2024-03-01T00:00:00Z"), iso("2024-05-01T00:00:00Z"), iso("2025-01-01T00:00:00Z"),
+            ]
+        )
         #expect(try next("0 8 * * Mon-Fri", after: "2024-03-08T08:00:00Z") == iso("2024-03-11T08:00:00Z"))
         #expect(try next("0 8 * * tue,THU", after: "2024-03-08T08:00:00Z") == iso("2024-03-12T08:00:00Z"))
     }
 
     @Test func listsRangesAndSteps() throws {
-        #expect(try sequence("0,30 8,20 * * *", after: "2024-03-10T08:00:00Z", count: 4) == [
-            iso("2024-03-10T08:30:00Z"), iso("2024-03-10T20:00:00Z"),
-            iso("2024-03-10T20:30:00Z"), iso("2024-03-11T08:00:00Z"),
-        ])
-        #expect(try sequence("10-30/10 * * * *", after: "2024-03-10T08:00:00Z", count: 4) == [
-            iso("2024-03-10T08:10:00Z"), iso("2024-03-10T08:20:00Z"),
-            iso("2024-03-10T08:30:00Z"), iso("2024-03-10T09:10:00Z"),
-        ])
+        #expect(
+            try sequence("0,30 8,20 * * *", after: "2024-03-10T08:00:00Z", count: 4) == [
+                iso("2024-03-10T08:30:00Z"), iso("2024-03-10T20:00:00Z"),
+                iso("2024-03-10T20:30:00Z"), iso("2024-03-11T08:00:00Z"),
+            ]
+        )
+        #expect(
+            try sequence("10-30/10 * * * *", after: "2024-03-10T08:00:00Z", count: 4) == [
+                iso("2024-03-10T08:10:00Z"), iso("2024-03-10T08:20:00Z"),
+                iso("2024-03-10T08:30:00Z"), iso("2024-03-10T09:10:00Z"),
+            ]
+        )
         // `a/n` runs from a to the field's maximum: 5, 25, 45.
-        #expect(try sequence("5/20 * * * *", after: "2024-03-10T08:46:00Z", count: 3) == [
-            iso("2024-03-10T09:05:00Z"), iso("2024-03-10T09:25:00Z"), iso("2024-03-10T09:45:00Z"),
-        ])
+        #expect(
+            try sequence("5/20 * * * *", after: "2024-03-10T08:46:00Z", count: 3) == [
+                iso("2024-03-10T09:05:00Z"), iso("2024-03-10T09:25:00Z"), iso("2024-03-10T09:45:00Z"),
+            ]
+        )
         // Hours 0, 6, 12, 18 at minute 59.
         #expect(try next("59 */6 * * *", after: "2024-03-10T18:59:00Z") == iso("2024-03-11T00:59:00Z"))
     }
@@ -216,18 +241,19 @@ struct CronFieldScheduleTests {
     func agreesWithMinuteByMinuteSearch(expression: String) throws {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
-        let matches: (DateComponents) -> Bool = switch expression {
-        case "*/15 9-17 * * 1-5":
-            { $0.minute! % 15 == 0 && (9...17).contains($0.hour!) && (2...6).contains($0.weekday!) }
-        case "0 0 13 * 5":
-            { $0.minute! == 0 && $0.hour! == 0 && ($0.day! == 13 || $0.weekday! == 6) }
-        case "5,35 */7 1-3,28-31 * *":
-            { [5, 35].contains($0.minute!) && [0, 7, 14, 21].contains($0.hour!) && ($0.day! <= 3 || $0.day! >= 28) }
-        case "0 12 * feb,mar SAT":
-            { $0.minute! == 0 && $0.hour! == 12 && [2, 3].contains($0.month!) && $0.weekday! == 7 }
-        default:
-            { $0.minute! == 0 && $0.hour! == 0 && $0.weekday! == 1 }
-        }
+        let matches: (DateComponents) -> Bool =
+            switch expression {
+            case "*/15 9-17 * * 1-5":
+                { $0.minute! % 15 == 0 && (9...17).contains($0.hour!) && (2...6).contains($0.weekday!) }
+            case "0 0 13 * 5":
+                { $0.minute! == 0 && $0.hour! == 0 && ($0.day! == 13 || $0.weekday! == 6) }
+            case "5,35 */7 1-3,28-31 * *":
+                { [5, 35].contains($0.minute!) && [0, 7, 14, 21].contains($0.hour!) && ($0.day! <= 3 || $0.day! >= 28) }
+            case "0 12 * feb,mar SAT":
+                { $0.minute! == 0 && $0.hour! == 12 && [2, 3].contains($0.month!) && $0.weekday! == 7 }
+            default:
+                { $0.minute! == 0 && $0.hour! == 0 && $0.weekday! == 1 }
+            }
         let start = iso("2024-01-27T10:17:00Z")
         let end = iso("2024-04-02T00:00:00Z")
         var expected: [Date] = []
@@ -280,17 +306,21 @@ struct CronIntervalScheduleTests {
 struct CronFireTimesTests {
     @Test func halfOpenWindowOldestFirst() throws {
         let schedule = try CronSchedule(parsing: "*/15 * * * *")
-        #expect(schedule.fireTimes(after: iso("2024-01-01T00:00:00Z"), through: iso("2024-01-01T01:00:00Z"), limit: 10) == [
-            iso("2024-01-01T00:15:00Z"), iso("2024-01-01T00:30:00Z"),
-            iso("2024-01-01T00:45:00Z"), iso("2024-01-01T01:00:00Z"),
-        ])
+        #expect(
+            schedule.fireTimes(after: iso("2024-01-01T00:00:00Z"), through: iso("2024-01-01T01:00:00Z"), limit: 10) == [
+                iso("2024-01-01T00:15:00Z"), iso("2024-01-01T00:30:00Z"),
+                iso("2024-01-01T00:45:00Z"), iso("2024-01-01T01:00:00Z"),
+            ]
+        )
     }
 
     @Test func limitKeepsTheOldest() throws {
         let schedule = try CronSchedule(parsing: "*/15 * * * *")
-        #expect(schedule.fireTimes(after: iso("2024-01-01T00:00:00Z"), through: iso("2024-01-02T00:00:00Z"), limit: 2) == [
-            iso("2024-01-01T00:15:00Z"), iso("2024-01-01T00:30:00Z"),
-        ])
+        #expect(
+            schedule.fireTimes(after: iso("2024-01-01T00:00:00Z"), through: iso("2024-01-02T00:00:00Z"), limit: 2) == [
+                iso("2024-01-01T00:15:00Z"), iso("2024-01-01T00:30:00Z"),
+            ]
+        )
         #expect(schedule.fireTimes(after: iso("2024-01-01T00:00:00Z"), through: iso("2024-01-02T00:00:00Z"), limit: 0).isEmpty)
         #expect(schedule.fireTimes(after: iso("2024-01-01T00:00:00Z"), through: iso("2024-01-02T00:00:00Z"), limit: -1).isEmpty)
     }
@@ -314,9 +344,11 @@ struct CronFireTimesTests {
 
     @Test func yearlyAcrossADecade() throws {
         let schedule = try CronSchedule(parsing: "@yearly")
-        #expect(schedule.fireTimes(after: iso("2024-06-01T00:00:00Z"), through: iso("2034-06-01T00:00:00Z"), limit: 3) == [
-            iso("2025-01-01T00:00:00Z"), iso("2026-01-01T00:00:00Z"), iso("2027-01-01T00:00:00Z"),
-        ])
+        #expect(
+            schedule.fireTimes(after: iso("2024-06-01T00:00:00Z"), through: iso("2034-06-01T00:00:00Z"), limit: 3) == [
+                iso("2025-01-01T00:00:00Z"), iso("2026-01-01T00:00:00Z"), iso("2027-01-01T00:00:00Z"),
+            ]
+        )
         #expect(schedule.fireTimes(after: iso("2024-06-01T00:00:00Z"), through: iso("2034-06-01T00:00:00Z"), limit: 100).count == 10)
     }
 }
@@ -366,7 +398,10 @@ struct CronParseErrorTests {
         ("@every 5m 10s", "interval", "expected one duration after @every, got 2 words"),
         ("@every 99999999999999h", "interval", "duration 99999999999999h is too long"),
         // Shortcuts.
-        ("@reboot", "expression", "unknown shortcut @reboot; expected @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly or @every <duration>"),
+        (
+            "@reboot", "expression",
+            "unknown shortcut @reboot; expected @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly or @every <duration>"
+        ),
         ("@daily 3", "expression", "@daily takes no arguments"),
     ])
     func rejects(expression: String, field: String, message: String) {

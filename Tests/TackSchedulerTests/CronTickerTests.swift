@@ -5,6 +5,7 @@ import TackCore
 import TackRedis
 import TackTestSupport
 import Testing
+
 @testable import TackScheduler
 
 /// Which ticks a leader fires: catch-up after a takeover (no servers needed).
@@ -16,7 +17,7 @@ struct CronCatchUpTests {
     @Test("missed ticks inside the catch-up window fire once each, oldest first; older ones are skipped")
     func windowed() {
         let ticks = CronTicker.dueTicks(schedule: every1s, catchUp: .seconds(10), lastFired: now.addingTimeInterval(-60), now: now)
-        #expect(ticks.count == 11)   // now-10 ... now
+        #expect(ticks.count == 11)  // now-10 ... now
         #expect(ticks.first == now.addingTimeInterval(-10))
         #expect(ticks.last == now)
         #expect(Set(ticks).count == ticks.count)
@@ -32,7 +33,7 @@ struct CronCatchUpTests {
     func latestOnly() throws {
         let hourly = try CronSchedule(parsing: "@hourly")
         let half: Int = 1_700_000_000 - 1_700_000_000 % 3600 + 1800
-        let at = Date(timeIntervalSince1970: Double(half))   // half past an hour
+        let at = Date(timeIntervalSince1970: Double(half))  // half past an hour
         let ticks = CronTicker.dueTicks(schedule: hourly, catchUp: .zero, lastFired: at.addingTimeInterval(-5 * 3600), now: at)
         #expect(ticks == [at.addingTimeInterval(-1800)])
         // Nothing missed: nothing fires.
@@ -75,7 +76,8 @@ struct SchedulerConfigTests {
 
     @Test("jobs are enabled, disabled and rescheduled from the config")
     func reschedule() throws {
-        let config = try load("""
+        let config = try load(
+            """
             scheduler:
               jobs:
                 reminders: "*/5 * * * *"
@@ -84,7 +86,8 @@ struct SchedulerConfigTests {
             retention:
               events: 90
               webhook_deliveries: 0
-            """)
+            """
+        )
         let jobs = Dictionary(uniqueKeysWithValues: config.scheduler.jobs.map { ($0.job.name, $0.schedule.description) })
         #expect(jobs["reminders"] == "*/5 * * * *")
         #expect(jobs["board_snapshots"] == nil)
@@ -101,22 +104,30 @@ struct SchedulerConfigTests {
 
     @Test("a bad expression is named with its file line, job and field; exit status 2")
     func badExpression() throws {
-        let e = try #require(error("""
-            scheduler:
-              jobs:
-                reminders: "61 * * * *"
-            """))
+        let e = try #require(
+            error(
+                """
+                scheduler:
+                  jobs:
+                    reminders: "61 * * * *"
+                """
+            )
+        )
         #expect(e.code == .invalidConfig && e.exitCode == 2)
         #expect(e.description.contains(":4: scheduler.jobs.reminders: minute: 61 is out of range 0-59"), "\(e)")
     }
 
     @Test("an unknown job is named, with a suggestion")
     func unknownJob() throws {
-        let e = try #require(error("""
-            scheduler:
-              jobs:
-                reminder: "@hourly"
-            """))
+        let e = try #require(
+            error(
+                """
+                scheduler:
+                  jobs:
+                    reminder: "@hourly"
+                """
+            )
+        )
         #expect(e.description.contains(":4: scheduler.jobs.reminder: unknown job; did you mean `reminders`?"), "\(e)")
     }
 
@@ -136,13 +147,20 @@ struct CronTickScriptTests {
     let logger = Logger(label: "tack.test.scheduler")
 
     /// A ticker for the probe job whose queue is private to the test, and a lease that is not running.
-    func makeTicker(_ config: TackConfiguration, _ redis: RedisClient, processID: String = "test/scheduler/1") -> (CronTicker, SchedulerLease, String) {
+    func makeTicker(_ config: TackConfiguration, _ redis: RedisClient, processID: String = "test/scheduler/1") -> (CronTicker, SchedulerLease, String)
+    {
         let queueName = TestServers.uniqueName("sched")
         var routes = config.queues
         routes["diagnostics"] = queueName
         let lease = SchedulerLease(processID: processID, redis: redis, timings: config.scheduler, logger: logger)
         let probe = ConfiguredCronJob(job: ScheduledJob.named("probe")!, schedule: try! CronSchedule(parsing: "@every 1s"))
-        let ticker = CronTicker(lease: lease, jobs: [probe], queue: JobQueue(redis: redis, routes: routes, logger: logger), redis: redis, logger: logger)
+        let ticker = CronTicker(
+            lease: lease,
+            jobs: [probe],
+            queue: JobQueue(redis: redis, routes: routes, logger: logger),
+            redis: redis,
+            logger: logger
+        )
         return (ticker, lease, queueName)
     }
 
@@ -166,12 +184,15 @@ struct CronTickScriptTests {
             try await reset(redis)
             let (ticker, _, queue) = makeTicker(config, redis)
             let tick = Date(timeIntervalSince1970: Double(Int(Date().timeIntervalSince1970)))
-            #expect(try await ticker.fire(ticker.jobs[0], at: tick) == .notLeader)   // nobody leads
+            #expect(try await ticker.fire(ticker.jobs[0], at: tick) == .notLeader)  // nobody leads
             _ = try await redis.send("SET", RedisKeys.schedulerLeader, "someone-else#1")
-            #expect(try await ticker.fire(ticker.jobs[0], at: tick) == .notLeader)   // another owner leads
+            #expect(try await ticker.fire(ticker.jobs[0], at: tick) == .notLeader)  // another owner leads
             #expect(try await entries(redis, queue).isEmpty)
-            #expect(try await redis.send("EXISTS", RedisKeys.schedulerTick(job: "probe", scheduledFor: Int64(tick.timeIntervalSince1970 * 1000))).int == 0,
-                    "a fenced call claims nothing")
+            #expect(
+                try await redis.send("EXISTS", RedisKeys.schedulerTick(job: "probe", scheduledFor: Int64(tick.timeIntervalSince1970 * 1000))).int
+                    == 0,
+                "a fenced call claims nothing"
+            )
             try await reset(redis)
         }
     }
@@ -208,8 +229,10 @@ struct CronTickScriptTests {
 
     @Test("a new leader fires each tick missed inside the catch-up window once, and no older one")
     func catchUpOnTakeover() async throws {
-        try await TestServers.withServers(settings: ["scheduler.lease_ttl": "5", "scheduler.renew_interval": "0.5",
-                                                      "scheduler.renew_deadline": "3", "scheduler.retry_interval": "0.2"]) { config, _, redis in
+        try await TestServers.withServers(settings: [
+            "scheduler.lease_ttl": "5", "scheduler.renew_interval": "0.5",
+            "scheduler.renew_deadline": "3", "scheduler.retry_interval": "0.2",
+        ]) { config, _, redis in
             try await reset(redis)
             let (ticker, lease, queue) = makeTicker(config, redis)
             // The previous leader fired its last tick 400 s ago; the probe's window is 300 s. "Now" is
@@ -224,7 +247,7 @@ struct CronTickScriptTests {
                 var last = try await ticker.loadLastFired(now: now)
                 #expect(last["probe"] == Date(timeIntervalSince1970: Double(lastFired) / 1000))
                 _ = try await ticker.fireDue(lastFired: &last, now: now)
-                var again = try await ticker.loadLastFired(now: now)   // a second pass (or leader) adds nothing
+                var again = try await ticker.loadLastFired(now: now)  // a second pass (or leader) adds nothing
                 _ = try await ticker.fireDue(lastFired: &again, now: now)
             }
             let ids = try await entries(redis, queue).compactMap { $0["id"] }

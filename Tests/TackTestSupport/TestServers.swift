@@ -45,9 +45,15 @@ public enum TestServers {
         if let slash = redisURL.lastIndex(of: "/"), redisURL[redisURL.index(after: slash)...].allSatisfy(\.isNumber) {
             redisURL = String(redisURL[...slash]) + String(redisDatabase)
         }
-        return try ConfigLoader(filePath: nil, environment: ["TACK_SECRET_KEY": String(repeating: "k", count: 40),
-                                                             "TACK_DATABASE_URL": postgresURL, "TACK_REDIS_URL": redisURL],
-                                overrides: settings.map { "\($0.key)=\($0.value)" }, rootDirectory: root).load()
+        return try ConfigLoader(
+            filePath: nil,
+            environment: [
+                "TACK_SECRET_KEY": String(repeating: "k", count: 40),
+                "TACK_DATABASE_URL": postgresURL, "TACK_REDIS_URL": redisURL,
+            ],
+            overrides: settings.map { "\($0.key)=\($0.value)" },
+            rootDirectory: root
+        ).load()
     }
 
     /// The test Redis as the Redis client's own configuration (for the client's tests).
@@ -61,7 +67,9 @@ public enum TestServers {
     /// running client for it; `migrated` applies this tree's migrations first. Board ids start at
     /// a random point, so tests sharing one Redis never share a board's stream.
     public static func withDatabase<T: Sendable>(
-        settings: [String: String] = [:], migrated: Bool = true, logger: Logger = Logger(label: "tack.test"),
+        settings: [String: String] = [:],
+        migrated: Bool = true,
+        logger: Logger = Logger(label: "tack.test"),
         _ body: @Sendable (TackConfiguration, PostgresClient) async throws -> T
     ) async throws -> T {
         let base = try configuration(settings: settings)
@@ -72,23 +80,30 @@ public enum TestServers {
         let frozen = config
         let outcome: Result<T, any Error>
         do {
-            outcome = .success(try await withPostgres(frozen.database, logger: logger) { postgres in
-                if migrated {
-                    _ = try await Migrator(client: postgres, migrations: migrations(), logger: logger).upgrade(nodeName: "test")
-                    try await postgres.query("ALTER TABLE boards ALTER COLUMN id RESTART WITH \(unescaped: String(Int64.random(in: 1_000_000...1_000_000_000_000)))")
+            outcome = .success(
+                try await withPostgres(frozen.database, logger: logger) { postgres in
+                    if migrated {
+                        _ = try await Migrator(client: postgres, migrations: migrations(), logger: logger).upgrade(nodeName: "test")
+                        try await postgres.query(
+                            "ALTER TABLE boards ALTER COLUMN id RESTART WITH \(unescaped: String(Int64.random(in: 1_000_000...1_000_000_000_000)))"
+                        )
+                    }
+                    return try await body(frozen, postgres)
                 }
-                return try await body(frozen, postgres)
-            })
+            )
         } catch {
             outcome = .failure(error)
         }
-        try await withPostgres(base.database, logger: logger) { _ = try await $0.query("DROP DATABASE IF EXISTS \(unescaped: String(name)) WITH (FORCE)") }
+        try await withPostgres(base.database, logger: logger) {
+            _ = try await $0.query("DROP DATABASE IF EXISTS \(unescaped: String(name)) WITH (FORCE)")
+        }
         return try outcome.get()
     }
 
     /// Runs `body` with a migrated database of its own (see `withDatabase`) and a running Redis client.
     public static func withServers<T: Sendable>(
-        settings: [String: String] = [:], logger: Logger = Logger(label: "tack.test"),
+        settings: [String: String] = [:],
+        logger: Logger = Logger(label: "tack.test"),
         _ body: @Sendable (TackConfiguration, PostgresClient, RedisClient) async throws -> T
     ) async throws -> T {
         try await withDatabase(settings: settings, logger: logger) { config, postgres in
@@ -98,15 +113,20 @@ public enum TestServers {
     }
 
     /// Runs `body` with a PostgreSQL client for `config`, stopped afterwards.
-    public static func withPostgres<T: Sendable>(_ config: TackConfiguration.Database, logger: Logger,
-                                                 _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
+    public static func withPostgres<T: Sendable>(
+        _ config: TackConfiguration.Database,
+        logger: Logger,
+        _ body: @Sendable (PostgresClient) async throws -> T
+    ) async throws -> T {
         try await withRunning(Database.makeClient(config, logger: logger), run: { await $0.run() }, body)
     }
 
     /// Runs `body` while `client` runs (`run`) in a child task, then stops it by cancellation: how
     /// every test holds a client, as a service group would run it.
     public static func withRunning<S: Sendable, T: Sendable>(
-        _ client: S, run: @escaping @Sendable (S) async throws -> Void, _ body: (S) async throws -> T
+        _ client: S,
+        run: @escaping @Sendable (S) async throws -> Void,
+        _ body: (S) async throws -> T
     ) async throws -> T {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await run(client) }

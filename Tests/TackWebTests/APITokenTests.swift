@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import PostgresNIO
 import Testing
+
 @testable import TackCore
 @testable import TackWeb
 
@@ -13,7 +14,13 @@ struct APITokenTests {
     func createListUse() async throws {
         try await WebTestHarness.withApp { h in
             let user = try await h.createUser()
-            let created = try await h.request(.post, "/api/v1/me/tokens", as: user, via: .session, json: ["name": " deploy script ", "scope": "read_write"])
+            let created = try await h.request(
+                .post,
+                "/api/v1/me/tokens",
+                as: user,
+                via: .session,
+                json: ["name": " deploy script ", "scope": "read_write"]
+            )
             #expect(created.status == .created)
             #expect(created.headers[.cacheControl] == "no-store")
             let secret = try #require(created["token"].string)
@@ -26,7 +33,9 @@ struct APITokenTests {
             // At rest: the digest only; no column anywhere holds the secret.
             let digest = try await h.rows("SELECT token_hash FROM api_tokens WHERE id = \(id)").first!.decode(Data.self)
             #expect(digest == Data(SHA256.hash(data: Data(secret.utf8))))
-            let dump = try await h.rows("SELECT concat_ws('|', id, name, scope, encode(token_hash, 'escape'), encode(token_hash, 'hex')) FROM api_tokens")
+            let dump = try await h.rows(
+                "SELECT concat_ws('|', id, name, scope, encode(token_hash, 'escape'), encode(token_hash, 'hex')) FROM api_tokens"
+            )
             for row in dump { #expect(!(try row.decode(String.self)).contains(secret.dropFirst(9))) }
 
             let list = try await h.request(.get, "/api/v1/me/tokens", as: user, via: .session)
@@ -118,7 +127,13 @@ struct APITokenTests {
             #expect(scope.errorField == "scope")
             let name = try await h.request(.post, "/api/v1/me/tokens", as: user, via: .session, json: ["name": "  ", "scope": "read"])
             #expect(name.errorField == "name")
-            let long = try await h.request(.post, "/api/v1/me/tokens", as: user, via: .session, json: ["name": String(repeating: "n", count: 101), "scope": "read"])
+            let long = try await h.request(
+                .post,
+                "/api/v1/me/tokens",
+                as: user,
+                via: .session,
+                json: ["name": String(repeating: "n", count: 101), "scope": "read"]
+            )
             #expect(long.errorField == "name")
             let count = try await h.rows("SELECT count(*) FROM api_tokens WHERE user_id = \(user.id)").first!.decode(Int.self)
             #expect(count == 2, "nothing stored")
@@ -128,8 +143,10 @@ struct APITokenTests {
     @Test("malformed, unknown and non-Bearer credentials are 401, never 500")
     func junkCredentials() async throws {
         try await WebTestHarness.withApp { h in
-            for value in ["Bearer", "Bearer ", "Bearer tack_pat_short", "Bearer tack_pat_" + String(repeating: "A", count: 43),
-                          "Bearer " + String(repeating: "z", count: 5000), "Basic dXNlcjpwYXNz", "tack_pat_abc"] {
+            for value in [
+                "Bearer", "Bearer ", "Bearer tack_pat_short", "Bearer tack_pat_" + String(repeating: "A", count: 43),
+                "Bearer " + String(repeating: "z", count: 5000), "Basic dXNlcjpwYXNz", "tack_pat_abc",
+            ] {
                 let reply = try await h.request(.get, "/api/v1/me", headers: [.authorization: value])
                 #expect(reply.status == .unauthorized, "\(value.prefix(30))")
             }

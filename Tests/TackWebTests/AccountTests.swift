@@ -4,6 +4,7 @@ import HummingbirdTesting
 import PostgresNIO
 import TackTestSupport
 import Testing
+
 @testable import TackCore
 @testable import TackWeb
 
@@ -15,7 +16,11 @@ struct AccountTests {
     func signup() async throws {
         try await WebTestHarness.withApp { h in
             let ada = WebTestHarness.uniqueEmail("ada")
-            let reply = try await h.request(.post, "/api/v1/auth/signup", json: ["email": "  " + ada.uppercased() + " ", "name": " Ada Lovelace ", "password": Self.password])
+            let reply = try await h.request(
+                .post,
+                "/api/v1/auth/signup",
+                json: ["email": "  " + ada.uppercased() + " ", "name": " Ada Lovelace ", "password": Self.password]
+            )
             #expect(reply.status == .created)
             #expect(reply["user"]["email"].string == ada, "emails are trimmed and lower-cased")
             #expect(reply["user"]["name"].string == "Ada Lovelace")
@@ -35,7 +40,11 @@ struct AccountTests {
             #expect(me["csrf_token"].string == csrf, "the page can fetch the CSRF token again after a reload")
 
             // The same address in other letters is the same account.
-            let again = try await h.request(.post, "/api/v1/auth/signup", json: ["email": ada.capitalized, "name": "Imposter", "password": Self.password])
+            let again = try await h.request(
+                .post,
+                "/api/v1/auth/signup",
+                json: ["email": ada.capitalized, "name": "Imposter", "password": Self.password]
+            )
             #expect(again.status == .conflict)
             #expect(again.errorCode == "email_taken")
             #expect(again.errorField == "email")
@@ -47,21 +56,35 @@ struct AccountTests {
     @Test("invite-only: sign-up is closed, administrators create accounts with POST /users")
     func inviteOnly() async throws {
         try await WebTestHarness.withApp(settings: ["web.signup": "invite"]) { h in
-            let closed = try await h.request(.post, "/api/v1/auth/signup", json: ["email": "bob@example.com", "name": "Bob", "password": Self.password])
+            let closed = try await h.request(
+                .post,
+                "/api/v1/auth/signup",
+                json: ["email": "bob@example.com", "name": "Bob", "password": Self.password]
+            )
             #expect(closed.status == .forbidden)
             #expect(closed.errorCode == "signup_closed")
             #expect(try await h.rows("SELECT id FROM users").isEmpty)
 
             let admin = try await h.createUser(admin: true)
             let member = try await h.createUser()
-            let refused = try await h.request(.post, "/api/v1/users", as: member, json: ["email": "bob@example.com", "name": "Bob", "password": Self.password])
+            let refused = try await h.request(
+                .post,
+                "/api/v1/users",
+                as: member,
+                json: ["email": "bob@example.com", "name": "Bob", "password": Self.password]
+            )
             #expect(refused.status == .forbidden)
             #expect(refused.errorCode == "forbidden")
             let anonymous = try await h.request(.post, "/api/v1/users", json: ["email": "bob@example.com", "name": "Bob", "password": Self.password])
             #expect(anonymous.status == .unauthorized)
 
-            let created = try await h.request(.post, "/api/v1/users", as: admin, via: .session,
-                                              json: ["email": "Bob@Example.com", "name": "Bob", "password": Self.password, "is_admin": false])
+            let created = try await h.request(
+                .post,
+                "/api/v1/users",
+                as: admin,
+                via: .session,
+                json: ["email": "Bob@Example.com", "name": "Bob", "password": Self.password, "is_admin": false]
+            )
             #expect(created.status == .created)
             #expect(created["user"]["email"].string == "bob@example.com")
             #expect(created.sessionCookie == nil, "creating an account for someone else does not log the admin out")
@@ -83,15 +106,23 @@ struct AccountTests {
             #expect(try await h.request(.get, "/api/v1/me", session: session).status == .ok)
 
             let wrong = try await h.request(.post, "/api/v1/auth/login", json: ["email": carol, "password": "not the password at all"])
-            let unknown = try await h.request(.post, "/api/v1/auth/login", json: ["email": WebTestHarness.uniqueEmail("nobody"), "password": "not the password at all"])
+            let unknown = try await h.request(
+                .post,
+                "/api/v1/auth/login",
+                json: ["email": WebTestHarness.uniqueEmail("nobody"), "password": "not the password at all"]
+            )
             #expect(wrong.status == .unauthorized && unknown.status == .unauthorized)
             #expect(wrong.errorCode == "invalid_credentials")
             #expect(wrong.json == unknown.json, "the answer does not tell which emails have accounts")
             #expect(wrong.sessionCookie == nil)
 
             // Logging in again from a browser that has a session replaces it (no session fixation).
-            let relogin = try await h.request(.post, "/api/v1/auth/login", session: session,
-                                              json: ["email": carol, "password": Self.password])
+            let relogin = try await h.request(
+                .post,
+                "/api/v1/auth/login",
+                session: session,
+                json: ["email": carol, "password": Self.password]
+            )
             #expect(relogin.status == .ok)
             let fresh = try #require(relogin.session)
             #expect(fresh.token != session.token)
@@ -164,23 +195,43 @@ struct AccountTests {
             let other = try await h.startSession(userID: user.id)
             let newPassword = "another quite long passphrase"
 
-            let wrong = try await h.request(.put, "/api/v1/me/password", as: user, via: .session,
-                                            json: ["current_password": "not my password here", "new_password": newPassword])
+            let wrong = try await h.request(
+                .put,
+                "/api/v1/me/password",
+                as: user,
+                via: .session,
+                json: ["current_password": "not my password here", "new_password": newPassword]
+            )
             #expect(wrong.status == .forbidden)
             #expect(wrong.errorCode == "wrong_password")
             #expect(wrong.errorField == "current_password")
 
-            let weak = try await h.request(.put, "/api/v1/me/password", as: user, via: .session,
-                                           json: ["current_password": Self.password, "new_password": "password123"])
+            let weak = try await h.request(
+                .put,
+                "/api/v1/me/password",
+                as: user,
+                via: .session,
+                json: ["current_password": Self.password, "new_password": "password123"]
+            )
             #expect(weak.status == .badRequest)
             #expect(weak.errorField == "new_password")
-            let short = try await h.request(.put, "/api/v1/me/password", as: user, via: .session,
-                                            json: ["current_password": Self.password, "new_password": "short"])
+            let short = try await h.request(
+                .put,
+                "/api/v1/me/password",
+                as: user,
+                via: .session,
+                json: ["current_password": Self.password, "new_password": "short"]
+            )
             #expect(short.errorField == "new_password")
             #expect(try await h.request(.get, "/api/v1/me", session: other).status == .ok, "failed changes log no one out")
 
-            let ok = try await h.request(.put, "/api/v1/me/password", as: user, via: .session,
-                                         json: ["current_password": Self.password, "new_password": newPassword])
+            let ok = try await h.request(
+                .put,
+                "/api/v1/me/password",
+                as: user,
+                via: .session,
+                json: ["current_password": Self.password, "new_password": newPassword]
+            )
             #expect(ok.status == .noContent)
             #expect(try await h.request(.get, "/api/v1/me", as: user, via: .session).status == .ok, "the session that changed it stays")
             #expect(try await h.request(.get, "/api/v1/me", session: other).status == .unauthorized, "every other session ends")
@@ -200,10 +251,16 @@ struct AccountTests {
             let signup = try await h.request(.post, "/api/v1/auth/signup", json: ["email": dora, "name": "Dora", "password": Self.password])
             let session = try #require(signup.session)
             _ = try await h.request(.post, "/api/v1/auth/login", json: ["email": dora, "password": "a wrong guess at it"])
-            let token = try #require(try await h.request(.post, "/api/v1/me/tokens", session: session, json: ["name": "ci", "scope": "read_write"])["token"].string)
+            let token = try #require(
+                try await h.request(.post, "/api/v1/me/tokens", session: session, json: ["name": "ci", "scope": "read_write"])["token"].string
+            )
             _ = try await h.request(.get, "/api/v1/me", headers: [.authorization: "Bearer " + token])
-            _ = try await h.request(.put, "/api/v1/me/password", session: session,
-                                    json: ["current_password": Self.password, "new_password": "the next long passphrase"])
+            _ = try await h.request(
+                .put,
+                "/api/v1/me/password",
+                session: session,
+                json: ["current_password": Self.password, "new_password": "the next long passphrase"]
+            )
 
             let hash = try await h.rows("SELECT password_hash FROM users WHERE email = \(dora)").first!.decode(String.self)
             #expect(hash.hasPrefix("$2b$04$"), "bcrypt, at the harness's cost")

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Testing
+
 @testable import TackWeb
 
 @Suite("Board API: boards, columns, cards, comments, labels, events")
@@ -38,23 +39,41 @@ struct BoardAPITests {
 
             var cardIDs: [Int64] = []
             for title in ["Write spec", "Build it", "Ship it"] {
-                let card = try await h.request(.post, "/api/v1/boards/\(boardID)/cards", as: ann,
-                                               json: ["column_id": todoID, "title": title, "description": "**bold** <script>x</script>"])
+                let card = try await h.request(
+                    .post,
+                    "/api/v1/boards/\(boardID)/cards",
+                    as: ann,
+                    json: ["column_id": todoID, "title": title, "description": "**bold** <script>x</script>"]
+                )
                 #expect(card.status == .created)
                 cardIDs.append(try #require(card["card"]["id"].int64))
             }
-            let updated = try await h.request(.patch, "/api/v1/boards/\(boardID)/cards/\(cardIDs[0])", as: ann,
-                                              json: ["due_at": "2030-01-31T17:00:00Z", "add_labels": [labelID], "add_assignees": [ann.id], "done": true])
+            let updated = try await h.request(
+                .patch,
+                "/api/v1/boards/\(boardID)/cards/\(cardIDs[0])",
+                as: ann,
+                json: ["due_at": "2030-01-31T17:00:00Z", "add_labels": [labelID], "add_assignees": [ann.id], "done": true]
+            )
             #expect(updated.status == .ok)
             #expect(updated["card"]["due_at"].string == "2030-01-31T17:00:00Z")
             #expect(updated["card"]["labels"][0].int64 == labelID)
             let cleared = try await h.request(.patch, "/api/v1/boards/\(boardID)/cards/\(cardIDs[0])", as: ann, json: ["due_at": NSNull()])
             #expect(cleared["card"]["due_at"].isNull)
 
-            let moved = try await h.request(.post, "/api/v1/boards/\(boardID)/cards/\(cardIDs[2])/move", as: ann, json: ["column_id": doneID, "index": 0])
+            let moved = try await h.request(
+                .post,
+                "/api/v1/boards/\(boardID)/cards/\(cardIDs[2])/move",
+                as: ann,
+                json: ["column_id": doneID, "index": 0]
+            )
             #expect(moved.status == .ok)
             #expect(moved["card"]["column_id"].int64 == doneID)
-            let reordered = try await h.request(.post, "/api/v1/boards/\(boardID)/cards/\(cardIDs[1])/move", as: ann, json: ["column_id": todoID, "index": 0])
+            let reordered = try await h.request(
+                .post,
+                "/api/v1/boards/\(boardID)/cards/\(cardIDs[1])/move",
+                as: ann,
+                json: ["column_id": todoID, "index": 0]
+            )
             #expect(reordered.status == .ok)
 
             let comment = try await h.request(.post, "/api/v1/boards/\(boardID)/cards/\(cardIDs[1])/comments", as: ann, json: ["body": "Looks good"])
@@ -139,15 +158,30 @@ struct BoardAPITests {
             let actions: [(String, HTTPRequest.Method, String, [String: Any]?, [HTTPResponse.Status])] = [
                 ("read the board", .get, "/api/v1/boards/\(boardID)", nil, [.ok, .ok, .ok, .ok, .notFound, .unauthorized]),
                 ("read events", .get, "/api/v1/boards/\(boardID)/events", nil, [.ok, .ok, .ok, .ok, .notFound, .unauthorized]),
-                ("add a card", .post, "/api/v1/boards/\(boardID)/cards", ["column_id": columnID, "title": "x"],
-                 [.created, .created, .created, .forbidden, .notFound, .unauthorized]),
-                ("edit a card", .patch, "/api/v1/boards/\(boardID)/cards/\(cardID)", ["title": "y"], [.ok, .ok, .ok, .forbidden, .notFound, .unauthorized]),
-                ("comment", .post, "/api/v1/boards/\(boardID)/cards/\(cardID)/comments", ["body": "hi"],
-                 [.created, .created, .created, .forbidden, .notFound, .unauthorized]),
-                ("add a column", .post, "/api/v1/boards/\(boardID)/columns", ["name": "c"], [.created, .created, .created, .forbidden, .notFound, .unauthorized]),
-                ("rename the board", .patch, "/api/v1/boards/\(boardID)", ["name": "n"], [.ok, .ok, .forbidden, .forbidden, .notFound, .unauthorized]),
-                ("manage members", .put, "/api/v1/boards/\(boardID)/members", ["email": users[.viewer]!.email, "role": "viewer"],
-                 [.ok, .ok, .forbidden, .forbidden, .notFound, .unauthorized]),
+                (
+                    "add a card", .post, "/api/v1/boards/\(boardID)/cards", ["column_id": columnID, "title": "x"],
+                    [.created, .created, .created, .forbidden, .notFound, .unauthorized]
+                ),
+                (
+                    "edit a card", .patch, "/api/v1/boards/\(boardID)/cards/\(cardID)", ["title": "y"],
+                    [.ok, .ok, .ok, .forbidden, .notFound, .unauthorized]
+                ),
+                (
+                    "comment", .post, "/api/v1/boards/\(boardID)/cards/\(cardID)/comments", ["body": "hi"],
+                    [.created, .created, .created, .forbidden, .notFound, .unauthorized]
+                ),
+                (
+                    "add a column", .post, "/api/v1/boards/\(boardID)/columns", ["name": "c"],
+                    [.created, .created, .created, .forbidden, .notFound, .unauthorized]
+                ),
+                (
+                    "rename the board", .patch, "/api/v1/boards/\(boardID)", ["name": "n"],
+                    [.ok, .ok, .forbidden, .forbidden, .notFound, .unauthorized]
+                ),
+                (
+                    "manage members", .put, "/api/v1/boards/\(boardID)/members", ["email": users[.viewer]!.email, "role": "viewer"],
+                    [.ok, .ok, .forbidden, .forbidden, .notFound, .unauthorized]
+                ),
             ]
             for (what, method, path, json, expected) in actions {
                 for (caller, status) in zip(Caller.allCases, expected) {
@@ -157,15 +191,25 @@ struct BoardAPITests {
                 }
             }
             // Ownership: only an owner grants it; the last owner cannot leave; only an owner deletes.
-            let grant = try await h.request(.put, "/api/v1/boards/\(boardID)/members", as: users[.admin], json: ["email": users[.member]!.email, "role": "owner"])
+            let grant = try await h.request(
+                .put,
+                "/api/v1/boards/\(boardID)/members",
+                as: users[.admin],
+                json: ["email": users[.member]!.email, "role": "owner"]
+            )
             #expect(grant.status == .forbidden)
             let lastOwner = try await h.request(.delete, "/api/v1/boards/\(boardID)/members/\(owner.id)", as: owner)
             #expect(lastOwner.status == .conflict && lastOwner.errorCode == "last_owner")
             // A read-only token reads but never writes; a session write needs the CSRF token.
             #expect(try await h.request(.get, "/api/v1/boards/\(boardID)", as: owner, via: .readOnly).status == .ok)
-            #expect(try await h.request(.post, "/api/v1/boards/\(boardID)/columns", as: owner, via: .readOnly, json: ["name": "z"]).status == .forbidden)
+            #expect(
+                try await h.request(.post, "/api/v1/boards/\(boardID)/columns", as: owner, via: .readOnly, json: ["name": "z"]).status == .forbidden
+            )
             #expect(try await h.request(.post, "/api/v1/boards/\(boardID)/columns", as: owner, via: .session, json: ["name": "z"]).status == .created)
-            #expect(try await h.request(.post, "/api/v1/boards/\(boardID)/columns", as: owner, via: .sessionWithoutCSRF, json: ["name": "z"]).status == .forbidden)
+            #expect(
+                try await h.request(.post, "/api/v1/boards/\(boardID)/columns", as: owner, via: .sessionWithoutCSRF, json: ["name": "z"]).status
+                    == .forbidden
+            )
             for caller in [Caller.admin, .member, .viewer] {
                 #expect(try await h.request(.delete, "/api/v1/boards/\(boardID)", as: users[caller]).status == .forbidden)
             }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Testing
+
 @testable import TackWeb
 
 /// Two people on one board never silently erase each other's work: typed values are replaced only
@@ -19,12 +20,28 @@ struct ConflictTests {
 
     func fixture(_ h: WebTestHarness, owner: TestUser) async throws -> Fixture {
         let board = try #require(try await h.request(.post, "/api/v1/boards", as: owner, json: ["name": "Roadmap"])["board"]["id"].int64)
-        let column = try #require(try await h.request(.post, "/api/v1/boards/\(board)/columns", as: owner, json: ["name": "Todo"])["column"]["id"].int64)
-        let card = try #require(try await h.request(.post, "/api/v1/boards/\(board)/cards", as: owner, json: ["column_id": column, "title": "Spec"])["card"]["id"].int64)
-        let label = try #require(try await h.request(.post, "/api/v1/boards/\(board)/labels", as: owner,
-                                                     json: ["name": "bug", "color": "#e11d48"])["label"]["id"].int64)
-        let comment = try #require(try await h.request(.post, "/api/v1/boards/\(board)/cards/\(card)/comments", as: owner,
-                                                       json: ["body": "first"])["comment"]["id"].int64)
+        let column = try #require(
+            try await h.request(.post, "/api/v1/boards/\(board)/columns", as: owner, json: ["name": "Todo"])["column"]["id"].int64
+        )
+        let card = try #require(
+            try await h.request(.post, "/api/v1/boards/\(board)/cards", as: owner, json: ["column_id": column, "title": "Spec"])["card"]["id"].int64
+        )
+        let label = try #require(
+            try await h.request(
+                .post,
+                "/api/v1/boards/\(board)/labels",
+                as: owner,
+                json: ["name": "bug", "color": "#e11d48"]
+            )["label"]["id"].int64
+        )
+        let comment = try #require(
+            try await h.request(
+                .post,
+                "/api/v1/boards/\(board)/cards/\(card)/comments",
+                as: owner,
+                json: ["body": "first"]
+            )["comment"]["id"].int64
+        )
         return Fixture(board: board, column: column, card: card, label: label, comment: comment)
     }
 
@@ -100,11 +117,22 @@ struct ConflictTests {
             let card = try await h.request(.get, "\(b)/cards/\(f.card)", as: ann)
             let version = try #require(card["card"]["version"].int64 ?? card["version"].int64)
             #expect(card.headers[.eTag] == "\"\(version)\"")
-            let malformed = try await h.request(.patch, "\(b)/cards/\(f.card)", as: ann, json: ["title": "x"], headers: [.ifMatch: "W/\"\(version)\""])
+            let malformed = try await h.request(
+                .patch,
+                "\(b)/cards/\(f.card)",
+                as: ann,
+                json: ["title": "x"],
+                headers: [.ifMatch: "W/\"\(version)\""]
+            )
             #expect(malformed.status == .badRequest)
             #expect(malformed.errorField == "If-Match")
-            let disagree = try await h.request(.patch, "\(b)/cards/\(f.card)", as: ann, json: ["title": "x", "expected_version": version + 1],
-                                               headers: ifMatch(version))
+            let disagree = try await h.request(
+                .patch,
+                "\(b)/cards/\(f.card)",
+                as: ann,
+                json: ["title": "x", "expected_version": version + 1],
+                headers: ifMatch(version)
+            )
             #expect(disagree.status == .badRequest)
             #expect(disagree.errorField == "expected_version")
         }
@@ -144,7 +172,11 @@ struct ConflictTests {
             var labels: [Int64] = []
             var users: [TestUser] = []
             for n in 0..<10 {
-                labels.append(try #require(try await h.request(.post, "\(b)/labels", as: ann, json: ["name": "l\(n)", "color": "#123456"])["label"]["id"].int64))
+                labels.append(
+                    try #require(
+                        try await h.request(.post, "\(b)/labels", as: ann, json: ["name": "l\(n)", "color": "#123456"])["label"]["id"].int64
+                    )
+                )
                 let user = try await h.createUser()
                 _ = try await h.request(.put, "\(b)/members", as: ann, json: ["email": user.email, "role": "member"])
                 users.append(user)
@@ -153,13 +185,20 @@ struct ConflictTests {
             // and removes an odd one.
             let version = try #require(try await h.request(.get, "\(b)/cards/\(f.card)", as: ann)["version"].int64)
             let odd = stride(from: 1, to: 10, by: 2)
-            let start = try await h.request(.patch, "\(b)/cards/\(f.card)", as: ann,
-                                            json: ["labels": odd.map { labels[$0] }, "assignees": odd.map { users[$0].id }], headers: ifMatch(version))
+            let start = try await h.request(
+                .patch,
+                "\(b)/cards/\(f.card)",
+                as: ann,
+                json: ["labels": odd.map { labels[$0] }, "assignees": odd.map { users[$0].id }],
+                headers: ifMatch(version)
+            )
             #expect(start.status == .ok)
-            let labelIDs = labels, members = users
+            let labelIDs = labels
+            let members = users
             let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
                 for n in 0..<10 {
-                    let user = members[n], label = labelIDs[n]
+                    let user = members[n]
+                    let label = labelIDs[n]
                     let field = n % 2 == 0 ? "add" : "remove"
                     group.addTask {
                         try await h.request(.patch, "\(b)/cards/\(f.card)", as: user, json: ["\(field)_labels": [label]]).status
@@ -191,7 +230,11 @@ struct ConflictTests {
             let done = try #require(try await h.request(.post, "\(b)/columns", as: ann, json: ["name": "Done"])["column"]["id"].int64)
             var ids = [f.card]
             for n in 1..<8 {
-                ids.append(try #require(try await h.request(.post, "\(b)/cards", as: ann, json: ["column_id": f.column, "title": "c\(n)"])["card"]["id"].int64))
+                ids.append(
+                    try #require(
+                        try await h.request(.post, "\(b)/cards", as: ann, json: ["column_id": f.column, "title": "c\(n)"])["card"]["id"].int64
+                    )
+                )
             }
             func order(_ column: Int64) async throws -> [Int64] {
                 try await h.request(.get, b, as: ann)["cards"].array?.filter { $0["column_id"].int64 == column }.compactMap { $0["id"].int64 } ?? []
@@ -255,8 +298,13 @@ struct ConflictTests {
             let b = "/api/v1/boards/\(boardID)"
             var last: Int64 = 1
             /// Runs a write and checks it produced exactly one event of `kind`, the one in its reply.
-            func write(_ method: HTTPRequest.Method, _ path: String, _ json: [String: Any]?, kind: String,
-                       headers: HTTPFields = [:]) async throws -> TestReply {
+            func write(
+                _ method: HTTPRequest.Method,
+                _ path: String,
+                _ json: [String: Any]?,
+                kind: String,
+                headers: HTTPFields = [:]
+            ) async throws -> TestReply {
                 let reply = try await h.request(method, path, as: ann, json: json, headers: headers)
                 #expect(reply.status == .ok || reply.status == .created, "\(kind): \(reply.body)")
                 let events = try await h.request(.get, "\(b)/events?after=\(last)", as: ann)["events"].array ?? []
@@ -276,10 +324,14 @@ struct ConflictTests {
             #expect(card["card"]["version"].int64 == last)
             _ = try await write(.patch, "\(b)/cards/\(cardID)", ["title": "Spec v2"], kind: "card.updated")
             _ = try await write(.post, "\(b)/cards/\(cardID)/move", ["column_id": column, "index": 0], kind: "card.moved")
-            let label = try #require(try await write(.post, "\(b)/labels", ["name": "bug", "color": "#e11d48"], kind: "label.created")["label"]["id"].int64)
+            let label = try #require(
+                try await write(.post, "\(b)/labels", ["name": "bug", "color": "#e11d48"], kind: "label.created")["label"]["id"].int64
+            )
             _ = try await write(.patch, "\(b)/labels/\(label)", ["color": "#000000"], kind: "label.updated")
             _ = try await write(.patch, "\(b)/cards/\(cardID)", ["add_labels": [label]], kind: "card.updated")
-            let comment = try #require(try await write(.post, "\(b)/cards/\(cardID)/comments", ["body": "hi"], kind: "comment.created")["comment"]["id"].int64)
+            let comment = try #require(
+                try await write(.post, "\(b)/cards/\(cardID)/comments", ["body": "hi"], kind: "comment.created")["comment"]["id"].int64
+            )
             _ = try await write(.patch, "\(b)/comments/\(comment)", ["body": "hello"], kind: "comment.updated")
             _ = try await write(.delete, "\(b)/comments/\(comment)", nil, kind: "comment.deleted")
             _ = try await write(.put, "\(b)/members", ["email": bob.email, "role": "member"], kind: "member.added")

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
+
 @testable import TackCore
 @testable import TackWeb
 
@@ -13,8 +14,15 @@ struct CreateUserTests {
     func createsAdmin() async throws {
         try await WebTestHarness.withApp { h in
             let email = WebTestHarness.uniqueEmail("root")
-            let user = try await CreateUser.run(email: email.uppercased(), name: "Root", password: Self.password, admin: true,
-                                                postgres: h.postgres, hasher: h.passwordHasher, logger: h.logger)
+            let user = try await CreateUser.run(
+                email: email.uppercased(),
+                name: "Root",
+                password: Self.password,
+                admin: true,
+                postgres: h.postgres,
+                hasher: h.passwordHasher,
+                logger: h.logger
+            )
             #expect(user.isAdmin)
             #expect(user.email == email)
             let login = try await h.request(.post, "/api/v1/auth/login", json: ["email": email, "password": Self.password])
@@ -28,8 +36,15 @@ struct CreateUserTests {
         try await WebTestHarness.withApp { h in
             let existing = try await h.createUser(name: "First")
             do {
-                _ = try await CreateUser.run(email: existing.email, name: "Second", password: Self.password, admin: true,
-                                             postgres: h.postgres, hasher: h.passwordHasher, logger: h.logger)
+                _ = try await CreateUser.run(
+                    email: existing.email,
+                    name: "Second",
+                    password: Self.password,
+                    admin: true,
+                    postgres: h.postgres,
+                    hasher: h.passwordHasher,
+                    logger: h.logger
+                )
                 Issue.record("a duplicate was created")
             } catch let error as TackError {
                 #expect(error.code.rawValue == "email_taken")

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import Testing
+
 @testable import TackCore
 @testable import TackWeb
 
@@ -25,8 +26,12 @@ struct LoginThrottleTests {
             #expect((1...600).contains(retry))
 
             // From another address too: the account is what is locked.
-            let elsewhere = try await h.request(.post, "/api/v1/auth/login", json: ["email": user.email.uppercased(), "password": user.password],
-                                                headers: [ClientAddress.forwardedFor: "192.0.2.77"])
+            let elsewhere = try await h.request(
+                .post,
+                "/api/v1/auth/login",
+                json: ["email": user.email.uppercased(), "password": user.password],
+                headers: [ClientAddress.forwardedFor: "192.0.2.77"]
+            )
             #expect(elsewhere.status == .tooManyRequests)
 
             // Other accounts from the same address are not affected (per-address limit is higher).
@@ -47,14 +52,22 @@ struct LoginThrottleTests {
         try await WebTestHarness.withApp(settings: ["web.login_max_attempts_per_address": "4"]) { h in
             let user = try await h.createUser()
             for i in 0..<4 {
-                let reply = try await h.request(.post, "/api/v1/auth/login", json: ["email": WebTestHarness.uniqueEmail("guess\(i)"), "password": "wrong but long enough"])
+                let reply = try await h.request(
+                    .post,
+                    "/api/v1/auth/login",
+                    json: ["email": WebTestHarness.uniqueEmail("guess\(i)"), "password": "wrong but long enough"]
+                )
                 #expect(reply.status == .unauthorized)
             }
             let blocked = try await h.request(.post, "/api/v1/auth/login", json: ["email": user.email, "password": user.password])
             #expect(blocked.status == .tooManyRequests)
             #expect(blocked.headers[.retryAfter] != nil)
-            let fromElsewhere = try await h.request(.post, "/api/v1/auth/login", json: ["email": user.email, "password": user.password],
-                                                    headers: [ClientAddress.forwardedFor: "198.51.100.\(Int.random(in: 1...254))"])
+            let fromElsewhere = try await h.request(
+                .post,
+                "/api/v1/auth/login",
+                json: ["email": user.email, "password": user.password],
+                headers: [ClientAddress.forwardedFor: "198.51.100.\(Int.random(in: 1...254))"]
+            )
             #expect(fromElsewhere.status == .ok)
         }
     }
@@ -77,12 +90,22 @@ struct LoginThrottleTests {
         try await WebTestHarness.withApp(settings: ["web.login_max_attempts": "2"]) { h in
             let user = try await h.createUser()
             for _ in 0..<2 {
-                let reply = try await h.request(.put, "/api/v1/me/password", as: user, via: .session,
-                                                json: ["current_password": "guessing the password", "new_password": "a fresh long passphrase"])
+                let reply = try await h.request(
+                    .put,
+                    "/api/v1/me/password",
+                    as: user,
+                    via: .session,
+                    json: ["current_password": "guessing the password", "new_password": "a fresh long passphrase"]
+                )
                 #expect(reply.status == .forbidden)
             }
-            let locked = try await h.request(.put, "/api/v1/me/password", as: user, via: .session,
-                                             json: ["current_password": user.password, "new_password": "a fresh long passphrase"])
+            let locked = try await h.request(
+                .put,
+                "/api/v1/me/password",
+                as: user,
+                via: .session,
+                json: ["current_password": user.password, "new_password": "a fresh long passphrase"]
+            )
             #expect(locked.status == .tooManyRequests)
         }
     }
@@ -94,8 +117,10 @@ struct LoginThrottleTests {
         let remote = try SocketAddress(ipAddress: "203.0.113.9", port: 40000)
         let unix = try SocketAddress(unixDomainSocketPath: "/tmp/tack.sock")
         #expect(ClientAddress.resolve(peer: loopback, forwardedFor: "198.51.100.1") == "198.51.100.1")
-        #expect(ClientAddress.resolve(peer: loopback, forwardedFor: "6.6.6.6, 198.51.100.1") == "198.51.100.1",
-                "nginx appends the address it saw; what the client sent before it is not trusted")
+        #expect(
+            ClientAddress.resolve(peer: loopback, forwardedFor: "6.6.6.6, 198.51.100.1") == "198.51.100.1",
+            "nginx appends the address it saw; what the client sent before it is not trusted"
+        )
         #expect(ClientAddress.resolve(peer: loopback6, forwardedFor: "2001:DB8::1") == "2001:db8::1")
         #expect(ClientAddress.resolve(peer: unix, forwardedFor: "198.51.100.1") == "198.51.100.1")
         #expect(ClientAddress.resolve(peer: remote, forwardedFor: "198.51.100.1") == "203.0.113.9", "anyone can send the header")

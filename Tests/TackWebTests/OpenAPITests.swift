@@ -4,6 +4,7 @@ import HummingbirdTesting
 import Logging
 import TackTestSupport
 import Testing
+
 @testable import TackCore
 @testable import TackWeb
 
@@ -40,8 +41,12 @@ struct OpenAPITests {
     static func router() throws -> Router<TackRequestContext> {
         let config = try TestServers.configuration()
         let logger = WebTestHarness.defaultLogger
-        let deps = WebDependencies(config: config, postgres: Database.makeClient(config.database, logger: logger),
-                                   redis: try Clients.makeRedis(config, logger: logger), migrations: [])
+        let deps = WebDependencies(
+            config: config,
+            postgres: Database.makeClient(config.database, logger: logger),
+            redis: try Clients.makeRedis(config, logger: logger),
+            migrations: []
+        )
         return try buildWebRouter(deps, logger: logger)
     }
 
@@ -171,9 +176,17 @@ struct OpenAPIPromiseTests {
             let alice = try await h.createUser()
             let board = try #require(try await h.request(.post, "/api/v1/boards", as: alice, json: ["name": "Roadmap"])["board"]["id"].int64)
             let other = try #require(try await h.request(.post, "/api/v1/boards", as: alice, json: ["name": "Other"])["board"]["id"].int64)
-            let column = try #require(try await h.request(.post, "/api/v1/boards/\(other)/columns", as: alice, json: ["name": "To do"])["column"]["id"].int64)
-            let card = try #require(try await h.request(.post, "/api/v1/boards/\(other)/cards", as: alice,
-                                                        json: ["column_id": column, "title": "Elsewhere"])["card"]["id"].int64)
+            let column = try #require(
+                try await h.request(.post, "/api/v1/boards/\(other)/columns", as: alice, json: ["name": "To do"])["column"]["id"].int64
+            )
+            let card = try #require(
+                try await h.request(
+                    .post,
+                    "/api/v1/boards/\(other)/cards",
+                    as: alice,
+                    json: ["column_id": column, "title": "Elsewhere"]
+                )["card"]["id"].int64
+            )
             for path in ["/api/v1/boards/\(board)/cards/\(card)/comments", "/api/v1/boards/\(board)/cards/999999999/comments"] {
                 let reply = try await h.request(.get, path, as: alice)
                 #expect(reply.status == .notFound && reply.errorCode == "card_not_found", "\(path): \(reply.status) \(reply.body)")
@@ -190,7 +203,9 @@ extension OpenAPIPromiseTests {
         try await WebTestHarness.withApp { h in
             let alice = try await h.createUser()
             let board = try #require(try await h.request(.post, "/api/v1/boards", as: alice, json: ["name": "Roadmap"])["board"]["id"].int64)
-            let column = try #require(try await h.request(.post, "/api/v1/boards/\(board)/columns", as: alice, json: ["name": "To do"])["column"]["id"].int64)
+            let column = try #require(
+                try await h.request(.post, "/api/v1/boards/\(board)/columns", as: alice, json: ["name": "To do"])["column"]["id"].int64
+            )
             let accepted = [
                 ("2025-01-31T17:00:00Z", "2025-01-31T17:00:00Z"),
                 ("2025-01-31t17:00:00z", "2025-01-31T17:00:00Z"),
@@ -199,14 +214,27 @@ extension OpenAPIPromiseTests {
                 ("9999-12-31T23:59:59Z", "9999-12-31T23:59:59Z"),
             ]
             for (sent, answered) in accepted {
-                let reply = try await h.request(.post, "/api/v1/boards/\(board)/cards", as: alice, json: ["column_id": column, "title": "Due", "due_at": sent])
+                let reply = try await h.request(
+                    .post,
+                    "/api/v1/boards/\(board)/cards",
+                    as: alice,
+                    json: ["column_id": column, "title": "Due", "due_at": sent]
+                )
                 #expect(reply.status == .created && reply["card"]["due_at"].string == answered, "\(sent): \(reply.status) \(reply.body)")
             }
-            let refused = ["2024-02-30T00:00:00Z", "2023-02-29T00:00:00Z", "2025-13-01T00:00:00Z", "2025-01-31T24:00:00Z",
-                           "-0001-01-01T00:00:00Z", "0000-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "2025-01-31", "2025-01-31T17:00Z",
-                           "2025-01-31 17:00:00Z", "2025-01-31T17:00:00+0100"]
+            let refused = [
+                "2024-02-30T00:00:00Z", "2023-02-29T00:00:00Z", "2025-13-01T00:00:00Z", "2025-01-31T24:00:00Z",
+                "-0001-01-01T00:00:00Z", "0000-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "2025-01-31",
+                "2025-01-31T17:00Z",
+                "2025-01-31 17:00:00Z", "2025-01-31T17:00:00+0100",
+            ]
             for sent in refused {
-                let reply = try await h.request(.post, "/api/v1/boards/\(board)/cards", as: alice, json: ["column_id": column, "title": "Due", "due_at": sent])
+                let reply = try await h.request(
+                    .post,
+                    "/api/v1/boards/\(board)/cards",
+                    as: alice,
+                    json: ["column_id": column, "title": "Due", "due_at": sent]
+                )
                 #expect(reply.status == .badRequest && reply.errorField == "due_at", "\(sent): \(reply.status) \(reply.body)")
             }
         }

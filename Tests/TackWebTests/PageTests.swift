@@ -4,6 +4,7 @@ import HummingbirdTesting
 import Mustache
 import TackTestSupport
 import Testing
+
 @testable import TackCore
 @testable import TackWeb
 
@@ -71,8 +72,12 @@ struct PageTests {
             let boardID = try #require(board["board"]["id"].int64)
             let column = try await h.request(.post, "/api/v1/boards/\(boardID)/columns", as: alice, json: ["name": "To do", "wip_limit": 1])
             let columnID = try #require(column["column"]["id"].int64)
-            _ = try await h.request(.post, "/api/v1/boards/\(boardID)/cards", as: alice,
-                                    json: ["column_id": columnID, "title": "</script><img src=x onerror=alert(1)>", "assignees": [alice.id]])
+            _ = try await h.request(
+                .post,
+                "/api/v1/boards/\(boardID)/cards",
+                as: alice,
+                json: ["column_id": columnID, "title": "</script><img src=x onerror=alert(1)>", "assignees": [alice.id]]
+            )
             let last = try await h.request(.post, "/api/v1/boards/\(boardID)/cards", as: alice, json: ["column_id": columnID, "title": "Second"])
             let version = try #require(last["version"].int64)
 
@@ -120,7 +125,12 @@ struct PageTests {
             _ = try await h.request(.put, "/api/v1/boards/\(boardID)/members", as: owner, json: ["email": viewer.email, "role": "viewer"])
             let column = try await h.request(.post, "/api/v1/boards/\(boardID)/columns", as: owner, json: ["name": "To do"])
             let columnID = try #require(column["column"]["id"].int64)
-            let first = try await h.request(.post, "/api/v1/boards/\(boardID)/cards", as: owner, json: ["column_id": columnID, "title": "First card"])
+            let first = try await h.request(
+                .post,
+                "/api/v1/boards/\(boardID)/cards",
+                as: owner,
+                json: ["column_id": columnID, "title": "First card"]
+            )
 
             let before = try await h.request(.get, "/boards/\(boardID)", as: owner, via: .session).body
             #expect(before.contains("data-version=\"\(try #require(first["version"].int64))\""))
@@ -128,7 +138,12 @@ struct PageTests {
             #expect(try await h.request(.get, "/boards/\(boardID)", as: owner, via: .session).body == before, "the same version renders the same")
 
             // A write bumps the version: the next page shows it, and its snapshot agrees.
-            let second = try await h.request(.post, "/api/v1/boards/\(boardID)/cards", as: owner, json: ["column_id": columnID, "title": "Second card"])
+            let second = try await h.request(
+                .post,
+                "/api/v1/boards/\(boardID)/cards",
+                as: owner,
+                json: ["column_id": columnID, "title": "Second card"]
+            )
             let after = try await h.request(.get, "/boards/\(boardID)", as: owner, via: .session).body
             #expect(after.contains("data-version=\"\(try #require(second["version"].int64))\""))
             #expect(after.contains(">First card<") && after.contains(">Second card<"))
@@ -140,7 +155,11 @@ struct PageTests {
             #expect(seen.contains("<meta name=\"csrf-token\" content=\"\(viewer.session.csrfToken)\">"))
             #expect(seen.contains("<span class=\"account-name\">Viewer</span>"))
             #expect(after.contains("data-can-write=\"true\"") && after.contains("class=\"drag-handle\""))
-            #expect(try await h.request(.get, "/boards/\(boardID)/members", as: viewer, via: .session).body.contains("Viewer <span class=\"muted\">(you)</span>"))
+            #expect(
+                try await h.request(.get, "/boards/\(boardID)/members", as: viewer, via: .session).body.contains(
+                    "Viewer <span class=\"muted\">(you)</span>"
+                )
+            )
 
             // Access is checked on every request, cached board or not.
             _ = try await h.request(.delete, "/api/v1/boards/\(boardID)/members/\(viewer.id)", as: owner)
@@ -174,11 +193,26 @@ struct PageTests {
 
     @Test("every page model answers every one of its properties by name, as reflection would, so no key goes missing from a page")
     func modelKeys() {
-        let layout = LayoutModel(title: "T", page: "p", assetVersion: "v", user: UserModel(id: 3, name: "Ada Lovelace", email: "a@example.com"),
-                                 csrfToken: "c", signupOpen: true)
+        let layout = LayoutModel(
+            title: "T",
+            page: "p",
+            assetVersion: "v",
+            user: UserModel(id: 3, name: "Ada Lovelace", email: "a@example.com"),
+            csrfToken: "c",
+            signupOpen: true
+        )
         let avatar = PageModels.avatar(3, "Ada")
-        let card = CardModel(id: 1, columnID: 2, title: "t", done: true, hasDescription: true, labels: [LabelModel(id: 4, name: "l", color: "#000000")],
-                             assignees: [avatar], due: DueModel(iso: "i", text: "x", overdue: true), draggable: true)
+        let card = CardModel(
+            id: 1,
+            columnID: 2,
+            title: "t",
+            done: true,
+            hasDescription: true,
+            labels: [LabelModel(id: 4, name: "l", color: "#000000")],
+            assignees: [avatar],
+            due: DueModel(iso: "i", text: "x", overdue: true),
+            draggable: true
+        )
         let column = ColumnModel(id: 2, name: "c", cardCount: 1, wipLimit: 3, overLimit: false, cards: [card])
         let role = MembersPageModel.Role(value: "member", selected: true)
         let token = TokensPageModel.Token(id: 5, name: "n", scope: "s", readWrite: true, created: "c", lastUsed: "l")
@@ -188,10 +222,27 @@ struct PageTests {
             BoardsPageModel(layout: layout, boards: [.init(id: 1, name: "n", description: "d", role: "owner")]),
             BoardsPageModel.Item(id: 1, name: "n", description: "d", role: "owner"), LabelModel(id: 4, name: "l", color: "#000000"), avatar,
             DueModel(iso: "i", text: "x", overdue: true), card, column,
-            BoardPageModel(id: 1, name: "n", description: "d", version: 9, role: "owner", canWrite: true, canAdmin: true, columns: [column],
-                           cardTemplate: card, columnTemplate: column, snapshotJSON: "{}"),
-            MembersPageModel(layout: layout, boardID: 1, boardName: "b", canAdmin: true,
-                             members: [.init(userID: 3, name: "n", email: "e", role: "member", roles: [role], avatar: avatar, isSelf: true)], roles: [role]),
+            BoardPageModel(
+                id: 1,
+                name: "n",
+                description: "d",
+                version: 9,
+                role: "owner",
+                canWrite: true,
+                canAdmin: true,
+                columns: [column],
+                cardTemplate: card,
+                columnTemplate: column,
+                snapshotJSON: "{}"
+            ),
+            MembersPageModel(
+                layout: layout,
+                boardID: 1,
+                boardName: "b",
+                canAdmin: true,
+                members: [.init(userID: 3, name: "n", email: "e", role: "member", roles: [role], avatar: avatar, isSelf: true)],
+                roles: [role]
+            ),
             role, MembersPageModel.Member(userID: 3, name: "n", email: "e", role: "member", roles: [role], avatar: avatar, isSelf: true),
             TokensPageModel(layout: layout, tokens: [token], hasTokens: true), token,
             ErrorPageModel(layout: layout, status: 404, heading: "h", message: "m"),
@@ -202,7 +253,8 @@ struct PageTests {
                 let answer = model.child(named: label)
                 #expect(answer != nil, "\(type(of: model)).\(label) is not answered")
                 // What Mustache's reflection would have found: the value, an optional unwrapped.
-                let reflected: Any? = Mirror(reflecting: child.value).displayStyle == .optional ? Mirror(reflecting: child.value).children.first?.value : child.value
+                let reflected: Any? =
+                    Mirror(reflecting: child.value).displayStyle == .optional ? Mirror(reflecting: child.value).children.first?.value : child.value
                 #expect(answer.map { String(reflecting: $0) } == reflected.map { String(reflecting: $0) }, "\(type(of: model)).\(label)")
             }
             #expect(model.child(named: "noSuchKey") == nil)

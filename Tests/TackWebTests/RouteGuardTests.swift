@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Testing
+
 @testable import TackWeb
 
 @Suite("Paths: control characters refused, unknown routes and wrong methods answered as JSON errors (F7, F8)")

@@ -1,10 +1,11 @@
 import Foundation
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import PostgresNIO
 import Testing
+
 @testable import TackCore
 @testable import TackWeb
 
@@ -32,17 +33,21 @@ struct SessionSecurityTests {
             #expect(first.sessionCookie == nil)
 
             // Last extended two minutes ago, with ten minutes left.
-            _ = try await h.rows("""
+            _ = try await h.rows(
+                """
                 UPDATE sessions SET last_seen_at = now() - interval '2 minutes', expires_at = now() + interval '10 minutes'
                 WHERE id = \(user.session.id)
-                """)
+                """
+            )
             let renewed = try await h.request(.get, "/api/v1/me", as: user, via: .session)
             #expect(renewed.status == .ok)
             let maxAge = try #require(renewed.sessionCookieAttribute("Max-Age").flatMap { Int($0) })
             #expect((7100...7200).contains(maxAge), "the cookie follows the extended session")
             #expect(renewed.sessionCookie?.hasPrefix("tack_session=\(user.session.token);") == true, "same token, longer life")
-            let left = try await h.rows("SELECT extract(epoch FROM expires_at - now())::float8, extract(epoch FROM now() - last_seen_at)::float8 FROM sessions WHERE id = \(user.session.id)")
-                .first!.decode((Double, Double).self)
+            let left = try await h.rows(
+                "SELECT extract(epoch FROM expires_at - now())::float8, extract(epoch FROM now() - last_seen_at)::float8 FROM sessions WHERE id = \(user.session.id)"
+            )
+            .first!.decode((Double, Double).self)
             #expect(left.0 > 7100 && left.0 <= 7200)
             #expect(left.1 < 5)
 
@@ -62,7 +67,8 @@ struct SessionSecurityTests {
             let login = try await h.request(.post, "/api/v1/auth/login", json: ["email": user.email, "password": user.password])
             let maxAge = try #require(login.sessionCookieAttribute("Max-Age").flatMap { Int($0) })
             #expect((590...600).contains(maxAge))
-            let left = try await h.rows("SELECT extract(epoch FROM max(expires_at) - now())::float8 FROM sessions WHERE user_id = \(user.id)").first!.decode(Double.self)
+            let left = try await h.rows("SELECT extract(epoch FROM max(expires_at) - now())::float8 FROM sessions WHERE user_id = \(user.id)").first!
+                .decode(Double.self)
             #expect(left > 590 && left <= 600)
         }
     }
@@ -104,12 +110,24 @@ struct SessionSecurityTests {
             let missing = try await h.request(.post, "/api/v1/auth/logout_all", as: user, via: .sessionWithoutCSRF)
             #expect(missing.status == .forbidden)
             #expect(missing.errorCode == "csrf_failed")
-            let wrong = try await h.request(.post, "/api/v1/auth/logout_all", session: user.session, csrf: false,
-                                            body: nil, headers: [CSRFToken.header: victim.session.csrfToken])
+            let wrong = try await h.request(
+                .post,
+                "/api/v1/auth/logout_all",
+                session: user.session,
+                csrf: false,
+                body: nil,
+                headers: [CSRFToken.header: victim.session.csrfToken]
+            )
             #expect(wrong.status == .forbidden, "another session's token does not fit")
             #expect(wrong.errorCode == "csrf_failed")
-            let garbage = try await h.request(.post, "/api/v1/auth/logout_all", session: user.session, csrf: false,
-                                              body: nil, headers: [CSRFToken.header: String(user.session.csrfToken.dropLast()) + (user.session.csrfToken.hasSuffix("0") ? "1" : "0")])
+            let garbage = try await h.request(
+                .post,
+                "/api/v1/auth/logout_all",
+                session: user.session,
+                csrf: false,
+                body: nil,
+                headers: [CSRFToken.header: String(user.session.csrfToken.dropLast()) + (user.session.csrfToken.hasSuffix("0") ? "1" : "0")]
+            )
             #expect(garbage.status == .forbidden)
             let create = try await h.request(.post, "/api/v1/me/tokens", as: user, via: .sessionWithoutCSRF, json: ["name": "x", "scope": "read"])
             #expect(create.status == .forbidden)
@@ -129,8 +147,13 @@ struct SessionSecurityTests {
     func loginWithStaleSession() async throws {
         try await WebTestHarness.withApp { h in
             let user = try await h.createUser()
-            let login = try await h.request(.post, "/api/v1/auth/login", session: user.session, csrf: false,
-                                            json: ["email": user.email, "password": user.password])
+            let login = try await h.request(
+                .post,
+                "/api/v1/auth/login",
+                session: user.session,
+                csrf: false,
+                json: ["email": user.email, "password": user.password]
+            )
             #expect(login.status == .ok)
         }
     }
@@ -149,8 +172,15 @@ struct SessionSecurityTests {
             replies.append(("403", try await h.request(.post, "/api/v1/auth/logout", as: user, via: .sessionWithoutCSRF)))
             replies.append(("404", try await h.request(.get, "/api/v1/nothing-here")))
             replies.append(("405 method", try await h.request(.delete, "/api/v1/me")))
-            replies.append(("413", try await h.request(.post, "/api/v1/auth/login", body: String(repeating: " ", count: TackRequestContext.maximumBodySize + 1))))
-            replies.append(("415", try await h.request(.post, "/api/v1/auth/login", body: "email=x", headers: [.contentType: "application/x-www-form-urlencoded"])))
+            replies.append(
+                ("413", try await h.request(.post, "/api/v1/auth/login", body: String(repeating: " ", count: TackRequestContext.maximumBodySize + 1)))
+            )
+            replies.append(
+                (
+                    "415",
+                    try await h.request(.post, "/api/v1/auth/login", body: "email=x", headers: [.contentType: "application/x-www-form-urlencoded"])
+                )
+            )
             _ = try await h.request(.post, "/api/v1/auth/login", json: ["email": user.email, "password": "wrong wrong wrong"])
             replies.append(("429", try await h.request(.post, "/api/v1/auth/login", json: ["email": user.email, "password": "wrong wrong wrong"])))
             for (what, reply) in replies {

@@ -4,6 +4,7 @@ import HummingbirdTesting
 import NIOCore
 import NIOEmbedded
 import Testing
+
 @testable import TackCore
 @testable import TackWeb
 
@@ -40,7 +41,10 @@ struct ValidationTests {
                 ("name with control character", Self.with(["name": "Bob\u{7}"]), "name"),
                 ("name with NUL", Self.with(["name": "Bob\u{0}by"]), "name"),
                 ("password too short", Self.with(["password": "nine char"]), "password"),
-                ("password too long", Self.with(["password": String(repeating: "p", count: 150) + String(repeating: "q", count: 51) + "xyz"]), "password"),
+                (
+                    "password too long", Self.with(["password": String(repeating: "p", count: 150) + String(repeating: "q", count: 51) + "xyz"]),
+                    "password"
+                ),
                 ("common password", Self.with(["password": "password123"]), "password"),
                 ("repetitive password", Self.with(["password": "abababababab"]), "password"),
                 ("password is the email", Self.with(["password": "valid@example.com"]), "password"),
@@ -59,7 +63,10 @@ struct ValidationTests {
                 ("an array", "[1, 2]", .badRequest, "malformed_body"),
                 ("a string", "\"hello\"", .badRequest, "malformed_body"),
                 ("null", "null", .badRequest, "malformed_body"),
-                ("oversized", "{\"name\": \"" + String(repeating: "x", count: TackRequestContext.maximumBodySize) + "\"}", .contentTooLarge, "body_too_large"),
+                (
+                    "oversized", "{\"name\": \"" + String(repeating: "x", count: TackRequestContext.maximumBodySize) + "\"}", .contentTooLarge,
+                    "body_too_large"
+                ),
             ]
             for (what, body, status, code) in bodies {
                 let reply = try await h.request(.post, "/api/v1/auth/signup", body: body)
@@ -97,8 +104,10 @@ struct ValidationTests {
                 for chunk in chunks { continuation.yield(ByteBuffer(string: chunk)) }
                 continuation.finish()
             }
-            return Request(head: HTTPRequest(method: .post, scheme: "http", authority: "localhost", path: "/"),
-                           body: .init(asyncSequence: stream))
+            return Request(
+                head: HTTPRequest(method: .post, scheme: "http", authority: "localhost", path: "/"),
+                body: .init(asyncSequence: stream)
+            )
         }
         let big = request(["{\"a\": \"", String(repeating: "x", count: 60), String(repeating: "x", count: 60), "\"}"])
         do {
@@ -120,12 +129,22 @@ struct ValidationTests {
             #expect(login.errorField == "remember")
             let missing = try await h.request(.post, "/api/v1/auth/login", json: ["email": user.email])
             #expect(missing.errorField == "password")
-            let pw = try await h.request(.put, "/api/v1/me/password", as: user, json: ["current_password": user.password, "new_password": 1234567890])
+            let pw = try await h.request(
+                .put,
+                "/api/v1/me/password",
+                as: user,
+                json: ["current_password": user.password, "new_password": 1_234_567_890]
+            )
             #expect(pw.errorField == "new_password")
             let token = try await h.request(.post, "/api/v1/me/tokens", as: user, via: .session, json: ["name": "x", "scope": "read", "expires": 3])
             #expect(token.errorField == "expires")
             let admin = try await h.createUser(admin: true)
-            let flag = try await h.request(.post, "/api/v1/users", as: admin, json: ["email": WebTestHarness.uniqueEmail(), "name": "N", "password": "a long and unusual passphrase", "is_admin": "yes"])
+            let flag = try await h.request(
+                .post,
+                "/api/v1/users",
+                as: admin,
+                json: ["email": WebTestHarness.uniqueEmail(), "name": "N", "password": "a long and unusual passphrase", "is_admin": "yes"]
+            )
             #expect(flag.errorField == "is_admin")
         }
     }
@@ -134,9 +153,18 @@ struct ValidationTests {
     func hostileBodies() async throws {
         try await WebTestHarness.withApp { h in
             let cases: [(String, String, String)] = [
-                ("nested 512 deep", String(repeating: #"{"a":"#, count: 512) + "1" + String(repeating: "}", count: 512), "nested deeper than 32 levels"),
-                ("a nested field", #"{"email":"# + String(repeating: "[", count: 300) + String(repeating: "]", count: 300) + "}", "nested deeper than 32 levels"),
-                ("half a million values", #"{"email":["# + Array(repeating: "0", count: 500_000).joined(separator: ",") + "]}", "more than 10000 values"),
+                (
+                    "nested 512 deep", String(repeating: #"{"a":"#, count: 512) + "1" + String(repeating: "}", count: 512),
+                    "nested deeper than 32 levels"
+                ),
+                (
+                    "a nested field", #"{"email":"# + String(repeating: "[", count: 300) + String(repeating: "]", count: 300) + "}",
+                    "nested deeper than 32 levels"
+                ),
+                (
+                    "half a million values", #"{"email":["# + Array(repeating: "0", count: 500_000).joined(separator: ",") + "]}",
+                    "more than 10000 values"
+                ),
                 ("duplicate key", #"{"email":"a@example.com","email":"b@example.com","password":"x"}"#, #"duplicate key "email""#),
                 ("trailing comma", #"{"email":"a@example.com","password":"x",}"#, "expected a key in double quotes"),
             ]
@@ -147,9 +175,17 @@ struct ValidationTests {
                 #expect(reply["error"]["message"].string?.contains(reason) == true, "\(what): \(reply.body.prefix(200))")
             }
             // Longer than any account's email or password: refused before the throttle and bcrypt.
-            let longEmail = try await h.request(.post, "/api/v1/auth/login", json: ["email": String(repeating: "x", count: 100_000), "password": "a long and unusual passphrase"])
+            let longEmail = try await h.request(
+                .post,
+                "/api/v1/auth/login",
+                json: ["email": String(repeating: "x", count: 100_000), "password": "a long and unusual passphrase"]
+            )
             #expect(longEmail.status == .badRequest && longEmail.errorField == "email", "\(longEmail.status)")
-            let longPassword = try await h.request(.post, "/api/v1/auth/login", json: ["email": "nobody@example.com", "password": String(repeating: "x", count: 100_000)])
+            let longPassword = try await h.request(
+                .post,
+                "/api/v1/auth/login",
+                json: ["email": "nobody@example.com", "password": String(repeating: "x", count: 100_000)]
+            )
             #expect(longPassword.status == .badRequest && longPassword.errorField == "password", "\(longPassword.status)")
             let good = #"{"email":"nobody@example.com","password":"a long and unusual passphrase"}"#
             for type in ["application/json; charset=iso-8859-1", "application/json; charset=utf-16", "text/json"] {
@@ -197,17 +233,26 @@ struct ValidationTests {
     }
 
     static func field(_ body: () throws -> Void) -> String? {
-        do { try body(); return nil } catch let error as APIError { return error.field ?? error.code } catch { return "\(error)" }
+        do {
+            try body()
+            return nil
+        } catch let error as APIError { return error.field ?? error.code } catch { return "\(error)" }
     }
 
     @Test("nested objects and arrays: values decode, unknown keys are named with their path")
     func nested() throws {
-        let value = try Self.decode(Nested.self, #"{"name": "n", "items": [{"title": "a"}, {"title": "b", "count": 2}], "tags": {"x": "1", "anything": "2"}, "due": "2025-01-31T17:00:00Z", "ratio": 1}"#)
+        let value = try Self.decode(
+            Nested.self,
+            #"{"name": "n", "items": [{"title": "a"}, {"title": "b", "count": 2}], "tags": {"x": "1", "anything": "2"}, "due": "2025-01-31T17:00:00Z", "ratio": 1}"#
+        )
         #expect(value.items == [Item(title: "a", count: nil), Item(title: "b", count: 2)])
         #expect(value.tags == ["x": "1", "anything": "2"], "dictionaries take any key")
         #expect(value.due == Date(timeIntervalSince1970: 1_738_342_800))
         #expect(value.ratio == 1.0)
-        #expect(Self.field { _ = try Self.decode(Nested.self, #"{"name": "n", "items": [{"title": "a"}, {"title": "b", "colour": 1}]}"#) } == "items[1].colour")
+        #expect(
+            Self.field { _ = try Self.decode(Nested.self, #"{"name": "n", "items": [{"title": "a"}, {"title": "b", "colour": 1}]}"#) }
+                == "items[1].colour"
+        )
         #expect(Self.field { _ = try Self.decode(Nested.self, #"{"name": "n", "items": [{"title": 5}]}"#) } == "items[0].title")
         #expect(Self.field { _ = try Self.decode(Nested.self, #"{"name": "n", "items": [{}]}"#) } == "items[0].title")
         #expect(Self.field { _ = try Self.decode(Nested.self, #"{"name": "n", "items": [], "due": "tomorrow"}"#) } == "due")
@@ -229,7 +274,10 @@ struct ValidationTests {
 
     @Test("booleans and numbers are not interchangeable, nor numbers and strings")
     func strictTypes() throws {
-        struct Flags: Decodable { var on: Bool; var n: Int }
+        struct Flags: Decodable {
+            var on: Bool
+            var n: Int
+        }
         #expect(Self.field { _ = try Self.decode(Flags.self, #"{"on": 1, "n": 1}"#) } == "on")
         #expect(Self.field { _ = try Self.decode(Flags.self, #"{"on": true, "n": true}"#) } == "n")
         #expect(Self.field { _ = try Self.decode(Flags.self, #"{"on": true, "n": "1"}"#) } == "n")

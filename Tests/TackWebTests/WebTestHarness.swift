@@ -5,10 +5,11 @@ import Logging
 import NIOCore
 import PostgresNIO
 import Synchronization
-import Testing
-@testable import TackCore
 import TackRedis
 import TackTestSupport
+import Testing
+
+@testable import TackCore
 @testable import TackWeb
 
 /// The web role in process, on a database of its own and the shared test Redis, for router tests.
@@ -58,12 +59,27 @@ struct WebTestHarness: Sendable {
             let redis = try Clients.makeRedis(config, logger: logger)
             return try await TestServers.withRunning(redis, run: { try await $0.run() }) { redis in
                 let hasher = PasswordHasher(cost: 4)
-                let deps = WebDependencies(config: config, postgres: postgres, redis: redis, migrations: try TestServers.migrations(), passwordHasher: hasher)
+                let deps = WebDependencies(
+                    config: config,
+                    postgres: postgres,
+                    redis: redis,
+                    migrations: try TestServers.migrations(),
+                    passwordHasher: hasher
+                )
                 let app = Application(router: try buildWebRouter(deps, logger: logger), logger: logger)
                 let address = "10.\(Int.random(in: 0...255)).\(Int.random(in: 0...255)).\(Int.random(in: 1...254))"
                 return try await app.test(.router) { client in
-                    try await body(WebTestHarness(client: client, postgres: postgres, redis: redis, config: config,
-                                                  clientAddress: address, passwordHasher: hasher, logger: logger))
+                    try await body(
+                        WebTestHarness(
+                            client: client,
+                            postgres: postgres,
+                            redis: redis,
+                            config: config,
+                            clientAddress: address,
+                            passwordHasher: hasher,
+                            logger: logger
+                        )
+                    )
                 }
             }
         }
@@ -78,8 +94,12 @@ struct WebTestHarness: Sendable {
 
     /// Creates an account through the repositories (fast: no HTTP, bcrypt at minimum cost) with a
     /// browser session and two API tokens. The email defaults to a unique one.
-    func createUser(email: String? = nil, name: String = "Test User", admin: Bool = false,
-                    password: String = "correct horse battery staple") async throws -> TestUser {
+    func createUser(
+        email: String? = nil,
+        name: String = "Test User",
+        admin: Bool = false,
+        password: String = "correct horse battery staple"
+    ) async throws -> TestUser {
         let email = email ?? Self.uniqueEmail()
         let user = try await UserRepository(postgres: postgres, hasher: passwordHasher, logger: logger)
             .create(email: email, name: name, password: password, isAdmin: admin)
@@ -87,9 +107,18 @@ struct WebTestHarness: Sendable {
         let tokens = APITokenRepository(postgres: postgres, logger: logger)
         let readWrite = try await tokens.create(userID: user.id, name: "test read_write", scope: .readWrite)
         let readOnly = try await tokens.create(userID: user.id, name: "test read", scope: .read)
-        return TestUser(id: user.id, email: user.email, name: user.name, password: password, isAdmin: admin,
-                        bearer: "Bearer " + readWrite.secret, readOnlyBearer: "Bearer " + readOnly.secret,
-                        bearerTokenID: readWrite.token.id, readOnlyTokenID: readOnly.token.id, session: session)
+        return TestUser(
+            id: user.id,
+            email: user.email,
+            name: user.name,
+            password: password,
+            isAdmin: admin,
+            bearer: "Bearer " + readWrite.secret,
+            readOnlyBearer: "Bearer " + readOnly.secret,
+            bearerTokenID: readWrite.token.id,
+            readOnlyTokenID: readOnly.token.id,
+            session: session
+        )
     }
 
     /// Another browser session for a user, as login would make it.
@@ -113,8 +142,14 @@ struct WebTestHarness: Sendable {
     }
 
     /// Sends a request as `user` (or anonymously), with a JSON body from `json`.
-    func request(_ method: HTTPRequest.Method, _ path: String, as user: TestUser? = nil, via: Via = .bearer,
-                 json: [String: Any]? = nil, headers: HTTPFields = [:]) async throws -> TestReply {
+    func request(
+        _ method: HTTPRequest.Method,
+        _ path: String,
+        as user: TestUser? = nil,
+        via: Via = .bearer,
+        json: [String: Any]? = nil,
+        headers: HTTPFields = [:]
+    ) async throws -> TestReply {
         var body: String?
         if let json {
             body = String(decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), as: UTF8.self)
@@ -124,8 +159,14 @@ struct WebTestHarness: Sendable {
 
     /// Sends a request as `user` (or anonymously) with a raw body (sent as application/json unless
     /// `headers` says otherwise).
-    func request(_ method: HTTPRequest.Method, _ path: String, as user: TestUser? = nil, via: Via = .bearer,
-                 body: String?, headers: HTTPFields = [:]) async throws -> TestReply {
+    func request(
+        _ method: HTTPRequest.Method,
+        _ path: String,
+        as user: TestUser? = nil,
+        via: Via = .bearer,
+        body: String?,
+        headers: HTTPFields = [:]
+    ) async throws -> TestReply {
         var headers = headers
         if let user {
             switch via {
@@ -139,8 +180,14 @@ struct WebTestHarness: Sendable {
     }
 
     /// Sends a request with a session (e.g. one from `TestReply.session` after a login via HTTP).
-    func request(_ method: HTTPRequest.Method, _ path: String, session: TestSession, csrf: Bool = true,
-                 json: [String: Any]? = nil, headers: HTTPFields = [:]) async throws -> TestReply {
+    func request(
+        _ method: HTTPRequest.Method,
+        _ path: String,
+        session: TestSession,
+        csrf: Bool = true,
+        json: [String: Any]? = nil,
+        headers: HTTPFields = [:]
+    ) async throws -> TestReply {
         var body: String?
         if let json {
             body = String(decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), as: UTF8.self)
@@ -149,8 +196,14 @@ struct WebTestHarness: Sendable {
     }
 
     /// Sends a request with a session and a raw body.
-    func request(_ method: HTTPRequest.Method, _ path: String, session: TestSession, csrf: Bool = true,
-                 body: String?, headers: HTTPFields = [:]) async throws -> TestReply {
+    func request(
+        _ method: HTTPRequest.Method,
+        _ path: String,
+        session: TestSession,
+        csrf: Bool = true,
+        body: String?,
+        headers: HTTPFields = [:]
+    ) async throws -> TestReply {
         var headers = headers
         headers[.cookie] = session.cookie
         if csrf && ![.get, .head, .options].contains(method) { headers[CSRFToken.header] = session.csrfToken }
@@ -277,12 +330,19 @@ enum TestJSON: Sendable, Equatable, Decodable {
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let n = try? c.decode(Double.self) { self = .number(n) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([TestJSON].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: TestJSON].self)) }
+        if c.decodeNil() {
+            self = .null
+        } else if let b = try? c.decode(Bool.self) {
+            self = .bool(b)
+        } else if let n = try? c.decode(Double.self) {
+            self = .number(n)
+        } else if let s = try? c.decode(String.self) {
+            self = .string(s)
+        } else if let a = try? c.decode([TestJSON].self) {
+            self = .array(a)
+        } else {
+            self = .object(try c.decode([String: TestJSON].self))
+        }
     }
 
     /// The member `key` of an object; `.null` otherwise.
@@ -297,12 +357,30 @@ enum TestJSON: Sendable, Equatable, Decodable {
         return .null
     }
 
-    var string: String? { if case .string(let s) = self { return s }; return nil }
-    var int: Int? { if case .number(let n) = self, n.rounded() == n { return Int(n) }; return nil }
+    var string: String? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
+    var int: Int? {
+        if case .number(let n) = self, n.rounded() == n { return Int(n) }
+        return nil
+    }
     var int64: Int64? { int.map(Int64.init) }
-    var double: Double? { if case .number(let n) = self { return n }; return nil }
-    var bool: Bool? { if case .bool(let b) = self { return b }; return nil }
-    var array: [TestJSON]? { if case .array(let a) = self { return a }; return nil }
-    var object: [String: TestJSON]? { if case .object(let o) = self { return o }; return nil }
+    var double: Double? {
+        if case .number(let n) = self { return n }
+        return nil
+    }
+    var bool: Bool? {
+        if case .bool(let b) = self { return b }
+        return nil
+    }
+    var array: [TestJSON]? {
+        if case .array(let a) = self { return a }
+        return nil
+    }
+    var object: [String: TestJSON]? {
+        if case .object(let o) = self { return o }
+        return nil
+    }
     var isNull: Bool { self == .null }
 }

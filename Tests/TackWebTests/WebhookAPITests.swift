@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Testing
+
 @testable import TackWeb
 
 @Suite("Webhooks, notifications and exports API")
@@ -26,7 +27,12 @@ struct WebhookAPITests {
             let boardID = try await board(h, owner: owner, members: [(admin, "admin"), (member, "member")])
             let path = "/api/v1/boards/\(boardID)/webhooks"
 
-            let created = try await h.request(.post, path, as: admin, json: ["url": "https://hooks.example.com/tack", "events": ["card.created", "card.moved"]])
+            let created = try await h.request(
+                .post,
+                path,
+                as: admin,
+                json: ["url": "https://hooks.example.com/tack", "events": ["card.created", "card.moved"]]
+            )
             #expect(created.status == .created)
             let secret = try #require(created["secret"].string)
             #expect(secret.hasPrefix("whsec_") && secret.count == 70)
@@ -57,16 +63,19 @@ struct WebhookAPITests {
         }
     }
 
-    @Test("webhook validation names the field and stores nothing", arguments: [
-        (["url": "ftp://example.com/"], "url"),
-        (["url": "http://127.0.0.1:8080/"], "url"),
-        (["url": "http://[::1]/"], "url"),
-        (["url": "http://10.0.0.8/"], "url"),
-        (["url": "https://user:pw@example.com/"], "url"),
-        (["url": "https://example.com/", "secret": "short"], "secret"),
-        (["url": "https://example.com/", "events": ["Not A Kind"]], "events[0]"),
-        (["url": "https://example.com/", "colour": "red"], "colour"),
-    ] as [([String: any Sendable], String)])
+    @Test(
+        "webhook validation names the field and stores nothing",
+        arguments: [
+            (["url": "ftp://example.com/"], "url"),
+            (["url": "http://127.0.0.1:8080/"], "url"),
+            (["url": "http://[::1]/"], "url"),
+            (["url": "http://10.0.0.8/"], "url"),
+            (["url": "https://user:pw@example.com/"], "url"),
+            (["url": "https://example.com/", "secret": "short"], "secret"),
+            (["url": "https://example.com/", "events": ["Not A Kind"]], "events[0]"),
+            (["url": "https://example.com/", "colour": "red"], "colour"),
+        ] as [([String: any Sendable], String)]
+    )
     func webhookValidation(body: [String: any Sendable], field: String) async throws {
         try await WebTestHarness.withApp { h in
             let owner = try await h.createUser()
@@ -85,8 +94,12 @@ struct WebhookAPITests {
             let bob = try await h.createUser(email: WebTestHarness.uniqueEmail("bob"))
             let boardID = try await board(h, owner: owner, members: [(bob, "member")])
             let column = try await h.request(.post, "/api/v1/boards/\(boardID)/columns", as: owner, json: ["name": "Todo"])
-            let card = try await h.request(.post, "/api/v1/boards/\(boardID)/cards", as: owner,
-                                           json: ["column_id": try #require(column["column"]["id"].int64), "title": "Review"])
+            let card = try await h.request(
+                .post,
+                "/api/v1/boards/\(boardID)/cards",
+                as: owner,
+                json: ["column_id": try #require(column["column"]["id"].int64), "title": "Review"]
+            )
             let cardID = try #require(card["card"]["id"].int64)
             let handle = String(bob.email.split(separator: "@")[0])
             _ = try await h.request(.post, "/api/v1/boards/\(boardID)/cards/\(cardID)/comments", as: owner, json: ["body": "@\(handle) look"])

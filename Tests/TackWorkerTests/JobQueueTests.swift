@@ -6,6 +6,7 @@ import TackCore
 import TackRedis
 import TackTestSupport
 import Testing
+
 @testable import TackWorker
 
 /// The job queue against real Redis and PostgreSQL, with in-process workers.
@@ -22,11 +23,24 @@ struct JobQueueTests {
     }
 
     /// Runs `count` workers under a ServiceGroup while `body` runs, then shuts them down gracefully.
-    func withWorkers<T: Sendable>(_ count: Int, config: TackConfiguration, queue: JobQueue, postgres: PostgresClient, redis: RedisClient,
-                                  _ body: @Sendable ([JobWorker]) async throws -> T) async throws -> T {
+    func withWorkers<T: Sendable>(
+        _ count: Int,
+        config: TackConfiguration,
+        queue: JobQueue,
+        postgres: PostgresClient,
+        redis: RedisClient,
+        _ body: @Sendable ([JobWorker]) async throws -> T
+    ) async throws -> T {
         let workers = (0..<count).map { n in
-            JobWorker(queue: queue, queues: queue.queueNames, handlers: [DiagnosticsJobs(postgres: postgres, worker: "w\(n)")],
-                      settings: config.worker, redis: redis, consumer: "w\(n)-" + NewJob.randomID().prefix(6), logger: logger)
+            JobWorker(
+                queue: queue,
+                queues: queue.queueNames,
+                handlers: [DiagnosticsJobs(postgres: postgres, worker: "w\(n)")],
+                settings: config.worker,
+                redis: redis,
+                consumer: "w\(n)-" + NewJob.randomID().prefix(6),
+                logger: logger
+            )
         }
         let group = ServiceGroup(services: workers, logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -110,8 +124,10 @@ struct JobQueueTests {
     func permanentFailures() async throws {
         try await TestServers.withServers(logger: logger) { config, postgres, redis in
             let (queue, _) = makeQueue(redis)
-            try await queue.enqueue([NewJob(kind: "diagnostics.probe", payload: Array("not json".utf8), id: "bad-payload"),
-                                     NewJob(kind: "diagnostics.unheard_of", id: "unknown-kind")])
+            try await queue.enqueue([
+                NewJob(kind: "diagnostics.probe", payload: Array("not json".utf8), id: "bad-payload"),
+                NewJob(kind: "diagnostics.unheard_of", id: "unknown-kind"),
+            ])
             try await withWorkers(1, config: config, queue: queue, postgres: postgres, redis: redis) { _ async throws in
                 #expect(try await eventually { try await queue.stats().first?.dead == 2 })
             }
@@ -144,12 +160,17 @@ struct JobQueueTests {
 
     @Test("a job handed out more than max_deliveries times without finishing goes to the dead letters")
     func deliveryCap() async throws {
-        try await TestServers.withServers(settings: ["worker.visibility_timeout": "1", "worker.max_deliveries": "2"], logger: logger) { config, postgres, redis in
+        try await TestServers.withServers(settings: ["worker.visibility_timeout": "1", "worker.max_deliveries": "2"], logger: logger) {
+            config,
+            postgres,
+            redis in
             let (queue, name) = makeQueue(redis)
             try await queue.ensureGroups([name])
             try await queue.enqueue([try probe("crasher")])
             // Delivery 1 to a worker that dies, delivery 2 claimed by another that dies too.
-            _ = try await redis.withBlockingConnection { try await queue.read(on: $0, queues: [name], consumer: "ghost-1", count: 1, block: .seconds(1)) }
+            _ = try await redis.withBlockingConnection {
+                try await queue.read(on: $0, queues: [name], consumer: "ghost-1", count: 1, block: .seconds(1))
+            }
             try await Task.sleep(for: .milliseconds(1100))
             let second = try await queue.reclaim(name, consumer: "ghost-2", minIdle: .seconds(1), count: 10)
             #expect(second.map(\.deliveries) == [2])

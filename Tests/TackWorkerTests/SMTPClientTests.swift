@@ -1,12 +1,14 @@
 import Foundation
 import Logging
+import Testing
+
+@testable import TackWorker
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Testing
-@testable import TackWorker
 
 /// The SMTP client against a real SMTP server: aiosmtpd (PyPI), started per test on a free port.
 ///
@@ -22,7 +24,8 @@ struct SMTPClientTests {
     @Test("delivers a UTF-8 message whose subject, sender name and body survive the round trip")
     func deliversPlainMessage() async throws {
         try await withSMTPServer { server in
-            let text = "Hello Alice,\n.this line starts with a dot\n..and this one with two\n.\n"
+            let text =
+                "Hello Alice,\n.this line starts with a dot\n..and this one with two\n.\n"
                 + "UTF-8: Grüße, 日本語, 🎉\n" + String(repeating: "long ", count: 400) + "\nbye\n"
             let subject = "Karte verschoben: „Grüße“ ✓ 日本語 — a subject long enough to need several encoded-words"
             let message = EmailMessage(
@@ -60,8 +63,12 @@ struct SMTPClientTests {
     @Test("a recipient the server refuses fails the send permanently, naming the address, and nothing is delivered")
     func refusedRecipient() async throws {
         try await withSMTPServer(["--reject", "gone@example.com"]) { server in
-            let message = EmailMessage(from: EmailAddress("notify@tack.test"), to: ["alice@example.com", "gone@example.com"],
-                                       subject: "Hi", text: "Hello")
+            let message = EmailMessage(
+                from: EmailAddress("notify@tack.test"),
+                to: ["alice@example.com", "gone@example.com"],
+                subject: "Hi",
+                text: "Hello"
+            )
             let error = try await #require(throws: SMTPError.self) {
                 try await client(server.settings(security: .none)).send(message)
             }
@@ -217,17 +224,38 @@ struct SMTPClientTests {
 
     /// Messages whose fields try to add a header or a recipient, or that have nobody to go to.
     static let injections: [EmailMessage] = [
-        EmailMessage(from: EmailAddress("notify@tack.test"), to: ["alice@example.com"],
-                     subject: "Hi\r\nBcc: victim@example.com", text: "x"),
+        EmailMessage(
+            from: EmailAddress("notify@tack.test"),
+            to: ["alice@example.com"],
+            subject: "Hi\r\nBcc: victim@example.com",
+            text: "x"
+        ),
         EmailMessage(from: EmailAddress("notify@tack.test"), to: ["alice@example.com"], subject: "Hi\nX-Evil: 1", text: "x"),
-        EmailMessage(from: EmailAddress("notify@tack.test", name: "Tack\r\nBcc: victim@example.com"),
-                     to: ["alice@example.com"], subject: "Hi", text: "x"),
-        EmailMessage(from: EmailAddress("notify@tack.test"), to: ["alice@example.com>\r\nRCPT TO:<victim@example.com"],
-                     subject: "Hi", text: "x"),
-        EmailMessage(from: EmailAddress("notify@tack.test\r\nBcc: victim@example.com"), to: ["alice@example.com"],
-                     subject: "Hi", text: "x"),
-        EmailMessage(from: EmailAddress("notify@tack.test"), to: ["alice@example.com"], subject: "Hi", text: "x",
-                     messageID: "id@x>\r\nBcc: victim@example.com"),
+        EmailMessage(
+            from: EmailAddress("notify@tack.test", name: "Tack\r\nBcc: victim@example.com"),
+            to: ["alice@example.com"],
+            subject: "Hi",
+            text: "x"
+        ),
+        EmailMessage(
+            from: EmailAddress("notify@tack.test"),
+            to: ["alice@example.com>\r\nRCPT TO:<victim@example.com"],
+            subject: "Hi",
+            text: "x"
+        ),
+        EmailMessage(
+            from: EmailAddress("notify@tack.test\r\nBcc: victim@example.com"),
+            to: ["alice@example.com"],
+            subject: "Hi",
+            text: "x"
+        ),
+        EmailMessage(
+            from: EmailAddress("notify@tack.test"),
+            to: ["alice@example.com"],
+            subject: "Hi",
+            text: "x",
+            messageID: "id@x>\r\nBcc: victim@example.com"
+        ),
         EmailMessage(from: EmailAddress("notify@tack.test"), to: [], subject: "Hi", text: "x"),
     ]
 
@@ -245,8 +273,12 @@ struct SMTPClientTests {
 
     @Test("rendered headers: date, generated Message-ID, MIME, CRLF only")
     func renderedHeaders() throws {
-        let message = EmailMessage(from: EmailAddress("notify@tack.test", name: "Tack \"Bot\""), to: ["a@example.com"],
-                                   subject: "Plain subject", text: "line 1\nline 2")
+        let message = EmailMessage(
+            from: EmailAddress("notify@tack.test", name: "Tack \"Bot\""),
+            to: ["a@example.com"],
+            subject: "Plain subject",
+            text: "line 1\nline 2"
+        )
         let text = try message.rendered(helloName: "worker1.tack.test", date: Date(timeIntervalSince1970: 1_752_566_709))
         #expect(text.hasPrefix("Date: Tue, 15 Jul 2025 08:05:09 +0000\r\nFrom: \"Tack \\\"Bot\\\"\" <notify@tack.test>\r\n"))
         #expect(text.contains("\r\nTo: a@example.com\r\nSubject: Plain subject\r\nMessage-ID: <"))
@@ -294,8 +326,12 @@ struct SMTPClientTests {
 
     /// A small valid message.
     var sampleMessage: EmailMessage {
-        EmailMessage(from: EmailAddress("notify@tack.test", name: "Tack"), to: ["alice@example.com"],
-                     subject: "Card moved", text: "Your card moved to Done.\n")
+        EmailMessage(
+            from: EmailAddress("notify@tack.test", name: "Tack"),
+            to: ["alice@example.com"],
+            subject: "Card moved",
+            text: "Your card moved to Done.\n"
+        )
     }
 
     /// A client on the shared event loop group.
@@ -328,9 +364,18 @@ private struct ReceivedMessage: Decodable {
     let authMechanism: String?
 
     enum CodingKeys: String, CodingKey {
-        case mailFrom = "mail_from", rcptTos = "rcpt_tos", raw, subject, fromName = "from_name",
-             fromAddress = "from_address", to, messageID = "message_id", date, body, tls,
-             authUser = "auth_user", authMechanism = "auth_mechanism"
+        case mailFrom = "mail_from"
+        case rcptTos = "rcpt_tos"
+        case raw, subject
+        case fromName = "from_name"
+        case
+            fromAddress = "from_address"
+        case to
+        case messageID = "message_id"
+        case date, body, tls
+        case
+            authUser = "auth_user"
+        case authMechanism = "auth_mechanism"
     }
 
     /// The DATA content as the server received it, after dot-unstuffing.
@@ -355,16 +400,25 @@ private final class TestSMTPServer {
 
     /// Settings pointing at this server, trusting its certificate.
     func settings(security: SMTPSettings.Security) -> SMTPSettings {
-        SMTPSettings(host: "localhost", port: port, security: security, helloName: "tack-worker.test",
-                     timeout: .seconds(10), trustedRootsPEMFile: certificateFile, from: "bounces@tack.test")
+        SMTPSettings(
+            host: "localhost",
+            port: port,
+            security: security,
+            helloName: "tack-worker.test",
+            timeout: .seconds(10),
+            trustedRootsPEMFile: certificateFile,
+            from: "bounces@tack.test"
+        )
     }
 
     /// The messages accepted so far, oldest first.
     func messages() throws -> [ReceivedMessage] {
-        let files = try FileManager.default.contentsOfDirectory(at: directory.appendingPathComponent("mail"),
-                                                                includingPropertiesForKeys: nil)
-            .filter { $0.pathExtension == "json" }
-            .sorted { $0.lastPathComponent < $1.lastPathComponent }
+        let files = try FileManager.default.contentsOfDirectory(
+            at: directory.appendingPathComponent("mail"),
+            includingPropertiesForKeys: nil
+        )
+        .filter { $0.pathExtension == "json" }
+        .sorted { $0.lastPathComponent < $1.lastPathComponent }
         return try files.map { try JSONDecoder().decode(ReceivedMessage.self, from: Data(contentsOf: $0)) }
     }
 
@@ -395,8 +449,10 @@ private func withSMTPServer(
     var certificateFile: String?
     if tls != .none {
         let certificate = directory.appendingPathComponent("cert.pem").path
-        arguments += ["--tls-cert", certificate, "--tls-key", directory.appendingPathComponent("key.pem").path,
-                      "--make-cert", certificateNames]
+        arguments += [
+            "--tls-cert", certificate, "--tls-key", directory.appendingPathComponent("key.pem").path,
+            "--make-cert", certificateNames,
+        ]
         if tls == .implicit {
             arguments.append("--implicit-tls")
         }
@@ -542,125 +598,125 @@ private struct TestEnvironmentError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-private extension Array {
+extension Array {
     /// The single element, or nil when there are none or several.
-    var only: Element? { count == 1 ? first : nil }
+    fileprivate var only: Element? { count == 1 ? first : nil }
 }
 
 /// The test server: aiosmtpd with a handler that stores each accepted message as JSON, decoded by
 /// Python's `email` package so the client's encoding is checked by an independent decoder.
 private let smtpServerScript = #"""
-import argparse, asyncio, base64, email, email.policy, json, os, shutil, signal, ssl, subprocess, sys, uuid
+    import argparse, asyncio, base64, email, email.policy, json, os, shutil, signal, ssl, subprocess, sys, uuid
 
-signal.pthread_sigmask(signal.SIG_SETMASK, set())  # the test process's threads block signals
-try:
-    from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
-except ImportError:
-    print("MISSING aiosmtpd", flush=True)
-    sys.exit(3)
-
-parser = argparse.ArgumentParser()
-parser.add_argument("port", type=int)  # 0: any free port, printed as "READY <port>"
-parser.add_argument("outdir")
-parser.add_argument("--tls-cert")
-parser.add_argument("--tls-key")
-parser.add_argument("--make-cert")  # subjectAltName: create a self-signed --tls-cert/--tls-key first
-parser.add_argument("--implicit-tls", action="store_true")
-parser.add_argument("--auth")  # user:password
-parser.add_argument("--auth-exclude", action="append", default=[])
-parser.add_argument("--auth-allow-plaintext", action="store_true")
-parser.add_argument("--reject", action="append", default=[])  # recipient answered with 550
-parser.add_argument("--silent", action="store_true")  # accept connections, never answer
-args = parser.parse_args()
-user, _, password = (args.auth or "").partition(":")
-
-
-class Handler:
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address in args.reject:
-            return f"550 5.1.1 <{address}>: Recipient address rejected"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        raw = envelope.content
-        message = email.message_from_bytes(raw, policy=email.policy.default)
-        sender = message["from"].addresses[0]
-        record = {
-            "mail_from": envelope.mail_from,
-            "rcpt_tos": envelope.rcpt_tos,
-            "raw": base64.b64encode(raw).decode("ascii"),
-            "subject": str(message["subject"]),
-            "from_name": sender.display_name,
-            "from_address": sender.addr_spec,
-            "to": [a.addr_spec for a in message["to"].addresses],
-            "message_id": str(message["message-id"]),
-            "date": str(message["date"]) if message["date"] else None,
-            "body": message.get_content().replace("\r\n", "\n"),
-            "tls": server.transport.get_extra_info("ssl_object") is not None or session.ssl is not None,
-            "auth_user": session.auth_data if session.authenticated else None,
-            "auth_mechanism": getattr(session, "tack_mechanism", None),
-        }
-        name = os.path.join(args.outdir, f"{asyncio.get_running_loop().time():020.6f}-{uuid.uuid4()}")
-        with open(name + ".tmp", "w") as f:
-            json.dump(record, f)
-        os.rename(name + ".tmp", name + ".json")
-        return "250 2.0.0 OK queued"
-
-
-def authenticator(server, session, envelope, mechanism, auth_data):
-    session.tack_mechanism = mechanism
-    ok = (isinstance(auth_data, LoginPassword)
-          and auth_data.login.decode() == user and auth_data.password.decode() == password)
-    return AuthResult(success=ok, handled=False, auth_data=auth_data.login.decode() if ok else None)
-
-
-async def silent(reader, writer):
-    await reader.read()
-
-
-if args.make_cert:
-    if shutil.which("openssl") is None:
-        print("MISSING openssl", flush=True)
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())  # the test process's threads block signals
+    try:
+        from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+    except ImportError:
+        print("MISSING aiosmtpd", flush=True)
         sys.exit(3)
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
-                    "-addext", f"subjectAltName={args.make_cert}", "-keyout", args.tls_key, "-out", args.tls_cert],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-tls_context = None
-if args.tls_cert:
-    tls_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    tls_context.load_cert_chain(args.tls_cert, args.tls_key)
-
-loop = asyncio.new_event_loop()
-asyncio.set_event_loop(loop)
-
-
-def factory():
-    return SMTP(
-        Handler(),
-        hostname="tack-test-smtp",
-        loop=loop,
-        tls_context=None if args.implicit_tls else tls_context,
-        authenticator=authenticator if args.auth else None,
-        auth_require_tls=not (args.auth_allow_plaintext or args.implicit_tls),
-        auth_exclude_mechanism=args.auth_exclude,
-    )
+    parser = argparse.ArgumentParser()
+    parser.add_argument("port", type=int)  # 0: any free port, printed as "READY <port>"
+    parser.add_argument("outdir")
+    parser.add_argument("--tls-cert")
+    parser.add_argument("--tls-key")
+    parser.add_argument("--make-cert")  # subjectAltName: create a self-signed --tls-cert/--tls-key first
+    parser.add_argument("--implicit-tls", action="store_true")
+    parser.add_argument("--auth")  # user:password
+    parser.add_argument("--auth-exclude", action="append", default=[])
+    parser.add_argument("--auth-allow-plaintext", action="store_true")
+    parser.add_argument("--reject", action="append", default=[])  # recipient answered with 550
+    parser.add_argument("--silent", action="store_true")  # accept connections, never answer
+    args = parser.parse_args()
+    user, _, password = (args.auth or "").partition(":")
 
 
-if args.silent:
-    server = loop.run_until_complete(asyncio.start_server(silent, "127.0.0.1", args.port))
-else:
-    server = loop.run_until_complete(loop.create_server(
-        factory, host="127.0.0.1", port=args.port, ssl=tls_context if args.implicit_tls else None))
+    class Handler:
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+            if address in args.reject:
+                return f"550 5.1.1 <{address}>: Recipient address rejected"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+        async def handle_DATA(self, server, session, envelope):
+            raw = envelope.content
+            message = email.message_from_bytes(raw, policy=email.policy.default)
+            sender = message["from"].addresses[0]
+            record = {
+                "mail_from": envelope.mail_from,
+                "rcpt_tos": envelope.rcpt_tos,
+                "raw": base64.b64encode(raw).decode("ascii"),
+                "subject": str(message["subject"]),
+                "from_name": sender.display_name,
+                "from_address": sender.addr_spec,
+                "to": [a.addr_spec for a in message["to"].addresses],
+                "message_id": str(message["message-id"]),
+                "date": str(message["date"]) if message["date"] else None,
+                "body": message.get_content().replace("\r\n", "\n"),
+                "tls": server.transport.get_extra_info("ssl_object") is not None or session.ssl is not None,
+                "auth_user": session.auth_data if session.authenticated else None,
+                "auth_mechanism": getattr(session, "tack_mechanism", None),
+            }
+            name = os.path.join(args.outdir, f"{asyncio.get_running_loop().time():020.6f}-{uuid.uuid4()}")
+            with open(name + ".tmp", "w") as f:
+                json.dump(record, f)
+            os.rename(name + ".tmp", name + ".json")
+            return "250 2.0.0 OK queued"
 
 
-def stdin_readable():
-    if not os.read(sys.stdin.fileno(), 4096):  # the test closed it, or died
-        loop.stop()
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        session.tack_mechanism = mechanism
+        ok = (isinstance(auth_data, LoginPassword)
+              and auth_data.login.decode() == user and auth_data.password.decode() == password)
+        return AuthResult(success=ok, handled=False, auth_data=auth_data.login.decode() if ok else None)
 
 
-loop.add_reader(sys.stdin.fileno(), stdin_readable)
-print(f"READY {server.sockets[0].getsockname()[1]}", flush=True)
-loop.run_forever()
-"""#
+    async def silent(reader, writer):
+        await reader.read()
+
+
+    if args.make_cert:
+        if shutil.which("openssl") is None:
+            print("MISSING openssl", flush=True)
+            sys.exit(3)
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                        "-addext", f"subjectAltName={args.make_cert}", "-keyout", args.tls_key, "-out", args.tls_cert],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    tls_context = None
+    if args.tls_cert:
+        tls_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls_context.load_cert_chain(args.tls_cert, args.tls_key)
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+
+
+    def factory():
+        return SMTP(
+            Handler(),
+            hostname="tack-test-smtp",
+            loop=loop,
+            tls_context=None if args.implicit_tls else tls_context,
+            authenticator=authenticator if args.auth else None,
+            auth_require_tls=not (args.auth_allow_plaintext or args.implicit_tls),
+            auth_exclude_mechanism=args.auth_exclude,
+        )
+
+
+    if args.silent:
+        server = loop.run_until_complete(asyncio.start_server(silent, "127.0.0.1", args.port))
+    else:
+        server = loop.run_until_complete(loop.create_server(
+            factory, host="127.0.0.1", port=args.port, ssl=tls_context if args.implicit_tls else None))
+
+
+    def stdin_readable():
+        if not os.read(sys.stdin.fileno(), 4096):  # the test closed it, or died
+            loop.stop()
+
+
+    loop.add_reader(sys.stdin.fileno(), stdin_readable)
+    print(f"READY {server.sockets[0].getsockname()[1]}", flush=True)
+    loop.run_forever()
+    """#

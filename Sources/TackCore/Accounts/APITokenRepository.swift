@@ -64,11 +64,14 @@ public struct APITokenRepository: Sendable {
         }
         let secret = Self.prefix + SecretToken.generate()
         let digest = SecretToken.digest(secret)
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             INSERT INTO api_tokens (user_id, name, token_hash, scope)
             VALUES (\(userID), \(name), \(digest), \(scope.rawValue))
             RETURNING id, created_at
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await (id, createdAt) in rows.decode((Int64, Date).self) {
             return (secret, APIToken(id: id, userID: userID, name: name, scope: scope, createdAt: createdAt, lastUsedAt: nil))
         }
@@ -77,28 +80,42 @@ public struct APITokenRepository: Sendable {
 
     /// The user's tokens that are not revoked, newest first.
     public func list(userID: Int64) async throws -> [APIToken] {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             SELECT id, name, scope, created_at, last_used_at
             FROM api_tokens
             WHERE user_id = \(userID) AND revoked_at IS NULL
             ORDER BY id DESC
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var tokens: [APIToken] = []
         for try await (id, name, scope, createdAt, lastUsedAt) in rows.decode((Int64, String, String, Date, Date?).self) {
-            tokens.append(APIToken(id: id, userID: userID, name: name, scope: APITokenScope(rawValue: scope) ?? .read,
-                                   createdAt: createdAt, lastUsedAt: lastUsedAt))
+            tokens.append(
+                APIToken(
+                    id: id,
+                    userID: userID,
+                    name: name,
+                    scope: APITokenScope(rawValue: scope) ?? .read,
+                    createdAt: createdAt,
+                    lastUsedAt: lastUsedAt
+                )
+            )
         }
         return tokens
     }
 
     /// Revokes one of the user's tokens; false when the user has no such live token.
     public func revoke(id: Int64, userID: Int64) async throws -> Bool {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             UPDATE api_tokens
             SET revoked_at = now()
             WHERE id = \(id) AND user_id = \(userID) AND revoked_at IS NULL
             RETURNING id
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         return try await !rows.collect().isEmpty
     }
 
@@ -110,14 +127,23 @@ public struct APITokenRepository: Sendable {
         for try await row in try await postgres.execute(FindToken(digest: SecretToken.digest(secret)), logger: logger) { found = row }
         guard let row = found else { return nil }
         if row.due {
-            _ = try await postgres.query("""
+            _ = try await postgres.query(
+                """
                 UPDATE api_tokens
                 SET last_used_at = now()
                 WHERE id = \(row.id)
-                """, logger: logger)
+                """,
+                logger: logger
+            )
         }
-        let token = APIToken(id: row.id, userID: row.userID, name: row.name, scope: APITokenScope(rawValue: row.scope) ?? .read,
-                             createdAt: row.createdAt, lastUsedAt: row.due ? Date() : row.lastUsedAt)
+        let token = APIToken(
+            id: row.id,
+            userID: row.userID,
+            name: row.name,
+            scope: APITokenScope(rawValue: row.scope) ?? .read,
+            createdAt: row.createdAt,
+            lastUsedAt: row.due ? Date() : row.lastUsedAt
+        )
         let user = User(id: row.userID, email: row.email, name: row.userName, isAdmin: row.isAdmin, createdAt: row.userCreatedAt)
         return APITokenLookup(token: token, user: user)
     }
@@ -158,8 +184,19 @@ public struct APITokenRepository: Sendable {
         func decodeRow(_ row: PostgresRow) throws -> Row {
             let (id, userID, name, scope, createdAt, lastUsedAt, due, email, userName, isAdmin, userCreatedAt) =
                 try row.decode((Int64, Int64, String, String, Date, Date?, Bool, String, String, Bool, Date).self)
-            return Row(id: id, userID: userID, name: name, scope: scope, createdAt: createdAt, lastUsedAt: lastUsedAt, due: due,
-                       email: email, userName: userName, isAdmin: isAdmin, userCreatedAt: userCreatedAt)
+            return Row(
+                id: id,
+                userID: userID,
+                name: name,
+                scope: scope,
+                createdAt: createdAt,
+                lastUsedAt: lastUsedAt,
+                due: due,
+                email: email,
+                userName: userName,
+                isAdmin: isAdmin,
+                userCreatedAt: userCreatedAt
+            )
         }
     }
 }

@@ -20,10 +20,11 @@ public enum AccountRules {
         let parts = email.split(separator: "@", omittingEmptySubsequences: false)
         let problem = "\(field) must be an email address like name@example.com."
         guard parts.count == 2 else { throw AccountError.invalid(field, problem) }
-        let local = parts[0], domain = parts[1]
+        let local = parts[0]
+        let domain = parts[1]
         guard !local.isEmpty, local.count <= 64, !domain.isEmpty, domain.contains("."),
-              !domain.hasPrefix("."), !domain.hasSuffix("."), !domain.contains(".."),
-              !local.hasPrefix("."), !local.hasSuffix("."), !local.contains("..")
+            !domain.hasPrefix("."), !domain.hasSuffix("."), !domain.contains(".."),
+            !local.hasPrefix("."), !local.hasSuffix("."), !local.contains("..")
         else { throw AccountError.invalid(field, problem) }
         let forbidden = CharacterSet.whitespacesAndNewlines.union(.controlCharacters).union(CharacterSet(charactersIn: "<>()[]\\,;:\""))
         guard email.unicodeScalars.allSatisfy({ !forbidden.contains($0) }) else { throw AccountError.invalid(field, problem) }
@@ -34,7 +35,10 @@ public enum AccountRules {
     public static func validatedName(_ raw: String, field: String = "name") throws -> String {
         let name = raw.trimmingCharacters(in: .whitespacesAndNewlines)
         guard nameLength.contains(name.count) else {
-            throw AccountError.invalid(field, name.isEmpty ? "\(field) is required." : "\(field) must be at most \(nameLength.upperBound) characters.")
+            throw AccountError.invalid(
+                field,
+                name.isEmpty ? "\(field) is required." : "\(field) must be at most \(nameLength.upperBound) characters."
+            )
         }
         guard name.unicodeScalars.allSatisfy({ !CharacterSet.controlCharacters.contains($0) }) else {
             throw AccountError.invalid(field, "\(field) must not contain control characters.")
@@ -60,7 +64,8 @@ public enum AccountRules {
             if let local = e.split(separator: "@").first { personal.append(String(local)) }
         }
         if let name { personal.append(name.lowercased()) }
-        let weak = Set(folded).count < 5
+        let weak =
+            Set(folded).count < 5
             || commonPasswords.contains(folded)
             || personal.contains(where: { $0.count >= 3 && (folded == $0 || folded.replacingOccurrences(of: $0, with: "").count < 4) })
         if weak {

@@ -18,8 +18,15 @@ public enum CreateUser {
     }
 
     /// Creates the account; the schema must be current.
-    public static func run(email: String, name: String, password: String, admin: Bool,
-                           postgres: PostgresClient, hasher: PasswordHasher, logger: Logger) async throws -> User {
+    public static func run(
+        email: String,
+        name: String,
+        password: String,
+        admin: Bool,
+        postgres: PostgresClient,
+        hasher: PasswordHasher,
+        logger: Logger
+    ) async throws -> User {
         try validate(email: email, name: name, password: password)
         do {
             return try await UserRepository(postgres: postgres, hasher: hasher, logger: logger)
@@ -33,13 +40,24 @@ public enum CreateUser {
     static func commandError(_ error: AccountError, email: String) -> TackError {
         switch (error.code, error.field) {
         case (.emailTaken, _):
-            return TackError(TackError.Code("email_taken"), subject: "--email \(email)",
-                             "an account with this email already exists; pick another email")
+            return TackError(
+                TackError.Code("email_taken"),
+                subject: "--email \(email)",
+                "an account with this email already exists; pick another email"
+            )
         case (_, "password"?):
             // Never echo the password itself.
-            return TackError(.usage, subject: "password", lowerFirst(error.message.replacingOccurrences(of: "password ", with: "", options: .anchored)))
+            return TackError(
+                .usage,
+                subject: "password",
+                lowerFirst(error.message.replacingOccurrences(of: "password ", with: "", options: .anchored))
+            )
         case (_, let field?):
-            return TackError(.usage, subject: "--\(field)", lowerFirst(error.message.replacingOccurrences(of: "\(field) ", with: "", options: .anchored)))
+            return TackError(
+                .usage,
+                subject: "--\(field)",
+                lowerFirst(error.message.replacingOccurrences(of: "\(field) ", with: "", options: .anchored))
+            )
         default:
             return TackError(.usage, lowerFirst(error.message))
         }

@@ -43,17 +43,33 @@ public struct NotificationRepository: Sendable {
 
     /// Newest first; `before` pages by id.
     public func list(userID: Int64, unreadOnly: Bool, limit: Int, before: Int64?) async throws -> [UserNotification] {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             SELECT n.id, n.kind, n.board_id, n.card_id, n.actor_id, n.payload::text, n.created_at, n.read_at, c.title, b.name
             FROM notifications n LEFT JOIN cards c ON c.id = n.card_id LEFT JOIN boards b ON b.id = n.board_id
             WHERE n.user_id = \(userID) AND n.id < \(before ?? Int64.max) AND (NOT \(unreadOnly) OR n.read_at IS NULL)
             ORDER BY n.id DESC LIMIT \(limit)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var result: [UserNotification] = []
         for try await (id, kind, board, card, actor, payload, created, read, title, boardName)
-            in rows.decode((Int64, String, Int64?, Int64?, Int64?, String, Date, Date?, String?, String?).self) {
-            result.append(UserNotification(id: id, kind: kind, boardID: board, cardID: card, actorID: actor, payload: payload, createdAt: created,
-                                           readAt: read, cardTitle: title, boardName: boardName))
+            in rows.decode((Int64, String, Int64?, Int64?, Int64?, String, Date, Date?, String?, String?).self)
+        {
+            result.append(
+                UserNotification(
+                    id: id,
+                    kind: kind,
+                    boardID: board,
+                    cardID: card,
+                    actorID: actor,
+                    payload: payload,
+                    createdAt: created,
+                    readAt: read,
+                    cardTitle: title,
+                    boardName: boardName
+                )
+            )
         }
         return result
     }
@@ -68,7 +84,10 @@ public struct NotificationRepository: Sendable {
     /// Marks the given notifications (or all) read; returns the unread count after.
     public func markRead(userID: Int64, ids: [Int64]?) async throws -> Int {
         if let ids {
-            try await postgres.query("UPDATE notifications SET read_at = now() WHERE user_id = \(userID) AND id = ANY(\(ids)) AND read_at IS NULL", logger: logger)
+            try await postgres.query(
+                "UPDATE notifications SET read_at = now() WHERE user_id = \(userID) AND id = ANY(\(ids)) AND read_at IS NULL",
+                logger: logger
+            )
         } else {
             try await postgres.query("UPDATE notifications SET read_at = now() WHERE user_id = \(userID) AND read_at IS NULL", logger: logger)
         }

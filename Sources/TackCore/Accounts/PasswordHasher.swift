@@ -27,7 +27,8 @@ public struct PasswordHasher: Sendable {
 
     /// A new salted hash of `password`, as stored in `users.password_hash`.
     public func hash(_ password: String) async throws -> String {
-        let input = Self.prepared(password), cost = cost
+        let input = Self.prepared(password)
+        let cost = cost
         return try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(input, cost: cost) }
     }
 

@@ -31,8 +31,9 @@ public enum SecretToken {
     /// Whether `text` could be a token made by `generate()`: 43 base64url characters.
     /// Checked before any lookup, so junk never reaches the database.
     public static func isWellFormed(_ text: Substring) -> Bool {
-        text.utf8.count == 43 && text.utf8.allSatisfy { c in
-            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2D || c == 0x5F
-        }
+        text.utf8.count == 43
+            && text.utf8.allSatisfy { c in
+                (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2D || c == 0x5F
+            }
     }
 }

@@ -47,15 +47,21 @@ public struct SessionRepository: Sendable {
         let digest = SecretToken.digest(token)
         let seconds = ttl.wholeMilliseconds / 1000
         let rows = try await postgres.withTransaction(logger: logger) { tx in
-            _ = try await tx.query("""
+            _ = try await tx.query(
+                """
                 DELETE FROM sessions
                 WHERE user_id = \(userID) AND expires_at <= now()
-                """, logger: logger)
-            return try await tx.query("""
+                """,
+                logger: logger
+            )
+            return try await tx.query(
+                """
                 INSERT INTO sessions (user_id, token_hash, expires_at)
                 VALUES (\(userID), \(digest), now() + make_interval(secs => \(seconds)))
                 RETURNING id, expires_at
-                """, logger: logger).collect()
+                """,
+                logger: logger
+            ).collect()
         }
         guard let row = rows.first else { throw AccountError(.userNotFound, "The session was not created.") }
         let (id, expiresAt) = try row.decode((Int64, Date).self)
@@ -75,12 +81,15 @@ public struct SessionRepository: Sendable {
         var renewed = false
         if row.due {
             let seconds = ttl.wholeMilliseconds / 1000
-            let rows = try await postgres.query("""
+            let rows = try await postgres.query(
+                """
                 UPDATE sessions
                 SET last_seen_at = now(), expires_at = now() + make_interval(secs => \(seconds))
                 WHERE id = \(row.id) AND expires_at > now()
                 RETURNING expires_at
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             for try await (expiresAt) in rows.decode(Date.self) {
                 session.expiresAt = expiresAt
                 renewed = true
@@ -91,20 +100,26 @@ public struct SessionRepository: Sendable {
 
     /// Ends one session.
     public func delete(id: Int64) async throws {
-        _ = try await postgres.query("""
+        _ = try await postgres.query(
+            """
             DELETE FROM sessions
             WHERE id = \(id)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
     }
 
     /// Ends every session of a user, except `keeping`; returns how many ended.
     @discardableResult
     public func deleteAll(userID: Int64, except keeping: Int64? = nil) async throws -> Int {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             DELETE FROM sessions
             WHERE user_id = \(userID) AND id <> \(keeping ?? -1)
             RETURNING id
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         return try await rows.collect().count
     }
 
@@ -140,7 +155,9 @@ public struct SessionRepository: Sendable {
         }
 
         func decodeRow(_ row: PostgresRow) throws -> Row {
-            let (id, userID, expiresAt, due, email, name, isAdmin, createdAt) = try row.decode((Int64, Int64, Date, Bool, String, String, Bool, Date).self)
+            let (id, userID, expiresAt, due, email, name, isAdmin, createdAt) = try row.decode(
+                (Int64, Int64, Date, Bool, String, String, Bool, Date).self
+            )
             return Row(id: id, userID: userID, expiresAt: expiresAt, due: due, email: email, name: name, isAdmin: isAdmin, userCreatedAt: createdAt)
         }
     }

@@ -24,11 +24,14 @@ public struct UserRepository: Sendable {
         try AccountRules.checkPassword(password, email: email, name: name)
         let hash = try await hasher.hash(password)
         do {
-            let rows = try await postgres.query("""
+            let rows = try await postgres.query(
+                """
                 INSERT INTO users (email, name, password_hash, is_admin)
                 VALUES (\(email), \(name), \(hash), \(isAdmin))
                 RETURNING id, email, name, is_admin, created_at
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             for try await row in rows.decode((Int64, String, String, Bool, Date).self) {
                 return User(id: row.0, email: row.1, name: row.2, isAdmin: row.3, createdAt: row.4)
             }
@@ -43,11 +46,14 @@ public struct UserRepository: Sendable {
 
     /// The account with this id.
     public func find(id: Int64) async throws -> User? {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             SELECT id, email, name, is_admin, created_at
             FROM users
             WHERE id = \(id)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await row in rows.decode((Int64, String, String, Bool, Date).self) {
             return User(id: row.0, email: row.1, name: row.2, isAdmin: row.3, createdAt: row.4)
         }
@@ -107,24 +113,33 @@ public struct UserRepository: Sendable {
         let hash = try await hasher.hash(newPassword)
         let keep = keepingSession ?? -1
         try await postgres.withTransaction(logger: logger) { tx in
-            _ = try await tx.query("""
+            _ = try await tx.query(
+                """
                 UPDATE users
                 SET password_hash = \(hash)
                 WHERE id = \(userID)
-                """, logger: logger)
-            _ = try await tx.query("""
+                """,
+                logger: logger
+            )
+            _ = try await tx.query(
+                """
                 DELETE FROM sessions
                 WHERE user_id = \(userID) AND id <> \(keep)
-                """, logger: logger)
+                """,
+                logger: logger
+            )
         }
     }
 
     /// How many accounts exist (`create_user` says so when it makes the first one).
     public func count() async throws -> Int {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             SELECT count(*)
             FROM users
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await (n) in rows.decode(Int.self) { return n }
         return 0
     }
@@ -135,11 +150,14 @@ public struct UserRepository: Sendable {
     }
 
     private func credentials(email: String) async throws -> Credentials? {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             SELECT id, email, name, is_admin, created_at, password_hash
             FROM users
             WHERE email = \(email)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await row in rows.decode((Int64, String, String, Bool, Date, String).self) {
             return Credentials(user: User(id: row.0, email: row.1, name: row.2, isAdmin: row.3, createdAt: row.4), hash: row.5)
         }
@@ -147,11 +165,14 @@ public struct UserRepository: Sendable {
     }
 
     private func credentials(id: Int64) async throws -> Credentials? {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             SELECT id, email, name, is_admin, created_at, password_hash
             FROM users
             WHERE id = \(id)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await row in rows.decode((Int64, String, String, Bool, Date, String).self) {
             return Credentials(user: User(id: row.0, email: row.1, name: row.2, isAdmin: row.3, createdAt: row.4), hash: row.5)
         }

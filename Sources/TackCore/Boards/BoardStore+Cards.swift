@@ -52,7 +52,15 @@ extension BoardStore {
     /// Cards created on one board at the same time are inserted together (see `GroupCommit`): the
     /// board's writes are serialised by its row lock anyway, and a batch of appends to one column
     /// takes the same few statements as one card.
-    public func createCard(boardID: Int64, actorID: Int64, columnID: Int64, title: String, description: String, index: Int?, changes: CardChanges) async throws -> (Card, BoardEvent) {
+    public func createCard(
+        boardID: Int64,
+        actorID: Int64,
+        columnID: Int64,
+        title: String,
+        description: String,
+        index: Int?,
+        changes: CardChanges
+    ) async throws -> (Card, BoardEvent) {
         let card = NewCard(actorID: actorID, columnID: columnID, title: title, description: description, index: index, changes: changes)
         return try await newCards.run(card, key: boardID) { batch in await self.createCards(boardID: boardID, batch) }.get()
     }
@@ -108,7 +116,9 @@ extension BoardStore {
     /// writer may not write, or whose column is not on the board, gets its error; the others go
     /// ahead. Returns each card's outcome and the events of the cards made, in order.
     private func insertCards(_ cards: [NewCard], _ write: BoardWrite) async throws -> ([Result<Card, any Error>], [BoardEventDraft]) {
-        let boardID = write.boardID, board = write.board, tx = write.tx
+        let boardID = write.boardID
+        let board = write.board
+        let tx = write.tx
         var outcomes = [Result<Card, any Error>](repeating: .failure(BoardError(.notFound("card"))), count: cards.count)
         var accepted: [Int] = []
         for (i, role) in board.roles.enumerated() {
@@ -122,7 +132,14 @@ extension BoardStore {
         guard let first = accepted.first else { return (outcomes, []) }
         let slot: (position: String, ids: [Int64])
         do {
-            slot = try await cardSlot(boardID: boardID, columnID: cards[first].columnID, excluding: nil, index: cards[first].index, reserving: accepted.count, on: tx)
+            slot = try await cardSlot(
+                boardID: boardID,
+                columnID: cards[first].columnID,
+                excluding: nil,
+                index: cards[first].index,
+                reserving: accepted.count,
+                on: tx
+            )
         } catch let error as BoardError {
             for i in accepted { outcomes[i] = .failure(error) }
             return (outcomes, [])
@@ -133,28 +150,51 @@ extension BoardStore {
             if n > 0 { position = Position.between(position, nil) }
             let new = cards[i]
             // Event n of the write is at version write.version + n.
-            made.append(Card(id: slot.ids[n], boardID: boardID, columnID: new.columnID, title: new.title, description: new.description, position: position,
-                             dueAt: new.changes.dueAt, done: new.changes.done ?? false, archived: false,
-                             assignees: new.changes.assignees.map { Array(Set($0)).sorted() } ?? [],
-                             labels: new.changes.labels.map { Array(Set($0)).sorted() } ?? [],
-                             createdBy: new.actorID, createdAt: board.now, updatedAt: board.now, version: write.version + Int64(n)))
+            made.append(
+                Card(
+                    id: slot.ids[n],
+                    boardID: boardID,
+                    columnID: new.columnID,
+                    title: new.title,
+                    description: new.description,
+                    position: position,
+                    dueAt: new.changes.dueAt,
+                    done: new.changes.done ?? false,
+                    archived: false,
+                    assignees: new.changes.assignees.map { Array(Set($0)).sorted() } ?? [],
+                    labels: new.changes.labels.map { Array(Set($0)).sorted() } ?? [],
+                    createdBy: new.actorID,
+                    createdAt: board.now,
+                    updatedAt: board.now,
+                    version: write.version + Int64(n)
+                )
+            )
         }
         // The cards' event payloads are the cards as clients see them, so they are also the rows to insert.
         let drafts = made.map { BoardEventDraft(kind: "card.created", cardID: $0.id, payload: $0, actorID: $0.createdBy) }
         let payloads = "[" + drafts.map(\.payload).joined(separator: ",") + "]"
-        try await tx.query("""
+        try await tx.query(
+            """
             INSERT INTO cards (id, board_id, column_id, title, description, position, due_at, done, created_by, version)
             OVERRIDING SYSTEM VALUE
             SELECT c.id, c.board_id, c.column_id, c.title, c.description, c.position, c.due_at, c.done, c.created_by, c.version
             FROM jsonb_array_elements(\(payloads)::jsonb) AS e(card),
                  jsonb_to_record(e.card) AS c(id BIGINT, board_id BIGINT, column_id BIGINT, title TEXT, description TEXT,
                                               position TEXT, due_at TIMESTAMPTZ, done BOOLEAN, created_by BIGINT, version BIGINT)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for (n, i) in accepted.enumerated() {
             outcomes[i] = .success(made[n])
             guard cards[i].changes.assignees != nil || cards[i].changes.labels != nil else { continue }
-            try await replaceAssigneesAndLabels(boardID: boardID, cardID: made[n].id, actorID: cards[i].actorID, assignees: cards[i].changes.assignees,
-                                                labels: cards[i].changes.labels, on: tx)
+            try await replaceAssigneesAndLabels(
+                boardID: boardID,
+                cardID: made[n].id,
+                actorID: cards[i].actorID,
+                assignees: cards[i].changes.assignees,
+                labels: cards[i].changes.labels,
+                on: tx
+            )
         }
         return (outcomes, drafts)
     }
@@ -171,7 +211,9 @@ extension BoardStore {
         let logger = self.logger
         return try await write(boardID: boardID, actorID: actorID, minimum: .member) { write -> (Card, BoardEventDraft) in
             let tx = write.tx
-            guard let before = try await self.cards(boardID: boardID, cardID: cardID, includeArchived: true, on: tx).first else { throw BoardError(.notFound("card")) }
+            guard let before = try await self.cards(boardID: boardID, cardID: cardID, includeArchived: true, on: tx).first else {
+                throw BoardError(.notFound("card"))
+            }
             try Self.require(changes.expectedVersion, matches: before, version: before.version, key: "card")
             var position = before.position
             var columnID = before.columnID
@@ -181,7 +223,8 @@ extension BoardStore {
                 }
                 (columnID, position) = try await self.moveTarget(boardID: boardID, cardID: cardID, changes: changes, on: tx)
             }
-            try await tx.query("""
+            try await tx.query(
+                """
                 UPDATE cards SET
                     title = COALESCE(\(changes.title), title),
                     description = COALESCE(\(changes.description), description),
@@ -193,14 +236,23 @@ extension BoardStore {
                     version = \(write.version),
                     updated_at = now()
                 WHERE id = \(cardID) AND board_id = \(boardID)
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             let assignees = Self.merged(before.assignees, replace: changes.assignees, add: changes.addAssignees, remove: changes.removeAssignees)
             let labels = Self.merged(before.labels, replace: changes.labels, add: changes.addLabels, remove: changes.removeLabels)
-            try await self.replaceAssigneesAndLabels(boardID: boardID, cardID: cardID, actorID: actorID,
-                                                     assignees: assignees == before.assignees ? nil : assignees,
-                                                     labels: labels == before.labels ? nil : labels,
-                                                     previousAssignees: before.assignees, on: tx)
-            guard let card = try await self.cards(boardID: boardID, cardID: cardID, includeArchived: true, on: tx).first else { throw BoardError(.notFound("card")) }
+            try await self.replaceAssigneesAndLabels(
+                boardID: boardID,
+                cardID: cardID,
+                actorID: actorID,
+                assignees: assignees == before.assignees ? nil : assignees,
+                labels: labels == before.labels ? nil : labels,
+                previousAssignees: before.assignees,
+                on: tx
+            )
+            guard let card = try await self.cards(boardID: boardID, cardID: cardID, includeArchived: true, on: tx).first else {
+                throw BoardError(.notFound("card"))
+            }
             let kind = changes.moves && changes.title == nil && changes.description == nil ? "card.moved" : "card.updated"
             return (card, BoardEventDraft(kind: kind, cardID: cardID, payload: card))
         }
@@ -216,21 +268,29 @@ extension BoardStore {
     /// card it goes after or before (which must be an unarchived card of the board, not itself).
     private func moveTarget(boardID: Int64, cardID: Int64, changes: CardChanges, on tx: PostgresConnection) async throws -> (Int64, String) {
         guard let reference = changes.after ?? changes.before else {
-            guard let columnID = changes.columnID else { throw BoardError(.invalid(field: "column_id", message: "column_id is required with index.")) }
-            return (columnID, try await cardSlot(boardID: boardID, columnID: columnID, excluding: cardID, index: changes.index, reserving: 0, on: tx).position)
+            guard let columnID = changes.columnID else {
+                throw BoardError(.invalid(field: "column_id", message: "column_id is required with index."))
+            }
+            return (
+                columnID,
+                try await cardSlot(boardID: boardID, columnID: columnID, excluding: cardID, index: changes.index, reserving: 0, on: tx).position
+            )
         }
         let field = changes.after != nil ? "after" : "before"
         guard reference != cardID else { throw BoardError(.invalid(field: field, message: "\(field) must be another card.")) }
         let after = changes.after != nil
         // The reference card's key and its neighbour on the side the card goes (the card itself excluded).
-        let rows = try await tx.query("""
+        let rows = try await tx.query(
+            """
             SELECT r.column_id, r.position,
                    (SELECT CASE WHEN \(after) THEN min(c.position) ELSE max(c.position) END FROM cards c
                     WHERE c.column_id = r.column_id AND NOT c.archived AND c.id <> \(cardID)
                       AND (CASE WHEN \(after) THEN c.position > r.position ELSE c.position < r.position END))
             FROM cards r
             WHERE r.id = \(reference) AND r.board_id = \(boardID) AND NOT r.archived
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await (columnID, key, neighbour) in rows.decode((Int64, String, String?).self) {
             if let given = changes.columnID, given != columnID {
                 throw BoardError(.invalid(field: "column_id", message: "column_id is not the column of the \(field) card."))
@@ -267,12 +327,15 @@ extension BoardStore {
         guard !words.isEmpty else { return [] }
         // Each word becomes a quoted prefix lexeme, so the text is never parsed as tsquery syntax.
         let tsquery = words.map { "'" + $0.lowercased() + "':*" }.joined(separator: " & ")
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             SELECT id FROM cards
             WHERE board_id = \(boardID) AND search @@ to_tsquery('simple', \(tsquery))
             ORDER BY ts_rank(search, to_tsquery('simple', \(tsquery))) DESC, id DESC
             LIMIT \(limit)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var ids: [Int64] = []
         for try await id in rows.decode(Int64.self) { ids.append(id) }
         guard !ids.isEmpty else { return [] }
@@ -284,20 +347,29 @@ extension BoardStore {
     /// Where a card goes in a column of the board: the ordering key for `index` (default: last)
     /// among the column's other unarchived cards, reading only the neighbours it needs; and
     /// `reserving` new card ids. Throws when the column is not on the board.
-    private func cardSlot(boardID: Int64, columnID: Int64, excluding cardID: Int64?, index: Int?, reserving count: Int,
-                          on tx: PostgresConnection) async throws -> (position: String, ids: [Int64]) {
+    private func cardSlot(
+        boardID: Int64,
+        columnID: Int64,
+        excluding cardID: Int64?,
+        index: Int?,
+        reserving count: Int,
+        on tx: PostgresConnection
+    ) async throws -> (position: String, ids: [Int64]) {
         // At `index`: the first index + 1 keys (fewer when the column is shorter); last: the last key.
         // (An index past the end means last, as in `position(among:at:)`, and a negative one first.)
         let order = index == nil ? "DESC" : "ASC"
         let limit = min(max(index ?? 0, 0), Int(Int32.max - 1)) + 1
-        let rows = try await tx.query("""
+        let rows = try await tx.query(
+            """
             SELECT EXISTS (SELECT 1 FROM columns WHERE id = \(columnID) AND board_id = \(boardID)),
                    ARRAY(SELECT position FROM cards
                          WHERE column_id = \(columnID) AND NOT archived AND (\(cardID)::BIGINT IS NULL OR id <> \(cardID))
                          ORDER BY position \(unescaped: order)
                          LIMIT \(limit)),
                    ARRAY(SELECT nextval(pg_get_serial_sequence('cards', 'id')) FROM generate_series(1, \(count)))
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await (exists, keys, ids) in rows.decode((Bool, [String], [Int64]).self) {
             guard exists else { throw BoardError(.invalid(field: "column_id", message: "column_id is not a column of this board.")) }
             return (Self.position(among: keys, at: index), ids)
@@ -305,41 +377,63 @@ extension BoardStore {
         throw BoardError(.notFound("column"))
     }
 
-    private func replaceAssigneesAndLabels(boardID: Int64, cardID: Int64, actorID: Int64, assignees: [Int64]?, labels: [Int64]?,
-                                           previousAssignees: [Int64] = [], on tx: PostgresConnection) async throws {
+    private func replaceAssigneesAndLabels(
+        boardID: Int64,
+        cardID: Int64,
+        actorID: Int64,
+        assignees: [Int64]?,
+        labels: [Int64]?,
+        previousAssignees: [Int64] = [],
+        on tx: PostgresConnection
+    ) async throws {
         if let assignees {
             let unique = Array(Set(assignees))
-            let rows = try await tx.query("""
+            let rows = try await tx.query(
+                """
                 SELECT count(*)::BIGINT FROM board_members WHERE board_id = \(boardID) AND user_id = ANY(\(unique))
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             for try await count in rows.decode(Int64.self) where count != unique.count {
                 throw BoardError(.invalid(field: "assignees", message: "assignees must be members of the board."))
             }
             try await tx.query("DELETE FROM card_assignees WHERE card_id = \(cardID)", logger: logger)
-            try await tx.query("""
+            try await tx.query(
+                """
                 INSERT INTO card_assignees (card_id, user_id) SELECT \(cardID), unnest(\(unique)::BIGINT[])
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             // A new assignment tells the assignee (not the one who assigned themselves).
             let added = unique.filter { !previousAssignees.contains($0) && $0 != actorID }
             if !added.isEmpty {
-                try await tx.query("""
+                try await tx.query(
+                    """
                     INSERT INTO notifications (user_id, kind, board_id, card_id, actor_id)
                     SELECT unnest(\(added)::BIGINT[]), 'assigned', \(boardID), \(cardID), \(actorID)
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
             }
         }
         if let labels {
             let unique = Array(Set(labels))
-            let rows = try await tx.query("""
+            let rows = try await tx.query(
+                """
                 SELECT count(*)::BIGINT FROM labels WHERE board_id = \(boardID) AND id = ANY(\(unique))
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             for try await count in rows.decode(Int64.self) where count != unique.count {
                 throw BoardError(.invalid(field: "labels", message: "labels must be labels of this board."))
             }
             try await tx.query("DELETE FROM card_labels WHERE card_id = \(cardID)", logger: logger)
-            try await tx.query("""
+            try await tx.query(
+                """
                 INSERT INTO card_labels (card_id, label_id) SELECT \(cardID), unnest(\(unique)::BIGINT[])
-                """, logger: logger)
+                """,
+                logger: logger
+            )
         }
     }
 }

@@ -8,11 +8,14 @@ extension BoardStore {
         let (column, event) = try await write(boardID: boardID, actorID: actorID, minimum: .member) { write -> (BoardColumn, BoardEventDraft) in
             let existing = try await self.columns(boardID: boardID, on: write.tx)
             let position = Self.position(among: existing.map(\.position), at: index)
-            let rows = try await write.tx.query("""
+            let rows = try await write.tx.query(
+                """
                 INSERT INTO columns (board_id, name, position, wip_limit, version)
                 VALUES (\(boardID), \(name), \(position), \(wipLimit), \(write.version))
                 RETURNING id
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var id: Int64 = 0
             for try await value in rows.decode(Int64.self) { id = value }
             let column = BoardColumn(id: id, boardID: boardID, name: name, position: position, wipLimit: wipLimit, version: write.version)
@@ -23,8 +26,16 @@ extension BoardStore {
 
     /// Renames, re-limits (`clearWipLimit` removes the limit) or moves a column to `index`; with
     /// `expectedVersion`, only if the column has not changed since that version (412 otherwise).
-    public func updateColumn(boardID: Int64, columnID: Int64, actorID: Int64, name: String?, wipLimit: Int?, clearWipLimit: Bool, index: Int?,
-                             expectedVersion: Int64? = nil) async throws -> (BoardColumn, BoardEvent) {
+    public func updateColumn(
+        boardID: Int64,
+        columnID: Int64,
+        actorID: Int64,
+        name: String?,
+        wipLimit: Int?,
+        clearWipLimit: Bool,
+        index: Int?,
+        expectedVersion: Int64? = nil
+    ) async throws -> (BoardColumn, BoardEvent) {
         let logger = self.logger
         return try await write(boardID: boardID, actorID: actorID, minimum: .member) { write -> (BoardColumn, BoardEventDraft) in
             let existing = try await self.columns(boardID: boardID, on: write.tx)
@@ -36,10 +47,13 @@ extension BoardStore {
             if let index {
                 column.position = Self.position(among: existing.filter { $0.id != columnID }.map(\.position), at: index)
             }
-            try await write.tx.query("""
+            try await write.tx.query(
+                """
                 UPDATE columns SET name = \(column.name), wip_limit = \(column.wipLimit), position = \(column.position), version = \(column.version)
                 WHERE id = \(columnID) AND board_id = \(boardID)
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             return (column, BoardEventDraft(kind: "column.updated", payload: column))
         }
     }
@@ -48,12 +62,17 @@ extension BoardStore {
     public func deleteColumn(boardID: Int64, columnID: Int64, actorID: Int64) async throws -> BoardEvent {
         let logger = self.logger
         return try await write(boardID: boardID, actorID: actorID, minimum: .member) { write -> (Void, BoardEventDraft) in
-            let rows = try await write.tx.query("""
+            let rows = try await write.tx.query(
+                """
                 SELECT (SELECT count(*) FROM cards WHERE column_id = \(columnID))::BIGINT, EXISTS (SELECT 1 FROM columns WHERE id = \(columnID) AND board_id = \(boardID))
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             for try await (cards, exists) in rows.decode((Int64, Bool).self) {
                 guard exists else { throw BoardError(.notFound("column")) }
-                guard cards == 0 else { throw BoardError(.conflict(code: "column_not_empty", message: "Move or delete the column's \(cards) card(s) first.")) }
+                guard cards == 0 else {
+                    throw BoardError(.conflict(code: "column_not_empty", message: "Move or delete the column's \(cards) card(s) first."))
+                }
             }
             try await write.tx.query("DELETE FROM columns WHERE id = \(columnID) AND board_id = \(boardID)", logger: logger)
             return ((), BoardEventDraft(kind: "column.deleted", payload: ["id": columnID]))

@@ -4,13 +4,16 @@ import PostgresNIO
 extension BoardStore {
     /// Comments of a card, oldest first, paginated by id.
     public func comments(boardID: Int64, cardID: Int64, after cursor: Int64?, limit: Int) async throws -> [Comment] {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             SELECT cm.id, cm.card_id, cm.author_id, cm.body, cm.created_at, cm.edited_at, cm.version
             FROM comments cm JOIN cards c ON c.id = cm.card_id
             WHERE c.board_id = \(boardID) AND cm.card_id = \(cardID) AND (\(cursor)::BIGINT IS NULL OR cm.id > \(cursor))
             ORDER BY cm.id
             LIMIT \(limit)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var result: [Comment] = []
         for try await (id, card, author, body, createdAt, editedAt, version) in rows.decode((Int64, Int64, Int64?, String, Date, Date?, Int64).self) {
             result.append(Comment(id: id, cardID: card, authorID: author, body: body, createdAt: createdAt, editedAt: editedAt, version: version))
@@ -24,22 +27,28 @@ extension BoardStore {
         let logger = self.logger
         return try await write(boardID: boardID, actorID: actorID, minimum: .member) { write -> (Comment, BoardEventDraft) in
             let tx = write.tx
-            let rows = try await tx.query("""
+            let rows = try await tx.query(
+                """
                 INSERT INTO comments (card_id, author_id, body, version)
                 SELECT id, \(actorID), \(body), \(write.version) FROM cards WHERE id = \(cardID) AND board_id = \(boardID)
                 RETURNING id, created_at
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var created: (Int64, Date)?
             for try await row in rows.decode((Int64, Date).self) { created = row }
             guard let (id, createdAt) = created else { throw BoardError(.notFound("card")) }
             let handles = Self.mentions(in: body)
             if !handles.isEmpty {
-                try await tx.query("""
+                try await tx.query(
+                    """
                     INSERT INTO notifications (user_id, kind, board_id, card_id, actor_id, payload)
                     SELECT u.id, 'mentioned', \(boardID), \(cardID), \(actorID), jsonb_build_object('comment_id', \(id)::BIGINT)
                     FROM users u JOIN board_members m ON m.user_id = u.id AND m.board_id = \(boardID)
                     WHERE lower(split_part(u.email, '@', 1)) = ANY(\(handles)) AND u.id <> \(actorID)
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
             }
             let comment = Comment(id: id, cardID: cardID, authorID: actorID, body: body, createdAt: createdAt, editedAt: nil, version: write.version)
             return (comment, BoardEventDraft(kind: "comment.created", cardID: cardID, payload: comment))
@@ -48,15 +57,24 @@ extension BoardStore {
 
     /// Edits a comment (its author only); with `expectedVersion`, only if the comment has not
     /// changed since that version (412 otherwise).
-    public func updateComment(boardID: Int64, commentID: Int64, actorID: Int64, body: String, expectedVersion: Int64? = nil) async throws -> (Comment, BoardEvent) {
+    public func updateComment(
+        boardID: Int64,
+        commentID: Int64,
+        actorID: Int64,
+        body: String,
+        expectedVersion: Int64? = nil
+    ) async throws -> (Comment, BoardEvent) {
         let logger = self.logger
         return try await write(boardID: boardID, actorID: actorID, minimum: .member) { write -> (Comment, BoardEventDraft) in
             let comment = try await self.comment(boardID: boardID, commentID: commentID, on: write.tx)
             guard comment.authorID == actorID else { throw BoardError(.forbidden("Only its author can edit a comment.")) }
             try Self.require(expectedVersion, matches: comment, version: comment.version, key: "comment")
-            let rows = try await write.tx.query("""
+            let rows = try await write.tx.query(
+                """
                 UPDATE comments SET body = \(body), edited_at = now(), version = \(write.version) WHERE id = \(commentID) RETURNING edited_at
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var edited = comment
             edited.body = body
             edited.version = write.version
@@ -70,18 +88,23 @@ extension BoardStore {
         let logger = self.logger
         return try await write(boardID: boardID, actorID: actorID, minimum: .member) { write -> (Void, BoardEventDraft) in
             let comment = try await self.comment(boardID: boardID, commentID: commentID, on: write.tx)
-            guard comment.authorID == actorID || write.role >= .admin else { throw BoardError(.forbidden("Only its author or a board admin can delete a comment.")) }
+            guard comment.authorID == actorID || write.role >= .admin else {
+                throw BoardError(.forbidden("Only its author or a board admin can delete a comment."))
+            }
             try await write.tx.query("DELETE FROM comments WHERE id = \(commentID)", logger: logger)
             return ((), BoardEventDraft(kind: "comment.deleted", cardID: comment.cardID, payload: ["id": commentID]))
         }.1
     }
 
     private func comment(boardID: Int64, commentID: Int64, on tx: PostgresConnection) async throws -> Comment {
-        let rows = try await tx.query("""
+        let rows = try await tx.query(
+            """
             SELECT cm.id, cm.card_id, cm.author_id, cm.body, cm.created_at, cm.edited_at, cm.version
             FROM comments cm JOIN cards c ON c.id = cm.card_id
             WHERE cm.id = \(commentID) AND c.board_id = \(boardID)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await (id, card, author, body, createdAt, editedAt, version) in rows.decode((Int64, Int64, Int64?, String, Date, Date?, Int64).self) {
             return Comment(id: id, cardID: card, authorID: author, body: body, createdAt: createdAt, editedAt: editedAt, version: version)
         }

@@ -22,7 +22,8 @@ extension BoardStore {
     public func setMember(boardID: Int64, actorID: Int64, email: String, role: BoardRole) async throws -> (BoardMember, BoardEvent) {
         let logger = self.logger
         return try await write(boardID: boardID, actorID: actorID, minimum: .admin) { write -> (BoardMember, BoardEventDraft) in
-            let tx = write.tx, actorRole = write.role
+            let tx = write.tx
+            let actorRole = write.role
             let users = try await tx.query("SELECT id, name, email FROM users WHERE email = \(email.lowercased())", logger: logger)
             var found: (Int64, String, String)?
             for try await row in users.decode((Int64, String, String).self) { found = row }
@@ -36,10 +37,13 @@ extension BoardStore {
             if current == .owner && role != .owner {
                 try await self.requireAnotherOwner(boardID: boardID, userID: userID, on: tx)
             }
-            try await tx.query("""
+            try await tx.query(
+                """
                 INSERT INTO board_members (board_id, user_id, role) VALUES (\(boardID), \(userID), \(role.rawValue))
                 ON CONFLICT (board_id, user_id) DO UPDATE SET role = EXCLUDED.role
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             let member = BoardMember(userID: userID, name: name, email: userEmail, role: role)
             return (member, BoardEventDraft(kind: current == nil ? "member.added" : "member.updated", payload: member))
         }
@@ -50,14 +54,18 @@ extension BoardStore {
         let logger = self.logger
         let minimum: BoardRole = userID == actorID ? .viewer : .admin
         return try await write(boardID: boardID, actorID: actorID, minimum: minimum) { write -> (Void, BoardEventDraft) in
-            let tx = write.tx, actorRole = write.role
+            let tx = write.tx
+            let actorRole = write.role
             guard let current = try await self.memberRole(boardID: boardID, userID: userID, on: tx) else { throw BoardError(.notFound("member")) }
             if current == .owner {
                 if actorRole != .owner { throw BoardError(.forbidden("Only an owner can remove an owner.")) }
                 try await self.requireAnotherOwner(boardID: boardID, userID: userID, on: tx)
             }
             try await tx.query("DELETE FROM board_members WHERE board_id = \(boardID) AND user_id = \(userID)", logger: logger)
-            try await tx.query("DELETE FROM card_assignees a USING cards c WHERE a.card_id = c.id AND c.board_id = \(boardID) AND a.user_id = \(userID)", logger: logger)
+            try await tx.query(
+                "DELETE FROM card_assignees a USING cards c WHERE a.card_id = c.id AND c.board_id = \(boardID) AND a.user_id = \(userID)",
+                logger: logger
+            )
             return ((), BoardEventDraft(kind: "member.removed", payload: ["user_id": userID]))
         }.1
     }
@@ -69,9 +77,12 @@ extension BoardStore {
     }
 
     private func requireAnotherOwner(boardID: Int64, userID: Int64, on tx: PostgresConnection) async throws {
-        let rows = try await tx.query("""
+        let rows = try await tx.query(
+            """
             SELECT count(*)::BIGINT FROM board_members WHERE board_id = \(boardID) AND role = 'owner' AND user_id <> \(userID)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await others in rows.decode(Int64.self) where others == 0 {
             throw BoardError(.conflict(code: "last_owner", message: "A board keeps at least one owner; make someone else owner first."))
         }
@@ -83,11 +94,14 @@ extension BoardStore {
     public func createLabel(boardID: Int64, actorID: Int64, name: String, color: String) async throws -> (Label, BoardEvent) {
         let logger = self.logger
         return try await write(boardID: boardID, actorID: actorID, minimum: .member) { write -> (Label, BoardEventDraft) in
-            let rows = try await write.tx.query("""
+            let rows = try await write.tx.query(
+                """
                 INSERT INTO labels (board_id, name, color, version) VALUES (\(boardID), \(name), \(color), \(write.version))
                 ON CONFLICT (board_id, name) DO NOTHING
                 RETURNING id
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var id: Int64?
             for try await value in rows.decode(Int64.self) { id = value }
             guard let id else { throw BoardError(.conflict(code: "label_exists", message: "The board already has a label with this name.")) }
@@ -98,8 +112,14 @@ extension BoardStore {
 
     /// Renames or recolours a label; with `expectedVersion`, only if the label has not changed
     /// since that version (412 otherwise).
-    public func updateLabel(boardID: Int64, labelID: Int64, actorID: Int64, name: String?, color: String?,
-                            expectedVersion: Int64? = nil) async throws -> (Label, BoardEvent) {
+    public func updateLabel(
+        boardID: Int64,
+        labelID: Int64,
+        actorID: Int64,
+        name: String?,
+        color: String?,
+        expectedVersion: Int64? = nil
+    ) async throws -> (Label, BoardEvent) {
         let logger = self.logger
         return try await write(boardID: boardID, actorID: actorID, minimum: .member) { write -> (Label, BoardEventDraft) in
             guard var label = try await self.labels(boardID: boardID, on: write.tx).first(where: { $0.id == labelID }) else {
@@ -107,7 +127,10 @@ extension BoardStore {
             }
             try Self.require(expectedVersion, matches: label, version: label.version, key: "label")
             if let name {
-                let taken = try await write.tx.query("SELECT EXISTS (SELECT 1 FROM labels WHERE board_id = \(boardID) AND name = \(name) AND id <> \(labelID))", logger: logger)
+                let taken = try await write.tx.query(
+                    "SELECT EXISTS (SELECT 1 FROM labels WHERE board_id = \(boardID) AND name = \(name) AND id <> \(labelID))",
+                    logger: logger
+                )
                 for try await exists in taken.decode(Bool.self) where exists {
                     throw BoardError(.conflict(code: "label_exists", message: "The board already has a label with this name."))
                 }
@@ -115,10 +138,13 @@ extension BoardStore {
             }
             if let color { label.color = color }
             label.version = write.version
-            try await write.tx.query("""
+            try await write.tx.query(
+                """
                 UPDATE labels SET name = \(label.name), color = \(label.color), version = \(label.version)
                 WHERE id = \(labelID) AND board_id = \(boardID)
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             return (label, BoardEventDraft(kind: "label.updated", payload: label))
         }
     }

@@ -142,7 +142,8 @@ public struct BoardStore: Sendable {
     /// event drafts (one per change, each with its actor) → `EventLog.append` stores them at the
     /// next versions → commit → publish.
     func commit<T: Sendable>(
-        _ target: WriteTarget, actorIDs: [Int64],
+        _ target: WriteTarget,
+        actorIDs: [Int64],
         _ body: @Sendable (BoardWrite) async throws -> (T, [BoardEventDraft])
     ) async throws -> (T, [BoardEvent]) {
         let logger = self.logger
@@ -163,7 +164,9 @@ public struct BoardStore: Sendable {
 
     /// A write by one actor whose role must be at least `minimum`, producing one event.
     func write<T: Sendable>(
-        boardID: Int64, actorID: Int64, minimum: BoardRole,
+        boardID: Int64,
+        actorID: Int64,
+        minimum: BoardRole,
         _ body: @Sendable (BoardWrite) async throws -> (T, BoardEventDraft)
     ) async throws -> (T, BoardEvent) {
         let (value, events) = try await commit(.existing(boardID), actorIDs: [actorID]) { write -> (T, [BoardEventDraft]) in
@@ -196,18 +199,33 @@ public struct BoardStore: Sendable {
 
     /// Boards the user is a member of, newest first, `limit` after the cursor id.
     public func boards(userID: Int64, includeArchived: Bool, limit: Int, before cursor: Int64?) async throws -> [Board] {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             SELECT b.id, b.name, b.description, b.version, b.changed_version, m.role, b.created_at, b.archived_at IS NOT NULL
             FROM boards b
             JOIN board_members m ON m.board_id = b.id AND m.user_id = \(userID)
             WHERE (\(includeArchived) OR b.archived_at IS NULL) AND (\(cursor)::BIGINT IS NULL OR b.id < \(cursor))
             ORDER BY b.id DESC
             LIMIT \(limit)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var result: [Board] = []
-        for try await (id, name, description, version, changed, role, createdAt, archived) in rows.decode((Int64, String, String, Int64, Int64, String, Date, Bool).self) {
-            result.append(Board(id: id, name: name, description: description, version: version, changedVersion: changed,
-                                role: BoardRole(rawValue: role) ?? .viewer, createdAt: createdAt, archived: archived))
+        for try await (id, name, description, version, changed, role, createdAt, archived) in rows.decode(
+            (Int64, String, String, Int64, Int64, String, Date, Bool).self
+        ) {
+            result.append(
+                Board(
+                    id: id,
+                    name: name,
+                    description: description,
+                    version: version,
+                    changedVersion: changed,
+                    role: BoardRole(rawValue: role) ?? .viewer,
+                    createdAt: createdAt,
+                    archived: archived
+                )
+            )
         }
         return result
     }
@@ -217,7 +235,8 @@ public struct BoardStore: Sendable {
         let logger = self.logger
         let create: @Sendable (PostgresConnection) async throws -> Int64 = { tx in
             // Its first event will be version 1, which is when its name and description were set.
-            let rows = try await tx.query("""
+            let rows = try await tx.query(
+                """
                 WITH board AS (
                     INSERT INTO boards (name, description, created_by, changed_version)
                     VALUES (\(name), \(description), \(creatorID), 1)
@@ -226,13 +245,23 @@ public struct BoardStore: Sendable {
                     INSERT INTO board_members (board_id, user_id, role) SELECT id, \(creatorID), 'owner' FROM board
                 )
                 SELECT id FROM board
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             for try await id in rows.decode(Int64.self) { return id }
             throw BoardError(.notFound("board"))
         }
         let (board, events) = try await commit(.new(create), actorIDs: [creatorID]) { write -> (Board, [BoardEventDraft]) in
-            let board = Board(id: write.boardID, name: name, description: description, version: write.version, changedVersion: write.version,
-                              role: .owner, createdAt: write.board.now, archived: false)
+            let board = Board(
+                id: write.boardID,
+                name: name,
+                description: description,
+                version: write.version,
+                changedVersion: write.version,
+                role: .owner,
+                createdAt: write.board.now,
+                archived: false
+            )
             return (board, [BoardEventDraft(kind: "board.created", payload: BoardPayload(board), actorID: creatorID)])
         }
         return (board, events[0])
@@ -262,17 +291,34 @@ public struct BoardStore: Sendable {
 
     /// Renames, re-describes or (un)archives a board (admin); with `expectedVersion`, only if the
     /// board's own fields have not changed since that version (412 otherwise).
-    public func updateBoard(boardID: Int64, actorID: Int64, name: String?, description: String?, archived: Bool?,
-                            expectedVersion: Int64? = nil) async throws -> (Board, BoardEvent) {
+    public func updateBoard(
+        boardID: Int64,
+        actorID: Int64,
+        name: String?,
+        description: String?,
+        archived: Bool?,
+        expectedVersion: Int64? = nil
+    ) async throws -> (Board, BoardEvent) {
         let logger = self.logger
         return try await write(boardID: boardID, actorID: actorID, minimum: .admin) { write -> (Board, BoardEventDraft) in
-            let rows = try await write.tx.query("""
+            let rows = try await write.tx.query(
+                """
                 SELECT name, description, changed_version, created_at, archived_at IS NOT NULL FROM boards WHERE id = \(boardID)
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var found: Board?
             for try await (name, description, changed, createdAt, archived) in rows.decode((String, String, Int64, Date, Bool).self) {
-                found = Board(id: boardID, name: name, description: description, version: write.board.version, changedVersion: changed,
-                              role: write.role, createdAt: createdAt, archived: archived)
+                found = Board(
+                    id: boardID,
+                    name: name,
+                    description: description,
+                    version: write.board.version,
+                    changedVersion: changed,
+                    role: write.role,
+                    createdAt: createdAt,
+                    archived: archived
+                )
             }
             guard var board = found else { throw BoardError(.notFound("board")) }
             try Self.require(expectedVersion, matches: board, version: board.changedVersion, key: "board")
@@ -281,12 +327,15 @@ public struct BoardStore: Sendable {
             if let archived { board.archived = archived }
             board.version = write.version
             board.changedVersion = write.version
-            try await write.tx.query("""
+            try await write.tx.query(
+                """
                 UPDATE boards SET
                     name = \(board.name), description = \(board.description), changed_version = \(write.version),
                     archived_at = CASE WHEN \(board.archived) THEN COALESCE(archived_at, now()) ELSE NULL END
                 WHERE id = \(boardID)
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             return (board, BoardEventDraft(kind: "board.updated", payload: BoardPayload(board)))
         }
     }
@@ -314,15 +363,28 @@ public struct BoardStore: Sendable {
     }
 
     private func readSnapshot(boardID: Int64, userID: Int64, on connection: PostgresConnection) async throws -> BoardSnapshot {
-        let boardRows = try await connection.query("""
+        let boardRows = try await connection.query(
+            """
             SELECT b.id, b.name, b.description, b.version, b.changed_version, m.role, b.created_at, b.archived_at IS NOT NULL
             FROM boards b JOIN board_members m ON m.board_id = b.id AND m.user_id = \(userID)
             WHERE b.id = \(boardID)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var board: Board?
-        for try await (id, name, description, version, changed, role, createdAt, archived) in boardRows.decode((Int64, String, String, Int64, Int64, String, Date, Bool).self) {
-            board = Board(id: id, name: name, description: description, version: version, changedVersion: changed,
-                          role: BoardRole(rawValue: role) ?? .viewer, createdAt: createdAt, archived: archived)
+        for try await (id, name, description, version, changed, role, createdAt, archived) in boardRows.decode(
+            (Int64, String, String, Int64, Int64, String, Date, Bool).self
+        ) {
+            board = Board(
+                id: id,
+                name: name,
+                description: description,
+                version: version,
+                changedVersion: changed,
+                role: BoardRole(rawValue: role) ?? .viewer,
+                createdAt: createdAt,
+                archived: archived
+            )
         }
         guard let board else { throw BoardError(.notFound("board")) }
         let columns = try await columns(boardID: boardID, on: connection)
@@ -335,10 +397,13 @@ public struct BoardStore: Sendable {
     // MARK: - Reads shared by snapshot and single-resource endpoints
 
     func columns(boardID: Int64, on connection: PostgresConnection) async throws -> [BoardColumn] {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT id, board_id, name, position, wip_limit, version FROM columns
             WHERE board_id = \(boardID) ORDER BY position
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var result: [BoardColumn] = []
         for try await (id, board, name, position, wip, version) in rows.decode((Int64, Int64, String, String, Int?, Int64).self) {
             result.append(BoardColumn(id: id, boardID: board, name: name, position: position, wipLimit: wip, version: version))
@@ -347,7 +412,8 @@ public struct BoardStore: Sendable {
     }
 
     func cards(boardID: Int64, cardID: Int64?, includeArchived: Bool, on connection: PostgresConnection) async throws -> [Card] {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT c.id, c.board_id, c.column_id, c.title, c.description, c.position, c.due_at, c.done, c.archived,
                    c.created_by, c.created_at, c.updated_at, c.version,
                    COALESCE((SELECT array_agg(a.user_id ORDER BY a.user_id) FROM card_assignees a WHERE a.card_id = c.id), '{}'),
@@ -356,20 +422,43 @@ public struct BoardStore: Sendable {
             JOIN columns col ON col.id = c.column_id
             WHERE c.board_id = \(boardID) AND (\(cardID)::BIGINT IS NULL OR c.id = \(cardID)) AND (\(includeArchived) OR NOT c.archived)
             ORDER BY col.position, c.position
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var result: [Card] = []
-        for try await row in rows.decode((Int64, Int64, Int64, String, String, String, Date?, Bool, Bool, Int64?, Date, Date, Int64, [Int64], [Int64]).self) {
-            result.append(Card(id: row.0, boardID: row.1, columnID: row.2, title: row.3, description: row.4, position: row.5, dueAt: row.6,
-                               done: row.7, archived: row.8, assignees: row.13, labels: row.14, createdBy: row.9, createdAt: row.10, updatedAt: row.11,
-                               version: row.12))
+        for try await row in rows.decode(
+            (Int64, Int64, Int64, String, String, String, Date?, Bool, Bool, Int64?, Date, Date, Int64, [Int64], [Int64]).self
+        ) {
+            result.append(
+                Card(
+                    id: row.0,
+                    boardID: row.1,
+                    columnID: row.2,
+                    title: row.3,
+                    description: row.4,
+                    position: row.5,
+                    dueAt: row.6,
+                    done: row.7,
+                    archived: row.8,
+                    assignees: row.13,
+                    labels: row.14,
+                    createdBy: row.9,
+                    createdAt: row.10,
+                    updatedAt: row.11,
+                    version: row.12
+                )
+            )
         }
         return result
     }
 
     func labels(boardID: Int64, on connection: PostgresConnection) async throws -> [Label] {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT id, board_id, name, color, version FROM labels WHERE board_id = \(boardID) ORDER BY name
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var result: [Label] = []
         for try await (id, board, name, color, version) in rows.decode((Int64, Int64, String, String, Int64).self) {
             result.append(Label(id: id, boardID: board, name: name, color: color, version: version))
@@ -378,10 +467,13 @@ public struct BoardStore: Sendable {
     }
 
     func members(boardID: Int64, on connection: PostgresConnection) async throws -> [BoardMember] {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT u.id, u.name, u.email, m.role FROM board_members m JOIN users u ON u.id = m.user_id
             WHERE m.board_id = \(boardID) ORDER BY u.name, u.id
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var result: [BoardMember] = []
         for try await (id, name, email, role) in rows.decode((Int64, String, String, String).self) {
             result.append(BoardMember(userID: id, name: name, email: email, role: BoardRole(rawValue: role) ?? .viewer))

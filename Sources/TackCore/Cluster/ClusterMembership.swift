@@ -28,8 +28,15 @@ public final class ClusterMembership: Service, Sendable {
         public var startedAt: Date
 
         /// Creates an identity for this process.
-        public init(node: String, zone: String, role: ProcessRole, listen: String, pid: Int32 = ProcessInfo.processInfo.processIdentifier,
-                    version: String = TackVersion.current, startedAt: Date = Date()) {
+        public init(
+            node: String,
+            zone: String,
+            role: ProcessRole,
+            listen: String,
+            pid: Int32 = ProcessInfo.processInfo.processIdentifier,
+            version: String = TackVersion.current,
+            startedAt: Date = Date()
+        ) {
             self.node = node
             self.zone = zone
             self.role = role
@@ -42,7 +49,8 @@ public final class ClusterMembership: Service, Sendable {
 
     /// HSET the entry, refresh its expiry and its index score, and drop index entries whose
     /// hash has expired, in one atomic step.
-    static let heartbeatScript = RedisScript("""
+    static let heartbeatScript = RedisScript(
+        """
         local now = tonumber(ARGV[1])
         local ttl = tonumber(ARGV[2])
         redis.call('HSET', KEYS[2], unpack(ARGV, 4))
@@ -50,7 +58,8 @@ public final class ClusterMembership: Service, Sendable {
         redis.call('ZADD', KEYS[1], now, ARGV[3])
         redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - ttl)
         return redis.call('ZCARD', KEYS[1])
-        """)
+        """
+    )
 
     let identity: Identity
     let redis: RedisClient
@@ -61,8 +70,14 @@ public final class ClusterMembership: Service, Sendable {
     let load: (@Sendable () -> [(String, String)])?
 
     /// Creates the membership of one process; `load` adds fields to each heartbeat.
-    public init(identity: Identity, redis: RedisClient, interval: Duration, ttl: Duration, logger: Logger,
-                load: (@Sendable () -> [(String, String)])? = nil) {
+    public init(
+        identity: Identity,
+        redis: RedisClient,
+        interval: Duration,
+        ttl: Duration,
+        logger: Logger,
+        load: (@Sendable () -> [(String, String)])? = nil
+    ) {
         self.identity = identity
         self.redis = redis
         self.interval = interval
@@ -82,10 +97,13 @@ public final class ClusterMembership: Service, Sendable {
                     joined = true
                     let view = try await ClusterView.read(redis: redis, heartbeatTTL: ttl)
                     let counts = ProcessRole.allCases.map { role in "\(role) \(view.processes.filter { $0.role == role.rawValue }.count)" }
-                    logger.info("joined the cluster", metadata: [
-                        "tack.node": "\(identity.node)", "tack.process": "\(identity.id)",
-                        "tack.cluster.processes": "\(view.processes.count)", "tack.cluster.roles": "\(counts.joined(separator: ", "))",
-                    ])
+                    logger.info(
+                        "joined the cluster",
+                        metadata: [
+                            "tack.node": "\(identity.node)", "tack.process": "\(identity.id)",
+                            "tack.cluster.processes": "\(view.processes.count)", "tack.cluster.roles": "\(counts.joined(separator: ", "))",
+                        ]
+                    )
                 } else if failing {
                     logger.info("heartbeats reach Redis again", metadata: ["tack.process": "\(identity.id)"])
                 }
@@ -109,12 +127,16 @@ public final class ClusterMembership: Service, Sendable {
     func beat() async throws {
         let now = Int(Date().timeIntervalSince1970 * 1000)
         var args: [any RedisArgumentConvertible] = [now, ttl.wholeMilliseconds, identity.id]
-        let fields: [(String, String)] = (load?() ?? []) + [
-            ("node", identity.node), ("zone", identity.zone), ("role", identity.role.rawValue),
-            ("pid", String(identity.pid)), ("listen", identity.listen), ("version", identity.version),
-            ("started_at", String(Int(identity.startedAt.timeIntervalSince1970 * 1000))), ("heartbeat_at", String(now)),
-        ]
-        for (k, v) in fields { args.append(k); args.append(v) }
+        let fields: [(String, String)] =
+            (load?() ?? []) + [
+                ("node", identity.node), ("zone", identity.zone), ("role", identity.role.rawValue),
+                ("pid", String(identity.pid)), ("listen", identity.listen), ("version", identity.version),
+                ("started_at", String(Int(identity.startedAt.timeIntervalSince1970 * 1000))), ("heartbeat_at", String(now)),
+            ]
+        for (k, v) in fields {
+            args.append(k)
+            args.append(v)
+        }
         _ = try await redis.evaluate(Self.heartbeatScript, keys: [RedisKeys.processIndex, RedisKeys.process(identity.id)], args: args)
     }
 }

@@ -43,14 +43,23 @@ public struct ClusterView: Sendable {
         var processes: [ProcessEntry] = []
         for (id, reply) in zip(ids, replies) {
             let flat = reply.array?.compactMap(\.string) ?? []
-            guard flat.count >= 2 else { continue }   // expired between the two reads
+            guard flat.count >= 2 else { continue }  // expired between the two reads
             var fields: [String: String] = [:]
             for i in stride(from: 0, to: flat.count - 1, by: 2) { fields[flat[i]] = flat[i + 1] }
-            processes.append(ProcessEntry(id: id, node: fields["node"] ?? "?", zone: fields["zone"] ?? "",
-                                          role: fields["role"] ?? "?", pid: Int(fields["pid"] ?? "") ?? 0,
-                                          listen: fields["listen"] ?? "", version: fields["version"] ?? "",
-                                          startedAt: Int(fields["started_at"] ?? "") ?? 0, heartbeatAt: Int(fields["heartbeat_at"] ?? "") ?? 0,
-                                          connections: fields["connections"].flatMap { Int($0) }))
+            processes.append(
+                ProcessEntry(
+                    id: id,
+                    node: fields["node"] ?? "?",
+                    zone: fields["zone"] ?? "",
+                    role: fields["role"] ?? "?",
+                    pid: Int(fields["pid"] ?? "") ?? 0,
+                    listen: fields["listen"] ?? "",
+                    version: fields["version"] ?? "",
+                    startedAt: Int(fields["started_at"] ?? "") ?? 0,
+                    heartbeatAt: Int(fields["heartbeat_at"] ?? "") ?? 0,
+                    connections: fields["connections"].flatMap { Int($0) }
+                )
+            )
         }
         processes.sort { ($0.node, $0.role, $0.pid) < ($1.node, $1.role, $1.pid) }
         return ClusterView(processes: processes, schedulerLeader: replies.last?.string)

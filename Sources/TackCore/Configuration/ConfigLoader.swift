@@ -43,7 +43,11 @@ public struct ConfigLoader: Sendable {
             do {
                 text = try String(contentsOfFile: filePath, encoding: .utf8)
             } catch {
-                throw TackError(.invalidConfig, subject: filePath, "cannot read the config file (\(Self.reason(error))); create one with `./platform gen_config \(filePath)`")
+                throw TackError(
+                    .invalidConfig,
+                    subject: filePath,
+                    "cannot read the config file (\(Self.reason(error))); create one with `./platform gen_config \(filePath)`"
+                )
             }
             try Self.readYAML(text, file: filePath, into: &values, origins: &origins)
         }
@@ -68,7 +72,11 @@ public struct ConfigLoader: Sendable {
             }
             let path = String(override[..<eq])
             guard let key = ConfigSchema.keysByPath[path] else {
-                throw TackError(.invalidConfig, subject: "--set \(path)", "unknown key" + Self.suggestion(for: path, among: ConfigSchema.keys.map(\.path)))
+                throw TackError(
+                    .invalidConfig,
+                    subject: "--set \(path)",
+                    "unknown key" + Self.suggestion(for: path, among: ConfigSchema.keys.map(\.path))
+                )
             }
             values[path] = try Self.parse(text: String(override[override.index(after: eq)...]), key: key, subject: "--set \(path)")
             origins[path] = .flag
@@ -88,14 +96,24 @@ public struct ConfigLoader: Sendable {
         } catch {
             throw TackError(.invalidConfig, subject: file, "not valid YAML: \(error)")
         }
-        guard let root else { return }   // an empty file keeps every default
+        guard let root else { return }  // an empty file keeps every default
         guard let top = root.mapping else {
-            throw TackError(.invalidConfig, subject: Self.at(file, root), "the file must be a mapping of keys (like `web:` with `port: 5000` below it)")
+            throw TackError(
+                .invalidConfig,
+                subject: Self.at(file, root),
+                "the file must be a mapping of keys (like `web:` with `port: 5000` below it)"
+            )
         }
         try walk(top, prefix: "", file: file, into: &values, origins: &origins)
     }
 
-    private static func walk(_ mapping: Node.Mapping, prefix: String, file: String, into values: inout [String: ConfigValue], origins: inout [String: Origin]) throws {
+    private static func walk(
+        _ mapping: Node.Mapping,
+        prefix: String,
+        file: String,
+        into values: inout [String: ConfigValue],
+        origins: inout [String: Origin]
+    ) throws {
         var seen = Set<String>()
         for (keyNode, valueNode) in mapping {
             guard let name = keyNode.scalar?.string else {
@@ -112,11 +130,15 @@ public struct ConfigLoader: Sendable {
                 } else if case .cronJobs = key.kind {
                     values[path] = try parseCronJobs(valueNode, file: file, path: path)
                 } else if valueNode.null != nil {
-                    continue   // `key:` with no value keeps the default
+                    continue  // `key:` with no value keeps the default
                 } else if let scalar = valueNode.scalar {
                     values[path] = try parseScalar(scalar, node: valueNode, key: key, subject: subject)
                 } else {
-                    throw TackError(.invalidConfig, subject: subject, "expected \(key.kind.expectation), got a \(valueNode.mapping != nil ? "mapping" : "list")")
+                    throw TackError(
+                        .invalidConfig,
+                        subject: subject,
+                        "expected \(key.kind.expectation), got a \(valueNode.mapping != nil ? "mapping" : "list")"
+                    )
                 }
                 origins[path] = .file(path: file, line: valueNode.mark?.line)
             } else if ConfigSchema.sections.contains(where: { $0.name == path && !$0.name.isEmpty }) {
@@ -155,7 +177,11 @@ public struct ConfigLoader: Sendable {
         for (k, v) in mapping {
             let kind = k.scalar?.string ?? ""
             guard kinds.contains(kind) else {
-                throw TackError(.invalidConfig, subject: at(file, k) + ": queues.\(kind)", "unknown job kind; known kinds: " + kinds.joined(separator: ", "))
+                throw TackError(
+                    .invalidConfig,
+                    subject: at(file, k) + ": queues.\(kind)",
+                    "unknown job kind; known kinds: " + kinds.joined(separator: ", ")
+                )
             }
             guard let queue = v.scalar?.string, isIdentifier(queue) else {
                 throw TackError(.invalidConfig, subject: at(file, v) + ": queues.\(kind)", "expected a queue name of letters, digits, '-' or '_'")
@@ -171,15 +197,28 @@ public struct ConfigLoader: Sendable {
     private static func parseCronJobs(_ node: Node, file: String, path: String) throws -> ConfigValue {
         if node.null != nil { return .map([:]) }
         guard let mapping = node.mapping else {
-            throw TackError(.invalidConfig, subject: at(file, node) + ": \(path)", "expected a map of job name to schedule, like `reminders: \"*/5 * * * *\"` or `board_snapshots: off`")
+            throw TackError(
+                .invalidConfig,
+                subject: at(file, node) + ": \(path)",
+                "expected a map of job name to schedule, like `reminders: \"*/5 * * * *\"` or `board_snapshots: off`"
+            )
         }
         var result: [String: String] = [:]
         for (k, v) in mapping {
             let name = k.scalar?.string ?? ""
             guard let setting = v.scalar?.string else {
-                throw TackError(.invalidConfig, subject: at(file, v) + ": \(path).\(name)", "expected a schedule such as \"*/5 * * * *\" or @hourly, or off")
+                throw TackError(
+                    .invalidConfig,
+                    subject: at(file, v) + ": \(path).\(name)",
+                    "expected a schedule such as \"*/5 * * * *\" or @hourly, or off"
+                )
             }
-            result[name] = try validateCronJob(name: name, setting: setting, subject: at(file, k) + ": \(path).\(name)", valueSubject: at(file, v) + ": \(path).\(name)")
+            result[name] = try validateCronJob(
+                name: name,
+                setting: setting,
+                subject: at(file, k) + ": \(path).\(name)",
+                valueSubject: at(file, v) + ": \(path).\(name)"
+            )
         }
         return .map(result)
     }
@@ -187,8 +226,12 @@ public struct ConfigLoader: Sendable {
     /// Checks one `scheduler.jobs` entry; errors name the job and, for a bad expression, its field.
     private static func validateCronJob(name: String, setting: String, subject: String, valueSubject: String) throws -> String {
         guard let job = ScheduledJob.named(name) else {
-            throw TackError(.invalidConfig, subject: subject, "unknown job" + suggestion(for: name, among: ScheduledJob.names)
-                            + "; known jobs: " + ScheduledJob.names.joined(separator: ", "))
+            throw TackError(
+                .invalidConfig,
+                subject: subject,
+                "unknown job" + suggestion(for: name, among: ScheduledJob.names)
+                    + "; known jobs: " + ScheduledJob.names.joined(separator: ", ")
+            )
         }
         do {
             _ = try ScheduledJob.schedule(for: job, setting: setting)
@@ -205,9 +248,18 @@ public struct ConfigLoader: Sendable {
         for pair in text.split(separator: ";") where !pair.trimmingCharacters(in: .whitespaces).isEmpty {
             let parts = pair.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             guard parts.count == 2 else {
-                throw TackError(.invalidConfig, subject: subject, "expected `job: schedule` pairs separated by `;` (jobs: \(ScheduledJob.names.joined(separator: ", "))), got \"\(pair)\"")
+                throw TackError(
+                    .invalidConfig,
+                    subject: subject,
+                    "expected `job: schedule` pairs separated by `;` (jobs: \(ScheduledJob.names.joined(separator: ", "))), got \"\(pair)\""
+                )
             }
-            result[parts[0]] = try validateCronJob(name: parts[0], setting: parts[1], subject: subject + ": \(parts[0])", valueSubject: subject + ": \(parts[0])")
+            result[parts[0]] = try validateCronJob(
+                name: parts[0],
+                setting: parts[1],
+                subject: subject + ": \(parts[0])",
+                valueSubject: subject + ": \(parts[0])"
+            )
         }
         return .map(result)
     }
@@ -235,7 +287,11 @@ public struct ConfigLoader: Sendable {
             // a missing secret is reported once the sources are merged. The value is never echoed.
             guard text.isEmpty || text.count >= minimumLength else {
                 let what = text.isEmpty ? "missing" : "too short (\(text.count) characters)"
-                throw TackError(.invalidConfig, subject: subject, "secret \(what); it needs at least \(minimumLength) characters: generate a config with `./platform gen_config FILE` or set \(key.environmentName)")
+                throw TackError(
+                    .invalidConfig,
+                    subject: subject,
+                    "secret \(what); it needs at least \(minimumLength) characters: generate a config with `./platform gen_config FILE` or set \(key.environmentName)"
+                )
             }
             return .string(text)
         case .path:
@@ -243,7 +299,8 @@ public struct ConfigLoader: Sendable {
             return .string(trimmed)
         case .url(let schemes):
             guard let components = URLComponents(string: trimmed), let scheme = components.scheme?.lowercased(),
-                  schemes.contains(scheme), let host = components.host, !host.isEmpty else {
+                schemes.contains(scheme), let host = components.host, !host.isEmpty
+            else {
                 throw TackError(.invalidConfig, subject: subject, "expected \(key.kind.expectation), got \"\(redactURL(trimmed))\"")
             }
             return .string(trimmed)
@@ -269,7 +326,11 @@ public struct ConfigLoader: Sendable {
             for pair in trimmed.split(separator: ",") where !pair.isEmpty {
                 let parts = pair.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
                 guard parts.count == 2, kinds.contains(parts[0]), isIdentifier(parts[1]) else {
-                    throw TackError(.invalidConfig, subject: subject, "expected kind:queue pairs separated by commas (kinds: \(kinds.joined(separator: ", "))), got \"\(pair)\"")
+                    throw TackError(
+                        .invalidConfig,
+                        subject: subject,
+                        "expected kind:queue pairs separated by commas (kinds: \(kinds.joined(separator: ", "))), got \"\(pair)\""
+                    )
                 }
                 result[parts[0]] = parts[1]
             }
@@ -319,7 +380,8 @@ public struct ConfigLoader: Sendable {
 
     /// " (did you mean `web.port`?)" when a close match exists.
     static func suggestion(for name: String, among candidates: [String]) -> String {
-        let best = candidates
+        let best =
+            candidates
             .map { ($0, editDistance(name.lowercased(), $0.lowercased())) }
             .min { $0.1 < $1.1 }
         guard let best, best.1 <= max(2, name.count / 3) else { return "" }
@@ -327,7 +389,8 @@ public struct ConfigLoader: Sendable {
     }
 
     static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a), b = Array(b)
+        let a = Array(a)
+        let b = Array(b)
         if a.isEmpty { return b.count }
         if b.isEmpty { return a.count }
         var previous = Array(0...b.count)

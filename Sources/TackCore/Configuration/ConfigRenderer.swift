@@ -6,14 +6,17 @@ public enum ConfigRenderer {
     /// left empty with a comment (the example).
     public static func render(secrets: [String: String] = [:]) -> String {
         var out = """
-        # Tack configuration. Every key is shown with its default.
-        # One file serves every node: copy it to each machine (mode 0600).
-        # Any key can be overridden by an environment variable: web.port -> TACK_WEB_PORT.
-        # Check it with: ./platform check_config FILE
+            # Tack configuration. Every key is shown with its default.
+            # One file serves every node: copy it to each machine (mode 0600).
+            # Any key can be overridden by an environment variable: web.port -> TACK_WEB_PORT.
+            # Check it with: ./platform check_config FILE
 
-        """
+            """
         for section in ConfigSchema.sections {
-            let keys = ConfigSchema.keys.filter { section.name.isEmpty ? !$0.path.contains(".") && $0.path != "queues" : ($0.path == section.name || $0.path.hasPrefix(section.name + ".")) }
+            let keys = ConfigSchema.keys.filter {
+                section.name.isEmpty
+                    ? !$0.path.contains(".") && $0.path != "queues" : ($0.path == section.name || $0.path.hasPrefix(section.name + "."))
+            }
             out += "\n" + comment(section.doc, indent: "")
             if section.name == "queues" {
                 out += comment(keys[0].doc, indent: "")
@@ -52,7 +55,8 @@ public enum ConfigRenderer {
         case .integer(let i): return String(i)
         case .seconds(let d): return d.formattedSeconds
         case .boolean(let b): return b ? "true" : "false"
-        case .map(let m): return m.isEmpty ? "{}" : "{ " + m.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + " }"
+        case .map(let m):
+            return m.isEmpty ? "{}" : "{ " + m.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + " }"
         }
     }
 

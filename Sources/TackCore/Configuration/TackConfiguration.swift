@@ -272,11 +272,19 @@ public struct TackConfiguration: Sendable {
         // The secret is required: an empty default is rejected here, naming the key.
         let secret = values[K.secretKey]
         guard secret.count >= 32 else {
-            throw TackError(.invalidConfig, subject: subject(K.secretKey), "secret \(secret.isEmpty ? "missing" : "too short"); it needs at least 32 characters: generate a config with `./platform gen_config FILE` or set TACK_SECRET_KEY")
+            throw TackError(
+                .invalidConfig,
+                subject: subject(K.secretKey),
+                "secret \(secret.isEmpty ? "missing" : "too short"); it needs at least 32 characters: generate a config with `./platform gen_config FILE` or set TACK_SECRET_KEY"
+            )
         }
         secretKey = secret
-        node = Node(name: values[K.nodeName], zone: values[K.nodeZone],
-                    storageDirectory: absolute(K.nodeStorageDir), logDirectory: absolute(K.nodeLogDir))
+        node = Node(
+            name: values[K.nodeName],
+            zone: values[K.nodeZone],
+            storageDirectory: absolute(K.nodeStorageDir),
+            logDirectory: absolute(K.nodeLogDir)
+        )
 
         let dbURL = values[K.databaseUrl]
         guard let c = URLComponents(string: dbURL), let host = c.host else {
@@ -284,47 +292,104 @@ public struct TackConfiguration: Sendable {
         }
         let dbName = c.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         guard !dbName.isEmpty else {
-            throw TackError(.invalidConfig, subject: subject(K.databaseUrl), "the URL names no database; expected postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+            throw TackError(
+                .invalidConfig,
+                subject: subject(K.databaseUrl),
+                "the URL names no database; expected postgres://USER:PASSWORD@HOST:PORT/DATABASE"
+            )
         }
         guard let user = c.user, !user.isEmpty else {
-            throw TackError(.invalidConfig, subject: subject(K.databaseUrl), "the URL names no user; expected postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+            throw TackError(
+                .invalidConfig,
+                subject: subject(K.databaseUrl),
+                "the URL names no user; expected postgres://USER:PASSWORD@HOST:PORT/DATABASE"
+            )
         }
-        database = Database(host: host, port: c.port ?? 5432, username: user.removingPercentEncoding ?? user,
-                            password: c.password?.removingPercentEncoding, database: dbName,
-                            tls: values[K.databaseTls], poolSize: values[K.databasePoolSize],
-                            connectTimeout: values[K.databaseConnectTimeout])
+        database = Database(
+            host: host,
+            port: c.port ?? 5432,
+            username: user.removingPercentEncoding ?? user,
+            password: c.password?.removingPercentEncoding,
+            database: dbName,
+            tls: values[K.databaseTls],
+            poolSize: values[K.databasePoolSize],
+            connectTimeout: values[K.databaseConnectTimeout]
+        )
 
-        redis = Redis(url: values[K.redisUrl], poolSize: values[K.redisPoolSize],
-                      connectTimeout: values[K.redisConnectTimeout], commandTimeout: values[K.redisCommandTimeout])
-        web = Web(host: values[K.webHost], port: values[K.webPort], baseURL: values[K.webBaseUrl],
-                  signup: SignupPolicy(rawValue: values[K.webSignup]) ?? .open, sessionTTL: values[K.webSessionTtl],
-                  loginMaxAttempts: values[K.webLoginMaxAttempts], loginMaxAttemptsPerAddress: values[K.webLoginMaxAttemptsPerAddress],
-                  loginWindow: values[K.webLoginWindow])
-        push = Push(host: values[K.pushHost], port: values[K.pushPort], pingInterval: values[K.pushPingInterval],
-                    drainSeconds: values[K.pushDrainSeconds], maxConnections: values[K.pushMaxConnections],
-                    maxSubscriptions: values[K.pushMaxSubscriptions])
+        redis = Redis(
+            url: values[K.redisUrl],
+            poolSize: values[K.redisPoolSize],
+            connectTimeout: values[K.redisConnectTimeout],
+            commandTimeout: values[K.redisCommandTimeout]
+        )
+        web = Web(
+            host: values[K.webHost],
+            port: values[K.webPort],
+            baseURL: values[K.webBaseUrl],
+            signup: SignupPolicy(rawValue: values[K.webSignup]) ?? .open,
+            sessionTTL: values[K.webSessionTtl],
+            loginMaxAttempts: values[K.webLoginMaxAttempts],
+            loginMaxAttemptsPerAddress: values[K.webLoginMaxAttemptsPerAddress],
+            loginWindow: values[K.webLoginWindow]
+        )
+        push = Push(
+            host: values[K.pushHost],
+            port: values[K.pushPort],
+            pingInterval: values[K.pushPingInterval],
+            drainSeconds: values[K.pushDrainSeconds],
+            maxConnections: values[K.pushMaxConnections],
+            maxSubscriptions: values[K.pushMaxSubscriptions]
+        )
         events = Events(historySize: values[K.eventsHistorySize])
-        worker = Worker(concurrency: values[K.workerConcurrency], visibilityTimeout: values[K.workerVisibilityTimeout],
-                        maxAttempts: values[K.workerMaxAttempts], maxDeliveries: values[K.workerMaxDeliveries],
-                        retryBaseDelay: values[K.workerRetryBaseDelay], retryMaxDelay: values[K.workerRetryMaxDelay])
-        webhooks = Webhooks(timeout: values[K.webhooksTimeout], allowPrivateTargets: values[K.webhooksAllowPrivateTargets],
-                            disableAfterFailures: values[K.webhooksDisableAfterFailures])
-        mail = Mail(host: values[K.mailHost], port: values[K.mailPort], security: values[K.mailSecurity], username: values[K.mailUsername],
-                    password: values[K.mailPassword], from: values[K.mailFrom], caFile: values[K.mailCaFile].isEmpty ? "" : absolute(K.mailCaFile))
+        worker = Worker(
+            concurrency: values[K.workerConcurrency],
+            visibilityTimeout: values[K.workerVisibilityTimeout],
+            maxAttempts: values[K.workerMaxAttempts],
+            maxDeliveries: values[K.workerMaxDeliveries],
+            retryBaseDelay: values[K.workerRetryBaseDelay],
+            retryMaxDelay: values[K.workerRetryMaxDelay]
+        )
+        webhooks = Webhooks(
+            timeout: values[K.webhooksTimeout],
+            allowPrivateTargets: values[K.webhooksAllowPrivateTargets],
+            disableAfterFailures: values[K.webhooksDisableAfterFailures]
+        )
+        mail = Mail(
+            host: values[K.mailHost],
+            port: values[K.mailPort],
+            security: values[K.mailSecurity],
+            username: values[K.mailUsername],
+            password: values[K.mailPassword],
+            from: values[K.mailFrom],
+            caFile: values[K.mailCaFile].isEmpty ? "" : absolute(K.mailCaFile)
+        )
         exports = Exports(ttl: values[K.exportsTtl])
-        scheduler = Scheduler(leaseTTL: values[K.schedulerLeaseTtl], renewInterval: values[K.schedulerRenewInterval],
-                              renewDeadline: values[K.schedulerRenewDeadline], retryInterval: values[K.schedulerRetryInterval])
+        scheduler = Scheduler(
+            leaseTTL: values[K.schedulerLeaseTtl],
+            renewInterval: values[K.schedulerRenewInterval],
+            renewDeadline: values[K.schedulerRenewDeadline],
+            retryInterval: values[K.schedulerRetryInterval]
+        )
         guard scheduler.renewDeadline < scheduler.leaseTTL else {
-            throw TackError(.invalidConfig, subject: subject(K.schedulerRenewDeadline), "must be below scheduler.lease_ttl, so a leader stands down before its lease can expire")
+            throw TackError(
+                .invalidConfig,
+                subject: subject(K.schedulerRenewDeadline),
+                "must be below scheduler.lease_ttl, so a leader stands down before its lease can expire"
+            )
         }
         guard scheduler.renewInterval < scheduler.renewDeadline else {
-            throw TackError(.invalidConfig, subject: subject(K.schedulerRenewInterval), "must be below scheduler.renew_deadline, so a leader renews before it must stand down")
+            throw TackError(
+                .invalidConfig,
+                subject: subject(K.schedulerRenewInterval),
+                "must be below scheduler.renew_deadline, so a leader renews before it must stand down"
+            )
         }
         let jobSettings = values[K.schedulerJobs]
         for job in ScheduledJob.all {
             let enabled: CronSchedule?
             do {
-                enabled = try jobSettings[job.name].map { try ScheduledJob.schedule(for: job, setting: $0) }
+                enabled =
+                    try jobSettings[job.name].map { try ScheduledJob.schedule(for: job, setting: $0) }
                     ?? (job.enabledByDefault ? CronSchedule(parsing: job.defaultSchedule) : nil)
             } catch {
                 throw TackError(.invalidConfig, subject: subject(K.schedulerJobs) + ".\(job.name)", "\(error)")
@@ -333,15 +398,22 @@ public struct TackConfiguration: Sendable {
         }
         scheduler.reminderLeadTime = values[K.schedulerReminderLeadTime]
         func days(_ key: ConfigKey<Int>) -> Duration? { values[key] > 0 ? .seconds(values[key] * 86400) : nil }
-        retention = Retention(webhookDeliveries: days(K.retentionWebhookDeliveries), events: days(K.retentionEvents),
-                              cronRuns: days(K.retentionCronRuns))
+        retention = Retention(
+            webhookDeliveries: days(K.retentionWebhookDeliveries),
+            events: days(K.retentionEvents),
+            cronRuns: days(K.retentionCronRuns)
+        )
         var queues: [String: String] = [:]
         for kind in ConfigSchema.jobKinds { queues[kind.kind] = kind.defaultQueue }
         queues.merge(values[K.queues]) { $1 }
         self.queues = queues
         cluster = Cluster(heartbeatInterval: values[K.clusterHeartbeatInterval], heartbeatTTL: values[K.clusterHeartbeatTtl])
         guard cluster.heartbeatInterval < cluster.heartbeatTTL else {
-            throw TackError(.invalidConfig, subject: subject(K.clusterHeartbeatInterval), "must be below cluster.heartbeat_ttl, or live processes would vanish from the registry")
+            throw TackError(
+                .invalidConfig,
+                subject: subject(K.clusterHeartbeatInterval),
+                "must be below cluster.heartbeat_ttl, or live processes would vanish from the registry"
+            )
         }
         log = Log(level: values[K.logLevel], format: values[K.logFormat])
     }

@@ -15,8 +15,14 @@ public enum Database {
         case "prefer": tls = .prefer(.makeClientConfiguration())
         default: tls = .disable
         }
-        var configuration = PostgresClient.Configuration(host: config.host, port: config.port, username: config.username,
-                                                         password: config.password, database: config.database, tls: tls)
+        var configuration = PostgresClient.Configuration(
+            host: config.host,
+            port: config.port,
+            username: config.username,
+            password: config.password,
+            database: config.database,
+            tls: tls
+        )
         configuration.options.maximumConnections = config.poolSize
         configuration.options.connectTimeout = config.connectTimeout
         var background = logger

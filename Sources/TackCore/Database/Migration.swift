@@ -39,8 +39,15 @@ public struct Migration: Sendable, Equatable {
             }
             let digest = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
             let firstLine = sql.split(separator: "\n", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
-            result.append(Migration(version: version, fileName: name, sql: sql, sha256: digest,
-                                    transactional: firstLine != "-- tack:no-transaction"))
+            result.append(
+                Migration(
+                    version: version,
+                    fileName: name,
+                    sql: sql,
+                    sha256: digest,
+                    transactional: firstLine != "-- tack:no-transaction"
+                )
+            )
         }
         return result.sorted { $0.version < $1.version }
     }
@@ -49,7 +56,8 @@ public struct Migration: Sendable, Equatable {
         let stem = name.dropLast(4)
         let parts = stem.split(separator: "_", maxSplits: 1)
         guard parts.count == 2, parts[0].count == 4, let version = Int(parts[0]), version > 0,
-              parts[1].allSatisfy({ ($0.isASCII && $0.isLowercase) || $0.isNumber || $0 == "_" }) else { return nil }
+            parts[1].allSatisfy({ ($0.isASCII && $0.isLowercase) || $0.isNumber || $0 == "_" })
+        else { return nil }
         return version
     }
 }

@@ -59,8 +59,11 @@ public struct Migrator: Sendable {
         let status = try await status()
         if let problem = status.problems.first { throw problem }
         if let first = status.pending.first {
-            throw TackError(.schemaMismatch, subject: "database",
-                            "\(status.pending.count) migration(s) pending, starting with \(first.fileName); run `./platform upgrade_db` first")
+            throw TackError(
+                .schemaMismatch,
+                subject: "database",
+                "\(status.pending.count) migration(s) pending, starting with \(first.fileName); run `./platform upgrade_db` first"
+            )
         }
     }
 
@@ -74,7 +77,10 @@ public struct Migrator: Sendable {
                 var locked = false
                 for try await value in rows.decode(Bool.self) { locked = value }
                 if locked { break }
-                if !announced { onWait(); announced = true }
+                if !announced {
+                    onWait()
+                    announced = true
+                }
                 try await Task.sleep(for: .milliseconds(200))
             }
             do {
@@ -90,7 +96,8 @@ public struct Migrator: Sendable {
 
     private func applyPending(on connection: PostgresConnection, nodeName: String) async throws -> [Migration] {
         // Bookkeeping lives beside the schema; created here, under the lock, never at process start.
-        _ = try await connection.query("""
+        _ = try await connection.query(
+            """
             CREATE TABLE IF NOT EXISTS tack_schema_migrations (
                 version INTEGER PRIMARY KEY,
                 file_name TEXT NOT NULL,
@@ -98,7 +105,9 @@ public struct Migrator: Sendable {
                 applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),
                 applied_by TEXT NOT NULL
             )
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         let status = try await status(on: connection)
         if let problem = status.problems.first { throw problem }
         var done: [Migration] = []
@@ -115,8 +124,11 @@ public struct Migrator: Sendable {
                     try await record(migration, nodeName: nodeName, on: connection)
                 }
             } catch {
-                throw TackError(.migrationFailed, subject: "migrations/\(migration.fileName)",
-                                "failed, nothing of it was kept: \(Database.reason(error))")
+                throw TackError(
+                    .migrationFailed,
+                    subject: "migrations/\(migration.fileName)",
+                    "failed, nothing of it was kept: \(Database.reason(error))"
+                )
             }
             done.append(migration)
         }
@@ -132,10 +144,13 @@ public struct Migrator: Sendable {
     }
 
     private func record(_ migration: Migration, nodeName: String, on connection: PostgresConnection) async throws {
-        _ = try await connection.query("""
+        _ = try await connection.query(
+            """
             INSERT INTO tack_schema_migrations (version, file_name, sha256, applied_by)
             VALUES (\(migration.version), \(migration.fileName), \(migration.sha256), \(nodeName))
-            """, logger: logger)
+            """,
+            logger: logger
+        )
     }
 
     private func status(on connection: PostgresConnection) async throws -> Status {
@@ -144,11 +159,14 @@ public struct Migrator: Sendable {
         for try await value in exists.decode(Bool.self) { tableExists = value }
         var applied: [AppliedMigration] = []
         if tableExists {
-            let rows = try await connection.query("""
+            let rows = try await connection.query(
+                """
                 SELECT version, file_name, sha256, applied_at, applied_by
                 FROM tack_schema_migrations
                 ORDER BY version
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             for try await (version, fileName, sha, at, by) in rows.decode((Int, String, String, Date, String).self) {
                 applied.append(AppliedMigration(version: version, fileName: fileName, sha256: sha, appliedAt: at, appliedBy: by))
             }
@@ -157,20 +175,35 @@ public struct Migrator: Sendable {
         var problems: [TackError] = []
         for row in applied {
             guard let file = byVersion[row.version] else {
-                problems.append(TackError(.schemaMismatch, subject: row.fileName,
-                                          "is applied in the database but this release has no such migration: the database is newer than this binary; upgrade Tack on this node"))
+                problems.append(
+                    TackError(
+                        .schemaMismatch,
+                        subject: row.fileName,
+                        "is applied in the database but this release has no such migration: the database is newer than this binary; upgrade Tack on this node"
+                    )
+                )
                 continue
             }
             if file.sha256 != row.sha256 {
-                problems.append(TackError(.schemaMismatch, subject: "migrations/\(file.fileName)",
-                                          "was edited after it was applied (SHA-256 differs); restore the original file and put the change in a new migration"))
+                problems.append(
+                    TackError(
+                        .schemaMismatch,
+                        subject: "migrations/\(file.fileName)",
+                        "was edited after it was applied (SHA-256 differs); restore the original file and put the change in a new migration"
+                    )
+                )
             }
         }
         let appliedVersions = Set(applied.map(\.version))
         let pending = migrations.filter { !appliedVersions.contains($0.version) }
         if let maxApplied = applied.map(\.version).max(), let first = pending.first, first.version < maxApplied {
-            problems.append(TackError(.schemaMismatch, subject: "migrations/\(first.fileName)",
-                                      "is older than migrations already applied (up to \(maxApplied)); number new migrations after the last one"))
+            problems.append(
+                TackError(
+                    .schemaMismatch,
+                    subject: "migrations/\(first.fileName)",
+                    "is older than migrations already applied (up to \(maxApplied)); number new migrations after the last one"
+                )
+            )
         }
         return Status(applied: applied, pending: pending, problems: problems)
     }

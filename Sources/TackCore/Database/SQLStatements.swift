@@ -23,29 +23,56 @@ enum SQLStatements {
         while i < chars.count {
             let c = chars[i]
             if c == "-" && peek(1) == "-" {
-                while i < chars.count && chars[i] != "\n" { current.append(chars[i]); i += 1 }
+                while i < chars.count && chars[i] != "\n" {
+                    current.append(chars[i])
+                    i += 1
+                }
                 continue
             }
             if c == "/" && peek(1) == "*" {
                 var depth = 0
                 repeat {
-                    if chars[i] == "/" && peek(1) == "*" { depth += 1; current.append("/"); current.append("*"); i += 2; continue }
-                    if chars[i] == "*" && peek(1) == "/" { depth -= 1; current.append("*"); current.append("/"); i += 2; continue }
-                    current.append(chars[i]); i += 1
+                    if chars[i] == "/" && peek(1) == "*" {
+                        depth += 1
+                        current.append("/")
+                        current.append("*")
+                        i += 2
+                        continue
+                    }
+                    if chars[i] == "*" && peek(1) == "/" {
+                        depth -= 1
+                        current.append("*")
+                        current.append("/")
+                        i += 2
+                        continue
+                    }
+                    current.append(chars[i])
+                    i += 1
                 } while depth > 0 && i < chars.count
                 continue
             }
             if c == "'" || c == "\"" {
-                let backslashEscapes = c == "'" && i > 0 && (chars[i - 1] == "E" || chars[i - 1] == "e")
+                let backslashEscapes =
+                    c == "'" && i > 0 && (chars[i - 1] == "E" || chars[i - 1] == "e")
                     && (i < 2 || !isIdentifierScalar(chars[i - 2]))
                 hasContent = true
-                current.append(c); i += 1
+                current.append(c)
+                i += 1
                 while i < chars.count {
                     let d = chars[i]
-                    current.append(d); i += 1
-                    if backslashEscapes && d == "\\" && i < chars.count { current.append(chars[i]); i += 1; continue }
+                    current.append(d)
+                    i += 1
+                    if backslashEscapes && d == "\\" && i < chars.count {
+                        current.append(chars[i])
+                        i += 1
+                        continue
+                    }
                     if d == c {
-                        if i < chars.count && chars[i] == c { current.append(chars[i]); i += 1; continue }
+                        if i < chars.count && chars[i] == c {
+                            current.append(chars[i])
+                            i += 1
+                            continue
+                        }
                         break
                     }
                 }
@@ -61,7 +88,8 @@ enum SQLStatements {
                         i += tag.count
                         break
                     }
-                    current.append(chars[i]); i += 1
+                    current.append(chars[i])
+                    i += 1
                 }
                 continue
             }

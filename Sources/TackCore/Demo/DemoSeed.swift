@@ -41,8 +41,14 @@ public enum DemoSeed {
     ///
     /// An existing account keeps its sessions when `password` already is its password; otherwise
     /// the password is set (the demo account's password is whatever `seed_demo` last printed).
-    public static func run(password: String, postgres: PostgresClient, redis: RedisClient, historySize: Int,
-                           hasher: PasswordHasher, logger: Logger) async throws -> Outcome {
+    public static func run(
+        password: String,
+        postgres: PostgresClient,
+        redis: RedisClient,
+        historySize: Int,
+        hasher: PasswordHasher,
+        logger: Logger
+    ) async throws -> Outcome {
         let users = UserRepository(postgres: postgres, hasher: hasher, logger: logger)
         var createdAccount = false
         var setPassword = false
@@ -60,9 +66,13 @@ public enum DemoSeed {
         }
 
         let events = EventLog(postgres: postgres, logger: logger)
-        let store = BoardStore(postgres: postgres, publisher: EventPublisher(redis: redis, log: events, historySize: historySize, logger: logger),
-                               logger: logger)
-        if let board = try await store.boards(userID: user.id, includeArchived: true, limit: 1000, before: nil).first(where: { $0.name == boardName }) {
+        let store = BoardStore(
+            postgres: postgres,
+            publisher: EventPublisher(redis: redis, log: events, historySize: historySize, logger: logger),
+            logger: logger
+        )
+        if let board = try await store.boards(userID: user.id, includeArchived: true, limit: 1000, before: nil).first(where: { $0.name == boardName })
+        {
             return Outcome(user: user, createdAccount: createdAccount, setPassword: setPassword, board: board, createdBoard: false)
         }
         let board = try await seedBoard(store: store, userID: user.id)
@@ -74,7 +84,8 @@ public enum DemoSeed {
         let (board, _) = try await store.createBoard(
             name: boardName,
             description: "A demo board: drag cards between columns, open one to edit it or comment.",
-            creatorID: userID)
+            creatorID: userID
+        )
         let id = board.id
         func column(_ name: String, wip: Int? = nil) async throws -> Int64 {
             try await store.createColumn(boardID: id, actorID: userID, name: name, wipLimit: wip, index: nil).0.id
@@ -99,39 +110,89 @@ public enum DemoSeed {
             return calendar.startOfDay(for: Date().addingTimeInterval(days * day)).addingTimeInterval(12 * 3600)
         }
         @discardableResult
-        func card(_ column: Int64, _ title: String, _ description: String = "", labels: [Int64] = [], mine: Bool = false,
-                  due: Double? = nil, done: Bool = false) async throws -> Int64 {
+        func card(
+            _ column: Int64,
+            _ title: String,
+            _ description: String = "",
+            labels: [Int64] = [],
+            mine: Bool = false,
+            due: Double? = nil,
+            done: Bool = false
+        ) async throws -> Int64 {
             var changes = CardChanges()
             changes.labels = labels
             changes.assignees = mine ? [userID] : []
             changes.dueAt = due.map { noon(inDays: $0) }
             changes.done = done
-            return try await store.createCard(boardID: id, actorID: userID, columnID: column, title: title, description: description,
-                                              index: nil, changes: changes).0.id
+            return try await store.createCard(
+                boardID: id,
+                actorID: userID,
+                columnID: column,
+                title: title,
+                description: description,
+                index: nil,
+                changes: changes
+            ).0.id
         }
 
-        try await card(todo, "Plan the next release", """
+        try await card(
+            todo,
+            "Plan the next release",
+            """
             Collect what the team wants to ship next and order it.
 
             - Review open bugs
             - Ask support for the top three requests
             - Pick a date
-            """, labels: [docs], due: 7)
+            """,
+            labels: [docs],
+            due: 7
+        )
         try await card(todo, "Invite the team", "Open **Members** (top right) and add people by the email they signed up with.")
-        try await card(todo, "Fix the login button on small phones", "The button is cut off below 360 px. See the *Safari* screenshot.",
-                       labels: [bug, design], due: -1)
-        let onboarding = try await card(doing, "Design the onboarding flow", "Three screens at most. Sketches come first, then a clickable prototype.",
-                                        labels: [design], mine: true, due: 3)
-        try await card(doing, "Write the API guide", """
+        try await card(
+            todo,
+            "Fix the login button on small phones",
+            "The button is cut off below 360 px. See the *Safari* screenshot.",
+            labels: [bug, design],
+            due: -1
+        )
+        let onboarding = try await card(
+            doing,
+            "Design the onboarding flow",
+            "Three screens at most. Sketches come first, then a clickable prototype.",
+            labels: [design],
+            mine: true,
+            due: 3
+        )
+        try await card(
+            doing,
+            "Write the API guide",
+            """
             Every endpoint is under `/api/v1`; scripts authenticate with a personal token from **API tokens**.
             The reference is the OpenAPI document: https://example.com/api/v1/openapi.json
-            """, labels: [docs, backend])
-        try await card(review, "Drag and drop between columns", "Cards move with the mouse, or on a phone by their handle.",
-                       labels: [design, backend], mine: true)
-        try await card(done, "Set up the servers", "PostgreSQL, Redis, nginx and supervisord, as the README describes.",
-                       labels: [backend], done: true)
-        _ = try await store.createComment(boardID: id, cardID: onboarding, actorID: userID,
-                                          body: "First sketches are in — feedback welcome! **Step 2** still feels long.")
+            """,
+            labels: [docs, backend]
+        )
+        try await card(
+            review,
+            "Drag and drop between columns",
+            "Cards move with the mouse, or on a phone by their handle.",
+            labels: [design, backend],
+            mine: true
+        )
+        try await card(
+            done,
+            "Set up the servers",
+            "PostgreSQL, Redis, nginx and supervisord, as the README describes.",
+            labels: [backend],
+            done: true
+        )
+        _ = try await store.createComment(
+            boardID: id,
+            cardID: onboarding,
+            actorID: userID,
+            body: "First sketches are in — feedback welcome! **Step 2** still feels long."
+        )
         return try await store.snapshot(boardID: id, userID: userID).board
     }
 }

@@ -16,7 +16,8 @@ public struct EventPublisher: Sendable {
     /// Returns how many were added, or -(last version + 1) when earlier versions are missing: the
     /// caller publishes those first. Writers of one board commit in version order (row lock), so
     /// when version v is committed every earlier one is too.
-    static let script = RedisScript("""
+    static let script = RedisScript(
+        """
         local lastVersion = 0
         local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
         if last[1] then lastVersion = tonumber(string.match(last[1][1], '^(%d+)')) end
@@ -32,7 +33,8 @@ public struct EventPublisher: Sendable {
             end
         end
         return added
-        """)
+        """
+    )
 
     let redis: RedisClient
     let log: EventLog
@@ -58,7 +60,10 @@ public struct EventPublisher: Sendable {
             do {
                 try await publish(run, into: &done)
             } catch {
-                logger.debug("event not published; the relay will", metadata: ["tack.board.id": "\(run[run.startIndex].boardID)", "tack.error": "\(error)"])
+                logger.debug(
+                    "event not published; the relay will",
+                    metadata: ["tack.board.id": "\(run[run.startIndex].boardID)", "tack.error": "\(error)"]
+                )
                 break
             }
         }

@@ -54,17 +54,29 @@ public struct ExportStore: Sendable {
     static func decode(_ row: PostgresRow) throws -> BoardExport {
         let (id, board, format, status, bytes, error, created, finished, expires) =
             try row.decode((Int64, Int64, String, String, Int64?, String?, Date, Date?, Date).self)
-        return BoardExport(id: id, boardID: board, format: format, status: status, bytes: bytes, error: error,
-                           createdAt: created, finishedAt: finished, expiresAt: expires)
+        return BoardExport(
+            id: id,
+            boardID: board,
+            format: format,
+            status: status,
+            bytes: bytes,
+            error: error,
+            createdAt: created,
+            finishedAt: finished,
+            expiresAt: expires
+        )
     }
 
     /// Records a pending export.
     public func create(boardID: Int64, userID: Int64, format: String, ttl: Duration) async throws -> BoardExport {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             INSERT INTO exports (board_id, requested_by, format, expires_at)
             VALUES (\(boardID), \(userID), \(format), now() + make_interval(secs => \(ttl.inSeconds)))
             RETURNING \(unescaped: Self.columns)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await row in rows { return try Self.decode(row) }
         throw BoardError(.notFound("board"))
     }
@@ -76,7 +88,10 @@ public struct ExportStore: Sendable {
 
     /// The board's recent exports, newest first.
     public func list(boardID: Int64, limit: Int = 20) async throws -> [BoardExport] {
-        let rows = try await postgres.query("SELECT \(unescaped: Self.columns) FROM exports WHERE board_id = \(boardID) ORDER BY created_at DESC LIMIT \(limit)", logger: logger)
+        let rows = try await postgres.query(
+            "SELECT \(unescaped: Self.columns) FROM exports WHERE board_id = \(boardID) ORDER BY created_at DESC LIMIT \(limit)",
+            logger: logger
+        )
         var result: [BoardExport] = []
         for try await row in rows { result.append(try Self.decode(row)) }
         return result
@@ -84,7 +99,10 @@ public struct ExportStore: Sendable {
 
     /// One export of the board.
     public func get(boardID: Int64, id: Int64) async throws -> BoardExport {
-        let rows = try await postgres.query("SELECT \(unescaped: Self.columns) FROM exports WHERE board_id = \(boardID) AND id = \(id)", logger: logger)
+        let rows = try await postgres.query(
+            "SELECT \(unescaped: Self.columns) FROM exports WHERE board_id = \(boardID) AND id = \(id)",
+            logger: logger
+        )
         for try await row in rows { return try Self.decode(row) }
         throw BoardError(.notFound("export"))
     }
@@ -96,10 +114,13 @@ public struct ExportStore: Sendable {
 
     /// Marks expired exports and deletes their files; returns how many.
     public func expire() async throws -> Int {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             UPDATE exports SET status = 'expired' WHERE expires_at < now() AND status <> 'expired'
             RETURNING \(unescaped: Self.columns)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var count = 0
         for try await row in rows {
             let export = try Self.decode(row)

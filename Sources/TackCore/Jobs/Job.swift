@@ -39,8 +39,10 @@ public struct Job: Sendable, Equatable {
 
     /// The job's fields as stored in a queue stream entry.
     var streamFields: [String] {
-        var fields = ["id", id, "kind", kind, "attempt", String(attempt), "enqueued", String(enqueuedAt),
-                      "payload", String(decoding: payload, as: UTF8.self)]
+        var fields = [
+            "id", id, "kind", kind, "attempt", String(attempt), "enqueued", String(enqueuedAt),
+            "payload", String(decoding: payload, as: UTF8.self),
+        ]
         if let lastError { fields += ["error", lastError] }
         return fields
     }
@@ -48,7 +50,8 @@ public struct Job: Sendable, Equatable {
     /// Rebuilds a job from stream entry fields; nil when required fields are missing.
     init?(fields: [String: String]) {
         guard let id = fields["id"], let kind = fields["kind"], let attempt = fields["attempt"].flatMap(Int.init),
-              let enqueued = fields["enqueued"].flatMap(Int64.init), let payload = fields["payload"] else { return nil }
+            let enqueued = fields["enqueued"].flatMap(Int64.init), let payload = fields["payload"]
+        else { return nil }
         self.init(id: id, kind: kind, payload: Array(payload.utf8), attempt: attempt, enqueuedAt: enqueued, lastError: fields["error"])
     }
 

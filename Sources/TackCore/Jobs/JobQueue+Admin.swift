@@ -40,7 +40,8 @@ public struct DeadJob: Sendable, Codable, Equatable {
 /// Operator operations: statistics, dead letters.
 extension JobQueue {
     /// Puts a dead job back at the end of its queue as a first attempt, atomically.
-    static let resurrectScript = RedisScript("""
+    static let resurrectScript = RedisScript(
+        """
         local entries = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
         if #entries == 0 then return 0 end
         local fields = entries[1][2]
@@ -56,7 +57,8 @@ extension JobQueue {
         redis.call('XADD', KEYS[2], '*', unpack(out))
         redis.call('XDEL', KEYS[1], ARGV[1])
         return 1
-        """)
+        """
+    )
 
     /// Statistics of every queue, in one pipeline.
     public func stats() async throws -> [QueueStats] {
@@ -73,7 +75,7 @@ extension JobQueue {
         let replies = try await redis.pipeline(commands)
         let now = Self.nowMilliseconds()
         return names.enumerated().map { index, queue in
-            let r = Array(replies[index * 5 ..< index * 5 + 5])
+            let r = Array(replies[index * 5..<index * 5 + 5])
             var inFlight = 0
             var consumers = 0
             for group in r[1].array ?? [] {
@@ -88,8 +90,15 @@ extension JobQueue {
                 oldest = Double(max(0, now - milliseconds)) / 1000
             }
             let length = r[0].int ?? 0
-            return QueueStats(queue: queue, waiting: max(0, length - inFlight), inFlight: inFlight, consumers: consumers,
-                              oldestAgeSeconds: oldest, retries: r[3].int ?? 0, dead: r[4].int ?? 0)
+            return QueueStats(
+                queue: queue,
+                waiting: max(0, length - inFlight),
+                inFlight: inFlight,
+                consumers: consumers,
+                oldestAgeSeconds: oldest,
+                retries: r[3].int ?? 0,
+                dead: r[4].int ?? 0
+            )
         }
     }
 
@@ -101,9 +110,17 @@ extension JobQueue {
             for entry in reply.array ?? [] {
                 guard let parts = entry.array, parts.count == 2, let entryID = parts[0].string else { continue }
                 let fields = Self.fieldMap(parts[1])
-                result.append(DeadJob(queue: name, entryID: entryID, id: fields["id"] ?? "?", kind: fields["kind"] ?? "?",
-                                      attempts: fields["attempt"].flatMap(Int.init) ?? 0, error: fields["error"] ?? "",
-                                      failedAt: fields["failed_at"].flatMap(Int64.init) ?? 0))
+                result.append(
+                    DeadJob(
+                        queue: name,
+                        entryID: entryID,
+                        id: fields["id"] ?? "?",
+                        kind: fields["kind"] ?? "?",
+                        attempts: fields["attempt"].flatMap(Int.init) ?? 0,
+                        error: fields["error"] ?? "",
+                        failedAt: fields["failed_at"].flatMap(Int64.init) ?? 0
+                    )
+                )
             }
         }
         return result

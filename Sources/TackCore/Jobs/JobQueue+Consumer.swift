@@ -17,30 +17,36 @@ public struct JobDelivery: Sendable {
 extension JobQueue {
     /// Moves one failed job to the retry set and removes it from the stream, atomically. Returns 0
     /// and does nothing when the entry was already acknowledged (another worker finished it).
-    static let retryScript = RedisScript("""
+    static let retryScript = RedisScript(
+        """
         if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
         redis.call('XDEL', KEYS[1], ARGV[2])
         redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
         return 1
-        """)
+        """
+    )
 
     /// Moves one job to the dead-letter stream and removes it from the stream, atomically.
-    static let buryScript = RedisScript("""
+    static let buryScript = RedisScript(
+        """
         if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
         redis.call('XDEL', KEYS[1], ARGV[2])
         redis.call('XADD', KEYS[2], '*', unpack(ARGV, 3))
         return 1
-        """)
+        """
+    )
 
     /// Moves retries that are due back into the stream, oldest first, atomically per job.
-    static let promoteScript = RedisScript("""
+    static let promoteScript = RedisScript(
+        """
         local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
         for _, member in ipairs(due) do
             redis.call('XADD', KEYS[2], '*', unpack(cjson.decode(member)))
             redis.call('ZREM', KEYS[1], member)
         end
         return #due
-        """)
+        """
+    )
 
     /// Creates the consumer group of each queue (and its stream) if missing. The group starts at
     /// the beginning of the stream, so jobs enqueued before any worker ran are consumed.
@@ -55,9 +61,17 @@ extension JobQueue {
 
     /// Reads up to `count` new jobs from `queues` as `consumer`, waiting at most `block` for the
     /// first. Runs on a dedicated connection because it blocks.
-    public func read(on connection: RedisBlockingConnection, queues: [String], consumer: String, count: Int, block: Duration) async throws -> [JobDelivery] {
-        var command: [any RedisArgumentConvertible] = ["XREADGROUP", "GROUP", RedisKeys.workerGroup, consumer, "COUNT", count,
-                                                       "BLOCK", block.wholeMilliseconds, "STREAMS"]
+    public func read(
+        on connection: RedisBlockingConnection,
+        queues: [String],
+        consumer: String,
+        count: Int,
+        block: Duration
+    ) async throws -> [JobDelivery] {
+        var command: [any RedisArgumentConvertible] = [
+            "XREADGROUP", "GROUP", RedisKeys.workerGroup, consumer, "COUNT", count,
+            "BLOCK", block.wholeMilliseconds, "STREAMS",
+        ]
         command += queues.map { RedisKeys.queue($0) }
         command += queues.map { _ in ">" }
         let reply = try await connection.send(command, timeout: block + .seconds(10))
@@ -94,12 +108,21 @@ extension JobQueue {
 
     /// Schedules the next attempt of a failed job at `due` and removes the current entry.
     public func scheduleRetry(_ delivery: JobDelivery, job: Job, error: String, due: Date) async throws {
-        let next = Job(id: job.id, kind: job.kind, payload: job.payload, attempt: job.attempt + 1, enqueuedAt: job.enqueuedAt,
-                       lastError: Self.clip(error))
+        let next = Job(
+            id: job.id,
+            kind: job.kind,
+            payload: job.payload,
+            attempt: job.attempt + 1,
+            enqueuedAt: job.enqueuedAt,
+            lastError: Self.clip(error)
+        )
         let member = String(decoding: try JSONEncoder().encode(next.streamFields), as: UTF8.self)
         let dueMilliseconds = Int64((due.timeIntervalSince1970 * 1000).rounded())
-        _ = try await redis.evaluate(Self.retryScript, keys: [RedisKeys.queue(delivery.queue), RedisKeys.queueRetries(delivery.queue)],
-                                args: [RedisKeys.workerGroup, delivery.entryID, dueMilliseconds, member])
+        _ = try await redis.evaluate(
+            Self.retryScript,
+            keys: [RedisKeys.queue(delivery.queue), RedisKeys.queueRetries(delivery.queue)],
+            args: [RedisKeys.workerGroup, delivery.entryID, dueMilliseconds, member]
+        )
     }
 
     /// Moves a job to the dead-letter stream with its last error, removing its entry.
@@ -110,15 +133,21 @@ extension JobQueue {
             fields.removeSubrange(index...index + 1)
         }
         fields += ["error", Self.clip(error), "failed_at", String(Self.nowMilliseconds()), "deliveries", String(delivery.deliveries)]
-        _ = try await redis.evaluate(Self.buryScript, keys: [RedisKeys.queue(delivery.queue), RedisKeys.queueDead(delivery.queue)],
-                                args: [RedisKeys.workerGroup, delivery.entryID] + fields)
+        _ = try await redis.evaluate(
+            Self.buryScript,
+            keys: [RedisKeys.queue(delivery.queue), RedisKeys.queueDead(delivery.queue)],
+            args: [RedisKeys.workerGroup, delivery.entryID] + fields
+        )
     }
 
     /// Moves due retries of `queue` back into its stream; returns how many.
     @discardableResult
     public func promoteDueRetries(_ queue: String, limit: Int = 1000) async throws -> Int {
-        let reply = try await redis.evaluate(Self.promoteScript, keys: [RedisKeys.queueRetries(queue), RedisKeys.queue(queue)],
-                                        args: [Self.nowMilliseconds(), limit])
+        let reply = try await redis.evaluate(
+            Self.promoteScript,
+            keys: [RedisKeys.queueRetries(queue), RedisKeys.queue(queue)],
+            args: [Self.nowMilliseconds(), limit]
+        )
         return reply.int ?? 0
     }
 
@@ -163,7 +192,8 @@ extension JobQueue {
         for consumer in reply.array ?? [] {
             let info = Self.pairs(consumer)
             guard let name = info["name"]?.string, info["pending"]?.int == 0,
-                  let idleMilliseconds = info["idle"]?.int, idleMilliseconds > idle.wholeMilliseconds else { continue }
+                let idleMilliseconds = info["idle"]?.int, idleMilliseconds > idle.wholeMilliseconds
+            else { continue }
             _ = try await redis.send("XGROUP", "DELCONSUMER", key, RedisKeys.workerGroup, name)
         }
     }

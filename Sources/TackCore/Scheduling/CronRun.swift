@@ -15,10 +15,13 @@ public struct CronRun: Sendable {
     public static func latest(postgres: PostgresClient, logger: Logger) async -> [String: CronRun] {
         var runs: [String: CronRun] = [:]
         do {
-            let rows = try await postgres.query("""
+            let rows = try await postgres.query(
+                """
                 SELECT DISTINCT ON (job) job, scheduled_for, started_at, finished_at
                 FROM cron_runs ORDER BY job, scheduled_for DESC
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             for try await (job, scheduled, started, finished) in rows.decode((String, Date, Date, Date?).self) {
                 runs[job] = CronRun(scheduledFor: scheduled, startedAt: started, finishedAt: finished)
             }

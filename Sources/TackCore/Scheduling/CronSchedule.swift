@@ -54,7 +54,8 @@ public struct CronSchedule: Sendable, Equatable, CustomStringConvertible {
                         field: "interval",
                         message: words.count < 2
                             ? "missing duration after @every (e.g. @every 5m)"
-                            : "expected one duration after @every, got \(words.count - 1) words")
+                            : "expected one duration after @every, got \(words.count - 1) words"
+                    )
                 }
                 kind = .every(seconds: try Self.parseDuration(words[1]))
                 return
@@ -70,7 +71,8 @@ public struct CronSchedule: Sendable, Equatable, CustomStringConvertible {
                 throw CronParseError(
                     field: "expression",
                     message: "unknown shortcut \(words[0]); expected @yearly, @annually, @monthly, "
-                        + "@weekly, @daily, @midnight, @hourly or @every <duration>")
+                        + "@weekly, @daily, @midnight, @hourly or @every <duration>"
+                )
             }
             guard words.count == 1 else {
                 throw CronParseError(field: "expression", message: "\(words[0]) takes no arguments")
@@ -240,7 +242,7 @@ struct CronFields: Sendable, Equatable {
             }
             let dayNumber = days(fromCivil: year, month, day)
             guard matchesDay(day, weekday: weekday(ofDays: dayNumber)),
-                  let hour = hours.first(atOrAfter: minuteOfDay / 60)
+                let hour = hours.first(atOrAfter: minuteOfDay / 60)
             else {
                 day += 1
                 minuteOfDay = 0
@@ -286,13 +288,22 @@ struct CronFields: Sendable, Equatable {
         static let dayOfMonth = Spec(name: "day of month", min: 1, max: 31, starMax: 31)
         /// Month, 1-12 or JAN-DEC.
         static let month = Spec(
-            name: "month", min: 1, max: 12, starMax: 12,
+            name: "month",
+            min: 1,
+            max: 12,
+            starMax: 12,
             names: ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"],
-            firstNameValue: 1)
+            firstNameValue: 1
+        )
         /// Day of week, 0-7 (both 0 and 7 are Sunday) or SUN-SAT.
         static let dayOfWeek = Spec(
-            name: "day of week", min: 0, max: 7, starMax: 6,
-            names: ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"], firstNameValue: 0)
+            name: "day of week",
+            min: 0,
+            max: 7,
+            starMax: 6,
+            names: ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"],
+            firstNameValue: 0
+        )
     }
 
     /// Parses one field's list of values, ranges and steps.

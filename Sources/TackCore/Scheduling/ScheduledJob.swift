@@ -27,24 +27,54 @@ public struct ScheduledJob: Sendable, Equatable {
 
     /// Due-date reminders.
     public static let reminders = ScheduledJob(
-        name: "reminders", kind: "notifications.due_reminders", defaultSchedule: "* * * * *", enabledByDefault: true, catchUp: .zero, runsInTransaction: true,
-        doc: "due-date reminders: one `due_soon` notification per card and due date for cards due within scheduler.reminder_lead_time")
+        name: "reminders",
+        kind: "notifications.due_reminders",
+        defaultSchedule: "* * * * *",
+        enabledByDefault: true,
+        catchUp: .zero,
+        runsInTransaction: true,
+        doc: "due-date reminders: one `due_soon` notification per card and due date for cards due within scheduler.reminder_lead_time"
+    )
     /// Expired sessions and old revoked tokens.
     public static let purgeSessions = ScheduledJob(
-        name: "purge_sessions", kind: "maintenance.purge_sessions", defaultSchedule: "@hourly", enabledByDefault: true, catchUp: .zero, runsInTransaction: true,
-        doc: "deletes expired sessions and API tokens revoked more than 30 days ago")
+        name: "purge_sessions",
+        kind: "maintenance.purge_sessions",
+        defaultSchedule: "@hourly",
+        enabledByDefault: true,
+        catchUp: .zero,
+        runsInTransaction: true,
+        doc: "deletes expired sessions and API tokens revoked more than 30 days ago"
+    )
     /// History past its retention.
     public static let prune = ScheduledJob(
-        name: "prune", kind: "maintenance.prune", defaultSchedule: "30 3 * * *", enabledByDefault: true, catchUp: .zero, runsInTransaction: false,
-        doc: "deletes webhook deliveries, board events and cron runs older than their `retention` setting")
+        name: "prune",
+        kind: "maintenance.prune",
+        defaultSchedule: "30 3 * * *",
+        enabledByDefault: true,
+        catchUp: .zero,
+        runsInTransaction: false,
+        doc: "deletes webhook deliveries, board events and cron runs older than their `retention` setting"
+    )
     /// Daily card counts per column.
     public static let boardSnapshots = ScheduledJob(
-        name: "board_snapshots", kind: "maintenance.board_snapshots", defaultSchedule: "5 0 * * *", enabledByDefault: true, catchUp: .zero,
-        runsInTransaction: true, doc: "counts cards (and done cards) per column of every board, once a day, for charts")
+        name: "board_snapshots",
+        kind: "maintenance.board_snapshots",
+        defaultSchedule: "5 0 * * *",
+        enabledByDefault: true,
+        catchUp: .zero,
+        runsInTransaction: true,
+        doc: "counts cards (and done cards) per column of every board, once a day, for charts"
+    )
     /// The failover tests' probe.
     public static let probe = ScheduledJob(
-        name: "probe", kind: "diagnostics.cron_probe", defaultSchedule: "@every 1s", enabledByDefault: false, catchUp: .seconds(300), runsInTransaction: true,
-        doc: "test job: records its ticks in cron_runs only (used by the failover tests and bench/failover)")
+        name: "probe",
+        kind: "diagnostics.cron_probe",
+        defaultSchedule: "@every 1s",
+        enabledByDefault: false,
+        catchUp: .seconds(300),
+        runsInTransaction: true,
+        doc: "test job: records its ticks in cron_runs only (used by the failover tests and bench/failover)"
+    )
 
     /// The cron table. (The event relay is not in it: every worker sweeps for unpublished events
     /// once a second on its own, because the relay is needed exactly when Redis, and so the job

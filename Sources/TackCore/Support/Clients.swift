@@ -26,7 +26,8 @@ public enum Clients {
 
     /// Runs `body` with both clients running, then stops them. For short commands.
     public static func withClients<T: Sendable>(
-        _ config: TackConfiguration, logger: Logger,
+        _ config: TackConfiguration,
+        logger: Logger,
         _ body: @Sendable (PostgresClient, RedisClient) async throws -> T
     ) async throws -> T {
         let postgres = Database.makeClient(config.database, logger: logger)
@@ -48,8 +49,11 @@ public enum Clients {
                 return info
             }
         } catch {
-            throw TackError(.redisUnavailable, subject: "Redis at \(config.redis.displayTarget)",
-                            "unreachable (\(error is DeadlineExceeded ? "no answer in time" : String(describing: error))); start Redis or fix redis.url (TACK_REDIS_URL)")
+            throw TackError(
+                .redisUnavailable,
+                subject: "Redis at \(config.redis.displayTarget)",
+                "unreachable (\(error is DeadlineExceeded ? "no answer in time" : String(describing: error))); start Redis or fix redis.url (TACK_REDIS_URL)"
+            )
         }
     }
 
@@ -58,8 +62,11 @@ public enum Clients {
         do {
             return try await Database.serverVersion(postgres, timeout: config.database.connectTimeout + .seconds(1), logger: logger)
         } catch {
-            throw TackError(.databaseUnavailable, subject: "PostgreSQL at \(config.database.displayTarget)",
-                            "unreachable (\(Database.reason(error))); start PostgreSQL or fix database.url (TACK_DATABASE_URL)")
+            throw TackError(
+                .databaseUnavailable,
+                subject: "PostgreSQL at \(config.database.displayTarget)",
+                "unreachable (\(Database.reason(error))); start PostgreSQL or fix database.url (TACK_DATABASE_URL)"
+            )
         }
     }
 

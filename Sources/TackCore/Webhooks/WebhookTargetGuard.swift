@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -39,7 +40,8 @@ public struct WebhookTargetGuard: Sendable {
     /// Checks the form of a URL without resolving it (for validation when a webhook is saved).
     public static func parse(_ url: String) throws(Refusal) -> (host: String, port: Int, isTLS: Bool) {
         guard url.count <= 2000, let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
-              scheme == "http" || scheme == "https" else {
+            scheme == "http" || scheme == "https"
+        else {
             throw Refusal(message: "the URL must start with http:// or https://")
         }
         guard var host = components.host, !host.isEmpty else { throw Refusal(message: "the URL has no host") }
@@ -66,7 +68,10 @@ public struct WebhookTargetGuard: Sendable {
             // Every address must be public: a name that also resolves inside could be switched to it.
             for address in addresses {
                 if let reason = address.internalReason {
-                    throw Refusal(message: "the host \(host) resolves to \(address) (\(reason)); such targets are refused unless webhooks.allow_private_targets is on")
+                    throw Refusal(
+                        message:
+                            "the host \(host) resolves to \(address) (\(reason)); such targets are refused unless webhooks.allow_private_targets is on"
+                    )
                 }
             }
         }

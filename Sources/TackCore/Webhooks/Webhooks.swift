@@ -99,8 +99,18 @@ public struct WebhookStore: Sendable {
     static func decode(_ row: PostgresRow) throws -> Webhook {
         let (id, boardID, url, events, active, createdBy, createdAt, failures, reason, disabledAt) =
             try row.decode((Int64, Int64, String, [String], Bool, Int64?, Date, Int32, String?, Date?).self)
-        return Webhook(id: id, boardID: boardID, url: url, events: events, active: active, createdBy: createdBy, createdAt: createdAt,
-                       failuresInRow: Int(failures), disabledReason: reason, disabledAt: disabledAt)
+        return Webhook(
+            id: id,
+            boardID: boardID,
+            url: url,
+            events: events,
+            active: active,
+            createdBy: createdBy,
+            createdAt: createdAt,
+            failuresInRow: Int(failures),
+            disabledReason: reason,
+            disabledAt: disabledAt
+        )
     }
 
     /// The board's webhooks, oldest first.
@@ -113,18 +123,24 @@ public struct WebhookStore: Sendable {
 
     /// One webhook of the board.
     public func get(boardID: Int64, webhookID: Int64) async throws -> Webhook {
-        let rows = try await postgres.query("SELECT \(unescaped: Self.columns) FROM webhooks WHERE board_id = \(boardID) AND id = \(webhookID)", logger: logger)
+        let rows = try await postgres.query(
+            "SELECT \(unescaped: Self.columns) FROM webhooks WHERE board_id = \(boardID) AND id = \(webhookID)",
+            logger: logger
+        )
         for try await row in rows { return try Self.decode(row) }
         throw BoardError(.notFound("webhook"))
     }
 
     /// Creates a webhook that receives the board's events from now on.
     public func create(boardID: Int64, creatorID: Int64, url: String, secret: String, events: [String], active: Bool) async throws -> Webhook {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             INSERT INTO webhooks (board_id, url, secret, events, active, created_by, dispatched_version)
             SELECT id, \(url), \(secret), \(events), \(active), \(creatorID), version FROM boards WHERE id = \(boardID)
             RETURNING \(unescaped: Self.columns)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await row in rows { return try Self.decode(row) }
         throw BoardError(.notFound("board"))
     }
@@ -132,7 +148,8 @@ public struct WebhookStore: Sendable {
     /// Changes a webhook. Turning it on again clears an automatic disable and its failure count;
     /// events that happened while it was off are not delivered.
     public func update(boardID: Int64, webhookID: Int64, url: String?, secret: String?, events: [String]?, active: Bool?) async throws -> Webhook {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             UPDATE webhooks w SET
                 url = coalesce(\(url), w.url),
                 secret = coalesce(\(secret), w.secret),
@@ -145,7 +162,9 @@ public struct WebhookStore: Sendable {
             FROM boards b
             WHERE w.board_id = \(boardID) AND w.id = \(webhookID) AND b.id = w.board_id
             RETURNING w.id, w.board_id, w.url, w.events, w.active, w.created_by, w.created_at, w.failures_in_row, w.disabled_reason, w.disabled_at
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await row in rows { return try Self.decode(row) }
         throw BoardError(.notFound("webhook"))
     }
@@ -159,27 +178,44 @@ public struct WebhookStore: Sendable {
 
     /// Recent deliveries of a webhook with their attempts, newest first; `before` pages by event version.
     public func deliveries(webhookID: Int64, limit: Int, before: Int64?) async throws -> [WebhookDeliveryRecord] {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             SELECT id, event_version, event_kind, status, created_at, finished_at FROM webhook_deliveries
             WHERE webhook_id = \(webhookID) AND event_version < \(before ?? Int64.max)
             ORDER BY event_version DESC
             LIMIT \(limit)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var result: [WebhookDeliveryRecord] = []
         for try await (id, version, kind, status, createdAt, finishedAt) in rows.decode((String, Int64, String, String, Date, Date?).self) {
-            result.append(WebhookDeliveryRecord(id: id, eventVersion: version, eventKind: kind, status: status, attempts: [],
-                                                createdAt: createdAt, finishedAt: finishedAt))
+            result.append(
+                WebhookDeliveryRecord(
+                    id: id,
+                    eventVersion: version,
+                    eventKind: kind,
+                    status: status,
+                    attempts: [],
+                    createdAt: createdAt,
+                    finishedAt: finishedAt
+                )
+            )
         }
         guard !result.isEmpty else { return [] }
         var index: [String: Int] = [:]
         for (i, delivery) in result.enumerated() { index[delivery.id] = i }
-        let attempts = try await postgres.query("""
+        let attempts = try await postgres.query(
+            """
             SELECT delivery_id, attempt, at, status_code, latency_ms, error FROM webhook_delivery_attempts
             WHERE delivery_id = ANY(\(result.map(\.id))) ORDER BY delivery_id, attempt
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await (deliveryID, attempt, at, status, latency, error) in attempts.decode((String, Int32, Date, Int32?, Int32, String?).self) {
             guard let i = index[deliveryID] else { continue }
-            result[i].attempts.append(.init(attempt: Int(attempt), at: at, statusCode: status.map(Int.init), latencyMilliseconds: Int(latency), error: error))
+            result[i].attempts.append(
+                .init(attempt: Int(attempt), at: at, statusCode: status.map(Int.init), latencyMilliseconds: Int(latency), error: error)
+            )
         }
         return result
     }

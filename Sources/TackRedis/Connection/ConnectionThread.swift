@@ -1,5 +1,6 @@
 import CHiredis
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -22,17 +23,24 @@ final class ConnectionThread: Sendable {
     /// Starts `body` on a new thread named `name` (at most 15 characters are kept).
     init(name: String, body: @escaping @Sendable () -> Void) {
         let event = exited
-        let box = Unmanaged.passRetained(ThreadBody {
-            Self.setName(name)
-            body()
-            event.signal()
-        })
+        let box = Unmanaged.passRetained(
+            ThreadBody {
+                Self.setName(name)
+                body()
+                event.signal()
+            }
+        )
         var thread = pthread_t()
-        let status = pthread_create(&thread, nil, { argument in
-            let body = Unmanaged<ThreadBody>.fromOpaque(argument!).takeRetainedValue()
-            body.run()
-            return nil
-        }, box.toOpaque())
+        let status = pthread_create(
+            &thread,
+            nil,
+            { argument in
+                let body = Unmanaged<ThreadBody>.fromOpaque(argument!).takeRetainedValue()
+                body.run()
+                return nil
+            },
+            box.toOpaque()
+        )
         precondition(status == 0, "pthread_create failed with \(status)")
         handle = Mutex(thread)
     }

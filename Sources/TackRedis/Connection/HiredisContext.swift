@@ -1,4 +1,5 @@
 import CHiredis
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)

@@ -1,6 +1,7 @@
 import CHiredis
 import Logging
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -86,7 +87,9 @@ struct ConnectionOptions: Sendable {
         database = configuration.database
         connectTimeoutMilliseconds = max(1, Monotonic.milliseconds(configuration.connectTimeout))
         socketTimeoutMilliseconds = max(
-            1, Monotonic.milliseconds(dedicated ? max(configuration.connectTimeout, configuration.commandTimeout) : configuration.commandTimeout))
+            1,
+            Monotonic.milliseconds(dedicated ? max(configuration.connectTimeout, configuration.commandTimeout) : configuration.commandTimeout)
+        )
         // Measured with bench/redis on a 2-core VM: a loopback round trip takes 40-60 µs and
         // waking a sleeping thread costs about as much again, so spinning up to 50 µs on each
         // side of the hand-off raised one sequential caller from ~13k to ~24k GET/s, while

@@ -113,7 +113,7 @@ struct AccountController: Sendable {
         func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(user, forKey: .user)
-            try c.encode(csrfToken, forKey: .csrfToken)   // null for token callers, not absent
+            try c.encode(csrfToken, forKey: .csrfToken)  // null for token callers, not absent
             try c.encode(authenticatedBy, forKey: .authenticatedBy)
         }
     }
@@ -132,7 +132,12 @@ struct AccountController: Sendable {
             case lastUsedAt = "last_used_at"
         }
         init(_ t: APIToken, secret: String? = nil) {
-            id = t.id; name = t.name; scope = t.scope; createdAt = t.createdAt; lastUsedAt = t.lastUsedAt; token = secret
+            id = t.id
+            name = t.name
+            scope = t.scope
+            createdAt = t.createdAt
+            lastUsedAt = t.lastUsedAt
+            token = secret
         }
         func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
@@ -194,8 +199,11 @@ struct AccountController: Sendable {
     func logout(_ request: Request, _ context: TackRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
         guard case .session(let id) = caller.method else {
-            throw APIError(.badRequest, code: "no_session",
-                           message: "This request is authenticated by an API token, not a session; revoke a token with DELETE /api/v1/me/tokens/{id}.")
+            throw APIError(
+                .badRequest,
+                code: "no_session",
+                message: "This request is authenticated by an API token, not a session; revoke a token with DELETE /api/v1/me/tokens/{id}."
+            )
         }
         try await sessions.delete(id: id)
         var response = Self.noContent()
@@ -234,8 +242,12 @@ struct AccountController: Sendable {
         if case .session(let id) = caller.method { keep = id }
         do {
             try await mapping {
-                try await users.changePassword(userID: caller.userID, currentPassword: body.currentPassword,
-                                               newPassword: body.newPassword, keepingSession: keep)
+                try await users.changePassword(
+                    userID: caller.userID,
+                    currentPassword: body.currentPassword,
+                    newPassword: body.newPassword,
+                    keepingSession: keep
+                )
             }
         } catch let error as APIError where error.code == "wrong_password" {
             await throttle.recordFailure(email: caller.email, address: address)
@@ -293,11 +305,20 @@ struct AccountController: Sendable {
 
     /// A fresh session (never the token the browser came with: no session fixation), its cookie,
     /// and `{user, csrf_token}`. A session the request was made with is ended.
-    private func startSession(for user: User, status: HTTPResponse.Status, replacing context: TackRequestContext, request: Request) async throws -> Response {
+    private func startSession(
+        for user: User,
+        status: HTTPResponse.Status,
+        replacing context: TackRequestContext,
+        request: Request
+    ) async throws -> Response {
         if case .session(let old)? = context.caller?.method { try await sessions.delete(id: old) }
         let (token, session) = try await sessions.create(userID: user.id)
-        var response = try reply(SessionReply(user: user, csrfToken: CSRFToken.make(sessionToken: token, secret: config.secretKey)),
-                                 status: status, request: request, context: context)
+        var response = try reply(
+            SessionReply(user: user, csrfToken: CSRFToken.make(sessionToken: token, secret: config.secretKey)),
+            status: status,
+            request: request,
+            context: context
+        )
         response.setCookie(cookie.issue(token, expiresAt: session.expiresAt))
         return response
     }

@@ -72,8 +72,11 @@ struct NotificationController: Sendable {
         let before = try request.cursor("before")
         let unreadOnly = try request.flag("unread") ?? false
         let items = try await repository.list(userID: caller.userID, unreadOnly: unreadOnly, limit: limit, before: before)
-        return Page(items: items.map(Item.init), unreadCount: try await repository.unreadCount(userID: caller.userID),
-                    nextCursor: items.count == limit ? items.last?.id : nil)
+        return Page(
+            items: items.map(Item.init),
+            unreadCount: try await repository.unreadCount(userID: caller.userID),
+            nextCursor: items.count == limit ? items.last?.id : nil
+        )
     }
 
     @Sendable func markRead(_ request: Request, context: TackRequestContext) async throws -> Unread {

@@ -33,7 +33,11 @@ struct AuthMiddleware: RouterMiddleware {
 
         if let authorization = request.headers[.authorization] {
             guard authorization.count > 7, authorization.prefix(7).lowercased() == "bearer " else {
-                context.authFailure = APIError(.unauthorized, code: "unauthenticated", message: "Send an API token as `Authorization: Bearer tack_pat_…`.")
+                context.authFailure = APIError(
+                    .unauthorized,
+                    code: "unauthenticated",
+                    message: "Send an API token as `Authorization: Bearer tack_pat_…`."
+                )
                 return try await next(request, context)
             }
             let secret = authorization.dropFirst(7).trimmingCharacters(in: .whitespaces)
@@ -42,11 +46,20 @@ struct AuthMiddleware: RouterMiddleware {
                 return try await next(request, context)
             }
             if unsafe && found.token.scope != .readWrite {
-                context.authFailure = APIError(.forbidden, code: "insufficient_scope", message: "This API token may only read; create a read_write token to make changes.")
+                context.authFailure = APIError(
+                    .forbidden,
+                    code: "insufficient_scope",
+                    message: "This API token may only read; create a read_write token to make changes."
+                )
                 return try await next(request, context)
             }
-            context.caller = Caller(userID: found.user.id, name: found.user.name, email: found.user.email, isAdmin: found.user.isAdmin,
-                                    method: .token(id: found.token.id, readWrite: found.token.scope == .readWrite))
+            context.caller = Caller(
+                userID: found.user.id,
+                name: found.user.name,
+                email: found.user.email,
+                isAdmin: found.user.isAdmin,
+                method: .token(id: found.token.id, readWrite: found.token.scope == .readWrite)
+            )
             context.logger[metadataKey: "tack.user.id"] = "\(found.user.id)"
             return try await next(request, context)
         }
@@ -58,12 +71,20 @@ struct AuthMiddleware: RouterMiddleware {
             return try await Self.respond(request, context, next, setting: cookie.clear())
         }
         if unsafe && !CSRFToken.isValid(request.headers[CSRFToken.header], sessionToken: token, secret: secret) {
-            context.authFailure = APIError(.forbidden, code: "csrf_failed",
-                                           message: "Missing or wrong X-CSRF-Token header; use the csrf_token from the login or /api/v1/me response.")
+            context.authFailure = APIError(
+                .forbidden,
+                code: "csrf_failed",
+                message: "Missing or wrong X-CSRF-Token header; use the csrf_token from the login or /api/v1/me response."
+            )
             return try await next(request, context)
         }
-        context.caller = Caller(userID: found.user.id, name: found.user.name, email: found.user.email, isAdmin: found.user.isAdmin,
-                                method: .session(id: found.session.id))
+        context.caller = Caller(
+            userID: found.user.id,
+            name: found.user.name,
+            email: found.user.email,
+            isAdmin: found.user.isAdmin,
+            method: .session(id: found.session.id)
+        )
         context.sessionToken = token
         context.logger[metadataKey: "tack.user.id"] = "\(found.user.id)"
         guard found.renewed else { return try await next(request, context) }
@@ -72,8 +93,12 @@ struct AuthMiddleware: RouterMiddleware {
 
     /// Runs the rest of the chain and adds `cookie` to its answer, error answers included, unless
     /// the handler set the session cookie itself (logout clears it; do not set it back).
-    static func respond(_ request: Request, _ context: Context, _ next: (Request, Context) async throws -> Response,
-                        setting cookie: Cookie) async throws -> Response {
+    static func respond(
+        _ request: Request,
+        _ context: Context,
+        _ next: (Request, Context) async throws -> Response,
+        setting cookie: Cookie
+    ) async throws -> Response {
         do {
             var response = try await next(request, context)
             if !response.headers[values: .setCookie].contains(where: { $0.hasPrefix(SessionCookie.name + "=") }) {

@@ -17,8 +17,9 @@ enum ClientAddress {
     /// The client's address for this peer and header.
     static func resolve(peer: SocketAddress?, forwardedFor: String?) -> String {
         if isLocal(peer), let forwardedFor,
-           let last = forwardedFor.split(separator: ",").last?.trimmingCharacters(in: .whitespaces),
-           looksLikeAddress(last) {
+            let last = forwardedFor.split(separator: ",").last?.trimmingCharacters(in: .whitespaces),
+            looksLikeAddress(last)
+        {
             return last.lowercased()
         }
         return peer?.ipAddress ?? "local"
@@ -38,8 +39,9 @@ enum ClientAddress {
 
     /// IPv4 or IPv6 characters only, and short: the value becomes part of a Redis key.
     static func looksLikeAddress(_ text: String) -> Bool {
-        !text.isEmpty && text.count <= 45 && text.unicodeScalars.allSatisfy { c in
-            ("0"..."9").contains(c) || ("a"..."f").contains(c) || ("A"..."F").contains(c) || c == "." || c == ":"
-        }
+        !text.isEmpty && text.count <= 45
+            && text.unicodeScalars.allSatisfy { c in
+                ("0"..."9").contains(c) || ("a"..."f").contains(c) || ("A"..."F").contains(c) || c == "." || c == ":"
+            }
     }
 }

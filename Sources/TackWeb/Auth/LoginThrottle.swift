@@ -29,7 +29,8 @@ struct LoginThrottle: Sendable {
     }
 
     /// Milliseconds until whichever counter is at its limit expires; 0 when the attempt may go on.
-    static let check = RedisScript("""
+    static let check = RedisScript(
+        """
         local wait = 0
         for i = 1, 2 do
           local n = tonumber(redis.call('GET', KEYS[i]) or '0')
@@ -43,23 +44,29 @@ struct LoginThrottle: Sendable {
           end
         end
         return wait
-        """)
+        """
+    )
 
     /// Counts one failure on both counters; the window starts with a counter's first failure.
-    static let fail = RedisScript("""
+    static let fail = RedisScript(
+        """
         for i = 1, 2 do
           redis.call('INCR', KEYS[i])
           redis.call('PEXPIRE', KEYS[i], ARGV[1], 'NX')
         end
         return 0
-        """)
+        """
+    )
 
     /// Throws 429 `too_many_attempts` with `Retry-After` when either counter is at its limit.
     func check(email: String, address: String) async throws {
         let wait: Int
         do {
-            let reply = try await redis.evaluate(Self.check, keys: keys(email: email, address: address),
-                                            args: [maxPerAccount, maxPerAddress, window.wholeMilliseconds])
+            let reply = try await redis.evaluate(
+                Self.check,
+                keys: keys(email: email, address: address),
+                args: [maxPerAccount, maxPerAddress, window.wholeMilliseconds]
+            )
             wait = reply.int ?? 0
         } catch {
             logger.error("login throttle unavailable; login not throttled", metadata: ["tack.error": "\(error)"])
@@ -67,8 +74,11 @@ struct LoginThrottle: Sendable {
         }
         guard wait > 0 else { return }
         let seconds = max(1, (wait + 999) / 1000)
-        var error = APIError(.tooManyRequests, code: "too_many_attempts",
-                             message: "Too many failed logins; try again in \(Self.describe(seconds: seconds)).")
+        var error = APIError(
+            .tooManyRequests,
+            code: "too_many_attempts",
+            message: "Too many failed logins; try again in \(Self.describe(seconds: seconds))."
+        )
         error.headers[.retryAfter] = String(seconds)
         throw error
     }

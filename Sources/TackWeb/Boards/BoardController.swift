@@ -180,8 +180,11 @@ struct BoardController: Sendable {
             body = ByteBuffer(bytes: try context.responseEncoder.encode(snapshot))
             snapshots.store(body, boardID: boardID, version: snapshot.board.version, role: snapshot.board.role)
         }
-        return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8", .contentLength: String(body.readableBytes)],
-                        body: .init(byteBuffer: body))
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/json; charset=utf-8", .contentLength: String(body.readableBytes)],
+            body: .init(byteBuffer: body)
+        )
     }
 
     @Sendable func updateBoard(_ request: Request, context: TackRequestContext) async throws -> Written<Board> {
@@ -189,9 +192,14 @@ struct BoardController: Sendable {
         let body = try await JSONBody.decode(UpdateBoardRequest.self, from: request, context: context)
         let name = try body.name.map { try Validate.text($0, field: "name", max: 100) }
         let description = try body.description.map { try Validate.text($0, field: "description", min: 0, max: 10_000) }
-        let (board, event) = try await store.updateBoard(boardID: try context.pathID("board"), actorID: caller.userID, name: name,
-                                                         description: description, archived: body.archived,
-                                                         expectedVersion: try ETag.expectedVersion(request, body: body.expectedVersion))
+        let (board, event) = try await store.updateBoard(
+            boardID: try context.pathID("board"),
+            actorID: caller.userID,
+            name: name,
+            description: description,
+            archived: body.archived,
+            expectedVersion: try ETag.expectedVersion(request, body: body.expectedVersion)
+        )
         return Written(board, key: "board", event: event, etag: board.changedVersion)
     }
 
@@ -214,7 +222,8 @@ struct BoardController: Sendable {
     @Sendable func search(_ request: Request, context: TackRequestContext) async throws -> Page<Card> {
         let boardID = try context.pathID("board")
         _ = try await reader(boardID, context)
-        guard let query = request.uri.queryParameters.get("q"), !query.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, query.count <= 200 else {
+        guard let query = request.uri.queryParameters.get("q"), !query.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, query.count <= 200
+        else {
             throw APIError.invalid("q", "q must be 1 to 200 characters of text to search for.")
         }
         return Page(items: try await store.search(boardID: boardID, query: query, limit: try request.limit()), nextCursor: nil)
@@ -256,7 +265,13 @@ struct BoardController: Sendable {
         let name = try Validate.text(body.name, field: "name", max: 100)
         let wip = try body.wipLimit.map { try Validate.range($0, field: "wip_limit", 1...1000) }
         let index = try body.index.map { try Validate.range($0, field: "index", 0...100_000) }
-        let (column, event) = try await store.createColumn(boardID: try context.pathID("board"), actorID: caller.userID, name: name, wipLimit: wip, index: index)
+        let (column, event) = try await store.createColumn(
+            boardID: try context.pathID("board"),
+            actorID: caller.userID,
+            name: name,
+            wipLimit: wip,
+            index: index
+        )
         return EditedResponse(status: .created, response: Written(column, key: "column", event: event, etag: column.version))
     }
 
@@ -268,9 +283,16 @@ struct BoardController: Sendable {
         let index = try body.index.map { try Validate.range($0, field: "index", 0...100_000) }
         let clear: Bool
         if case .null = body.wipLimit { clear = true } else { clear = false }
-        let (column, event) = try await store.updateColumn(boardID: try context.pathID("board"), columnID: try context.pathID("column"), actorID: caller.userID,
-                                                           name: name, wipLimit: wip, clearWipLimit: clear, index: index,
-                                                           expectedVersion: try ETag.expectedVersion(request, body: body.expectedVersion))
+        let (column, event) = try await store.updateColumn(
+            boardID: try context.pathID("board"),
+            columnID: try context.pathID("column"),
+            actorID: caller.userID,
+            name: name,
+            wipLimit: wip,
+            clearWipLimit: clear,
+            index: index,
+            expectedVersion: try ETag.expectedVersion(request, body: body.expectedVersion)
+        )
         return Written(column, key: "column", event: event, etag: column.version)
     }
 
@@ -291,10 +313,14 @@ struct BoardController: Sendable {
         changes.assignees = try body.assignees.map { try Self.idList($0, field: "assignees") }
         changes.labels = try body.labels.map { try Self.idList($0, field: "labels") }
         let (card, event) = try await store.createCard(
-            boardID: try context.pathID("board"), actorID: caller.userID, columnID: body.columnID,
+            boardID: try context.pathID("board"),
+            actorID: caller.userID,
+            columnID: body.columnID,
             title: try Validate.text(body.title, field: "title", max: 500),
             description: try Validate.text(body.description ?? "", field: "description", min: 0, max: 100_000),
-            index: try body.index.map { try Validate.range($0, field: "index", 0...1_000_000) }, changes: changes)
+            index: try body.index.map { try Validate.range($0, field: "index", 0...1_000_000) },
+            changes: changes
+        )
         return EditedResponse(status: .created, response: Written(card, key: "card", event: event, etag: card.version))
     }
 
@@ -333,7 +359,12 @@ struct BoardController: Sendable {
             throw APIError.invalid("labels", "labels replaces the whole set; send it or add_labels/remove_labels, not both.")
         }
         changes.expectedVersion = try ETag.expectedVersion(request, body: body.expectedVersion)
-        let (card, event) = try await store.updateCard(boardID: try context.pathID("board"), cardID: try context.pathID("card"), actorID: caller.userID, changes: changes)
+        let (card, event) = try await store.updateCard(
+            boardID: try context.pathID("board"),
+            cardID: try context.pathID("card"),
+            actorID: caller.userID,
+            changes: changes
+        )
         return Written(card, key: "card", event: event, etag: card.version)
     }
 
@@ -344,14 +375,21 @@ struct BoardController: Sendable {
         changes.columnID = body.columnID
         switch (body.after, body.before) {
         case (nil, nil):
-            guard body.columnID != nil else { throw APIError.invalid("column_id", "Name where the card goes: column_id (with index), after or before.") }
+            guard body.columnID != nil else {
+                throw APIError.invalid("column_id", "Name where the card goes: column_id (with index), after or before.")
+            }
             changes.index = try body.index.map { try Validate.range($0, field: "index", 0...1_000_000) } ?? Int.max
         case (let after?, nil) where body.index == nil: changes.after = after
         case (nil, let before?) where body.index == nil: changes.before = before
         case (_?, _?): throw APIError.invalid("before", "Send after or before, not both.")
         default: throw APIError.invalid("index", "index goes with column_id, not with after or before.")
         }
-        let (card, event) = try await store.updateCard(boardID: try context.pathID("board"), cardID: try context.pathID("card"), actorID: caller.userID, changes: changes)
+        let (card, event) = try await store.updateCard(
+            boardID: try context.pathID("board"),
+            cardID: try context.pathID("card"),
+            actorID: caller.userID,
+            changes: changes
+        )
         return Written(card, key: "card", event: event, etag: card.version)
     }
 
@@ -391,7 +429,12 @@ struct BoardController: Sendable {
         let caller = try writer(context)
         let body = try await JSONBody.decode(CommentRequest.self, from: request, context: context)
         let text = try Validate.text(body.body, field: "body", max: 20_000)
-        let (comment, event) = try await store.createComment(boardID: try context.pathID("board"), cardID: try context.pathID("card"), actorID: caller.userID, body: text)
+        let (comment, event) = try await store.createComment(
+            boardID: try context.pathID("board"),
+            cardID: try context.pathID("card"),
+            actorID: caller.userID,
+            body: text
+        )
         return EditedResponse(status: .created, response: Written(comment, key: "comment", event: event, etag: comment.version))
     }
 
@@ -399,14 +442,23 @@ struct BoardController: Sendable {
         let caller = try writer(context)
         let body = try await JSONBody.decode(UpdateCommentRequest.self, from: request, context: context)
         let text = try Validate.text(body.body, field: "body", max: 20_000)
-        let (comment, event) = try await store.updateComment(boardID: try context.pathID("board"), commentID: try context.pathID("comment"), actorID: caller.userID,
-                                                             body: text, expectedVersion: try ETag.expectedVersion(request, body: body.expectedVersion))
+        let (comment, event) = try await store.updateComment(
+            boardID: try context.pathID("board"),
+            commentID: try context.pathID("comment"),
+            actorID: caller.userID,
+            body: text,
+            expectedVersion: try ETag.expectedVersion(request, body: body.expectedVersion)
+        )
         return Written(comment, key: "comment", event: event, etag: comment.version)
     }
 
     @Sendable func deleteComment(_ request: Request, context: TackRequestContext) async throws -> Deleted {
         let caller = try writer(context)
-        let event = try await store.deleteComment(boardID: try context.pathID("board"), commentID: try context.pathID("comment"), actorID: caller.userID)
+        let event = try await store.deleteComment(
+            boardID: try context.pathID("board"),
+            commentID: try context.pathID("comment"),
+            actorID: caller.userID
+        )
         return Deleted(event: event)
     }
 
@@ -421,19 +473,26 @@ struct BoardController: Sendable {
     @Sendable func createLabel(_ request: Request, context: TackRequestContext) async throws -> EditedResponse<Written<Label>> {
         let caller = try writer(context)
         let body = try await JSONBody.decode(CreateLabelRequest.self, from: request, context: context)
-        let (label, event) = try await store.createLabel(boardID: try context.pathID("board"), actorID: caller.userID,
-                                                         name: try Validate.text(body.name, field: "name", max: 50),
-                                                         color: try Validate.color(body.color, field: "color"))
+        let (label, event) = try await store.createLabel(
+            boardID: try context.pathID("board"),
+            actorID: caller.userID,
+            name: try Validate.text(body.name, field: "name", max: 50),
+            color: try Validate.color(body.color, field: "color")
+        )
         return EditedResponse(status: .created, response: Written(label, key: "label", event: event, etag: label.version))
     }
 
     @Sendable func updateLabel(_ request: Request, context: TackRequestContext) async throws -> Written<Label> {
         let caller = try writer(context)
         let body = try await JSONBody.decode(UpdateLabelRequest.self, from: request, context: context)
-        let (label, event) = try await store.updateLabel(boardID: try context.pathID("board"), labelID: try context.pathID("label"), actorID: caller.userID,
-                                                         name: try body.name.map { try Validate.text($0, field: "name", max: 50) },
-                                                         color: try body.color.map { try Validate.color($0, field: "color") },
-                                                         expectedVersion: try ETag.expectedVersion(request, body: body.expectedVersion))
+        let (label, event) = try await store.updateLabel(
+            boardID: try context.pathID("board"),
+            labelID: try context.pathID("label"),
+            actorID: caller.userID,
+            name: try body.name.map { try Validate.text($0, field: "name", max: 50) },
+            color: try body.color.map { try Validate.color($0, field: "color") },
+            expectedVersion: try ETag.expectedVersion(request, body: body.expectedVersion)
+        )
         return Written(label, key: "label", event: event, etag: label.version)
     }
 
@@ -452,4 +511,3 @@ struct DynamicKey: CodingKey {
     init?(stringValue: String) { self.stringValue = stringValue }
     init?(intValue: Int) { nil }
 }
-

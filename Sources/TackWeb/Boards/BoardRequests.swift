@@ -25,7 +25,9 @@ extension KeyedDecodingContainer {
 enum Validate {
     static func text(_ value: String, field: String, min: Int = 1, max: Int) throws -> String {
         let trimmed = min > 0 ? value.trimmingCharacters(in: .whitespacesAndNewlines) : value
-        guard trimmed.count >= min else { throw APIError.invalid(field, min == 1 ? "\(field) must not be empty." : "\(field) needs at least \(min) characters.") }
+        guard trimmed.count >= min else {
+            throw APIError.invalid(field, min == 1 ? "\(field) must not be empty." : "\(field) needs at least \(min) characters.")
+        }
         guard trimmed.count <= max else { throw APIError.invalid(field, "\(field) must be at most \(max) characters.") }
         return trimmed
     }

@@ -78,9 +78,13 @@ struct ExportController: Sendable {
             throw APIError(.gone, code: "export_missing", message: "The export file is gone from storage; ask for a new one.")
         }
         let type = export.format == "csv" ? "text/csv; charset=utf-8" : "application/json; charset=utf-8"
-        return Response(status: .ok,
-                        headers: [.contentType: type, .contentLength: String(data.count),
-                                  .contentDisposition: "attachment; filename=\"board-\(board)-\(export.id).\(export.format)\""],
-                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(
+            status: .ok,
+            headers: [
+                .contentType: type, .contentLength: String(data.count),
+                .contentDisposition: "attachment; filename=\"board-\(board)-\(export.id).\(export.format)\"",
+            ],
+            body: .init(byteBuffer: ByteBuffer(bytes: data))
+        )
     }
 }

@@ -108,8 +108,14 @@ struct WebhookController: Sendable {
         let body = try await JSONBody.decode(CreateRequest.self, from: request, context: context)
         let url = try validURL(body.url)
         let secret = try body.secret.map(validSecret) ?? WebhookSignature.freshSecret()
-        let webhook = try await store.create(boardID: board, creatorID: user, url: url, secret: secret,
-                                             events: try validEvents(body.events ?? []), active: body.active ?? true)
+        let webhook = try await store.create(
+            boardID: board,
+            creatorID: user,
+            url: url,
+            secret: secret,
+            events: try validEvents(body.events ?? []),
+            active: body.active ?? true
+        )
         return EditedResponse(status: .created, response: Created(webhook: webhook, secret: secret))
     }
 
@@ -123,8 +129,14 @@ struct WebhookController: Sendable {
         let body = try await JSONBody.decode(UpdateRequest.self, from: request, context: context)
         var url: String?
         if let given = body.url { url = try validURL(given) }
-        let webhook = try await store.update(boardID: board, webhookID: try context.pathID("webhook"), url: url,
-                                             secret: try body.secret.map(validSecret), events: try body.events.map(validEvents), active: body.active)
+        let webhook = try await store.update(
+            boardID: board,
+            webhookID: try context.pathID("webhook"),
+            url: url,
+            secret: try body.secret.map(validSecret),
+            events: try body.events.map(validEvents),
+            active: body.active
+        )
         return One(webhook: webhook)
     }
 

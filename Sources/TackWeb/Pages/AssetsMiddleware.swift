@@ -22,8 +22,12 @@ struct AssetsMiddleware<Context: RequestContext>: RouterMiddleware {
     /// Serves the files in `publicDirectory`. Asset URLs carry a digest of `public/` in their path,
     /// so a long cache lifetime is safe: an upgrade changes the URL.
     init(publicDirectory: String, logger: Logger) {
-        files = FileMiddleware(publicDirectory, urlBasePath: "/assets",
-                               cacheControl: .init([(MediaType(type: .any), [.public, .maxAge(7 * 24 * 3600)])]), logger: logger)
+        files = FileMiddleware(
+            publicDirectory,
+            urlBasePath: "/assets",
+            cacheControl: .init([(MediaType(type: .any), [.public, .maxAge(7 * 24 * 3600)])]),
+            logger: logger
+        )
     }
 
     /// Answers `/assets/…` from the folder; passes everything else on.
@@ -45,7 +49,7 @@ struct AssetsMiddleware<Context: RequestContext>: RouterMiddleware {
         guard let slash = rest.firstIndex(of: UInt8(ascii: "/")) else { return nil }
         let segment = rest[rest.startIndex..<slash]
         guard (6...64).contains(segment.count),
-              segment.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) })
+            segment.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) })
         else { return nil }
         return prefix + String(decoding: rest[rest.index(after: slash)...], as: UTF8.self)
     }

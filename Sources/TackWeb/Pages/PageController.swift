@@ -27,8 +27,10 @@ struct PageController: Sendable {
     /// Loads the templates from `<root>/templates` and fingerprints `<root>/public`.
     init(deps: WebDependencies, store: BoardStore, logger: Logger) throws {
         let root = deps.config.rootDirectory as NSString
-        self.templates = try PageTemplates(directory: root.appendingPathComponent("templates"),
-                                           publicDirectory: root.appendingPathComponent("public"))
+        self.templates = try PageTemplates(
+            directory: root.appendingPathComponent("templates"),
+            publicDirectory: root.appendingPathComponent("public")
+        )
         self.store = store
         self.tokens = APITokenRepository(postgres: deps.postgres, logger: logger)
         self.config = deps.config
@@ -48,8 +50,11 @@ struct PageController: Sendable {
         router.get("/boards/{board}/members") { request, context in try await membersPage(request, context) }
         router.get("/boards/{board}/webhooks") { request, context in try await webhooksPage(request, context) }
         router.get("/account/tokens") { request, context in try await tokensPage(request, context) }
-        router.get("/account/settings") { request, context in plainPage("settings", title: "Settings", request, context) { $0.settingsActive = true } }
-        router.get("/notifications") { request, context in plainPage("notifications", title: "Notifications", request, context) { $0.notificationsActive = true } }
+        router.get("/account/settings") { request, context in plainPage("settings", title: "Settings", request, context) { $0.settingsActive = true }
+        }
+        router.get("/notifications") { request, context in
+            plainPage("notifications", title: "Notifications", request, context) { $0.notificationsActive = true }
+        }
     }
 
     // MARK: - Pages
@@ -58,8 +63,14 @@ struct PageController: Sendable {
     func authPage(_ template: String, title: String, _ request: Request, _ context: TackRequestContext) -> Response {
         let next = Self.safeNext(request.uri.queryParameters.get("next"))
         if session(context) != nil { return .redirect(to: next, type: .found) }
-        return templates.response(template, AuthPageModel(layout: layout(title: title, page: template, session: nil), next: next,
-                                                          nextQuery: next.addingPercentEncoding(withAllowedCharacters: Self.queryValueAllowed) ?? "/boards"))
+        return templates.response(
+            template,
+            AuthPageModel(
+                layout: layout(title: title, page: template, session: nil),
+                next: next,
+                nextQuery: next.addingPercentEncoding(withAllowedCharacters: Self.queryValueAllowed) ?? "/boards"
+            )
+        )
     }
 
     /// `/boards`: the caller's boards and a form to create one.
@@ -94,8 +105,14 @@ struct PageController: Sendable {
         }
         let rendered = try render(snapshot, now: now)
         // The snapshot in memory is of the order of its JSON, which the content embeds.
-        boards.store(rendered, bytes: 2 * rendered.content.readableBytes, boardID: boardID, version: snapshot.board.version,
-                     role: snapshot.board.role, variant: day)
+        boards.store(
+            rendered,
+            bytes: 2 * rendered.content.readableBytes,
+            boardID: boardID,
+            version: snapshot.board.version,
+            role: snapshot.board.role,
+            variant: day
+        )
         return rendered
     }
 
@@ -107,12 +124,28 @@ struct PageController: Sendable {
         let canWrite = role >= .member
         let json = try TackRequestContext.encoder.encode(snapshot)
         let model = BoardPageModel(
-            id: snapshot.board.id, name: snapshot.board.name, description: snapshot.board.description,
-            version: snapshot.board.version, role: role.rawValue, canWrite: canWrite, canAdmin: role >= .admin,
+            id: snapshot.board.id,
+            name: snapshot.board.name,
+            description: snapshot.board.description,
+            version: snapshot.board.version,
+            role: role.rawValue,
+            canWrite: canWrite,
+            canAdmin: role >= .admin,
             columns: PageModels.columns(snapshot, canWrite: canWrite, now: now),
-            cardTemplate: CardModel(id: 0, columnID: 0, title: "", done: false, hasDescription: false, labels: [], assignees: [], due: nil, draggable: canWrite),
+            cardTemplate: CardModel(
+                id: 0,
+                columnID: 0,
+                title: "",
+                done: false,
+                hasDescription: false,
+                labels: [],
+                assignees: [],
+                due: nil,
+                draggable: canWrite
+            ),
             columnTemplate: ColumnModel(id: 0, name: "", cardCount: 0, wipLimit: nil, overLimit: false, cards: []),
-            snapshotJSON: PageModels.scriptJSON(json))
+            snapshotJSON: PageModels.scriptJSON(json)
+        )
         return RenderedBoard(snapshot: snapshot, content: ByteBuffer(string: templates.render("board-content", model)))
     }
 
@@ -135,14 +168,29 @@ struct PageController: Sendable {
             BoardRole.allCases.reversed().map { MembersPageModel.Role(value: $0.rawValue, selected: $0 == selected) }
         }
         let members = snapshot.members.map { m in
-            MembersPageModel.Member(userID: m.userID, name: m.name, email: m.email, role: m.role.rawValue, roles: roles(selected: m.role),
-                                    avatar: PageModels.avatar(m.userID, m.name), isSelf: m.userID == session.caller.userID)
+            MembersPageModel.Member(
+                userID: m.userID,
+                name: m.name,
+                email: m.email,
+                role: m.role.rawValue,
+                roles: roles(selected: m.role),
+                avatar: PageModels.avatar(m.userID, m.name),
+                isSelf: m.userID == session.caller.userID
+            )
         }
         var page = layout(title: "Members · \(snapshot.board.name)", page: "members", session: session)
         page.boardsActive = true
-        return templates.response("members", MembersPageModel(layout: page, boardID: boardID, boardName: snapshot.board.name,
-                                                              canAdmin: snapshot.board.role >= .admin, members: members,
-                                                              roles: roles(selected: .member)))
+        return templates.response(
+            "members",
+            MembersPageModel(
+                layout: page,
+                boardID: boardID,
+                boardName: snapshot.board.name,
+                canAdmin: snapshot.board.role >= .admin,
+                members: members,
+                roles: roles(selected: .member)
+            )
+        )
     }
 
     /// `/boards/{id}/webhooks`: the board's webhooks and their delivery log (admins; others get 404 or 403 pages).
@@ -151,10 +199,16 @@ struct PageController: Sendable {
         guard let boardID = boardID(context) else { return notFound(session) }
         guard let snapshot = try await renderedBoard(boardID, session)?.snapshot else { return notFound(session) }
         guard snapshot.board.role >= .admin else {
-            return templates.response("error", ErrorPageModel(layout: layout(title: "Not allowed", page: "error", session: session), status: 403,
-                                                              heading: "Only board admins manage webhooks",
-                                                              message: "Ask an admin or owner of \(snapshot.board.name) to set one up."),
-                                      status: .forbidden)
+            return templates.response(
+                "error",
+                ErrorPageModel(
+                    layout: layout(title: "Not allowed", page: "error", session: session),
+                    status: 403,
+                    heading: "Only board admins manage webhooks",
+                    message: "Ask an admin or owner of \(snapshot.board.name) to set one up."
+                ),
+                status: .forbidden
+            )
         }
         var page = layout(title: "Webhooks · \(snapshot.board.name)", page: "webhooks", session: session)
         page.boardsActive = true
@@ -162,8 +216,13 @@ struct PageController: Sendable {
     }
 
     /// `/notifications`, `/account/settings`: a frame whose content the page module loads from the API.
-    func plainPage(_ template: String, title: String, _ request: Request, _ context: TackRequestContext,
-                   active: (inout LayoutModel) -> Void) -> Response {
+    func plainPage(
+        _ template: String,
+        title: String,
+        _ request: Request,
+        _ context: TackRequestContext,
+        active: (inout LayoutModel) -> Void
+    ) -> Response {
         guard let session = session(context) else { return loginRedirect(request) }
         var page = layout(title: title, page: template, session: session)
         active(&page)
@@ -177,9 +236,14 @@ struct PageController: Sendable {
         var page = layout(title: "API tokens", page: "tokens", session: session)
         page.tokensActive = true
         let items = list.map { t in
-            TokensPageModel.Token(id: t.id, name: t.name, scope: t.scope == .readWrite ? "read & write" : "read only",
-                                  readWrite: t.scope == .readWrite, created: PageModels.timestamp(t.createdAt),
-                                  lastUsed: t.lastUsedAt.map(PageModels.timestamp) ?? "never")
+            TokensPageModel.Token(
+                id: t.id,
+                name: t.name,
+                scope: t.scope == .readWrite ? "read & write" : "read only",
+                readWrite: t.scope == .readWrite,
+                created: PageModels.timestamp(t.createdAt),
+                lastUsed: t.lastUsedAt.map(PageModels.timestamp) ?? "never"
+            )
         }
         return templates.response("tokens", TokensPageModel(layout: page, tokens: items, hasTokens: !items.isEmpty))
     }
@@ -202,9 +266,14 @@ struct PageController: Sendable {
 
     /// What the layout shows for this page and session.
     func layout(title: String, page: String, session: Session?) -> LayoutModel {
-        LayoutModel(title: title, page: page, assetVersion: templates.assetVersion,
-                    user: session.map { UserModel(id: $0.caller.userID, name: $0.caller.name, email: $0.caller.email) },
-                    csrfToken: session?.csrfToken, signupOpen: config.web.signup == .open)
+        LayoutModel(
+            title: title,
+            page: page,
+            assetVersion: templates.assetVersion,
+            user: session.map { UserModel(id: $0.caller.userID, name: $0.caller.name, email: $0.caller.email) },
+            csrfToken: session?.csrfToken,
+            signupOpen: config.web.signup == .open
+        )
     }
 
     /// The `{board}` path parameter, when it is a positive integer.
@@ -223,10 +292,16 @@ struct PageController: Sendable {
 
     /// The 404 page for a board that does not exist or that the caller is not on.
     func notFound(_ session: Session) -> Response {
-        templates.response("error", ErrorPageModel(layout: layout(title: "Not found", page: "error", session: session), status: 404,
-                                                   heading: "This board does not exist",
-                                                   message: "It may have been deleted, or you are not a member of it. Ask one of its admins to add you."),
-                           status: .notFound)
+        templates.response(
+            "error",
+            ErrorPageModel(
+                layout: layout(title: "Not found", page: "error", session: session),
+                status: 404,
+                heading: "This board does not exist",
+                message: "It may have been deleted, or you are not a member of it. Ask one of its admins to add you."
+            ),
+            status: .notFound
+        )
     }
 
     /// Characters left as they are in a query value (`&`, `=`, `+`, `#`, `?` are encoded).
@@ -240,7 +315,8 @@ struct PageController: Sendable {
     /// so the login page cannot be used to send people elsewhere.
     static func safeNext(_ next: String?) -> String {
         guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), !next.hasPrefix("/\\"), next.count <= 2000,
-              !next.unicodeScalars.contains(where: { $0.value < 0x20 || $0 == "\\" }) else { return "/boards" }
+            !next.unicodeScalars.contains(where: { $0.value < 0x20 || $0 == "\\" })
+        else { return "/boards" }
         return next
     }
 }

@@ -306,20 +306,30 @@ enum PageModels {
             let cards = (byColumn[column.id] ?? []).map { card in
                 self.card(card, labels: labels, members: members, canWrite: canWrite, now: now)
             }
-            return ColumnModel(id: column.id, name: column.name, cardCount: cards.count, wipLimit: column.wipLimit,
-                               overLimit: column.wipLimit.map { cards.count > $0 } ?? false, cards: cards)
+            return ColumnModel(
+                id: column.id,
+                name: column.name,
+                cardCount: cards.count,
+                wipLimit: column.wipLimit,
+                overLimit: column.wipLimit.map { cards.count > $0 } ?? false,
+                cards: cards
+            )
         }
     }
 
     /// One card's view: its labels and assignees resolved to names and colours.
     static func card(_ card: Card, labels: [Int64: Label], members: [Int64: BoardMember], canWrite: Bool, now: Date) -> CardModel {
         CardModel(
-            id: card.id, columnID: card.columnID, title: card.title, done: card.done,
+            id: card.id,
+            columnID: card.columnID,
+            title: card.title,
+            done: card.done,
             hasDescription: !card.description.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty,
             labels: card.labels.compactMap { labels[$0] }.map { LabelModel(id: $0.id, name: $0.name, color: $0.color) },
             assignees: card.assignees.compactMap { members[$0] }.map { avatar($0.userID, $0.name) },
             due: card.dueAt.map { due($0, done: card.done, now: now) },
-            draggable: canWrite)
+            draggable: canWrite
+        )
     }
 
     /// The avatar of a user.

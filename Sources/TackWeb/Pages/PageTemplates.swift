@@ -31,7 +31,11 @@ struct PageTemplates: Sendable {
         do {
             files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".mustache") }.sorted()
         } catch {
-            throw TackError(.fileError, subject: directory, "cannot list the page templates; the Tack installation is incomplete (templates/ ships beside migrations/)")
+            throw TackError(
+                .fileError,
+                subject: directory,
+                "cannot list the page templates; the Tack installation is incomplete (templates/ ships beside migrations/)"
+            )
         }
         var library = MustacheLibrary()
         for file in files {
@@ -42,21 +46,33 @@ struct PageTemplates: Sendable {
             do {
                 try library.register(text, named: String(file.dropLast(".mustache".count)))
             } catch let error as MustacheTemplate.ParserError {
-                throw TackError(.fileError, subject: "\(path):\(error.context.lineNumber):\(error.context.columnNumber)",
-                                "template does not parse (\(error.error))")
+                throw TackError(
+                    .fileError,
+                    subject: "\(path):\(error.context.lineNumber):\(error.context.columnNumber)",
+                    "template does not parse (\(error.error))"
+                )
             }
         }
         for name in Self.required where library.getTemplate(named: name) == nil {
-            throw TackError(.fileError, subject: (directory as NSString).appendingPathComponent(name + ".mustache"),
-                            "is missing; the Tack installation is incomplete")
+            throw TackError(
+                .fileError,
+                subject: (directory as NSString).appendingPathComponent(name + ".mustache"),
+                "is missing; the Tack installation is incomplete"
+            )
         }
         self.library = library
         self.assetVersion = Self.fingerprint(publicDirectory)
-        let frame = library.render(PlainPageModel(layout: LayoutModel(title: "", page: "board", assetVersion: "", user: nil, csrfToken: nil, signupOpen: false)),
-                                   withTemplate: "board") ?? ""
+        let frame =
+            library.render(
+                PlainPageModel(layout: LayoutModel(title: "", page: "board", assetVersion: "", user: nil, csrfToken: nil, signupOpen: false)),
+                withTemplate: "board"
+            ) ?? ""
         guard frame.components(separatedBy: Self.boardContentMarker).count == 2 else {
-            throw TackError(.fileError, subject: (directory as NSString).appendingPathComponent("board.mustache"),
-                            "must contain \(Self.boardContentMarker.debugDescription) once, on a line of its own, where the board goes")
+            throw TackError(
+                .fileError,
+                subject: (directory as NSString).appendingPathComponent("board.mustache"),
+                "must contain \(Self.boardContentMarker.debugDescription) once, on a line of its own, where the board goes"
+            )
         }
     }
 
@@ -68,16 +84,23 @@ struct PageTemplates: Sendable {
     /// Renders `template` with `model` as an HTML response that no cache keeps (pages carry the CSRF token).
     func response(_ template: String, _ model: Any, status: HTTPResponse.Status = .ok) -> Response {
         let html = library.render(model, withTemplate: template) ?? ""
-        return Response(status: status,
-                        headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
-                        body: .init(byteBuffer: .init(string: html)))
+        return Response(
+            status: status,
+            headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: .init(string: html))
+        )
     }
 
     /// Renders `template` with `model` and puts `content` (HTML made safe when it was rendered) in
     /// place of `marker`, without passing it through Mustache again: the layout is rendered per
     /// request, the content may be a cached board of a few hundred kilobytes.
-    func response(_ template: String, _ model: Any, inserting content: ByteBuffer, at marker: String,
-                  status: HTTPResponse.Status = .ok) -> Response {
+    func response(
+        _ template: String,
+        _ model: Any,
+        inserting content: ByteBuffer,
+        at marker: String,
+        status: HTTPResponse.Status = .ok
+    ) -> Response {
         let html = library.render(model, withTemplate: template) ?? ""
         var body = ByteBuffer()
         if let range = html.range(of: marker) {
@@ -88,9 +111,11 @@ struct PageTemplates: Sendable {
         } else {
             body.writeString(html)  // init checked that the board template has the marker
         }
-        return Response(status: status,
-                        headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
-                        body: .init(byteBuffer: body))
+        return Response(
+            status: status,
+            headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: body)
+        )
     }
 
     /// SHA-256 over the relative paths and contents of every file under `directory` (the ES
@@ -102,7 +127,8 @@ struct PageTemplates: Sendable {
             var isDirectory: ObjCBool = false
             let path = (directory as NSString).appendingPathComponent(name)
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
-                  let data = FileManager.default.contents(atPath: path) else { continue }
+                let data = FileManager.default.contents(atPath: path)
+            else { continue }
             hash.update(data: Data(name.utf8))
             hash.update(data: data)
         }

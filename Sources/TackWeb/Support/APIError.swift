@@ -82,8 +82,11 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     /// 412: the object changed since the version the request was based on; `current` is the
     /// object now (JSON), answered under `key` with its version as `ETag`.
     public static func stale(key: String, current: String) -> APIError {
-        var error = APIError(.preconditionFailed, code: "version_conflict",
-                             message: "The \(key) changed since the version this change was based on; the current \(key) is in the answer.")
+        var error = APIError(
+            .preconditionFailed,
+            code: "version_conflict",
+            message: "The \(key) changed since the version this change was based on; the current \(key) is in the answer."
+        )
         error.object = (key, current)
         if case .object(let fields)? = try? StrictJSON.parse(current, limits: .stored), case .integer(let version)? = fields["version"] {
             error.headers[.eTag] = "\"\(version)\""
@@ -93,9 +96,12 @@ public struct APIError: Error, HTTPResponseError, Sendable {
 
     /// 428: replacing a whole set needs the version the change was based on.
     public static func preconditionRequired(_ field: String) -> APIError {
-        APIError(.preconditionRequired, code: "precondition_required",
-                 message: "Replacing all \(field) needs If-Match (or expected_version) with the card's version; add_\(field)/remove_\(field) need none.",
-                 field: field)
+        APIError(
+            .preconditionRequired,
+            code: "precondition_required",
+            message: "Replacing all \(field) needs If-Match (or expected_version) with the card's version; add_\(field)/remove_\(field) need none.",
+            field: field
+        )
     }
 
     /// 413: the body is larger than allowed.

@@ -25,7 +25,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             case .unsupportedMediaType: code = "unsupported_media_type"
             default: code = error.status.code < 500 ? "bad_request" : "internal_error"
             }
-            let message = error.status == .contentTooLarge ? "The request body is too large." : (error.status.code < 500 ? (error.body ?? error.status.reasonPhrase) : "Something went wrong on our side.")
+            let message =
+                error.status == .contentTooLarge
+                ? "The request body is too large."
+                : (error.status.code < 500 ? (error.body ?? error.status.reasonPhrase) : "Something went wrong on our side.")
             throw APIError(error.status, code: code, message: message)
         } catch let error as DecodingError {
             throw APIError.fromDecoding(error)

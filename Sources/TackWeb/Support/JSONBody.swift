@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
-import TackCore
 import NIOCore
+import TackCore
 
 /// Strict JSON request bodies. Every write endpoint decodes its body with
 /// `try await JSONBody.decode(CreateCard.self, from: request, context: context)`: the body is read
@@ -23,7 +23,11 @@ public enum JSONBody {
             throw APIError.bodyTooLarge
         }
         if let contentType = request.headers[.contentType], !isJSON(contentType) {
-            throw APIError(.unsupportedMediaType, code: "unsupported_media_type", message: "Send the body as UTF-8 JSON (Content-Type: application/json).")
+            throw APIError(
+                .unsupportedMediaType,
+                code: "unsupported_media_type",
+                message: "Send the body as UTF-8 JSON (Content-Type: application/json)."
+            )
         }
         let buffer: ByteBuffer
         do {
@@ -122,7 +126,10 @@ private func fieldPath(_ codingPath: [any CodingKey]) -> String {
 private struct IndexKey: CodingKey {
     var stringValue: String
     var intValue: Int?
-    init(_ index: Int) { stringValue = String(index); intValue = index }
+    init(_ index: Int) {
+        stringValue = String(index)
+        intValue = index
+    }
     init?(stringValue: String) { return nil }
     init?(intValue: Int) { self.init(intValue) }
 }
@@ -324,20 +331,62 @@ private struct UnkeyedContainer: UnkeyedDecodingContainer {
         return try unbox(type, node, path, ledger)
     }
 
-    mutating func decode(_ type: Bool.Type) throws -> Bool { let (n, p) = try next(type); return try unbox(type, n, p, ledger) }
-    mutating func decode(_ type: String.Type) throws -> String { let (n, p) = try next(type); return try unbox(type, n, p, ledger) }
-    mutating func decode(_ type: Double.Type) throws -> Double { let (n, p) = try next(type); return try unbox(type, n, p, ledger) }
-    mutating func decode(_ type: Float.Type) throws -> Float { let (n, p) = try next(type); return try unbox(type, n, p, ledger) }
-    mutating func decode(_ type: Int.Type) throws -> Int { let (n, p) = try next(type); return try unbox(type, n, p, ledger) }
-    mutating func decode(_ type: Int8.Type) throws -> Int8 { let (n, p) = try next(type); return try unbox(type, n, p, ledger) }
-    mutating func decode(_ type: Int16.Type) throws -> Int16 { let (n, p) = try next(type); return try unbox(type, n, p, ledger) }
-    mutating func decode(_ type: Int32.Type) throws -> Int32 { let (n, p) = try next(type); return try unbox(type, n, p, ledger) }
-    mutating func decode(_ type: Int64.Type) throws -> Int64 { let (n, p) = try next(type); return try unbox(type, n, p, ledger) }
-    mutating func decode(_ type: UInt.Type) throws -> UInt { let (n, p) = try next(type); return try unbox(type, n, p, ledger) }
-    mutating func decode(_ type: UInt8.Type) throws -> UInt8 { let (n, p) = try next(type); return try unbox(type, n, p, ledger) }
-    mutating func decode(_ type: UInt16.Type) throws -> UInt16 { let (n, p) = try next(type); return try unbox(type, n, p, ledger) }
-    mutating func decode(_ type: UInt32.Type) throws -> UInt32 { let (n, p) = try next(type); return try unbox(type, n, p, ledger) }
-    mutating func decode(_ type: UInt64.Type) throws -> UInt64 { let (n, p) = try next(type); return try unbox(type, n, p, ledger) }
+    mutating func decode(_ type: Bool.Type) throws -> Bool {
+        let (n, p) = try next(type)
+        return try unbox(type, n, p, ledger)
+    }
+    mutating func decode(_ type: String.Type) throws -> String {
+        let (n, p) = try next(type)
+        return try unbox(type, n, p, ledger)
+    }
+    mutating func decode(_ type: Double.Type) throws -> Double {
+        let (n, p) = try next(type)
+        return try unbox(type, n, p, ledger)
+    }
+    mutating func decode(_ type: Float.Type) throws -> Float {
+        let (n, p) = try next(type)
+        return try unbox(type, n, p, ledger)
+    }
+    mutating func decode(_ type: Int.Type) throws -> Int {
+        let (n, p) = try next(type)
+        return try unbox(type, n, p, ledger)
+    }
+    mutating func decode(_ type: Int8.Type) throws -> Int8 {
+        let (n, p) = try next(type)
+        return try unbox(type, n, p, ledger)
+    }
+    mutating func decode(_ type: Int16.Type) throws -> Int16 {
+        let (n, p) = try next(type)
+        return try unbox(type, n, p, ledger)
+    }
+    mutating func decode(_ type: Int32.Type) throws -> Int32 {
+        let (n, p) = try next(type)
+        return try unbox(type, n, p, ledger)
+    }
+    mutating func decode(_ type: Int64.Type) throws -> Int64 {
+        let (n, p) = try next(type)
+        return try unbox(type, n, p, ledger)
+    }
+    mutating func decode(_ type: UInt.Type) throws -> UInt {
+        let (n, p) = try next(type)
+        return try unbox(type, n, p, ledger)
+    }
+    mutating func decode(_ type: UInt8.Type) throws -> UInt8 {
+        let (n, p) = try next(type)
+        return try unbox(type, n, p, ledger)
+    }
+    mutating func decode(_ type: UInt16.Type) throws -> UInt16 {
+        let (n, p) = try next(type)
+        return try unbox(type, n, p, ledger)
+    }
+    mutating func decode(_ type: UInt32.Type) throws -> UInt32 {
+        let (n, p) = try next(type)
+        return try unbox(type, n, p, ledger)
+    }
+    mutating func decode(_ type: UInt64.Type) throws -> UInt64 {
+        let (n, p) = try next(type)
+        return try unbox(type, n, p, ledger)
+    }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {
         let (node, path) = try next([String: Any].self)

@@ -55,8 +55,11 @@ struct RouteGuardMiddleware<Context: RequestContext>: RouterMiddleware {
             let allowed = table.methods(for: request.uri.path)
             guard !allowed.isEmpty, !allowed.contains(request.method.rawValue) else { throw error }
             let list = allowed.joined(separator: ", ")
-            var refusal = APIError(.methodNotAllowed, code: "method_not_allowed",
-                                   message: "\(request.method.rawValue) is not served at this path; it answers \(list).")
+            var refusal = APIError(
+                .methodNotAllowed,
+                code: "method_not_allowed",
+                message: "\(request.method.rawValue) is not served at this path; it answers \(list)."
+            )
             refusal.headers[.allow] = list
             throw refusal
         }

@@ -113,7 +113,9 @@ public struct TackRequestContext: RequestContext {
 /// dates are accepted, at UTC years 1 to 9999.
 enum ISO8601Parsing {
     /// Made per call: `Regex` is not `Sendable`, and dates are few per request.
-    private static var shape: Regex<AnyRegexOutput> { try! Regex(#"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,9})?(Z|[+-]([0-9]{2}):([0-9]{2}))"#) }
+    private static var shape: Regex<AnyRegexOutput> {
+        try! Regex(#"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,9})?(Z|[+-]([0-9]{2}):([0-9]{2}))"#)
+    }
 
     static func date(_ raw: String) -> Date? {
         let text = raw.uppercased()
@@ -121,7 +123,8 @@ enum ISO8601Parsing {
         func number(_ index: Int) -> Int { match.output[index].substring.flatMap { Int($0) } ?? 0 }
         let (year, month, day) = (number(1), number(2), number(3))
         guard year >= 1, (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day),
-              number(4) <= 23, number(5) <= 59, number(6) <= 59, number(9) <= 23, number(10) <= 59 else { return nil }
+            number(4) <= 23, number(5) <= 59, number(6) <= 59, number(9) <= 23, number(10) <= 59
+        else { return nil }
         let formatter = ISO8601DateFormatter()
         if match.output[7].substring != nil { formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds] }
         guard let date = formatter.date(from: text) else { return nil }

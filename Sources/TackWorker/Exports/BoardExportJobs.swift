@@ -41,16 +41,20 @@ public struct BoardExportJobs: JobHandler {
             try? FileManager.default.removeItem(atPath: temporary)
             throw JobFailure.retry("cannot move the export into place at \(final)")
         }
-        try await postgres.query("""
+        try await postgres.query(
+            """
             UPDATE exports SET status = 'ready', file_name = \(final), bytes = \(Int64(content.count)), finished_at = now()
             WHERE id = \(id) AND status = 'pending'
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         logger.info("board exported", metadata: ["tack.export.id": "\(id)", "tack.board.id": "\(boardID)", "tack.export.bytes": "\(content.count)"])
     }
 
     /// The whole board as one JSON document, built by PostgreSQL.
     func json(_ boardID: Int64) async throws -> [UInt8] {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             SELECT json_build_object(
                 'exported_at', now(),
                 'board', (SELECT json_build_object('id', b.id, 'name', b.name, 'description', b.description, 'version', b.version,
@@ -73,26 +77,34 @@ public struct BoardExportJobs: JobHandler {
                         ORDER BY col.position, k.position)
                     FROM cards k JOIN columns col ON col.id = k.column_id WHERE k.board_id = \(boardID)), '[]')
             )::text
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await text in rows.decode(String.self) { return Array(text.utf8) }
         throw JobFailure.permanent("board \(boardID) no longer exists")
     }
 
     /// One row per card: id, column, title, description, done, archived, due, assignees, labels, created, updated.
     func csv(_ boardID: Int64) async throws -> [UInt8] {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             SELECT k.id, col.name, k.title, k.description, k.done, k.archived, k.due_at, k.created_at, k.updated_at,
                    coalesce((SELECT string_agg(u.email, '; ' ORDER BY u.email) FROM card_assignees a JOIN users u ON u.id = a.user_id WHERE a.card_id = k.id), ''),
                    coalesce((SELECT string_agg(l.name, '; ' ORDER BY l.name) FROM card_labels cl JOIN labels l ON l.id = cl.label_id WHERE cl.card_id = k.id), '')
             FROM cards k JOIN columns col ON col.id = k.column_id
             WHERE k.board_id = \(boardID)
             ORDER BY col.position, k.position
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var out = "id,column,title,description,done,archived,due_at,created_at,updated_at,assignees,labels\r\n"
         for try await (id, column, title, description, done, archived, due, created, updated, assignees, labels)
-            in rows.decode((Int64, String, String, String, Bool, Bool, Date?, Date, Date, String, String).self) {
-            let fields = [String(id), column, title, description, done ? "true" : "false", archived ? "true" : "false",
-                          due.map { Timestamp.string(from: $0) } ?? "", Timestamp.string(from: created), Timestamp.string(from: updated), assignees, labels]
+            in rows.decode((Int64, String, String, String, Bool, Bool, Date?, Date, Date, String, String).self)
+        {
+            let fields = [
+                String(id), column, title, description, done ? "true" : "false", archived ? "true" : "false",
+                due.map { Timestamp.string(from: $0) } ?? "", Timestamp.string(from: created), Timestamp.string(from: updated), assignees, labels,
+            ]
             out += fields.map(Self.csvField).joined(separator: ",") + "\r\n"
         }
         return Array(out.utf8)

@@ -41,8 +41,15 @@ public final class JobWorker: Service, Sendable {
     }
 
     /// Creates a worker for `queues` with the handlers of every kind it may meet.
-    public init(queue: JobQueue, queues: [String], handlers: [any JobHandler], settings: TackConfiguration.Worker,
-                redis: RedisClient, consumer: String, logger: Logger) {
+    public init(
+        queue: JobQueue,
+        queues: [String],
+        handlers: [any JobHandler],
+        settings: TackConfiguration.Worker,
+        redis: RedisClient,
+        consumer: String,
+        logger: Logger
+    ) {
         self.queue = queue
         self.queues = queues
         var byKind: [String: any JobHandler] = [:]
@@ -61,8 +68,13 @@ public final class JobWorker: Service, Sendable {
     /// Consumes until graceful shutdown.
     public func run() async throws {
         guard await prepareGroups() else { return }
-        logger.info("consuming jobs", metadata: ["tack.worker.queues": "\(queues.joined(separator: ","))",
-                                                 "tack.worker.concurrency": "\(settings.concurrency)"])
+        logger.info(
+            "consuming jobs",
+            metadata: [
+                "tack.worker.queues": "\(queues.joined(separator: ","))",
+                "tack.worker.concurrency": "\(settings.concurrency)",
+            ]
+        )
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { await self.flushAcknowledgements() }
             group.addTask { await self.maintain() }
@@ -75,8 +87,13 @@ public final class JobWorker: Service, Sendable {
             acks.close()
         }
         let done = self.done
-        logger.info("stopped consuming jobs", metadata: ["tack.worker.succeeded": "\(done.succeeded)", "tack.worker.retried": "\(done.retried)",
-                                                         "tack.worker.buried": "\(done.buried)", "tack.worker.reclaimed": "\(done.reclaimed)"])
+        logger.info(
+            "stopped consuming jobs",
+            metadata: [
+                "tack.worker.succeeded": "\(done.succeeded)", "tack.worker.retried": "\(done.retried)",
+                "tack.worker.buried": "\(done.buried)", "tack.worker.reclaimed": "\(done.reclaimed)",
+            ]
+        )
     }
 
     private func prepareGroups() async -> Bool {
@@ -145,7 +162,11 @@ public final class JobWorker: Service, Sendable {
             for delivery in try await queue.reclaim(name, consumer: consumer, minIdle: settings.visibilityTimeout, count: limit - result.count) {
                 // `deliveries` counts this one: more than the cap means the cap was already handed out unfinished.
                 if delivery.deliveries > settings.maxDeliveries {
-                    await bury(delivery, error: "handed out \(delivery.deliveries - 1) times without finishing: the worker running it died or stalled each time (last error: \(delivery.job?.lastError ?? "none"))")
+                    await bury(
+                        delivery,
+                        error:
+                            "handed out \(delivery.deliveries - 1) times without finishing: the worker running it died or stalled each time (last error: \(delivery.job?.lastError ?? "none"))"
+                    )
                 } else {
                     result.append(delivery)
                 }
@@ -187,12 +208,20 @@ public final class JobWorker: Service, Sendable {
                 do {
                     try await queue.scheduleRetry(delivery, job: job, error: message, due: Date().addingTimeInterval(delay.inSeconds))
                     counters.withLock { $0.retried += 1 }
-                    logger.info("job failed; will retry", metadata: ["tack.job.id": "\(job.id)", "tack.job.kind": "\(job.kind)",
-                                                                     "tack.job.attempt": "\(job.attempt)", "tack.job.retry_in": "\(delay)",
-                                                                     "tack.error": "\(message)"])
+                    logger.info(
+                        "job failed; will retry",
+                        metadata: [
+                            "tack.job.id": "\(job.id)", "tack.job.kind": "\(job.kind)",
+                            "tack.job.attempt": "\(job.attempt)", "tack.job.retry_in": "\(delay)",
+                            "tack.error": "\(message)",
+                        ]
+                    )
                 } catch {
                     // Left pending: claimed back after the visibility timeout and run again.
-                    logger.warning("could not schedule a retry; the job will be claimed back", metadata: ["tack.job.id": "\(job.id)", "tack.error": "\(error)"])
+                    logger.warning(
+                        "could not schedule a retry; the job will be claimed back",
+                        metadata: ["tack.job.id": "\(job.id)", "tack.error": "\(error)"]
+                    )
                 }
             }
         }
@@ -209,8 +238,13 @@ public final class JobWorker: Service, Sendable {
         do {
             try await queue.bury(delivery, error: error)
             counters.withLock { $0.buried += 1 }
-            logger.warning("job moved to the dead-letter stream", metadata: ["tack.job.id": "\(delivery.job?.id ?? "?")", "tack.job.kind": "\(delivery.job?.kind ?? "?")",
-                                                                            "tack.job.queue": "\(delivery.queue)", "tack.error": "\(error)"])
+            logger.warning(
+                "job moved to the dead-letter stream",
+                metadata: [
+                    "tack.job.id": "\(delivery.job?.id ?? "?")", "tack.job.kind": "\(delivery.job?.kind ?? "?")",
+                    "tack.job.queue": "\(delivery.queue)", "tack.error": "\(error)",
+                ]
+            )
         } catch {
             logger.warning("could not move a job to the dead-letter stream; it will be claimed back", metadata: ["tack.error": "\(error)"])
         }
@@ -309,7 +343,10 @@ final class Slots: Sendable {
             let w = s.waiter
             s.waiter = nil
             var i: CheckedContinuation<Void, Never>?
-            if s.free == capacity { i = s.idleWaiter; s.idleWaiter = nil }
+            if s.free == capacity {
+                i = s.idleWaiter
+                s.idleWaiter = nil
+            }
             return (w, i)
         }
         waiter?.resume()

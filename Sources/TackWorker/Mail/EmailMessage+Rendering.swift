@@ -76,7 +76,7 @@ enum MailSyntax {
     static func checkedAddress(_ address: String, field: String) throws(SMTPError) -> String {
         let bytes = Array(address.utf8)
         guard let at = bytes.lastIndex(of: UInt8(ascii: "@")), at > 0, at < bytes.count - 1,
-              bytes.count <= maximumAddressLength, bytes.allSatisfy(addressBytes.contains)
+            bytes.count <= maximumAddressLength, bytes.allSatisfy(addressBytes.contains)
         else {
             throw SMTPError(code: .invalidMessage, detail: "\(field) address \(address.debugDescription) is not a plain local@domain address")
         }
@@ -102,7 +102,7 @@ enum MailSyntax {
             id = id.dropFirst().dropLast()
         }
         guard !id.isEmpty, id.utf8.count <= 900,
-              id.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "<") && $0 != UInt8(ascii: ">") })
+            id.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "<") && $0 != UInt8(ascii: ">") })
         else {
             throw SMTPError(code: .invalidMessage, detail: "Message-ID must be printable ASCII without spaces or angle brackets")
         }
@@ -134,7 +134,7 @@ enum MailSyntax {
         let day = dayOfYear - (153 * mp + 2) / 5 + 1
         let month = mp < 10 ? mp + 3 : mp - 9
         let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        let weekday = ((days % 7) + 11) % 7 // 1970-01-01 was a Thursday (index 4).
+        let weekday = ((days % 7) + 11) % 7  // 1970-01-01 was a Thursday (index 4).
 
         let weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
@@ -147,7 +147,7 @@ enum MailSyntax {
     static func headerLine(_ name: String, words: [String]) -> String {
         var text = name + ":"
         var lineLength = text.utf8.count
-        var lineHasWord = false // never fold right after the field name, nor before an empty word
+        var lineHasWord = false  // never fold right after the field name, nor before an empty word
         for word in words {
             if lineLength + 1 + word.utf8.count > foldingWidth && lineHasWord && !word.isEmpty {
                 text += "\r\n"

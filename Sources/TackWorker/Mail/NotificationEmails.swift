@@ -31,9 +31,16 @@ public struct NotificationEmails: JobHandler {
         guard mail.isEnabled else { return nil }
         let from = try EmailAddress(parsing: mail.from)
         let helloName = URLComponents(string: config.web.baseURL)?.host ?? "localhost"
-        let settings = SMTPSettings(host: mail.host, port: mail.port, security: SMTPSettings.Security(rawValue: mail.security) ?? .startTLS,
-                                    username: mail.username.isEmpty ? nil : mail.username, password: mail.password.isEmpty ? nil : mail.password,
-                                    helloName: helloName, trustedRootsPEMFile: mail.caFile.isEmpty ? nil : mail.caFile, from: from.address)
+        let settings = SMTPSettings(
+            host: mail.host,
+            port: mail.port,
+            security: SMTPSettings.Security(rawValue: mail.security) ?? .startTLS,
+            username: mail.username.isEmpty ? nil : mail.username,
+            password: mail.password.isEmpty ? nil : mail.password,
+            helloName: helloName,
+            trustedRootsPEMFile: mail.caFile.isEmpty ? nil : mail.caFile,
+            from: from.address
+        )
         self.postgres = postgres
         self.queue = queue
         self.mailer = SMTPClient(settings: settings, logger: logger)
@@ -58,33 +65,44 @@ public struct NotificationEmails: JobHandler {
     public func sweepOnce() async throws -> Bool {
         let instant = try await postgres.withTransaction(logger: logger) { tx -> Int in
             // Old news is not emailed (email was off, or the user chose no email).
-            try await tx.query("""
+            try await tx.query(
+                """
                 UPDATE notifications n SET emailed_at = now() FROM users u
                 WHERE u.id = n.user_id AND n.emailed_at IS NULL
                   AND (n.created_at < now() - interval '1 day' OR u.email_notifications = 'off')
-                """, logger: logger)
-            let rows = try await tx.query("""
+                """,
+                logger: logger
+            )
+            let rows = try await tx.query(
+                """
                 SELECT n.id FROM notifications n JOIN users u ON u.id = n.user_id
                 WHERE n.emailed_at IS NULL AND u.email_notifications = 'instant'
                   AND (n.email_queued_at IS NULL OR n.email_queued_at < now() - interval '1 hour')
                 ORDER BY n.id LIMIT 500 FOR UPDATE OF n SKIP LOCKED
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var ids: [Int64] = []
             for try await id in rows.decode(Int64.self) { ids.append(id) }
             guard !ids.isEmpty else { return 0 }
-            try await queue.enqueue(try ids.map { try NewJob(kind: "emails.notification", arguments: One(notificationID: $0), id: "notification-\($0)") })
+            try await queue.enqueue(
+                try ids.map { try NewJob(kind: "emails.notification", arguments: One(notificationID: $0), id: "notification-\($0)") }
+            )
             try await tx.query("UPDATE notifications SET email_queued_at = now() WHERE id = ANY(\(ids))", logger: logger)
             return ids.count
         }
         let digests = try await postgres.withTransaction(logger: logger) { tx -> Int in
-            let rows = try await tx.query("""
+            let rows = try await tx.query(
+                """
                 SELECT u.id FROM users u
                 WHERE u.email_notifications = 'daily'
                   AND (u.digest_sent_at IS NULL OR u.digest_sent_at < now() - interval '1 day')
                   AND (u.digest_queued_at IS NULL OR u.digest_queued_at < now() - interval '1 hour')
                   AND EXISTS (SELECT 1 FROM notifications n WHERE n.user_id = u.id AND n.emailed_at IS NULL AND n.read_at IS NULL)
                 ORDER BY u.id LIMIT 100 FOR UPDATE OF u SKIP LOCKED
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var ids: [Int64] = []
             for try await id in rows.decode(Int64.self) { ids.append(id) }
             guard !ids.isEmpty else { return 0 }
@@ -108,20 +126,28 @@ public struct NotificationEmails: JobHandler {
     }
 
     private func sendOne(notificationID: Int64) async throws {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             SELECT n.kind, n.board_id, n.card_id, n.payload::text, n.emailed_at IS NOT NULL, u.email, u.name, u.email_notifications,
                    a.name, b.name, c.title
             FROM notifications n JOIN users u ON u.id = n.user_id
             LEFT JOIN users a ON a.id = n.actor_id LEFT JOIN boards b ON b.id = n.board_id LEFT JOIN cards c ON c.id = n.card_id
             WHERE n.id = \(notificationID)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await (kind, board, card, payload, emailed, email, name, preference, actor, boardName, cardTitle)
-            in rows.decode((String, Int64?, Int64?, String, Bool, String, String, String, String?, String?, String?).self) {
+            in rows.decode((String, Int64?, Int64?, String, Bool, String, String, String, String?, String?, String?).self)
+        {
             guard !emailed, preference == EmailPreference.instant.rawValue else { return }
             let row = Row(kind: kind, boardID: board, cardID: card, payload: payload, actor: actor, board: boardName, card: cardTitle)
-            let message = EmailMessage(from: from, to: [email], subject: "[Tack] " + summary(row),
-                                       text: "Hello \(name),\n\n\(summary(row)).\n\n\(link(row))\n\n" + footer,
-                                       messageID: "notification-\(notificationID)@tack")
+            let message = EmailMessage(
+                from: from,
+                to: [email],
+                subject: "[Tack] " + summary(row),
+                text: "Hello \(name),\n\n\(summary(row)).\n\n\(link(row))\n\n" + footer,
+                messageID: "notification-\(notificationID)@tack"
+            )
             try await deliver(message)
             try await postgres.query("UPDATE notifications SET emailed_at = now() WHERE id = \(notificationID)", logger: logger)
             logger.info("notification emailed", metadata: ["tack.notification.id": "\(notificationID)"])
@@ -130,31 +156,42 @@ public struct NotificationEmails: JobHandler {
 
     private func sendDigest(userID: Int64) async throws {
         try await postgres.withTransaction(logger: logger) { tx in
-            let user = try await tx.query("""
+            let user = try await tx.query(
+                """
                 SELECT email, name FROM users WHERE id = \(userID) AND email_notifications = 'daily'
                   AND (digest_sent_at IS NULL OR digest_sent_at < now() - interval '1 day') FOR UPDATE
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var recipient: (String, String)?
             for try await row in user.decode((String, String).self) { recipient = row }
             guard let (email, name) = recipient else { return }  // sent meanwhile, or preference changed
-            let rows = try await tx.query("""
+            let rows = try await tx.query(
+                """
                 SELECT n.id, n.kind, n.board_id, n.card_id, n.payload::text, a.name, b.name, c.title
                 FROM notifications n LEFT JOIN users a ON a.id = n.actor_id LEFT JOIN boards b ON b.id = n.board_id
                 LEFT JOIN cards c ON c.id = n.card_id
                 WHERE n.user_id = \(userID) AND n.emailed_at IS NULL AND n.read_at IS NULL
                 ORDER BY n.id LIMIT 100
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var ids: [Int64] = []
             var lines: [String] = []
             for try await (id, kind, board, card, payload, actor, boardName, cardTitle)
-                in rows.decode((Int64, String, Int64?, Int64?, String, String?, String?, String?).self) {
+                in rows.decode((Int64, String, Int64?, Int64?, String, String?, String?, String?).self)
+            {
                 let row = Row(kind: kind, boardID: board, cardID: card, payload: payload, actor: actor, board: boardName, card: cardTitle)
                 ids.append(id)
                 lines.append("- \(summary(row))\n  \(link(row))")
             }
             if !ids.isEmpty {
-                let message = EmailMessage(from: from, to: [email], subject: "[Tack] \(ids.count) unread notification\(ids.count == 1 ? "" : "s")",
-                                           text: "Hello \(name),\n\nHere is what happened since your last digest:\n\n" + lines.joined(separator: "\n") + "\n\n" + footer)
+                let message = EmailMessage(
+                    from: from,
+                    to: [email],
+                    subject: "[Tack] \(ids.count) unread notification\(ids.count == 1 ? "" : "s")",
+                    text: "Hello \(name),\n\nHere is what happened since your last digest:\n\n" + lines.joined(separator: "\n") + "\n\n" + footer
+                )
                 try await deliver(message)
                 try await tx.query("UPDATE notifications SET emailed_at = now() WHERE id = ANY(\(ids))", logger: logger)
             }

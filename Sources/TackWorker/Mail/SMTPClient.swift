@@ -23,8 +23,11 @@ public struct SMTPClient: Sendable {
     ///
     /// A TLS setup error (e.g. an unreadable `trustedRootsPEMFile`) is reported by every `send`,
     /// as `invalidConfiguration`.
-    public init(settings: SMTPSettings, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-                logger: Logger) {
+    public init(
+        settings: SMTPSettings,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger
+    ) {
         self.settings = settings
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
@@ -67,8 +70,13 @@ public struct SMTPClient: Sendable {
         do {
             try await withTaskCancellationHandler {
                 try await converse(
-                    on: connection, helloName: helloName, credentials: credentials, envelopeFrom: envelopeFrom,
-                    recipients: message.to, payload: payload, logger: logger
+                    on: connection,
+                    helloName: helloName,
+                    credentials: credentials,
+                    envelopeFrom: envelopeFrom,
+                    recipients: message.to,
+                    payload: payload,
+                    logger: logger
                 )
             } onCancel: {
                 connection.channel.close(promise: nil)
@@ -118,8 +126,13 @@ public struct SMTPClient: Sendable {
     }
 
     private func converse(
-        on connection: SMTPConnection, helloName: String, credentials: (username: String, password: String)?,
-        envelopeFrom: String, recipients: [String], payload: ByteBuffer, logger: Logger
+        on connection: SMTPConnection,
+        helloName: String,
+        credentials: (username: String, password: String)?,
+        envelopeFrom: String,
+        recipients: [String],
+        payload: ByteBuffer,
+        logger: Logger
     ) async throws(SMTPError) {
         let greeting = try await connection.reply(to: nil, verb: "greeting")
         guard greeting.code == 220 else {
@@ -129,8 +142,11 @@ public struct SMTPClient: Sendable {
 
         if settings.security == .startTLS {
             guard extensions["STARTTLS"] != nil else {
-                throw SMTPError(code: .startTLSUnavailable, command: "EHLO",
-                                detail: "the server does not offer STARTTLS, which the settings require")
+                throw SMTPError(
+                    code: .startTLSUnavailable,
+                    command: "EHLO",
+                    detail: "the server does not offer STARTTLS, which the settings require"
+                )
             }
             let reply = try await connection.reply(to: "STARTTLS", verb: "STARTTLS", upgradeToTLS: try tlsUpgrade())
             guard reply.code == 220 else { throw SMTPError.rejected(reply, command: "STARTTLS") }
@@ -181,7 +197,9 @@ public struct SMTPClient: Sendable {
 
     /// AUTH PLAIN (RFC 4616), or AUTH LOGIN when PLAIN is not offered.
     private func authenticate(
-        on connection: SMTPConnection, extensions: [String: String], credentials: (username: String, password: String)
+        on connection: SMTPConnection,
+        extensions: [String: String],
+        credentials: (username: String, password: String)
     ) async throws(SMTPError) {
         let mechanisms = Set((extensions["AUTH"] ?? "").uppercased().split(separator: " ").map(String.init))
         func base64(_ text: String) -> String { Data(text.utf8).base64EncodedString() }
@@ -199,7 +217,8 @@ public struct SMTPClient: Sendable {
             guard done.code == 235 else { throw SMTPError.rejected(done, command: "AUTH LOGIN") }
         } else {
             throw SMTPError(
-                code: .authenticationUnavailable, command: "AUTH",
+                code: .authenticationUnavailable,
+                command: "AUTH",
                 detail: mechanisms.isEmpty
                     ? "credentials are configured but the server offers no AUTH"
                     : "the server offers only AUTH \(mechanisms.sorted().joined(separator: " ")); PLAIN or LOGIN is needed"

@@ -114,8 +114,13 @@ final class SMTPReplyHandler: ChannelInboundHandler {
             pendingUpgrade = nil
             if reply.code == 220 {
                 guard !reply.followedByData, unclaimed.isEmpty else {
-                    fail(SMTPError(code: .protocolViolation, command: "STARTTLS",
-                                   detail: "server sent plaintext after accepting STARTTLS"))
+                    fail(
+                        SMTPError(
+                            code: .protocolViolation,
+                            command: "STARTTLS",
+                            detail: "server sent plaintext after accepting STARTTLS"
+                        )
+                    )
                     context.close(promise: nil)
                     return
                 }
@@ -199,7 +204,13 @@ extension SMTPError {
     /// The same error, naming the command it interrupted if it does not already.
     func during(_ verb: String) -> SMTPError {
         guard command == nil else { return self }
-        return SMTPError(code: code, replyCode: replyCode, replyText: replyText, command: verb,
-                         recipient: recipient, detail: detail)
+        return SMTPError(
+            code: code,
+            replyCode: replyCode,
+            replyText: replyText,
+            command: verb,
+            recipient: recipient,
+            detail: detail
+        )
     }
 }

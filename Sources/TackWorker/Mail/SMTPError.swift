@@ -61,8 +61,14 @@ public struct SMTPError: Error, Sendable, CustomStringConvertible {
     public let detail: String?
 
     /// Creates an error; only this module creates them.
-    init(code: Code, replyCode: Int? = nil, replyText: String? = nil, command: String? = nil,
-         recipient: String? = nil, detail: String? = nil) {
+    init(
+        code: Code,
+        replyCode: Int? = nil,
+        replyText: String? = nil,
+        command: String? = nil,
+        recipient: String? = nil,
+        detail: String? = nil
+    ) {
         self.code = code
         self.replyCode = replyCode
         self.replyText = replyText

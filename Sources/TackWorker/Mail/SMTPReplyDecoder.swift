@@ -48,7 +48,7 @@ struct SMTPReplyDecoder: ByteToMessageDecoder {
 
         let digits = line.prefix(3)
         guard digits.count == 3, digits.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
-              let lineCode = Int(String(decoding: digits, as: UTF8.self)), (200..<600).contains(lineCode)
+            let lineCode = Int(String(decoding: digits, as: UTF8.self)), (200..<600).contains(lineCode)
         else {
             throw SMTPError(code: .protocolViolation, detail: "malformed reply line \(Self.printable(line))")
         }

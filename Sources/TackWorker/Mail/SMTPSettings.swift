@@ -103,7 +103,7 @@ extension SMTPSettings {
     /// Rejects a hello name that could smuggle a second command into EHLO.
     func checkedHelloName() throws(SMTPError) -> String {
         guard !helloName.isEmpty, helloName.utf8.count <= 255,
-              helloName.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
+            helloName.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
         else {
             throw SMTPError(code: .invalidConfiguration, detail: "SMTP hello name must be printable ASCII without spaces")
         }

@@ -41,12 +41,15 @@ public struct CronJobs: JobHandler {
         let logger = self.logger
         let transactional = definition.runsInTransaction
         let firstRun = try await postgres.withTransaction(logger: logger) { tx -> Bool in
-            let rows = try await tx.query("""
+            let rows = try await tx.query(
+                """
                 INSERT INTO cron_runs (job, scheduled_for, enqueued_by)
                 VALUES (\(tick.job), \(scheduledFor), \(tick.leader))
                 ON CONFLICT (job, scheduled_for) DO UPDATE SET duplicate_deliveries = cron_runs.duplicate_deliveries + 1
                 RETURNING (xmax = 0), finished_at
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var inserted = false
             var finished = true
             for try await (isNew, finishedAt) in rows.decode((Bool, Date?).self) {
@@ -54,24 +57,32 @@ public struct CronJobs: JobHandler {
                 finished = finishedAt != nil
             }
             if !inserted {
-                logger.warning("cron tick delivered again; not running it twice",
-                               metadata: ["tack.cron.job": "\(tick.job)", "tack.job.id": "\(job.id)"])
+                logger.warning(
+                    "cron tick delivered again; not running it twice",
+                    metadata: ["tack.cron.job": "\(tick.job)", "tack.job.id": "\(job.id)"]
+                )
                 // An unfinished idempotent run (its worker died) is finished by this delivery.
                 return !transactional && !finished
             }
             if transactional {
                 try await runInTransaction(definition, tick: tick, on: tx)
-                try await tx.query("""
+                try await tx.query(
+                    """
                     UPDATE cron_runs SET finished_at = clock_timestamp() WHERE job = \(tick.job) AND scheduled_for = \(scheduledFor)
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
             }
             return true
         }
         guard firstRun, !transactional else { return }
         if definition == .prune { try await prune() }
-        try await postgres.query("""
+        try await postgres.query(
+            """
             UPDATE cron_runs SET finished_at = clock_timestamp() WHERE job = \(tick.job) AND scheduled_for = \(scheduledFor)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
     }
 
     /// Bodies that are SQL only, in the transaction that recorded the run.
@@ -85,7 +96,7 @@ public struct CronJobs: JobHandler {
         case .boardSnapshots:
             try await snapshotBoards(day: tick.scheduledDate, on: tx)
         default:
-            break   // probe: the cron_runs row is the whole job
+            break  // probe: the cron_runs row is the whole job
         }
     }
 
@@ -96,7 +107,8 @@ public struct CronJobs: JobHandler {
     /// Returns the number of notifications inserted.
     func sendReminders(on tx: PostgresConnection) async throws -> Int {
         let leadSeconds = reminderLeadTime.inSeconds
-        let rows = try await tx.query("""
+        let rows = try await tx.query(
+            """
             WITH due AS (
                 SELECT c.id, c.board_id, c.title, c.due_at, c.created_by
                 FROM cards c JOIN boards b ON b.id = c.board_id
@@ -125,7 +137,9 @@ public struct CronJobs: JobHandler {
                 RETURNING 1
             )
             SELECT count(*)::BIGINT FROM inserted
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         var count: Int64 = 0
         for try await n in rows.decode(Int64.self) { count = n }
         return Int(count)
@@ -134,13 +148,19 @@ public struct CronJobs: JobHandler {
     /// Deletes expired sessions and API tokens revoked more than 30 days ago.
     func purgeSessions(on tx: PostgresConnection) async throws {
         let revokedSeconds = Self.revokedTokenRetention.inSeconds
-        let rows = try await tx.query("""
+        let rows = try await tx.query(
+            """
             WITH s AS (DELETE FROM sessions WHERE expires_at < now() RETURNING 1),
                  t AS (DELETE FROM api_tokens WHERE revoked_at < now() - make_interval(secs => \(revokedSeconds)) RETURNING 1)
             SELECT (SELECT count(*) FROM s)::BIGINT, (SELECT count(*) FROM t)::BIGINT
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await (sessions, tokens) in rows.decode((Int64, Int64).self) where sessions + tokens > 0 {
-            logger.info("purged expired sessions and revoked tokens", metadata: ["tack.purge.sessions": "\(sessions)", "tack.purge.tokens": "\(tokens)"])
+            logger.info(
+                "purged expired sessions and revoked tokens",
+                metadata: ["tack.purge.sessions": "\(sessions)", "tack.purge.tokens": "\(tokens)"]
+            )
         }
     }
 
@@ -148,7 +168,8 @@ public struct CronJobs: JobHandler {
     /// the same day replaces its figures.
     func snapshotBoards(day: Date, on tx: PostgresConnection) async throws {
         let dayText = String(Timestamp.string(from: day).prefix(10))
-        try await tx.query("""
+        try await tx.query(
+            """
             INSERT INTO board_snapshots (board_id, day, column_id, cards, done)
             SELECT col.board_id, \(dayText)::DATE, col.id,
                    count(c.id) FILTER (WHERE NOT c.archived), count(c.id) FILTER (WHERE NOT c.archived AND c.done)
@@ -157,7 +178,9 @@ public struct CronJobs: JobHandler {
             LEFT JOIN cards c ON c.column_id = col.id
             GROUP BY col.board_id, col.id
             ON CONFLICT (board_id, day, column_id) DO UPDATE SET cards = EXCLUDED.cards, done = EXCLUDED.done
-            """, logger: logger)
+            """,
+            logger: logger
+        )
     }
 
     /// Deletes history older than its retention, in batches. Board events go only when published,
@@ -167,7 +190,8 @@ public struct CronJobs: JobHandler {
         var deleted: [String: Int64] = [:]
         if let keep = retention.webhookDeliveries {
             deleted["webhook_deliveries"] = try await batches { [postgres, logger] limit in
-                try await postgres.query("""
+                try await postgres.query(
+                    """
                     WITH d AS (
                         DELETE FROM webhook_deliveries WHERE id IN (
                             SELECT id FROM webhook_deliveries
@@ -175,12 +199,15 @@ public struct CronJobs: JobHandler {
                             LIMIT \(limit))
                         RETURNING 1)
                     SELECT count(*)::BIGINT FROM d
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
             }
         }
         if let keep = retention.events {
             deleted["events"] = try await batches { [postgres, logger] limit in
-                try await postgres.query("""
+                try await postgres.query(
+                    """
                     WITH d AS (
                         DELETE FROM events WHERE (board_id, version) IN (
                             SELECT e.board_id, e.version FROM events e JOIN boards b ON b.id = e.board_id
@@ -191,12 +218,15 @@ public struct CronJobs: JobHandler {
                             LIMIT \(limit))
                         RETURNING 1)
                     SELECT count(*)::BIGINT FROM d
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
             }
         }
         if let keep = retention.cronRuns {
             deleted["cron_runs"] = try await batches { [postgres, logger] limit in
-                try await postgres.query("""
+                try await postgres.query(
+                    """
                     WITH d AS (
                         DELETE FROM cron_runs WHERE (job, scheduled_for) IN (
                             SELECT job, scheduled_for FROM cron_runs
@@ -204,10 +234,15 @@ public struct CronJobs: JobHandler {
                             LIMIT \(limit))
                         RETURNING 1)
                     SELECT count(*)::BIGINT FROM d
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
             }
         }
-        logger.info("pruned old history", metadata: ["tack.prune.deleted": "\(deleted.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))"])
+        logger.info(
+            "pruned old history",
+            metadata: ["tack.prune.deleted": "\(deleted.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))"]
+        )
     }
 
     /// Repeats one batched delete until a batch comes back short; returns the rows deleted.

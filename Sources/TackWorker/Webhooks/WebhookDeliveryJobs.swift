@@ -67,13 +67,23 @@ public struct WebhookDeliveryJobs: JobHandler {
         guard let delivery = try await load(deliveryID) else { return }  // webhook or board deleted since
         guard delivery.status == "pending" else { return }  // done by an earlier delivery of this job
         guard delivery.active else {
-            try await postgres.query("UPDATE webhook_deliveries SET status = 'failed', finished_at = now() WHERE id = \(deliveryID) AND status = 'pending'", logger: logger)
+            try await postgres.query(
+                "UPDATE webhook_deliveries SET status = 'failed', finished_at = now() WHERE id = \(deliveryID) AND status = 'pending'",
+                logger: logger
+            )
             return
         }
         guard let event = try await events.events(boardID: delivery.boardID, after: delivery.version - 1, limit: 1).first,
-              event.version == delivery.version else {
+            event.version == delivery.version
+        else {
             // The event was pruned before it could be delivered.
-            try await finish(deliveryID, delivery, attempt: delivery.attempts + 1, outcome: .failed("the event is no longer in the event log", status: nil), latency: 0)
+            try await finish(
+                deliveryID,
+                delivery,
+                attempt: delivery.attempts + 1,
+                outcome: .failed("the event is no longer in the event log", status: nil),
+                latency: 0
+            )
             return
         }
         let body = Array("{\"delivery_id\":\(BoardEvent.quote(deliveryID)),\"webhook_id\":\(delivery.webhookID),\"event\":\(event.json)}".utf8)
@@ -91,15 +101,28 @@ public struct WebhookDeliveryJobs: JobHandler {
     }
 
     private func load(_ deliveryID: String) async throws -> Delivery? {
-        let rows = try await postgres.query("""
+        let rows = try await postgres.query(
+            """
             SELECT d.webhook_id, d.board_id, d.event_version, d.event_kind, d.status, d.attempts, w.url, w.secret, w.active
             FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
             WHERE d.id = \(deliveryID)
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await (webhookID, boardID, version, kind, status, attempts, url, secret, active)
-            in rows.decode((Int64, Int64, Int64, String, String, Int32, String, String, Bool).self) {
-            return Delivery(webhookID: webhookID, boardID: boardID, version: version, kind: kind, status: status, attempts: Int(attempts),
-                            url: url, secret: secret, active: active)
+            in rows.decode((Int64, Int64, Int64, String, String, Int32, String, String, Bool).self)
+        {
+            return Delivery(
+                webhookID: webhookID,
+                boardID: boardID,
+                version: version,
+                kind: kind,
+                status: status,
+                attempts: Int(attempts),
+                url: url,
+                secret: secret,
+                active: active
+            )
         }
         return nil
     }
@@ -112,9 +135,13 @@ public struct WebhookDeliveryJobs: JobHandler {
         } catch {
             return .failed("refused: \(error.message)", status: nil)
         }
-        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow,
-                                                     timeout: .init(connect: .milliseconds(Int64(settings.timeout.wholeMilliseconds)),
-                                                                    read: .milliseconds(Int64(settings.timeout.wholeMilliseconds))))
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow,
+            timeout: .init(
+                connect: .milliseconds(Int64(settings.timeout.wholeMilliseconds)),
+                read: .milliseconds(Int64(settings.timeout.wholeMilliseconds))
+            )
+        )
         // Connect to the address checked above; TLS still verifies the URL's host name.
         configuration.dnsOverride = [target.host: target.address]
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
@@ -127,7 +154,10 @@ public struct WebhookDeliveryJobs: JobHandler {
         request.headers.add(name: "X-Tack-Delivery", value: deliveryID)
         request.headers.add(name: "X-Tack-Event", value: delivery.kind)
         request.headers.add(name: "X-Tack-Timestamp", value: String(timestamp))
-        request.headers.add(name: "X-Tack-Signature", value: WebhookSignature.sign(secret: delivery.secret, deliveryID: deliveryID, timestamp: timestamp, body: body))
+        request.headers.add(
+            name: "X-Tack-Signature",
+            value: WebhookSignature.sign(secret: delivery.secret, deliveryID: deliveryID, timestamp: timestamp, body: body)
+        )
         request.body = .bytes(ByteBuffer(bytes: body))
         do {
             let response = try await client.execute(request, timeout: .milliseconds(Int64(settings.timeout.wholeMilliseconds)))
@@ -165,11 +195,14 @@ public struct WebhookDeliveryJobs: JobHandler {
 
     private func recordAttempt(_ deliveryID: String, attempt: Int, status: Int?, latency: Int, error: String?) async throws {
         try await postgres.withTransaction(logger: logger) { tx in
-            try await tx.query("""
+            try await tx.query(
+                """
                 INSERT INTO webhook_delivery_attempts (delivery_id, attempt, status_code, latency_ms, error)
                 VALUES (\(deliveryID), \(attempt), \(status), \(latency), \(error))
                 ON CONFLICT DO NOTHING
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             try await tx.query("UPDATE webhook_deliveries SET attempts = \(attempt) WHERE id = \(deliveryID)", logger: logger)
         }
     }
@@ -177,27 +210,38 @@ public struct WebhookDeliveryJobs: JobHandler {
     /// Records the last attempt and the delivery's end; counts failures in a row and disables the
     /// webhook (notifying its creator) when they reach the limit.
     private func finish(_ deliveryID: String, _ delivery: Delivery, attempt: Int, outcome: Outcome, latency: Int) async throws {
-        let (succeeded, status, error): (Bool, Int?, String?) = switch outcome {
-        case .delivered(let code): (true, code, nil)
-        case .retryable(let message, let code, _): (false, code, "gave up after \(attempt) attempts: " + message)
-        case .failed(let message, let code): (false, code, message)
-        }
+        let (succeeded, status, error): (Bool, Int?, String?) =
+            switch outcome {
+            case .delivered(let code): (true, code, nil)
+            case .retryable(let message, let code, _): (false, code, "gave up after \(attempt) attempts: " + message)
+            case .failed(let message, let code): (false, code, message)
+            }
         let limit = settings.disableAfterFailures
         try await postgres.withTransaction(logger: logger) { tx in
-            try await tx.query("""
+            try await tx.query(
+                """
                 INSERT INTO webhook_delivery_attempts (delivery_id, attempt, status_code, latency_ms, error)
                 VALUES (\(deliveryID), \(attempt), \(status), \(latency), \(error))
                 ON CONFLICT DO NOTHING
-                """, logger: logger)
-            try await tx.query("""
+                """,
+                logger: logger
+            )
+            try await tx.query(
+                """
                 UPDATE webhook_deliveries SET attempts = \(attempt), status = \(succeeded ? "succeeded" : "failed"), finished_at = now()
                 WHERE id = \(deliveryID)
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             if succeeded {
-                try await tx.query("UPDATE webhooks SET failures_in_row = 0 WHERE id = \(delivery.webhookID) AND failures_in_row <> 0", logger: logger)
+                try await tx.query(
+                    "UPDATE webhooks SET failures_in_row = 0 WHERE id = \(delivery.webhookID) AND failures_in_row <> 0",
+                    logger: logger
+                )
                 return
             }
-            let rows = try await tx.query("""
+            let rows = try await tx.query(
+                """
                 UPDATE webhooks SET failures_in_row = failures_in_row + 1,
                     active = CASE WHEN failures_in_row + 1 >= \(limit) THEN false ELSE active END,
                     disabled_at = CASE WHEN failures_in_row + 1 >= \(limit) AND active THEN now() ELSE disabled_at END,
@@ -205,15 +249,23 @@ public struct WebhookDeliveryJobs: JobHandler {
                         THEN \("\(limit) deliveries in a row failed; the last: \(error ?? "")") ELSE disabled_reason END
                 WHERE id = \(delivery.webhookID)
                 RETURNING (failures_in_row = \(limit)) AS just_disabled, created_by, url
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             for try await (justDisabled, createdBy, url) in rows.decode((Bool, Int64?, String).self) where justDisabled {
-                logger.warning("webhook disabled after failed deliveries", metadata: ["tack.webhook.id": "\(delivery.webhookID)", "tack.board.id": "\(delivery.boardID)"])
+                logger.warning(
+                    "webhook disabled after failed deliveries",
+                    metadata: ["tack.webhook.id": "\(delivery.webhookID)", "tack.board.id": "\(delivery.boardID)"]
+                )
                 guard let createdBy else { continue }
                 let payload = "{\"webhook_id\":\(delivery.webhookID),\"url\":\(BoardEvent.quote(url)),\"failures\":\(limit)}"
-                try await tx.query("""
+                try await tx.query(
+                    """
                     INSERT INTO notifications (user_id, kind, board_id, actor_id, payload)
                     VALUES (\(createdBy), 'webhook_disabled', \(delivery.boardID), NULL, \(payload)::jsonb)
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
             }
         }
     }

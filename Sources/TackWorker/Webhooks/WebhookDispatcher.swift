@@ -37,26 +37,32 @@ public struct WebhookDispatcher: Sendable {
     /// Creates deliveries for events past each lagging webhook's cursor; returns the most events one webhook advanced.
     private func createDeliveries() async throws -> Int {
         try await postgres.withTransaction(logger: logger) { tx in
-            let lagging = try await tx.query("""
+            let lagging = try await tx.query(
+                """
                 SELECT w.id, w.board_id, w.dispatched_version, w.events, b.version
                 FROM webhooks w JOIN boards b ON b.id = w.board_id
                 WHERE w.active AND w.dispatched_version < b.version
                 ORDER BY w.id LIMIT 100
                 FOR UPDATE OF w SKIP LOCKED
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var hooks: [(Int64, Int64, Int64, [String], Int64)] = []
             for try await row in lagging.decode((Int64, Int64, Int64, [String], Int64).self) { hooks.append(row) }
             var most = 0
             for (webhookID, boardID, cursor, filter, boardVersion) in hooks {
                 let upTo = min(boardVersion, cursor + Int64(Self.eventsPerWebhook))
-                try await tx.query("""
+                try await tx.query(
+                    """
                     INSERT INTO webhook_deliveries (id, webhook_id, board_id, event_version, event_kind)
                     SELECT 'wh' || \(webhookID)::text || '-v' || e.version::text, \(webhookID), e.board_id, e.version, e.kind
                     FROM events e
                     WHERE e.board_id = \(boardID) AND e.version > \(cursor) AND e.version <= \(upTo)
                       AND (cardinality(\(filter)::text[]) = 0 OR e.kind = ANY(\(filter)::text[]))
                     ON CONFLICT DO NOTHING
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
                 try await tx.query("UPDATE webhooks SET dispatched_version = \(upTo) WHERE id = \(webhookID)", logger: logger)
                 most = max(most, Int(upTo - cursor))
             }
@@ -67,14 +73,19 @@ public struct WebhookDispatcher: Sendable {
     /// Enqueues delivery jobs not yet enqueued; returns how many.
     private func enqueuePending() async throws -> Int {
         try await postgres.withTransaction(logger: logger) { tx in
-            let rows = try await tx.query("""
+            let rows = try await tx.query(
+                """
                 SELECT id FROM webhook_deliveries WHERE enqueued_at IS NULL
                 ORDER BY created_at LIMIT \(Self.enqueueBatch) FOR UPDATE SKIP LOCKED
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var ids: [String] = []
             for try await id in rows.decode(String.self) { ids.append(id) }
             guard !ids.isEmpty else { return 0 }
-            try await queue.enqueue(try ids.map { try NewJob(kind: WebhookDeliveryJobs.kind, arguments: WebhookDeliveryJobs.Arguments(deliveryID: $0), id: $0) })
+            try await queue.enqueue(
+                try ids.map { try NewJob(kind: WebhookDeliveryJobs.kind, arguments: WebhookDeliveryJobs.Arguments(deliveryID: $0), id: $0) }
+            )
             try await tx.query("UPDATE webhook_deliveries SET enqueued_at = now() WHERE id = ANY(\(ids))", logger: logger)
             return ids.count
         }
