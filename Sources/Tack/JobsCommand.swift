@@ -30,7 +30,7 @@ struct JobsCommand: AsyncParsableCommand {
     static func printJSON(_ value: some Encodable) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.keyEncodingStrategy = JSONKeys.encoding
         say(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 
@@ -167,6 +167,7 @@ struct JobsCommand: AsyncParsableCommand {
                 let arguments = DiagnosticsJobs.Probe(sleepMilliseconds: sleepMs, fail: fail)
                 let outcome = try await JobsCommand.withQueue(options) { queue, postgres, _ -> (Double, Double?, Int, String) in
                     let batch = "probe-" + NewJob.randomID().prefix(12) + "-"
+                    let probes = ProbeRuns(postgres: postgres, logger: Logger(label: "tack.jobs"))
                     let jobs = try (0..<count).map {
                         kind == .noop
                             ? NewJob(kind: "diagnostics.noop", id: batch + String($0))
@@ -179,10 +180,7 @@ struct JobsCommand: AsyncParsableCommand {
                     let deadline = started + .milliseconds(Int64(wait * 1000))
                     var ran = 0
                     while ContinuousClock.now < deadline {
-                        let rows = try await postgres.query(
-                            "SELECT count(DISTINCT job_id)::bigint FROM job_probe_runs WHERE job_id LIKE \(batch + "%")"
-                        )
-                        for try await n in rows.decode(Int64.self) { ran = Int(n) }
+                        ran = try await probes.jobsRan(idPrefix: batch)
                         if ran >= count { return (enqueued, (ContinuousClock.now - started).inSeconds, ran, "") }
                         try await Task.sleep(for: .milliseconds(100))
                     }

@@ -1,7 +1,9 @@
 import Foundation
 import Hummingbird
 import Logging
+import PostgresNIO
 import TackCore
+import TackRedis
 
 /// `/healthz` (the process answers) and `/readyz` (it can serve: PostgreSQL, Redis, schema current),
 /// for load balancers and orchestrators.
@@ -24,27 +26,34 @@ struct HealthController: Sendable {
         var version: String
     }
 
-    let deps: WebDependencies
-    let logger: Logger
+    let postgres: PostgresClient
+    let redis: RedisClient
+    /// The migrations this release ships: the schema is current when all are applied.
+    let migrations: [Migration]
 
     func addRoutes(to router: Router<TackRequestContext>) {
-        router.get("/healthz") { _, _ in Liveness(status: "ok", version: TackVersion.current) }
-        router.get("/readyz") { _, _ in try await readiness() }
+        router.get("/healthz", use: liveness)
+        router.get("/readyz", use: readiness)
     }
 
-    func readiness() async throws -> EditedResponse<Readiness> {
-        async let postgres = check { [deps, logger] in
-            _ = try await Database.serverVersion(deps.postgres, timeout: .seconds(2), logger: logger)
+    @Sendable func liveness(_ request: Request, context: TackRequestContext) -> Liveness {
+        Liveness(status: "ok", version: TackVersion.current)
+    }
+
+    @Sendable func readiness(_ request: Request, context: TackRequestContext) async throws -> EditedResponse<Readiness> {
+        let logger = context.logger
+        async let postgresCheck = check(logger) { [postgres] in
+            _ = try await Database.serverVersion(postgres, timeout: .seconds(2), logger: logger)
         }
-        async let redis = check { [deps] in
-            try await withDeadline(.seconds(2)) { try await deps.redis.ping() }
+        async let redisCheck = check(logger) { [redis] in
+            try await withDeadline(.seconds(2)) { try await redis.ping() }
         }
-        async let schema = check { [deps, logger] in
+        async let schemaCheck = check(logger) { [postgres, migrations] in
             try await withDeadline(.seconds(2)) {
-                try await Migrator(client: deps.postgres, migrations: deps.migrations, logger: logger).requireCurrent()
+                try await Migrator(client: postgres, migrations: migrations, logger: logger).requireCurrent()
             }
         }
-        let checks = ["postgres": await postgres, "redis": await redis, "schema": await schema]
+        let checks = ["postgres": await postgresCheck, "redis": await redisCheck, "schema": await schemaCheck]
         let ready = checks.values.allSatisfy(\.ok)
         return EditedResponse(
             status: ready ? .ok : .serviceUnavailable,
@@ -53,7 +62,7 @@ struct HealthController: Sendable {
     }
 
     /// Runs one probe; the error text is a fixed phrase, never the server's words.
-    private func check(_ probe: @escaping @Sendable () async throws -> Void) async -> Check {
+    private func check(_ logger: Logger, _ probe: @escaping @Sendable () async throws -> Void) async -> Check {
         do {
             try await probe()
             return Check(ok: true)

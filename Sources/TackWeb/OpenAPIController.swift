@@ -15,10 +15,10 @@ struct OpenAPIController: Sendable {
     /// The document's bytes, or nil when the installation lacks the file.
     let document: ByteBuffer?
 
-    /// Reads the document from `deps.config.rootDirectory`; a missing file is logged (the operator
-    /// must act) and the route then answers 404.
-    init(deps: WebDependencies, logger: Logger) {
-        let path = (deps.config.rootDirectory as NSString).appendingPathComponent(Self.relativePath)
+    /// Reads the document from the installation's root directory; a missing file is logged (the
+    /// operator must act) and the route then answers 404.
+    init(rootDirectory: String, logger: Logger) {
+        let path = (rootDirectory as NSString).appendingPathComponent(Self.relativePath)
         if let data = FileManager.default.contents(atPath: path) {
             document = ByteBuffer(bytes: data)
         } else {
@@ -29,11 +29,13 @@ struct OpenAPIController: Sendable {
 
     /// Adds the route to the `/api/v1` group (before authentication: the document is public).
     func addRoutes(to api: RouterGroup<TackRequestContext>) {
-        api.get("/openapi.json") { [document] _, _ -> Response in
-            guard let document else {
-                throw APIError(.notFound, code: "openapi_not_installed", message: "This installation has no OpenAPI document (public/openapi.json).")
-            }
-            return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: document))
+        api.get("/openapi.json", use: openAPI)
+    }
+
+    @Sendable func openAPI(_ request: Request, context: TackRequestContext) throws -> Response {
+        guard let document else {
+            throw APIError(.notFound, code: "openapi_not_installed", message: "This installation has no OpenAPI document (public/openapi.json).")
         }
+        return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: document))
     }
 }

@@ -41,64 +41,72 @@ public struct WebDependencies: Sendable {
 }
 
 /// The web role's router: health, assets, the API under `/api/v1`, then the pages. Shared by `run web`
-/// and the tests. Throws when the page templates are missing or do not parse.
+/// and the tests. Every store and controller is built here, from `deps`, and handed what it uses;
+/// no controller sees the dependencies as a whole. Throws when the page templates are missing or do
+/// not parse.
 public func buildWebRouter(_ deps: WebDependencies, logger: Logger) throws -> Router<TackRequestContext> {
+    let config = deps.config
+    let root = config.rootDirectory as NSString
+
+    // Stores.
+    let users = UserRepository(postgres: deps.postgres, hasher: deps.passwordHasher, logger: logger)
+    let sessions = SessionRepository(postgres: deps.postgres, ttl: config.web.sessionTTL, logger: logger)
+    let tokens = APITokenRepository(postgres: deps.postgres, logger: logger)
+    let events = EventLog(postgres: deps.postgres, logger: logger)
+    let publisher = EventPublisher(redis: deps.redis, log: events, historySize: config.events.historySize, logger: logger)
+    let boards = BoardStore(postgres: deps.postgres, publisher: publisher, logger: logger)
+    let cookie = SessionCookie(secure: config.web.isHTTPS)
+    let audit = AuditLog()
+
     let router = Router(context: TackRequestContext.self)
-    router.add(middleware: ErrorMiddleware(logger: logger))
+    // Outermost, so error answers carry the security headers too.
     router.add(middleware: SecurityHeadersMiddleware())
-    // Requests by route and status, and their latency, for every route added below.
+    router.add(middleware: ErrorMiddleware())
+    // Requests by route and status, and their latency, for every route added below. Errors are
+    // counted under the status they are answered with: Tack's errors carry it (HTTPResponseError).
     router.add(middleware: MetricsMiddleware())
-    // Inside the metrics too, so they count every error under the status it is answered with (a
-    // domain error such as BoardError is not an HTTP error until this middleware maps it; counted
-    // before that, a 404 or 409 showed as 500). The outer one maps errors of the middlewares above.
-    router.add(middleware: ErrorMiddleware(logger: logger))
     // Control characters in paths (400) and 405 with Allow for a known path's other methods.
     let routeTable = RouteTable()
     router.add(middleware: RouteGuardMiddleware(table: routeTable))
-    router.add(
-        middleware: AssetsMiddleware(publicDirectory: (deps.config.rootDirectory as NSString).appendingPathComponent("public"), logger: logger)
+    router.add(middleware: AssetsMiddleware(publicDirectory: root.appendingPathComponent("public"), logger: logger))
+    HealthController(postgres: deps.postgres, redis: deps.redis, migrations: deps.migrations).addRoutes(to: router)
+    OpenAPIController(rootDirectory: config.rootDirectory, logger: logger).addRoutes(to: router.group("/api/v1"))
+    MetricsController(registry: deps.metrics, redis: deps.redis, postgresPoolSize: config.database.poolSize).addRoutes(to: router)
+    // Every later route sees `context.caller`.
+    router.add(middleware: AuthMiddleware(sessions: sessions, tokens: tokens, cookie: cookie, secret: config.secretKey, audit: audit))
+    AccountController(
+        users: users,
+        sessions: sessions,
+        tokens: tokens,
+        throttle: LoginThrottle(redis: deps.redis, web: config.web, audit: audit),
+        cookie: cookie,
+        signupPolicy: config.web.signup,
+        secretKey: config.secretKey
     )
-    HealthController(deps: deps, logger: logger).addRoutes(to: router)
-    OpenAPIController(deps: deps, logger: logger).addRoutes(to: router.group("/api/v1"))
-    // The pools: sizes, and use (PostgreSQL's gauges come from the pool itself, see
-    // `Database.makeClient`; Redis's are read at each scrape).
-    func gauge(_ subsystem: String, _ metric: String, _ unit: String, _ help: String) -> Gauge {
-        deps.metrics.makeGauge(
-            descriptor: MetricNameDescriptor(namespace: "tack", subsystem: subsystem, metricName: metric, unitName: unit, helpText: help)
-        )
-    }
-    gauge("postgres", "pool", "size", "PostgreSQL connections this process may open").set(Int64(deps.config.database.poolSize))
-    gauge("redis", "pool", "size", "Redis pipelining connections of this process").set(Int64(deps.redis.configuration.poolSize))
-    let redisBusy = gauge("redis", "connections", "busy", "Redis pool connections with requests outstanding")
-    let redisOutstanding = gauge("redis", "requests", "outstanding", "Redis requests queued or awaiting their reply")
-    router.get("/metrics") { _, _ in
-        let use = deps.redis.poolUse
-        redisBusy.set(Int64(use.busyConnections))
-        redisOutstanding.set(Int64(use.outstandingRequests))
-        return MetricsResponse(registry: deps.metrics)
-    }
-    // Accounts: the authentication middleware first (every later route sees `context.caller`), then /api/v1 accounts.
-    let accounts = AccountController(deps: deps, logger: logger)
-    router.add(middleware: accounts.authMiddleware)
-    accounts.addRoutes(to: router.group("/api/v1"))
-    let events = EventLog(postgres: deps.postgres, logger: logger)
-    let publisher = EventPublisher(redis: deps.redis, log: events, historySize: deps.config.events.historySize, logger: logger)
-    let boards = BoardStore(postgres: deps.postgres, publisher: publisher, logger: logger)
+    .addRoutes(to: router.group("/api/v1"))
     BoardController(store: boards, events: events, snapshots: SnapshotCache<ByteBuffer>()).addRoutes(to: router.group("/api/v1"))
     WebhookController(
         store: WebhookStore(postgres: deps.postgres, logger: logger),
         boards: boards,
-        allowPrivateTargets: deps.config.webhooks.allowPrivateTargets
-    ).addRoutes(to: router.group("/api/v1"))
-    NotificationController(repository: NotificationRepository(postgres: deps.postgres, logger: logger)).addRoutes(to: router.group("/api/v1"))
-    ExportController(
-        store: ExportStore(postgres: deps.postgres, storageDirectory: deps.config.node.storageDirectory, logger: logger),
-        boards: boards,
-        queue: JobQueue(redis: deps.redis, routes: deps.config.queues, logger: logger),
-        ttl: deps.config.exports.ttl
+        allowPrivateTargets: config.webhooks.allowPrivateTargets
     )
     .addRoutes(to: router.group("/api/v1"))
-    try PageController(deps: deps, store: boards, logger: logger).addRoutes(to: router)
+    NotificationController(repository: NotificationRepository(postgres: deps.postgres, logger: logger)).addRoutes(to: router.group("/api/v1"))
+    ExportController(
+        store: ExportStore(postgres: deps.postgres, storageDirectory: config.node.storageDirectory, logger: logger),
+        boards: boards,
+        queue: JobQueue(redis: deps.redis, routes: config.queues, logger: logger),
+        ttl: config.exports.ttl
+    )
+    .addRoutes(to: router.group("/api/v1"))
+    PageController(
+        templates: try PageTemplates(directory: root.appendingPathComponent("templates"), publicDirectory: root.appendingPathComponent("public")),
+        store: boards,
+        tokens: tokens,
+        signupPolicy: config.web.signup,
+        secretKey: config.secretKey
+    )
+    .addRoutes(to: router)
     routeTable.load(router.routes)
     return router
 }

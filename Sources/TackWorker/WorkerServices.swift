@@ -33,7 +33,7 @@ public func buildWorkerServices(
         throw TackError(.invalidConfig, subject: "mail.from", "\(error)")
     }
     var handlers: [any JobHandler] = [
-        DiagnosticsJobs(postgres: postgres, worker: processID),
+        DiagnosticsJobs(runs: ProbeRuns(postgres: postgres, logger: logger), worker: processID),
         WebhookDeliveryJobs(postgres: postgres, settings: config.webhooks, maxAttempts: config.worker.maxAttempts, logger: logger),
         BoardExportJobs(postgres: postgres, store: exports, logger: logger),
         CronJobs(config: config, postgres: postgres, logger: logger),

@@ -35,7 +35,7 @@ struct JobQueueTests {
             JobWorker(
                 queue: queue,
                 queues: queue.queueNames,
-                handlers: [DiagnosticsJobs(postgres: postgres, worker: "w\(n)")],
+                handlers: [DiagnosticsJobs(runs: ProbeRuns(postgres: postgres, logger: logger), worker: "w\(n)")],
                 settings: config.worker,
                 redis: redis,
                 consumer: "w\(n)-" + NewJob.randomID().prefix(6),

@@ -30,6 +30,12 @@ public enum EmailPreference: String, Sendable, Codable, CaseIterable {
     case off
 }
 
+/// How much one request about notifications may ask for.
+public enum NotificationRules {
+    /// Notifications one "mark read" may list.
+    public static let idsPerRequest = 500
+}
+
 /// Notifications of one user, and their email preference.
 public struct NotificationRepository: Sendable {
     let postgres: PostgresClient

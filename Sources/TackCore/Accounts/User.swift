@@ -22,9 +22,4 @@ public struct User: Sendable, Equatable, Codable {
         self.createdAt = createdAt
     }
 
-    enum CodingKeys: String, CodingKey {
-        case id, email, name
-        case isAdmin = "is_admin"
-        case createdAt = "created_at"
-    }
 }

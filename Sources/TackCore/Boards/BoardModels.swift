@@ -57,11 +57,6 @@ public struct Board: Codable, Sendable, Equatable {
     /// Whether it is archived.
     public var archived: Bool
 
-    enum CodingKeys: String, CodingKey {
-        case id, name, description, version, role, archived
-        case changedVersion = "changed_version"
-        case createdAt = "created_at"
-    }
 }
 
 /// A column of a board.
@@ -79,11 +74,6 @@ public struct BoardColumn: Codable, Sendable, Equatable {
     /// The board version at which it last changed (its `ETag`).
     public var version: Int64
 
-    enum CodingKeys: String, CodingKey {
-        case id, name, position, version
-        case boardID = "board_id"
-        case wipLimit = "wip_limit"
-    }
 }
 
 /// A card.
@@ -119,15 +109,6 @@ public struct Card: Codable, Sendable, Equatable {
     /// The board version at which it last changed (its `ETag`).
     public var version: Int64
 
-    enum CodingKeys: String, CodingKey {
-        case id, title, description, position, done, archived, assignees, labels, version
-        case boardID = "board_id"
-        case columnID = "column_id"
-        case dueAt = "due_at"
-        case createdBy = "created_by"
-        case createdAt = "created_at"
-        case updatedAt = "updated_at"
-    }
 }
 
 /// A comment on a card.
@@ -147,13 +128,6 @@ public struct Comment: Codable, Sendable, Equatable {
     /// The board version at which it last changed (its `ETag`).
     public var version: Int64
 
-    enum CodingKeys: String, CodingKey {
-        case id, body, version
-        case cardID = "card_id"
-        case authorID = "author_id"
-        case createdAt = "created_at"
-        case editedAt = "edited_at"
-    }
 }
 
 /// A label of a board.
@@ -169,10 +143,6 @@ public struct Label: Codable, Sendable, Equatable {
     /// The board version at which it last changed (its `ETag`).
     public var version: Int64
 
-    enum CodingKeys: String, CodingKey {
-        case id, name, color, version
-        case boardID = "board_id"
-    }
 }
 
 /// A member of a board.
@@ -186,10 +156,6 @@ public struct BoardMember: Codable, Sendable, Equatable {
     /// Role.
     public var role: BoardRole
 
-    enum CodingKeys: String, CodingKey {
-        case name, email, role
-        case userID = "user_id"
-    }
 }
 
 /// Everything on a board at one version, read in one consistent snapshot.

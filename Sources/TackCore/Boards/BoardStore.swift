@@ -275,11 +275,6 @@ public struct BoardStore: Sendable {
         let archived: Bool
         let changedVersion: Int64
 
-        enum CodingKeys: String, CodingKey {
-            case id, name, description, archived
-            case changedVersion = "changed_version"
-        }
-
         init(_ board: Board) {
             id = board.id
             name = board.name

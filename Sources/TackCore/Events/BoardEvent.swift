@@ -79,7 +79,7 @@ public struct BoardEventDraft: Sendable {
         self.actorID = actorID
     }
 
-    /// `value` as event payloads carry it: JSON with its coding keys, ISO 8601 dates, sorted keys.
+    /// `value` as event payloads carry it: JSON with snake_case keys (`JSONKeys`), ISO 8601 dates, sorted keys.
     public static func encode(_ value: some Encodable) -> String {
         (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
@@ -88,6 +88,7 @@ public struct BoardEventDraft: Sendable {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = JSONKeys.encoding
         return encoder
     }()
 }

@@ -16,13 +16,6 @@ public struct BoardExport: Sendable, Codable, Equatable {
     public var finishedAt: Date?
     public var expiresAt: Date
 
-    enum CodingKeys: String, CodingKey {
-        case id, format, status, bytes, error
-        case boardID = "board_id"
-        case createdAt = "created_at"
-        case finishedAt = "finished_at"
-        case expiresAt = "expires_at"
-    }
 }
 
 /// The arguments of an `exports.board` job.

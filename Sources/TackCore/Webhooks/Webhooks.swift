@@ -19,15 +19,6 @@ public struct Webhook: Sendable, Codable, Equatable {
     public var disabledReason: String?
     public var disabledAt: Date?
 
-    enum CodingKeys: String, CodingKey {
-        case id, url, events, active
-        case boardID = "board_id"
-        case createdBy = "created_by"
-        case createdAt = "created_at"
-        case failuresInRow = "failures_in_row"
-        case disabledReason = "disabled_reason"
-        case disabledAt = "disabled_at"
-    }
 }
 
 /// One delivery of one event to one webhook, with its attempts.
@@ -37,14 +28,9 @@ public struct WebhookDeliveryRecord: Sendable, Codable, Equatable {
         public var attempt: Int
         public var at: Date
         public var statusCode: Int?
-        public var latencyMilliseconds: Int
+        public var latencyMS: Int
         public var error: String?
 
-        enum CodingKeys: String, CodingKey {
-            case attempt, at, error
-            case statusCode = "status_code"
-            case latencyMilliseconds = "latency_ms"
-        }
     }
 
     /// Stable across retries; sent as `X-Tack-Delivery`.
@@ -57,13 +43,6 @@ public struct WebhookDeliveryRecord: Sendable, Codable, Equatable {
     public var createdAt: Date
     public var finishedAt: Date?
 
-    enum CodingKeys: String, CodingKey {
-        case id, status, attempts
-        case eventVersion = "event_version"
-        case eventKind = "event_kind"
-        case createdAt = "created_at"
-        case finishedAt = "finished_at"
-    }
 }
 
 /// Signing of webhook deliveries: `X-Tack-Signature: v1=<hex HMAC-SHA256(secret, id.timestamp.body)>`.
@@ -214,9 +193,19 @@ public struct WebhookStore: Sendable {
         for try await (deliveryID, attempt, at, status, latency, error) in attempts.decode((String, Int32, Date, Int32?, Int32, String?).self) {
             guard let i = index[deliveryID] else { continue }
             result[i].attempts.append(
-                .init(attempt: Int(attempt), at: at, statusCode: status.map(Int.init), latencyMilliseconds: Int(latency), error: error)
+                .init(attempt: Int(attempt), at: at, statusCode: status.map(Int.init), latencyMS: Int(latency), error: error)
             )
         }
         return result
     }
+}
+
+/// What a webhook's settings must look like.
+public enum WebhookRules {
+    /// Event kinds one webhook may subscribe to.
+    public static let maximumEventKinds = 50
+    /// An event kind's length (`card.created`).
+    public static let eventKindLength = 1...64
+    /// A signing secret's length, when one is given.
+    public static let secretLength = 16...200
 }

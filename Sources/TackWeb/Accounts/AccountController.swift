@@ -9,42 +9,28 @@ import TackCore
 /// Every response here carries `Cache-Control: no-store`: they hold CSRF tokens, API tokens or
 /// personal data that no cache should keep.
 struct AccountController: Sendable {
-    let config: TackConfiguration
     let users: UserRepository
     let sessions: SessionRepository
     let tokens: APITokenRepository
     let throttle: LoginThrottle
     let cookie: SessionCookie
-    let logger: Logger
-
-    /// Builds the repositories from the web dependencies.
-    init(deps: WebDependencies, logger: Logger) {
-        self.config = deps.config
-        self.users = UserRepository(postgres: deps.postgres, hasher: deps.passwordHasher, logger: logger)
-        self.sessions = SessionRepository(postgres: deps.postgres, ttl: deps.config.web.sessionTTL, logger: logger)
-        self.tokens = APITokenRepository(postgres: deps.postgres, logger: logger)
-        self.throttle = LoginThrottle(redis: deps.redis, web: deps.config.web, logger: logger)
-        self.cookie = SessionCookie(secure: deps.config.web.isHTTPS)
-        self.logger = logger
-    }
-
-    /// The middleware that sets `context.caller`; add it to the router before any route that needs a caller.
-    var authMiddleware: AuthMiddleware {
-        AuthMiddleware(sessions: sessions, tokens: tokens, cookie: cookie, secret: config.secretKey)
-    }
+    /// `web.signup`: whether anyone may sign up.
+    let signupPolicy: TackConfiguration.SignupPolicy
+    /// `secret_key`, which CSRF tokens are derived with.
+    let secretKey: String
 
     /// Adds the routes to the `/api/v1` group.
     func addRoutes(to api: RouterGroup<TackRequestContext>) {
-        api.post("/auth/signup") { request, context in try await signup(request, context) }
-        api.post("/auth/login") { request, context in try await login(request, context) }
-        api.post("/auth/logout") { request, context in try await logout(request, context) }
-        api.post("/auth/logout_all") { request, context in try await logoutAll(request, context) }
-        api.get("/me") { request, context in try await me(request, context) }
-        api.put("/me/password") { request, context in try await changePassword(request, context) }
-        api.get("/me/tokens") { request, context in try await listTokens(request, context) }
-        api.post("/me/tokens") { request, context in try await createToken(request, context) }
-        api.delete("/me/tokens/{id}") { request, context in try await revokeToken(request, context) }
-        api.post("/users") { request, context in try await createUser(request, context) }
+        api.post("/auth/signup", use: signup)
+        api.post("/auth/login", use: login)
+        api.post("/auth/logout", use: logout)
+        api.post("/auth/logout_all", use: logoutAll)
+        api.get("/me", use: me)
+        api.put("/me/password", use: changePassword)
+        api.get("/me/tokens", use: listTokens)
+        api.post("/me/tokens", use: createToken)
+        api.delete("/me/tokens/{id}", use: revokeToken)
+        api.post("/users", use: createUser)
     }
 
     // MARK: - Bodies
@@ -66,10 +52,6 @@ struct AccountController: Sendable {
     struct PasswordBody: Decodable {
         var currentPassword: String
         var newPassword: String
-        enum CodingKeys: String, CodingKey {
-            case currentPassword = "current_password"
-            case newPassword = "new_password"
-        }
     }
 
     /// `POST /me/tokens`; `scope` is checked by hand for a clearer message than an enum would give.
@@ -84,20 +66,12 @@ struct AccountController: Sendable {
         var name: String
         var password: String
         var isAdmin: Bool?
-        enum CodingKeys: String, CodingKey {
-            case email, name, password
-            case isAdmin = "is_admin"
-        }
     }
 
     /// `{user, csrf_token}`: what login and sign-up answer.
     struct SessionReply: Encodable {
         var user: User
         var csrfToken: String
-        enum CodingKeys: String, CodingKey {
-            case user
-            case csrfToken = "csrf_token"
-        }
     }
 
     /// `GET /me`.
@@ -105,10 +79,10 @@ struct AccountController: Sendable {
         var user: User
         var csrfToken: String?
         var authenticatedBy: String
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: CodingKey {
             case user
-            case csrfToken = "csrf_token"
-            case authenticatedBy = "authenticated_by"
+            case csrfToken
+            case authenticatedBy
         }
         func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
@@ -126,10 +100,10 @@ struct AccountController: Sendable {
         var createdAt: Date
         var lastUsedAt: Date?
         var token: String?
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: CodingKey {
             case id, name, scope, token
-            case createdAt = "created_at"
-            case lastUsedAt = "last_used_at"
+            case createdAt
+            case lastUsedAt
         }
         init(_ t: APIToken, secret: String? = nil) {
             id = t.id
@@ -163,18 +137,18 @@ struct AccountController: Sendable {
     // MARK: - Handlers
 
     /// `POST /auth/signup`: 201 `{user, csrf_token}` and the cookie; 403 `signup_closed` when invite-only.
-    func signup(_ request: Request, _ context: TackRequestContext) async throws -> Response {
-        guard config.web.signup == .open else {
+    @Sendable func signup(_ request: Request, context: TackRequestContext) async throws -> Response {
+        guard signupPolicy == .open else {
             throw APIError(.forbidden, code: "signup_closed", message: "Sign-up is by invitation: ask an administrator for an account.")
         }
         let body = try await JSONBody.decode(SignupBody.self, from: request, context: context)
-        let user = try await mapping { try await users.create(email: body.email, name: body.name, password: body.password) }
-        logger.info("account created by sign-up", metadata: ["tack.user.id": "\(user.id)"])
+        let user = try await users.create(email: body.email, name: body.name, password: body.password)
+        context.logger.info("account created by sign-up", metadata: ["tack.user.id": "\(user.id)"])
         return try await startSession(for: user, status: .created, replacing: context, request: request)
     }
 
     /// `POST /auth/login`: 200 `{user, csrf_token}` and the cookie; 401 `invalid_credentials`; 429 when throttled.
-    func login(_ request: Request, _ context: TackRequestContext) async throws -> Response {
+    @Sendable func login(_ request: Request, context: TackRequestContext) async throws -> Response {
         let body = try await JSONBody.decode(LoginBody.self, from: request, context: context)
         // Longer than any account's (in bytes, which costs nothing to count): refused before the
         // throttle and the password check spend time on it.
@@ -185,18 +159,17 @@ struct AccountController: Sendable {
             throw APIError.invalid("password", "password must be at most \(AccountRules.passwordLength.upperBound) characters.")
         }
         let address = ClientAddress.resolve(peer: context.peerAddress, forwardedFor: request.headers[ClientAddress.forwardedFor])
-        try await throttle.check(email: body.email, address: address)
+        try await throttle.check(email: body.email, address: address, logger: context.logger)
         guard let user = try await users.authenticate(email: body.email, password: body.password) else {
-            await throttle.recordFailure(email: body.email, address: address)
-            logger.debug("login failed", metadata: ["tack.client": "\(address)"])
+            await throttle.recordFailure(email: body.email, address: address, logger: context.logger)
             throw APIError(.unauthorized, code: "invalid_credentials", message: "Wrong email or password.")
         }
-        await throttle.recordSuccess(email: body.email)
+        await throttle.recordSuccess(email: body.email, logger: context.logger)
         return try await startSession(for: user, status: .ok, replacing: context, request: request)
     }
 
     /// `POST /auth/logout`: ends this session, 204.
-    func logout(_ request: Request, _ context: TackRequestContext) async throws -> Response {
+    @Sendable func logout(_ request: Request, context: TackRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
         guard case .session(let id) = caller.method else {
             throw APIError(
@@ -212,60 +185,58 @@ struct AccountController: Sendable {
     }
 
     /// `POST /auth/logout_all`: ends every session of the caller, 204.
-    func logoutAll(_ request: Request, _ context: TackRequestContext) async throws -> Response {
+    @Sendable func logoutAll(_ request: Request, context: TackRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
         let ended = try await sessions.deleteAll(userID: caller.userID)
-        logger.info("all sessions ended", metadata: ["tack.user.id": "\(caller.userID)", "tack.sessions.ended": "\(ended)"])
+        context.logger.info("all sessions ended", metadata: ["tack.user.id": "\(caller.userID)", "tack.sessions.ended": "\(ended)"])
         var response = Self.noContent()
         if case .session = caller.method { response.setCookie(cookie.clear()) }
         return response
     }
 
     /// `GET /me`: `{user, csrf_token, authenticated_by}`.
-    func me(_ request: Request, _ context: TackRequestContext) async throws -> Response {
+    @Sendable func me(_ request: Request, context: TackRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
         guard let user = try await users.find(id: caller.userID) else { throw APIError.unauthenticated }
-        let csrf = context.sessionToken.map { CSRFToken.make(sessionToken: $0, secret: config.secretKey) }
+        let csrf = context.sessionToken.map { CSRFToken.make(sessionToken: $0, secret: secretKey) }
         let by: String
         if case .session = caller.method { by = "session" } else { by = "token" }
         return try reply(MeReply(user: user, csrfToken: csrf, authenticatedBy: by), request: request, context: context)
     }
 
     /// `PUT /me/password`: 204; other sessions end.
-    func changePassword(_ request: Request, _ context: TackRequestContext) async throws -> Response {
+    @Sendable func changePassword(_ request: Request, context: TackRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
         let body = try await JSONBody.decode(PasswordBody.self, from: request, context: context)
         // A stolen session must not become a way to guess the password: same counters as login.
         let address = ClientAddress.resolve(peer: context.peerAddress, forwardedFor: request.headers[ClientAddress.forwardedFor])
-        try await throttle.check(email: caller.email, address: address)
+        try await throttle.check(email: caller.email, address: address, logger: context.logger)
         var keep: Int64?
         if case .session(let id) = caller.method { keep = id }
         do {
-            try await mapping {
-                try await users.changePassword(
-                    userID: caller.userID,
-                    currentPassword: body.currentPassword,
-                    newPassword: body.newPassword,
-                    keepingSession: keep
-                )
-            }
-        } catch let error as APIError where error.code == "wrong_password" {
-            await throttle.recordFailure(email: caller.email, address: address)
+            try await users.changePassword(
+                userID: caller.userID,
+                currentPassword: body.currentPassword,
+                newPassword: body.newPassword,
+                keepingSession: keep
+            )
+        } catch let error as AccountError where error.code == .wrongPassword {
+            await throttle.recordFailure(email: caller.email, address: address, logger: context.logger)
             throw error
         }
-        logger.info("password changed; other sessions ended", metadata: ["tack.user.id": "\(caller.userID)"])
+        context.logger.info("password changed; other sessions ended", metadata: ["tack.user.id": "\(caller.userID)"])
         return Self.noContent()
     }
 
     /// `GET /me/tokens`: live tokens, without secrets.
-    func listTokens(_ request: Request, _ context: TackRequestContext) async throws -> Response {
+    @Sendable func listTokens(_ request: Request, context: TackRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
         let list = try await tokens.list(userID: caller.userID)
         return try reply(TokenList(tokens: list.map { TokenReply($0) }), request: request, context: context)
     }
 
     /// `POST /me/tokens`: 201 with the secret, shown this once.
-    func createToken(_ request: Request, _ context: TackRequestContext) async throws -> Response {
+    @Sendable func createToken(_ request: Request, context: TackRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
         guard case .session = caller.method else {
             throw APIError(.forbidden, code: "session_required", message: "API tokens are created from a logged-in session, not with another token.")
@@ -274,30 +245,27 @@ struct AccountController: Sendable {
         guard let scope = APITokenScope(rawValue: body.scope) else {
             throw APIError.invalid("scope", "scope must be \"read\" or \"read_write\".")
         }
-        let (secret, token) = try await mapping { try await tokens.create(userID: caller.userID, name: body.name, scope: scope) }
-        logger.info("API token created", metadata: ["tack.user.id": "\(caller.userID)", "tack.token.id": "\(token.id)"])
+        let (secret, token) = try await tokens.create(userID: caller.userID, name: body.name, scope: scope)
+        context.logger.info("API token created", metadata: ["tack.user.id": "\(caller.userID)", "tack.token.id": "\(token.id)"])
         return try reply(TokenReply(token, secret: secret), status: .created, request: request, context: context)
     }
 
     /// `DELETE /me/tokens/{id}`: 204, or 404 for a token that is not the caller's live token.
-    func revokeToken(_ request: Request, _ context: TackRequestContext) async throws -> Response {
+    @Sendable func revokeToken(_ request: Request, context: TackRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
-        guard let id = context.parameters.get("id", as: Int64.self), try await tokens.revoke(id: id, userID: caller.userID) else {
-            throw APIError.notFound("token")
-        }
-        logger.info("API token revoked", metadata: ["tack.user.id": "\(caller.userID)", "tack.token.id": "\(id)"])
+        let id = try context.pathID("id", identifying: "token")
+        guard try await tokens.revoke(id: id, userID: caller.userID) else { throw APIError.notFound("token") }
+        context.logger.info("API token revoked", metadata: ["tack.user.id": "\(caller.userID)", "tack.token.id": "\(id)"])
         return Self.noContent()
     }
 
     /// `POST /users`: administrators create accounts (the way in when sign-up is invite-only).
-    func createUser(_ request: Request, _ context: TackRequestContext) async throws -> Response {
+    @Sendable func createUser(_ request: Request, context: TackRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
         guard caller.isAdmin else { throw APIError.forbidden("Only administrators create accounts.") }
         let body = try await JSONBody.decode(NewUserBody.self, from: request, context: context)
-        let user = try await mapping {
-            try await users.create(email: body.email, name: body.name, password: body.password, isAdmin: body.isAdmin ?? false)
-        }
-        logger.info("account created by an administrator", metadata: ["tack.user.id": "\(user.id)", "tack.admin.id": "\(caller.userID)"])
+        let user = try await users.create(email: body.email, name: body.name, password: body.password, isAdmin: body.isAdmin ?? false)
+        context.logger.info("account created by an administrator", metadata: ["tack.user.id": "\(user.id)", "tack.admin.id": "\(caller.userID)"])
         return try reply(UserReply(user: user), status: .created, request: request, context: context)
     }
 
@@ -314,7 +282,7 @@ struct AccountController: Sendable {
         if case .session(let old)? = context.caller?.method { try await sessions.delete(id: old) }
         let (token, session) = try await sessions.create(userID: user.id)
         var response = try reply(
-            SessionReply(user: user, csrfToken: CSRFToken.make(sessionToken: token, secret: config.secretKey)),
+            SessionReply(user: user, csrfToken: CSRFToken.make(sessionToken: token, secret: secretKey)),
             status: status,
             request: request,
             context: context
@@ -332,20 +300,5 @@ struct AccountController: Sendable {
 
     private static func noContent() -> Response {
         Response(status: .noContent, headers: [.cacheControl: "no-store"])
-    }
-
-    /// Runs a repository call, turning `AccountError` into the API's error.
-    @discardableResult
-    private func mapping<T>(_ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let error as AccountError {
-            switch error.code {
-            case .emailTaken: throw APIError(.conflict, code: error.code.rawValue, message: error.message, field: error.field)
-            case .wrongPassword: throw APIError(.forbidden, code: error.code.rawValue, message: error.message, field: error.field)
-            case .userNotFound: throw APIError.unauthenticated
-            default: throw APIError(.badRequest, code: error.code.rawValue, message: error.message, field: error.field)
-            }
-        }
     }
 }

@@ -31,11 +31,6 @@ struct NotificationController: Sendable {
         let unreadCount: Int
         let nextCursor: Int64?
 
-        enum CodingKeys: String, CodingKey {
-            case items
-            case unreadCount = "unread_count"
-            case nextCursor = "next_cursor"
-        }
     }
 
     struct ReadRequest: Decodable, Sendable {
@@ -46,17 +41,11 @@ struct NotificationController: Sendable {
     struct Unread: ResponseEncodable, Sendable {
         let unreadCount: Int
 
-        enum CodingKeys: String, CodingKey {
-            case unreadCount = "unread_count"
-        }
     }
 
     struct Settings: ResponseEncodable, Decodable, Sendable {
         var emailNotifications: EmailPreference
 
-        enum CodingKeys: String, CodingKey {
-            case emailNotifications = "email_notifications"
-        }
     }
 
     func addRoutes(to api: RouterGroup<TackRequestContext>) {
@@ -85,7 +74,9 @@ struct NotificationController: Sendable {
         let body = try await JSONBody.decode(ReadRequest.self, from: request, context: context)
         switch (body.ids, body.all) {
         case (let ids?, nil):
-            guard ids.count <= 500 else { throw APIError.invalid("ids", "ids may list at most 500 notifications.") }
+            guard ids.count <= NotificationRules.idsPerRequest else {
+                throw APIError.invalid("ids", "ids may list at most \(NotificationRules.idsPerRequest) notifications.")
+            }
             return Unread(unreadCount: try await repository.markRead(userID: caller.userID, ids: ids))
         case (nil, true?):
             return Unread(unreadCount: try await repository.markRead(userID: caller.userID, ids: nil))
@@ -105,9 +96,6 @@ struct NotificationController: Sendable {
         struct Body: Decodable {
             var emailNotifications: String
 
-            enum CodingKeys: String, CodingKey {
-                case emailNotifications = "email_notifications"
-            }
         }
         let body = try await JSONBody.decode(Body.self, from: request, context: context)
         guard let preference = EmailPreference(rawValue: body.emailNotifications) else {

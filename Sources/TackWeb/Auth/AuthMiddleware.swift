@@ -22,6 +22,8 @@ struct AuthMiddleware: RouterMiddleware {
     let tokens: APITokenRepository
     let cookie: SessionCookie
     let secret: String
+    /// Where CSRF refusals are reported.
+    let audit: AuditLog
 
     /// Methods that change something: CSRF-checked, refused to read-scope tokens.
     static let unsafeMethods: Set<HTTPRequest.Method> = [.post, .put, .patch, .delete]
@@ -71,6 +73,16 @@ struct AuthMiddleware: RouterMiddleware {
             return try await Self.respond(request, context, next, setting: cookie.clear())
         }
         if unsafe && !CSRFToken.isValid(request.headers[CSRFToken.header], sessionToken: token, secret: secret) {
+            let address = ClientAddress.resolve(peer: context.peerAddress, forwardedFor: request.headers[ClientAddress.forwardedFor])
+            audit.record(
+                .csrfRefused,
+                key: "\(found.user.id)",
+                logger: context.logger,
+                metadata: [
+                    "tack.user.id": "\(found.user.id)", "tack.client": "\(address)", "tack.request.method": "\(request.method)",
+                    "tack.request.path": "\(request.uri.path)",
+                ]
+            )
             context.authFailure = APIError(
                 .forbidden,
                 code: "csrf_failed",
@@ -105,9 +117,10 @@ struct AuthMiddleware: RouterMiddleware {
                 response.setCookie(cookie)
             }
             return response
-        } catch var error as APIError {
-            error.headers[values: .setCookie].append(cookie.description)
-            throw error
+        } catch let error as any HTTPResponseError {
+            var answer = APIError(answering: error)
+            answer.headers[values: .setCookie].append(cookie.description)
+            throw answer
         }
     }
 }

@@ -17,15 +17,16 @@ struct LoginThrottle: Sendable {
     let maxPerAccount: Int
     let maxPerAddress: Int
     let window: Duration
-    let logger: Logger
+    /// Where a lock-out is reported.
+    let audit: AuditLog
 
     /// Takes the limits from `web.login_*`.
-    init(redis: RedisClient, web: TackConfiguration.Web, logger: Logger) {
+    init(redis: RedisClient, web: TackConfiguration.Web, audit: AuditLog) {
         self.redis = redis
         self.maxPerAccount = web.loginMaxAttempts
         self.maxPerAddress = web.loginMaxAttemptsPerAddress
         self.window = web.loginWindow
-        self.logger = logger
+        self.audit = audit
     }
 
     /// Milliseconds until whichever counter is at its limit expires; 0 when the attempt may go on.
@@ -58,8 +59,9 @@ struct LoginThrottle: Sendable {
         """
     )
 
-    /// Throws 429 `too_many_attempts` with `Retry-After` when either counter is at its limit.
-    func check(email: String, address: String) async throws {
+    /// Throws 429 `too_many_attempts` with `Retry-After` when either counter is at its limit (an
+    /// audit line, see `AuditLog`).
+    func check(email: String, address: String, logger: Logger) async throws {
         let wait: Int
         do {
             let reply = try await redis.evaluate(
@@ -74,6 +76,12 @@ struct LoginThrottle: Sendable {
         }
         guard wait > 0 else { return }
         let seconds = max(1, (wait + 999) / 1000)
+        audit.record(
+            .loginLockedOut,
+            key: address,
+            logger: logger,
+            metadata: ["tack.client": "\(address)", "tack.account": "\(Self.accountKey(email))", "tack.retry_after_s": "\(seconds)"]
+        )
         var error = APIError(
             .tooManyRequests,
             code: "too_many_attempts",
@@ -83,8 +91,14 @@ struct LoginThrottle: Sendable {
         throw error
     }
 
-    /// Records a failed attempt.
-    func recordFailure(email: String, address: String) async {
+    /// Records a failed attempt (and its audit line).
+    func recordFailure(email: String, address: String, logger: Logger) async {
+        audit.record(
+            .loginFailed,
+            key: address,
+            logger: logger,
+            metadata: ["tack.client": "\(address)", "tack.account": "\(Self.accountKey(email))"]
+        )
         do {
             _ = try await redis.evaluate(Self.fail, keys: keys(email: email, address: address), args: [window.wholeMilliseconds])
         } catch {
@@ -93,7 +107,7 @@ struct LoginThrottle: Sendable {
     }
 
     /// Clears the account's count after a successful login.
-    func recordSuccess(email: String) async {
+    func recordSuccess(email: String, logger: Logger) async {
         do {
             _ = try await redis.del(RedisKeys.loginFailuresOfAccount(Self.accountKey(email)))
         } catch {
@@ -105,7 +119,8 @@ struct LoginThrottle: Sendable {
         [RedisKeys.loginFailuresOfAccount(Self.accountKey(email)), RedisKeys.loginFailuresOfAddress(address)]
     }
 
-    /// The account's counter name: a digest of the normalised email (no addresses in Redis).
+    /// The account's counter name, also how audit lines name an account: a digest of the normalised
+    /// email (no addresses in Redis, and nothing typed into the email field in the logs).
     static func accountKey(_ email: String) -> String {
         let normalized = (try? AccountRules.normalizedEmail(email)) ?? email.lowercased()
         return SHA256.hash(data: Data(normalized.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()

@@ -62,10 +62,6 @@ struct BoardController: Sendable {
         let items: [Item]
         let nextCursor: Int64?
 
-        enum CodingKeys: String, CodingKey {
-            case items
-            case nextCursor = "next_cursor"
-        }
     }
 
     struct EventPage: ResponseEncodable, Sendable {
@@ -73,27 +69,25 @@ struct BoardController: Sendable {
         let lastVersion: Int64
         let hasMore: Bool
 
-        enum CodingKeys: String, CodingKey {
-            case events
-            case lastVersion = "last_version"
-            case hasMore = "has_more"
-        }
     }
 
     /// An event as clients see it (the stored payload is embedded as JSON, not as a string).
     struct EventJSON: Encodable, Sendable {
         let event: BoardEvent
 
+        enum CodingKeys: CodingKey {
+            case boardID, version, kind, actorID, cardID, createdAt, payload
+        }
+
         func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: DynamicKey.self)
-            try c.encode(event.boardID, forKey: DynamicKey("board_id"))
-            try c.encode(event.version, forKey: DynamicKey("version"))
-            try c.encode(event.kind, forKey: DynamicKey("kind"))
-            try c.encode(event.actorID, forKey: DynamicKey("actor_id"))
-            try c.encode(event.cardID, forKey: DynamicKey("card_id"))
-            try c.encode(event.createdAt, forKey: DynamicKey("created_at"))
-            let payload = try StrictJSON.parse(event.payload, limits: .stored)
-            try c.encode(payload, forKey: DynamicKey("payload"))
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(event.boardID, forKey: .boardID)
+            try c.encode(event.version, forKey: .version)
+            try c.encode(event.kind, forKey: .kind)
+            try c.encode(event.actorID, forKey: .actorID)
+            try c.encode(event.cardID, forKey: .cardID)
+            try c.encode(event.createdAt, forKey: .createdAt)
+            try c.encode(try StrictJSON.parse(event.payload, limits: .stored), forKey: .payload)
         }
     }
 
@@ -160,8 +154,8 @@ struct BoardController: Sendable {
     @Sendable func createBoard(_ request: Request, context: TackRequestContext) async throws -> EditedResponse<Written<Board>> {
         let caller = try writer(context)
         let body = try await JSONBody.decode(CreateBoardRequest.self, from: request, context: context)
-        let name = try Validate.text(body.name, field: "name", max: 100)
-        let description = try Validate.text(body.description ?? "", field: "description", min: 0, max: 10_000)
+        let name = try Validate.text(body.name, field: "name", max: BoardRules.boardNameLength)
+        let description = try Validate.text(body.description ?? "", field: "description", min: 0, max: BoardRules.boardDescriptionLength)
         let (board, event) = try await store.createBoard(name: name, description: description, creatorID: caller.userID)
         return EditedResponse(status: .created, response: Written(board, key: "board", event: event, etag: board.changedVersion))
     }
@@ -190,8 +184,8 @@ struct BoardController: Sendable {
     @Sendable func updateBoard(_ request: Request, context: TackRequestContext) async throws -> Written<Board> {
         let caller = try writer(context)
         let body = try await JSONBody.decode(UpdateBoardRequest.self, from: request, context: context)
-        let name = try body.name.map { try Validate.text($0, field: "name", max: 100) }
-        let description = try body.description.map { try Validate.text($0, field: "description", min: 0, max: 10_000) }
+        let name = try body.name.map { try Validate.text($0, field: "name", max: BoardRules.boardNameLength) }
+        let description = try body.description.map { try Validate.text($0, field: "description", min: 0, max: BoardRules.boardDescriptionLength) }
         let (board, event) = try await store.updateBoard(
             boardID: try context.pathID("board"),
             actorID: caller.userID,
@@ -213,7 +207,7 @@ struct BoardController: Sendable {
         let boardID = try context.pathID("board")
         _ = try await reader(boardID, context)
         let after = try request.cursor("after") ?? 0
-        let limit = try request.limit(default: 100, max: 1000)
+        let limit = try request.limit(.events)
         let page = try await events.events(boardID: boardID, after: after, limit: limit + 1)
         let items = Array(page.prefix(limit))
         return EventPage(events: items.map(EventJSON.init), lastVersion: items.last?.version ?? after, hasMore: page.count > limit)
@@ -222,7 +216,8 @@ struct BoardController: Sendable {
     @Sendable func search(_ request: Request, context: TackRequestContext) async throws -> Page<Card> {
         let boardID = try context.pathID("board")
         _ = try await reader(boardID, context)
-        guard let query = request.uri.queryParameters.get("q"), !query.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, query.count <= 200
+        guard let query = request.uri.queryParameters.get("q"), !query.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty,
+            query.count <= BoardRules.searchQueryLength
         else {
             throw APIError.invalid("q", "q must be 1 to 200 characters of text to search for.")
         }
@@ -240,7 +235,7 @@ struct BoardController: Sendable {
     @Sendable func setMember(_ request: Request, context: TackRequestContext) async throws -> Written<BoardMember> {
         let caller = try writer(context)
         let body = try await JSONBody.decode(SetMemberRequest.self, from: request, context: context)
-        let email = try Validate.text(body.email, field: "email", max: 254)
+        let email = try Validate.text(body.email, field: "email", max: BoardRules.memberEmailLength)
         let (member, event) = try await store.setMember(boardID: try context.pathID("board"), actorID: caller.userID, email: email, role: body.role)
         return Written(member, key: "member", event: event, etag: nil)
     }
@@ -262,7 +257,7 @@ struct BoardController: Sendable {
     @Sendable func createColumn(_ request: Request, context: TackRequestContext) async throws -> EditedResponse<Written<BoardColumn>> {
         let caller = try writer(context)
         let body = try await JSONBody.decode(CreateColumnRequest.self, from: request, context: context)
-        let name = try Validate.text(body.name, field: "name", max: 100)
+        let name = try Validate.text(body.name, field: "name", max: BoardRules.columnNameLength)
         let wip = try body.wipLimit.map { try Validate.range($0, field: "wip_limit", 1...1000) }
         let index = try body.index.map { try Validate.range($0, field: "index", 0...100_000) }
         let (column, event) = try await store.createColumn(
@@ -278,7 +273,7 @@ struct BoardController: Sendable {
     @Sendable func updateColumn(_ request: Request, context: TackRequestContext) async throws -> Written<BoardColumn> {
         let caller = try writer(context)
         let body = try await JSONBody.decode(UpdateColumnRequest.self, from: request, context: context)
-        let name = try body.name.map { try Validate.text($0, field: "name", max: 100) }
+        let name = try body.name.map { try Validate.text($0, field: "name", max: BoardRules.columnNameLength) }
         let wip = try body.wipLimit.value.map { try Validate.range($0, field: "wip_limit", 1...1000) }
         let index = try body.index.map { try Validate.range($0, field: "index", 0...100_000) }
         let clear: Bool
@@ -316,8 +311,8 @@ struct BoardController: Sendable {
             boardID: try context.pathID("board"),
             actorID: caller.userID,
             columnID: body.columnID,
-            title: try Validate.text(body.title, field: "title", max: 500),
-            description: try Validate.text(body.description ?? "", field: "description", min: 0, max: 100_000),
+            title: try Validate.text(body.title, field: "title", max: BoardRules.cardTitleLength),
+            description: try Validate.text(body.description ?? "", field: "description", min: 0, max: BoardRules.cardDescriptionLength),
             index: try body.index.map { try Validate.range($0, field: "index", 0...1_000_000) },
             changes: changes
         )
@@ -337,8 +332,8 @@ struct BoardController: Sendable {
         let caller = try writer(context)
         let body = try await JSONBody.decode(UpdateCardRequest.self, from: request, context: context)
         var changes = CardChanges()
-        changes.title = try body.title.map { try Validate.text($0, field: "title", max: 500) }
-        changes.description = try body.description.map { try Validate.text($0, field: "description", min: 0, max: 100_000) }
+        changes.title = try body.title.map { try Validate.text($0, field: "title", max: BoardRules.cardTitleLength) }
+        changes.description = try body.description.map { try Validate.text($0, field: "description", min: 0, max: BoardRules.cardDescriptionLength) }
         switch body.dueAt {
         case .absent: break
         case .null: changes.clearDueAt = true
@@ -404,12 +399,12 @@ struct BoardController: Sendable {
         _ = try await reader(boardID, context)
         let cardID = try context.pathID("card")
         _ = try await store.card(boardID: boardID, cardID: cardID)
-        let history = try await events.cardHistory(boardID: boardID, cardID: cardID, limit: try request.limit(default: 100, max: 1000))
+        let history = try await events.cardHistory(boardID: boardID, cardID: cardID, limit: try request.limit(.events))
         return EventPage(events: history.map(EventJSON.init), lastVersion: history.first?.version ?? 0, hasMore: false)
     }
 
     static func idList(_ ids: [Int64], field: String) throws -> [Int64] {
-        guard ids.count <= 100 else { throw APIError.invalid(field, "\(field) takes at most 100 ids.") }
+        guard ids.count <= BoardRules.idsPerChange else { throw APIError.invalid(field, "\(field) takes at most \(BoardRules.idsPerChange) ids.") }
         return ids
     }
 
@@ -428,7 +423,7 @@ struct BoardController: Sendable {
     @Sendable func createComment(_ request: Request, context: TackRequestContext) async throws -> EditedResponse<Written<Comment>> {
         let caller = try writer(context)
         let body = try await JSONBody.decode(CommentRequest.self, from: request, context: context)
-        let text = try Validate.text(body.body, field: "body", max: 20_000)
+        let text = try Validate.text(body.body, field: "body", max: BoardRules.commentLength)
         let (comment, event) = try await store.createComment(
             boardID: try context.pathID("board"),
             cardID: try context.pathID("card"),
@@ -441,7 +436,7 @@ struct BoardController: Sendable {
     @Sendable func updateComment(_ request: Request, context: TackRequestContext) async throws -> Written<Comment> {
         let caller = try writer(context)
         let body = try await JSONBody.decode(UpdateCommentRequest.self, from: request, context: context)
-        let text = try Validate.text(body.body, field: "body", max: 20_000)
+        let text = try Validate.text(body.body, field: "body", max: BoardRules.commentLength)
         let (comment, event) = try await store.updateComment(
             boardID: try context.pathID("board"),
             commentID: try context.pathID("comment"),
@@ -476,7 +471,7 @@ struct BoardController: Sendable {
         let (label, event) = try await store.createLabel(
             boardID: try context.pathID("board"),
             actorID: caller.userID,
-            name: try Validate.text(body.name, field: "name", max: 50),
+            name: try Validate.text(body.name, field: "name", max: BoardRules.labelNameLength),
             color: try Validate.color(body.color, field: "color")
         )
         return EditedResponse(status: .created, response: Written(label, key: "label", event: event, etag: label.version))
@@ -489,7 +484,7 @@ struct BoardController: Sendable {
             boardID: try context.pathID("board"),
             labelID: try context.pathID("label"),
             actorID: caller.userID,
-            name: try body.name.map { try Validate.text($0, field: "name", max: 50) },
+            name: try body.name.map { try Validate.text($0, field: "name", max: BoardRules.labelNameLength) },
             color: try body.color.map { try Validate.color($0, field: "color") },
             expectedVersion: try ETag.expectedVersion(request, body: body.expectedVersion)
         )

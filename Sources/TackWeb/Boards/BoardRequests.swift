@@ -54,11 +54,6 @@ struct UpdateBoardRequest: Decodable, Sendable {
     var description: String?
     var archived: Bool?
     var expectedVersion: Int64?
-
-    enum CodingKeys: String, CodingKey {
-        case name, description, archived
-        case expectedVersion = "expected_version"
-    }
 }
 
 struct SetMemberRequest: Decodable, Sendable {
@@ -70,11 +65,6 @@ struct CreateColumnRequest: Decodable, Sendable {
     var name: String
     var wipLimit: Int?
     var index: Int?
-
-    enum CodingKeys: String, CodingKey {
-        case name, index
-        case wipLimit = "wip_limit"
-    }
 }
 
 struct UpdateColumnRequest: Decodable, Sendable {
@@ -83,10 +73,10 @@ struct UpdateColumnRequest: Decodable, Sendable {
     var index: Int?
     var expectedVersion: Int64?
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: CodingKey {
         case name, index
-        case wipLimit = "wip_limit"
-        case expectedVersion = "expected_version"
+        case wipLimit
+        case expectedVersion
     }
 
     init(from decoder: any Decoder) throws {
@@ -107,12 +97,6 @@ struct CreateCardRequest: Decodable, Sendable {
     var done: Bool?
     var assignees: [Int64]?
     var labels: [Int64]?
-
-    enum CodingKeys: String, CodingKey {
-        case title, description, index, done, assignees, labels
-        case columnID = "column_id"
-        case dueAt = "due_at"
-    }
 }
 
 struct UpdateCardRequest: Decodable, Sendable {
@@ -129,14 +113,14 @@ struct UpdateCardRequest: Decodable, Sendable {
     var removeLabels: [Int64]?
     var expectedVersion: Int64?
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: CodingKey {
         case title, description, done, archived, assignees, labels
-        case dueAt = "due_at"
-        case addAssignees = "add_assignees"
-        case removeAssignees = "remove_assignees"
-        case addLabels = "add_labels"
-        case removeLabels = "remove_labels"
-        case expectedVersion = "expected_version"
+        case dueAt
+        case addAssignees
+        case removeAssignees
+        case addLabels
+        case removeLabels
+        case expectedVersion
     }
 
     init(from decoder: any Decoder) throws {
@@ -162,11 +146,6 @@ struct MoveCardRequest: Decodable, Sendable {
     var index: Int?
     var after: Int64?
     var before: Int64?
-
-    enum CodingKeys: String, CodingKey {
-        case index, after, before
-        case columnID = "column_id"
-    }
 }
 
 struct CommentRequest: Decodable, Sendable {
@@ -176,11 +155,6 @@ struct CommentRequest: Decodable, Sendable {
 struct UpdateCommentRequest: Decodable, Sendable {
     var body: String
     var expectedVersion: Int64?
-
-    enum CodingKeys: String, CodingKey {
-        case body
-        case expectedVersion = "expected_version"
-    }
 }
 
 struct CreateLabelRequest: Decodable, Sendable {
@@ -192,9 +166,4 @@ struct UpdateLabelRequest: Decodable, Sendable {
     var name: String?
     var color: String?
     var expectedVersion: Int64?
-
-    enum CodingKeys: String, CodingKey {
-        case name, color
-        case expectedVersion = "expected_version"
-    }
 }

@@ -42,10 +42,6 @@ struct WebhookController: Sendable {
         let items: [WebhookDeliveryRecord]
         let nextCursor: Int64?
 
-        enum CodingKeys: String, CodingKey {
-            case items
-            case nextCursor = "next_cursor"
-        }
     }
 
     func addRoutes(to api: RouterGroup<TackRequestContext>) {
@@ -83,17 +79,24 @@ struct WebhookController: Sendable {
     }
 
     func validEvents(_ events: [String]) throws -> [String] {
-        guard events.count <= 50 else { throw APIError.invalid("events", "events may list at most 50 kinds.") }
+        guard events.count <= WebhookRules.maximumEventKinds else {
+            throw APIError.invalid("events", "events may list at most \(WebhookRules.maximumEventKinds) kinds.")
+        }
         for (index, kind) in events.enumerated() {
-            let ok = (1...64).contains(kind.count) && kind.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "." || $0 == "_") }
+            let ok =
+                WebhookRules.eventKindLength.contains(kind.count)
+                && kind.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "." || $0 == "_") }
             guard ok else { throw APIError.invalid("events[\(index)]", "events[\(index)] must be an event kind such as card.created.") }
         }
         return Array(Set(events)).sorted()
     }
 
     func validSecret(_ secret: String) throws -> String {
-        guard (16...200).contains(secret.count), !secret.contains(where: \.isWhitespace) else {
-            throw APIError.invalid("secret", "secret must be 16 to 200 characters without spaces.")
+        guard WebhookRules.secretLength.contains(secret.count), !secret.contains(where: \.isWhitespace) else {
+            throw APIError.invalid(
+                "secret",
+                "secret must be \(WebhookRules.secretLength.lowerBound) to \(WebhookRules.secretLength.upperBound) characters without spaces."
+            )
         }
         return secret
     }

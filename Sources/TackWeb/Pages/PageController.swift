@@ -16,48 +16,57 @@ import TackCore
 /// A board is rendered once per version, role and day (`renderedBoard`); per request only the
 /// layout around it is rendered, which carries the user and the CSRF token.
 struct PageController: Sendable {
+    /// `templates/`, with `public/`'s fingerprint for asset paths.
     let templates: PageTemplates
     let store: BoardStore
     let tokens: APITokenRepository
-    let config: TackConfiguration
-    let logger: Logger
+    /// `web.signup`: whether the login page links to sign-up.
+    let signupPolicy: TackConfiguration.SignupPolicy
+    /// `secret_key`, which CSRF tokens are derived with.
+    let secretKey: String
     /// Boards rendered per version, role and day (this process's; see `SnapshotCache`).
-    let boards: SnapshotCache<RenderedBoard>
-
-    /// Loads the templates from `<root>/templates` and fingerprints `<root>/public`.
-    init(deps: WebDependencies, store: BoardStore, logger: Logger) throws {
-        let root = deps.config.rootDirectory as NSString
-        self.templates = try PageTemplates(
-            directory: root.appendingPathComponent("templates"),
-            publicDirectory: root.appendingPathComponent("public")
-        )
-        self.store = store
-        self.tokens = APITokenRepository(postgres: deps.postgres, logger: logger)
-        self.config = deps.config
-        self.logger = logger
-        self.boards = SnapshotCache()
-    }
+    let boards = SnapshotCache<RenderedBoard>()
 
     /// The page routes, at the root of the site.
     func addRoutes(to router: Router<TackRequestContext>) {
-        router.get("/") { _, context in
-            Response.redirect(to: context.caller == nil ? "/login" : "/boards", type: .found)
-        }
-        router.get("/login") { request, context in authPage("login", title: "Log in", request, context) }
-        router.get("/signup") { request, context in authPage("signup", title: "Sign up", request, context) }
-        router.get("/boards") { request, context in try await boardsPage(request, context) }
-        router.get("/boards/{board}") { request, context in try await boardPage(request, context) }
-        router.get("/boards/{board}/members") { request, context in try await membersPage(request, context) }
-        router.get("/boards/{board}/webhooks") { request, context in try await webhooksPage(request, context) }
-        router.get("/account/tokens") { request, context in try await tokensPage(request, context) }
-        router.get("/account/settings") { request, context in plainPage("settings", title: "Settings", request, context) { $0.settingsActive = true }
-        }
-        router.get("/notifications") { request, context in
-            plainPage("notifications", title: "Notifications", request, context) { $0.notificationsActive = true }
-        }
+        router.get("/", use: home)
+        router.get("/login", use: loginPage)
+        router.get("/signup", use: signupPage)
+        router.get("/boards", use: boardsPage)
+        router.get("/boards/{board}", use: boardPage)
+        router.get("/boards/{board}/members", use: membersPage)
+        router.get("/boards/{board}/webhooks", use: webhooksPage)
+        router.get("/account/tokens", use: tokensPage)
+        router.get("/account/settings", use: settingsPage)
+        router.get("/notifications", use: notificationsPage)
     }
 
     // MARK: - Pages
+
+    /// `/`: the boards, or the login page.
+    @Sendable func home(_ request: Request, context: TackRequestContext) -> Response {
+        .redirect(to: context.caller == nil ? "/login" : "/boards", type: .found)
+    }
+
+    /// `/login`.
+    @Sendable func loginPage(_ request: Request, context: TackRequestContext) -> Response {
+        authPage("login", title: "Log in", request, context)
+    }
+
+    /// `/signup`.
+    @Sendable func signupPage(_ request: Request, context: TackRequestContext) -> Response {
+        authPage("signup", title: "Sign up", request, context)
+    }
+
+    /// `/account/settings`.
+    @Sendable func settingsPage(_ request: Request, context: TackRequestContext) -> Response {
+        plainPage("settings", title: "Settings", request, context)
+    }
+
+    /// `/notifications`.
+    @Sendable func notificationsPage(_ request: Request, context: TackRequestContext) -> Response {
+        plainPage("notifications", title: "Notifications", request, context)
+    }
 
     /// `/login`, `/signup`: the form; someone already logged in goes on to `next`.
     func authPage(_ template: String, title: String, _ request: Request, _ context: TackRequestContext) -> Response {
@@ -74,11 +83,10 @@ struct PageController: Sendable {
     }
 
     /// `/boards`: the caller's boards and a form to create one.
-    func boardsPage(_ request: Request, _ context: TackRequestContext) async throws -> Response {
+    @Sendable func boardsPage(_ request: Request, context: TackRequestContext) async throws -> Response {
         guard let session = session(context) else { return loginRedirect(request) }
-        let boards = try await store.boards(userID: session.caller.userID, includeArchived: false, limit: 500, before: nil)
-        var page = layout(title: "Boards", page: "boards", session: session)
-        page.boardsActive = true
+        let boards = try await store.boards(userID: session.caller.userID, includeArchived: false, limit: BoardRules.boardsPerPage, before: nil)
+        let page = layout(title: "Boards", page: "boards", session: session)
         let items = boards.map { BoardsPageModel.Item(id: $0.id, name: $0.name, description: $0.description, role: $0.role.rawValue) }
         return templates.response("boards", BoardsPageModel(layout: page, boards: items))
     }
@@ -150,19 +158,18 @@ struct PageController: Sendable {
     }
 
     /// `/boards/{id}`: the layout for this caller around the board rendered for their role.
-    func boardPage(_ request: Request, _ context: TackRequestContext) async throws -> Response {
+    @Sendable func boardPage(_ request: Request, context: TackRequestContext) async throws -> Response {
         guard let session = session(context) else { return loginRedirect(request) }
-        guard let boardID = boardID(context) else { return notFound(session) }
+        guard let boardID = try? context.pathID("board") else { return notFound(session) }
         guard let board = try await renderedBoard(boardID, session) else { return notFound(session) }
-        var page = layout(title: board.snapshot.board.name, page: "board", session: session)
-        page.boardsActive = true
+        let page = layout(title: board.snapshot.board.name, page: "board", session: session)
         return templates.response("board", PlainPageModel(layout: page), inserting: board.content, at: PageTemplates.boardContentMarker)
     }
 
     /// `/boards/{id}/members`: who is on the board; admins add people by email and change roles.
-    func membersPage(_ request: Request, _ context: TackRequestContext) async throws -> Response {
+    @Sendable func membersPage(_ request: Request, context: TackRequestContext) async throws -> Response {
         guard let session = session(context) else { return loginRedirect(request) }
-        guard let boardID = boardID(context) else { return notFound(session) }
+        guard let boardID = try? context.pathID("board") else { return notFound(session) }
         guard let snapshot = try await renderedBoard(boardID, session)?.snapshot else { return notFound(session) }
         func roles(selected: BoardRole) -> [MembersPageModel.Role] {
             BoardRole.allCases.reversed().map { MembersPageModel.Role(value: $0.rawValue, selected: $0 == selected) }
@@ -178,8 +185,7 @@ struct PageController: Sendable {
                 isSelf: m.userID == session.caller.userID
             )
         }
-        var page = layout(title: "Members · \(snapshot.board.name)", page: "members", session: session)
-        page.boardsActive = true
+        let page = layout(title: "Members · \(snapshot.board.name)", page: "members", session: session)
         return templates.response(
             "members",
             MembersPageModel(
@@ -194,9 +200,9 @@ struct PageController: Sendable {
     }
 
     /// `/boards/{id}/webhooks`: the board's webhooks and their delivery log (admins; others get 404 or 403 pages).
-    func webhooksPage(_ request: Request, _ context: TackRequestContext) async throws -> Response {
+    @Sendable func webhooksPage(_ request: Request, context: TackRequestContext) async throws -> Response {
         guard let session = session(context) else { return loginRedirect(request) }
-        guard let boardID = boardID(context) else { return notFound(session) }
+        guard let boardID = try? context.pathID("board") else { return notFound(session) }
         guard let snapshot = try await renderedBoard(boardID, session)?.snapshot else { return notFound(session) }
         guard snapshot.board.role >= .admin else {
             return templates.response(
@@ -210,31 +216,21 @@ struct PageController: Sendable {
                 status: .forbidden
             )
         }
-        var page = layout(title: "Webhooks · \(snapshot.board.name)", page: "webhooks", session: session)
-        page.boardsActive = true
+        let page = layout(title: "Webhooks · \(snapshot.board.name)", page: "webhooks", session: session)
         return templates.response("webhooks", WebhooksPageModel(layout: page, boardID: boardID, boardName: snapshot.board.name))
     }
 
     /// `/notifications`, `/account/settings`: a frame whose content the page module loads from the API.
-    func plainPage(
-        _ template: String,
-        title: String,
-        _ request: Request,
-        _ context: TackRequestContext,
-        active: (inout LayoutModel) -> Void
-    ) -> Response {
+    func plainPage(_ template: String, title: String, _ request: Request, _ context: TackRequestContext) -> Response {
         guard let session = session(context) else { return loginRedirect(request) }
-        var page = layout(title: title, page: template, session: session)
-        active(&page)
-        return templates.response(template, PlainPageModel(layout: page))
+        return templates.response(template, PlainPageModel(layout: layout(title: title, page: template, session: session)))
     }
 
     /// `/account/tokens`: the caller's API tokens; create (the secret is shown once) and revoke.
-    func tokensPage(_ request: Request, _ context: TackRequestContext) async throws -> Response {
+    @Sendable func tokensPage(_ request: Request, context: TackRequestContext) async throws -> Response {
         guard let session = session(context) else { return loginRedirect(request) }
         let list = try await tokens.list(userID: session.caller.userID)
-        var page = layout(title: "API tokens", page: "tokens", session: session)
-        page.tokensActive = true
+        let page = layout(title: "API tokens", page: "tokens", session: session)
         let items = list.map { t in
             TokensPageModel.Token(
                 id: t.id,
@@ -261,7 +257,7 @@ struct PageController: Sendable {
     /// The caller's browser session with its CSRF token, or nil (no caller, or one by API token).
     func session(_ context: TackRequestContext) -> Session? {
         guard let caller = context.caller, case .session = caller.method, let token = context.sessionToken else { return nil }
-        return Session(caller: caller, csrfToken: CSRFToken.make(sessionToken: token, secret: config.secretKey))
+        return Session(caller: caller, csrfToken: CSRFToken.make(sessionToken: token, secret: secretKey))
     }
 
     /// What the layout shows for this page and session.
@@ -272,14 +268,8 @@ struct PageController: Sendable {
             assetVersion: templates.assetVersion,
             user: session.map { UserModel(id: $0.caller.userID, name: $0.caller.name, email: $0.caller.email) },
             csrfToken: session?.csrfToken,
-            signupOpen: config.web.signup == .open
+            signupOpen: signupPolicy == .open
         )
-    }
-
-    /// The `{board}` path parameter, when it is a positive integer.
-    func boardID(_ context: TackRequestContext) -> Int64? {
-        guard let text = context.parameters.get("board"), let id = Int64(text), id > 0 else { return nil }
-        return id
     }
 
     /// 302 to the login page, which comes back here afterwards.

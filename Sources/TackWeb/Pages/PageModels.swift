@@ -25,14 +25,14 @@ struct LayoutModel: Sendable {
     var csrfToken: String?
     /// Whether sign-up is open (the login page links to it).
     var signupOpen: Bool
-    /// Which navigation entry is current.
-    var boardsActive = false
-    /// Which navigation entry is current.
-    var tokensActive = false
-    /// Which navigation entry is current.
-    var notificationsActive = false
-    /// Which navigation entry is current.
-    var settingsActive = false
+    /// The navigation entry that is current, from `page`.
+    var boardsActive: Bool { ["boards", "board", "members", "webhooks"].contains(page) }
+    /// The navigation entry that is current, from `page`.
+    var tokensActive: Bool { page == "tokens" }
+    /// The navigation entry that is current, from `page`.
+    var notificationsActive: Bool { page == "notifications" }
+    /// The navigation entry that is current, from `page`.
+    var settingsActive: Bool { page == "settings" }
 }
 
 /// A page whose content the script loads from the API (notifications, settings), or whose content

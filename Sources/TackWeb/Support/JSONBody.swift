@@ -10,8 +10,8 @@ import TackCore
 /// is named); anything but a JSON object is 400 `malformed_body`; a missing field, a wrong type,
 /// `null` for a non-optional or a string holding U+0000 (PostgreSQL refuses it) is 400
 /// `invalid_field` naming the field (`columns[2].name`); and so is any key the type did not read,
-/// so a typo never passes silently. Keys are matched exactly as the type's `CodingKeys` spell them
-/// (write snake_case there); `Date` fields take RFC 3339 (`2025-01-31T17:00:00Z`, fractions and offsets allowed; see `ISO8601Parsing`).
+/// so a typo never passes silently. A field's key in the body is its Swift name in snake_case
+/// (`JSONKeys`: `dueAt` reads `due_at`), so types declare no `CodingKeys` strings; `Date` fields take RFC 3339 (`2025-01-31T17:00:00Z`, fractions and offsets allowed; see `ISO8601Parsing`).
 /// To tell an absent key from `null` (PATCH), decode with `contains(_:)` then `decodeNil(forKey:)`.
 /// A type that reads a dictionary through `allKeys` (e.g. `[String: String]`) accepts every key
 /// of that object. Business rules (lengths, ranges) stay in the endpoint: throw `APIError.invalid`.
@@ -56,7 +56,7 @@ public enum JSONBody {
         do {
             value = try T(from: NodeDecoder(node: root, codingPath: [], ledger: ledger))
         } catch let error as DecodingError {
-            throw APIError.fromDecoding(error)
+            throw refusal(error)
         }
         if let unknown = ledger.firstUnread() {
             throw APIError.invalid(unknown, "\(unknown) is not a field of this request.")
@@ -98,6 +98,8 @@ private final class KeyLedger {
 
     func readAll(_ path: String) { entries[path]?.readAll = true }
 
+    func readsAll(_ path: String) -> Bool { entries[path]?.readAll ?? false }
+
     /// The first key nobody read, as a field path; objects in path order, keys alphabetically.
     func firstUnread() -> String? {
         for path in entries.keys.sorted() {
@@ -110,7 +112,35 @@ private final class KeyLedger {
     }
 }
 
-/// `a.b[0].c`, the way `APIError.fromDecoding` names fields.
+/// A 400 naming the field a decoded type tripped on.
+private func refusal(_ error: DecodingError) -> APIError {
+    switch error {
+    case .keyNotFound(let key, let context):
+        let field = fieldPath(context.codingPath + [key])
+        return .invalid(field, "\(field) is required.")
+    case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
+        let field = fieldPath(context.codingPath)
+        return .invalid(field, "\(field) must be \(describe(type)).")
+    case .dataCorrupted(let context):
+        if context.codingPath.isEmpty { return .malformedBody("The body is not valid JSON.") }
+        let field = fieldPath(context.codingPath)
+        return .invalid(field, "\(field) has an invalid value.")
+    @unknown default:
+        return .malformedBody("The body could not be read.")
+    }
+}
+
+private func describe(_ type: Any.Type) -> String {
+    switch type {
+    case is String.Type: return "a string"
+    case is Int.Type, is Int64.Type: return "an integer"
+    case is Bool.Type: return "true or false"
+    case is Double.Type: return "a number"
+    default: return "of the documented type"
+    }
+}
+
+/// `a.b[0].c`: how error answers name fields.
 private func fieldPath(_ codingPath: [any CodingKey]) -> String {
     var text = ""
     for key in codingPath {
@@ -241,15 +271,28 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
         return object.keys.compactMap { Key(stringValue: $0) }
     }
 
+    /// The key's name in the body: a field's snake_case name (`JSONKeys`), or the key itself when
+    /// the type reads the object as a dictionary (its keys are data).
+    private func name(_ key: Key) -> String {
+        ledger.readsAll(path) ? key.stringValue : JSONKeys.snakeCase(key.stringValue)
+    }
+
+    /// The coding path of a key's value, spelled as the body spells it (field paths in errors).
+    private func path(_ key: Key) -> [any CodingKey] {
+        codingPath + [BodyKey(name(key))]
+    }
+
     func contains(_ key: Key) -> Bool {
-        ledger.read(path, key.stringValue)
-        return object[key.stringValue] != nil
+        let name = name(key)
+        ledger.read(path, name)
+        return object[name] != nil
     }
 
     private func node(_ key: Key) throws -> Node {
-        ledger.read(path, key.stringValue)
-        guard let node = object[key.stringValue] else {
-            throw DecodingError.keyNotFound(key, .init(codingPath: codingPath, debugDescription: "missing"))
+        let name = name(key)
+        ledger.read(path, name)
+        guard let node = object[name] else {
+            throw DecodingError.keyNotFound(BodyKey(name), .init(codingPath: codingPath, debugDescription: "missing"))
         }
         return node
     }
@@ -257,30 +300,30 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func decodeNil(forKey key: Key) throws -> Bool { try node(key) == .null }
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
-        try unbox(type, try node(key), codingPath + [key], ledger)
+        try unbox(type, try node(key), path(key), ledger)
     }
 
-    func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { try unbox(type, try node(key), codingPath + [key], ledger) }
-    func decode(_ type: String.Type, forKey key: Key) throws -> String { try unbox(type, try node(key), codingPath + [key], ledger) }
-    func decode(_ type: Double.Type, forKey key: Key) throws -> Double { try unbox(type, try node(key), codingPath + [key], ledger) }
-    func decode(_ type: Float.Type, forKey key: Key) throws -> Float { try unbox(type, try node(key), codingPath + [key], ledger) }
-    func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try unbox(type, try node(key), codingPath + [key], ledger) }
-    func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 { try unbox(type, try node(key), codingPath + [key], ledger) }
-    func decode(_ type: Int16.Type, forKey key: Key) throws -> Int16 { try unbox(type, try node(key), codingPath + [key], ledger) }
-    func decode(_ type: Int32.Type, forKey key: Key) throws -> Int32 { try unbox(type, try node(key), codingPath + [key], ledger) }
-    func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 { try unbox(type, try node(key), codingPath + [key], ledger) }
-    func decode(_ type: UInt.Type, forKey key: Key) throws -> UInt { try unbox(type, try node(key), codingPath + [key], ledger) }
-    func decode(_ type: UInt8.Type, forKey key: Key) throws -> UInt8 { try unbox(type, try node(key), codingPath + [key], ledger) }
-    func decode(_ type: UInt16.Type, forKey key: Key) throws -> UInt16 { try unbox(type, try node(key), codingPath + [key], ledger) }
-    func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 { try unbox(type, try node(key), codingPath + [key], ledger) }
-    func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try unbox(type, try node(key), codingPath + [key], ledger) }
+    func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { try unbox(type, try node(key), path(key), ledger) }
+    func decode(_ type: String.Type, forKey key: Key) throws -> String { try unbox(type, try node(key), path(key), ledger) }
+    func decode(_ type: Double.Type, forKey key: Key) throws -> Double { try unbox(type, try node(key), path(key), ledger) }
+    func decode(_ type: Float.Type, forKey key: Key) throws -> Float { try unbox(type, try node(key), path(key), ledger) }
+    func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try unbox(type, try node(key), path(key), ledger) }
+    func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 { try unbox(type, try node(key), path(key), ledger) }
+    func decode(_ type: Int16.Type, forKey key: Key) throws -> Int16 { try unbox(type, try node(key), path(key), ledger) }
+    func decode(_ type: Int32.Type, forKey key: Key) throws -> Int32 { try unbox(type, try node(key), path(key), ledger) }
+    func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 { try unbox(type, try node(key), path(key), ledger) }
+    func decode(_ type: UInt.Type, forKey key: Key) throws -> UInt { try unbox(type, try node(key), path(key), ledger) }
+    func decode(_ type: UInt8.Type, forKey key: Key) throws -> UInt8 { try unbox(type, try node(key), path(key), ledger) }
+    func decode(_ type: UInt16.Type, forKey key: Key) throws -> UInt16 { try unbox(type, try node(key), path(key), ledger) }
+    func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 { try unbox(type, try node(key), path(key), ledger) }
+    func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try unbox(type, try node(key), path(key), ledger) }
 
     func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
-        try NodeDecoder(node: try node(key), codingPath: codingPath + [key], ledger: ledger).container(keyedBy: type)
+        try NodeDecoder(node: try node(key), codingPath: path(key), ledger: ledger).container(keyedBy: type)
     }
 
     func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
-        try NodeDecoder(node: try node(key), codingPath: codingPath + [key], ledger: ledger).unkeyedContainer()
+        try NodeDecoder(node: try node(key), codingPath: path(key), ledger: ledger).unkeyedContainer()
     }
 
     func superDecoder() throws -> any Decoder {
@@ -288,9 +331,19 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     func superDecoder(forKey key: Key) throws -> any Decoder {
-        ledger.read(path, key.stringValue)
-        return NodeDecoder(node: object[key.stringValue] ?? .null, codingPath: codingPath + [key], ledger: ledger)
+        let name = name(key)
+        ledger.read(path, name)
+        return NodeDecoder(node: object[name] ?? .null, codingPath: path(key), ledger: ledger)
     }
+}
+
+/// A key as the body spells it.
+private struct BodyKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(_ name: String) { stringValue = name }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { return nil }
 }
 
 private struct UnkeyedContainer: UnkeyedDecodingContainer {

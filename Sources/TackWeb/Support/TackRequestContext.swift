@@ -72,21 +72,8 @@ public struct TackRequestContext: RequestContext {
     /// The body limit Hummingbird applies when decoding.
     public var maxUploadSize: Int { Self.maximumBodySize }
 
-    /// JSON with ISO 8601 dates (fractional seconds accepted).
-    public var requestDecoder: JSONDecoder { Self.decoder }
-
-    /// JSON with ISO 8601 dates.
+    /// JSON with snake_case keys (`JSONKeys`) and RFC 3339 dates.
     public var responseEncoder: JSONEncoder { Self.encoder }
-
-    static let decoder: JSONDecoder = {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .custom { decoder in
-            let text = try decoder.singleValueContainer().decode(String.self)
-            if let date = ISO8601Parsing.date(text) { return date }
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "expected an ISO 8601 date-time"))
-        }
-        return decoder
-    }()
 
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
@@ -95,6 +82,7 @@ public struct TackRequestContext: RequestContext {
             try container.encode(Timestamp.string(from: date))
         }
         encoder.outputFormatting = [.withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = JSONKeys.encoding
         return encoder
     }()
 

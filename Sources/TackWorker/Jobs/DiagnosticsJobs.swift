@@ -1,5 +1,4 @@
 import Foundation
-import PostgresNIO
 import TackCore
 
 /// Jobs that exercise the queue itself: `diagnostics.noop` does nothing (benchmarks);
@@ -20,12 +19,12 @@ public struct DiagnosticsJobs: JobHandler {
         }
     }
 
-    let postgres: PostgresClient
+    let runs: ProbeRuns
     let worker: String
 
     /// Creates the handler; `worker` is recorded with each probe run.
-    public init(postgres: PostgresClient, worker: String) {
-        self.postgres = postgres
+    public init(runs: ProbeRuns, worker: String) {
+        self.runs = runs
         self.worker = worker
     }
 
@@ -35,7 +34,7 @@ public struct DiagnosticsJobs: JobHandler {
         guard job.kind == "diagnostics.probe" else { return }
         let probe = try job.decode(Probe.self)
         if let sleep = probe.sleepMilliseconds, sleep > 0 { try await Task.sleep(for: .milliseconds(sleep)) }
-        try await postgres.query("INSERT INTO job_probe_runs (job_id, attempt, worker) VALUES (\(job.id), \(job.attempt), \(worker))")
+        try await runs.record(jobID: job.id, attempt: job.attempt, worker: worker)
         if let message = probe.fail { throw JobFailure.retry(message) }
     }
 }
