@@ -18,6 +18,12 @@ struct GenConfigCommand: AsyncParsableCommand {
     @Flag(help: "Write the documented example (no secrets, mode 0644): how config-prod.yml.example is made.")
     var example = false
 
+    @Option(
+        name: .customLong("set"),
+        help: ArgumentHelp("Write this value instead of the default, e.g. --set database.url=postgres://… (repeatable).", valueName: "key=value")
+    )
+    var overrides: [String] = []
+
     func run() async throws {
         try await reportingErrors {
             let path = ConfigOptions.absolute(file)
@@ -29,7 +35,12 @@ struct GenConfigCommand: AsyncParsableCommand {
                     "already exists; keep it, or pass --force to replace it (its secrets will change and everyone will be logged out)"
                 )
             }
-            let text = example ? ConfigRenderer.render() : ConfigRenderer.render(secrets: ["secret_key": ConfigRenderer.freshSecret()])
+            if example && !overrides.isEmpty {
+                throw TackError(.usage, subject: "--set", "the example shows the defaults; --set is for a real config")
+            }
+            let values = Dictionary(try ConfigLoader.parse(overrides: overrides), uniquingKeysWith: { $1 })
+            let text =
+                example ? ConfigRenderer.render() : ConfigRenderer.render(secrets: ["secret_key": ConfigRenderer.freshSecret()], values: values)
             // Write a private temporary file beside the target, then rename: the secret is never
             // readable by others, and a crash leaves the old file intact.
             let temporary = path + ".tmp-\(getpid())"

@@ -188,7 +188,7 @@ struct AccountTests {
         }
     }
 
-    @Test("password change: checks the current one, refuses a weak one, logs out the other sessions")
+    @Test("password change: checks the current one, refuses a weak one, logs out the other sessions, leaves API tokens (as documented)")
     func changePassword() async throws {
         try await WebTestHarness.withApp { h in
             let user = try await h.createUser(password: Self.password)
@@ -235,6 +235,10 @@ struct AccountTests {
             #expect(ok.status == .noContent)
             #expect(try await h.request(.get, "/api/v1/me", as: user, via: .session).status == .ok, "the session that changed it stays")
             #expect(try await h.request(.get, "/api/v1/me", session: other).status == .unauthorized, "every other session ends")
+            #expect(
+                try await h.request(.get, "/api/v1/me", as: user, via: .bearer).status == .ok,
+                "API tokens keep working, as the settings page, the tokens page and the OpenAPI document say"
+            )
 
             let old = try await h.request(.post, "/api/v1/auth/login", json: ["email": user.email, "password": Self.password])
             #expect(old.status == .unauthorized)

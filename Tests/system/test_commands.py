@@ -155,3 +155,27 @@ def test_init_node_checks_servers_creates_directories_and_warns_without_aof(tack
         assert "warning: Redis persistence: AOF is off" in r.stdout
     finally:
         redis_cli(tack.redis_url, "CONFIG", "SET", "appendonly", "yes")
+
+
+def test_gen_config_set_writes_the_given_values_into_the_commented_file(binary, tmp_path):
+    """What `./platform up` does instead of editing YAML: --set values land in the file, which still
+    documents every key and loads as written; a bad key or value is named and nothing is written."""
+    target = tmp_path / "config.yml"
+    r = subprocess.run([binary, "gen_config", str(target), "--set", "database.url=postgres://tack@127.0.0.1:6543/tack",
+                        "--set", "node.name=node-a", "--set", "web.port=5123", "--set", "queues=webhooks:fast"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    text = target.read_text()
+    assert 'url: "postgres://tack@127.0.0.1:6543/tack"' in text and 'name: "node-a"' in text and "port: 5123" in text
+    assert "  webhooks: fast\n" in text and "  exports: low\n" in text, "a --set queue route, the others at their defaults"
+    def comments(t):
+        return [line for line in t.splitlines() if line.lstrip().startswith("#")]
+    assert comments(text) == comments((ROOT / "config-prod.yml.example").read_text()), "still the commented file"
+    r = subprocess.run([binary, "check_config", str(target)], capture_output=True, text=True, env={"PATH": os.environ["PATH"]})
+    assert r.returncode == 0 and ": OK" in r.stdout, r.stderr
+
+    for bad, named in [("web.prot=1", "web.prot"), ("web.port=high", "web.port"), ("no-equals", "no-equals")]:
+        other = tmp_path / f"bad-{named}.yml"
+        r = subprocess.run([binary, "gen_config", str(other), "--set", bad], capture_output=True, text=True)
+        assert r.returncode == 2 and named in one_line(r.stderr), r.stderr
+        assert not other.exists()

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import urllib.request
 
-from helpers import ROOT, free_port, free_port_run, wait_http
+from helpers import ROOT, free_port, free_port_run, one_line, wait_http
 from helpers import Nginx, PushSocket, SseStream, run, signup
 
 
@@ -121,3 +121,41 @@ files={tmp_path}/tack.conf
     finally:
         supervisord.send_signal(signal.SIGTERM)
         supervisord.wait(timeout=30)
+
+
+def test_the_launchers_production_path_only_execs_the_built_binary(tmp_path):
+    """`./platform run ROLE` (what supervisord starts) and every operator command only exec the built
+    binary: a missing or stale one stops them with exit 2 and one line naming `./platform build`, and
+    nothing is built or installed on the way."""
+    fakes = tmp_path / "fakes"
+    fakes.mkdir()
+    called = tmp_path / "called"
+    for tool in ["swift", "apt-get", "dpkg", "sudo", "pip", "pip3"]:
+        path = fakes / tool
+        path.write_text(f"#!/bin/sh\necho {tool} >> {called}\nexit 1\n")
+        path.chmod(0o755)
+    env = dict(os.environ, PATH=f"{fakes}:{os.environ['PATH']}")
+
+    def launch(build_dir, *args):
+        return subprocess.run([str(ROOT / "platform"), *args], capture_output=True, text=True, timeout=30,
+                              env=dict(env, TACK_BUILD_DIR=str(build_dir)))
+
+    missing = launch(tmp_path / "no-build", "run", "web")
+    assert missing.returncode == 2, missing.stderr
+    assert "not built" in one_line(missing.stderr) and "./platform build" in missing.stderr
+
+    build = tmp_path / "stale-build"
+    (build / "release").mkdir(parents=True)
+    binary = build / "release" / "tack"
+    binary.write_text("#!/bin/sh\necho \"ran $*\"\n")
+    binary.chmod(0o755)
+    os.utime(binary, (946684800, 946684800))  # 2000-01-01: older than every source file
+    for args in [("run", "web"), ("run", "scheduler"), ("upgrade_db",), ("status",)]:
+        stale = launch(build, *args)
+        assert stale.returncode == 2, stale.stderr
+        assert "older than the sources" in one_line(stale.stderr) and "./platform build" in stale.stderr
+
+    binary.touch()
+    fresh = launch(build, "run", "push")
+    assert fresh.returncode == 0 and fresh.stdout == "ran run push\n", fresh.stdout + fresh.stderr
+    assert not called.exists(), f"the production path ran {called.read_text()}"

@@ -66,7 +66,17 @@ public struct ConfigLoader: Sendable {
             }
         }
 
-        for override in overrides {
+        for (path, value) in try Self.parse(overrides: overrides) {
+            values[path] = value
+            origins[path] = .flag
+        }
+
+        return try TackConfiguration(values: values, origins: origins, rootDirectory: rootDirectory, sourceFile: filePath)
+    }
+
+    /// `--set KEY=VALUE` arguments as values by key path; an unknown key or a bad value is named.
+    public static func parse(overrides: [String]) throws -> [(path: String, value: ConfigValue)] {
+        try overrides.map { override in
             guard let eq = override.firstIndex(of: "=") else {
                 throw TackError(.invalidConfig, subject: "--set \(override)", "expected KEY=VALUE, e.g. --set web.port=5001")
             }
@@ -78,11 +88,8 @@ public struct ConfigLoader: Sendable {
                     "unknown key" + Self.suggestion(for: path, among: ConfigSchema.keys.map(\.path))
                 )
             }
-            values[path] = try Self.parse(text: String(override[override.index(after: eq)...]), key: key, subject: "--set \(path)")
-            origins[path] = .flag
+            return (path, try Self.parse(text: String(override[override.index(after: eq)...]), key: key, subject: "--set \(path)"))
         }
-
-        return try TackConfiguration(values: values, origins: origins, rootDirectory: rootDirectory, sourceFile: filePath)
     }
 
     // MARK: - YAML

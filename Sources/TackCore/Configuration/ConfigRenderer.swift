@@ -3,8 +3,8 @@ import Foundation
 /// Renders the schema as a commented YAML file: `config-prod.yml.example` and `gen_config`'s output.
 public enum ConfigRenderer {
     /// The file text. With `secrets`, secret keys get those values (gen_config); without, they are
-    /// left empty with a comment (the example).
-    public static func render(secrets: [String: String] = [:]) -> String {
+    /// left empty with a comment (the example). `values` replace defaults (`gen_config --set`).
+    public static func render(secrets: [String: String] = [:], values: [String: ConfigValue] = [:]) -> String {
         var out = """
             # Tack configuration. Every key is shown with its default.
             # One file serves every node: copy it to each machine (mode 0600).
@@ -21,8 +21,10 @@ public enum ConfigRenderer {
             if section.name == "queues" {
                 out += comment(keys[0].doc, indent: "")
                 out += "queues:\n"
+                var routes: [String: String] = [:]
+                if case .map(let given)? = values["queues"] { routes = given }
                 for kind in ConfigSchema.jobKinds {
-                    out += "  \(kind.kind): \(kind.defaultQueue)\n"
+                    out += "  \(kind.kind): \(routes[kind.kind] ?? kind.defaultQueue)\n"
                 }
                 continue
             }
@@ -32,7 +34,9 @@ public enum ConfigRenderer {
                 let name = key.path.split(separator: ".").last.map(String.init) ?? key.path
                 out += comment(key.doc, indent: indent)
                 let value: String
-                if case .secret = key.kind {
+                if let given = values[key.path] {
+                    value = render(given)
+                } else if case .secret = key.kind {
                     value = quote(secrets[key.path] ?? "")
                 } else {
                     value = render(key.defaultValue)
