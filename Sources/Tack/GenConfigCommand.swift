@@ -32,7 +32,7 @@ struct GenConfigCommand: AsyncParsableCommand {
                 throw TackError(
                     .fileError,
                     subject: file,
-                    "already exists; keep it, or pass --force to replace it (its secrets will change and everyone will be logged out)"
+                    "already exists; keep it, or pass --force to replace it (its secret_key will change: pages open in browsers must be reloaded before their next change)"
                 )
             }
             if example && !overrides.isEmpty {

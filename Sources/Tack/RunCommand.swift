@@ -112,8 +112,8 @@ struct RunCommand: AsyncParsableCommand {
         var services: [any Service] = [postgres, redis]
         var listen = ""
         switch role {
-        case .web: listen = "\(config.web.host):\(config.web.port)"
-        case .push: listen = "\(config.push.host):\(config.push.port)"
+        case .web: listen = AdvertisedAddress.of(host: config.web.host, port: config.web.port)
+        case .push: listen = AdvertisedAddress.of(host: config.push.host, port: config.push.port)
         case .worker, .scheduler: break
         }
         let identity = ClusterMembership.Identity(node: config.nodeName, zone: config.node.zone, role: role, listen: listen)

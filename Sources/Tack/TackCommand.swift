@@ -14,7 +14,7 @@ struct TackCommand: AsyncParsableCommand {
             """,
         version: TackVersion.current,
         subcommands: [
-            GenConfigCommand.self, CheckConfigCommand.self, InitNodeCommand.self, UpgradeDBCommand.self,
+            GenConfigCommand.self, GenNginxCommand.self, CheckConfigCommand.self, InitNodeCommand.self, UpgradeDBCommand.self,
             RunCommand.self, StatusCommand.self, JobsCommand.self, CreateUserCommand.self, SeedDemoCommand.self,
         ]
     )

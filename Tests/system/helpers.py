@@ -14,13 +14,15 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.parse
-import urllib.request
-from pathlib import Path
 import urllib.error
+import urllib.request
 from collections import defaultdict
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
@@ -621,20 +623,150 @@ class PrivateRedis:
             self.proc.wait(timeout=10)
 
 
-class Nginx:
-    """nginx serving the rendered nginx.conf.example (as Tests/system/test_ops.py renders it), with
-    its upstreams pointed at the given web and push ports."""
+class PrivatePostgres:
+    """A PostgreSQL server of the test's own (initdb as the postgres user, as `platform`'s
+    start_postgres does), so that a test can restart it; `url` is its `tack` database. Its data
+    lives in a folder of its own under /tmp (pytest's folders are closed to the postgres user)."""
 
-    def __init__(self, tmp_path, web_ports, push_ports, port=None):
+    def __init__(self):
+        self.bin = Path(require_env("TACK_TEST_PG_BIN"))
+        self.dir = Path(tempfile.mkdtemp(prefix="tack-test-pg-", dir="/tmp"))
+        self.port = free_port()
+        self.as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres", "postgres")
+            self.dir.chmod(0o700)
+        subprocess.run(self.as_postgres + [str(self.bin / "initdb"), "-D", str(self.dir), "-U", "tack", "--auth=trust",
+                                           "-E", "UTF8", "--locale=C.UTF-8"], check=True, capture_output=True)
+        self.start()
+        psql(f"postgres://tack@127.0.0.1:{self.port}/postgres", "CREATE DATABASE tack")
+
+    @property
+    def url(self):
+        return f"postgres://tack@127.0.0.1:{self.port}/tack"
+
+    def pg_ctl(self, *args):
+        r = subprocess.run(self.as_postgres + [str(self.bin / "pg_ctl"), "-D", str(self.dir), *args], capture_output=True, text=True,
+                           timeout=90)
+        assert r.returncode == 0, f"pg_ctl {' '.join(args)}: {r.stderr}{r.stdout}"
+
+    def start(self):
+        self.pg_ctl("-l", str(self.dir / "server.log"), "-w", "-t", "60", "-o",
+                    f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", "start")
+
+    def restart(self):
+        """A fast restart: every connection is cut, as when a server is replaced."""
+        self.pg_ctl("-m", "fast", "-w", "-t", "60", "stop")
+        self.start()
+
+    def stop(self):
+        if (self.dir / "postmaster.pid").exists():
+            subprocess.run(self.as_postgres + [str(self.bin / "pg_ctl"), "-D", str(self.dir), "-m", "immediate", "-w", "stop"],
+                           capture_output=True, timeout=60)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Supervisor:
+    """supervisord running the rendered supervisord.conf.example (as an operator installs it): every
+    program of the `tack` group, with TACK_CONFIG and the environment given, logs under `directory`.
+    `web_port_prefix` P makes the web programs listen on P*10 + process number."""
+
+    def __init__(self, directory, config, env, web_port_prefix, web_processes=1):
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        programs = (ROOT / "supervisord.conf.example").read_text()
+        programs = programs.replace("{{PATH_TO_TACK_ROOT}}", str(ROOT)).replace("{{USER}}", os.environ.get("USER") or "root")
+        assert "{{" not in programs, "every placeholder is documented and rendered"
+        programs = programs.replace(f"{ROOT}/var/log", str(self.dir))
+        programs = programs.replace(f'TACK_CONFIG="{ROOT}/config.yml"', f'TACK_CONFIG="{config}"')
+        programs = programs.replace("web.port=50%(process_num)02d", f"web.port={web_port_prefix}%(process_num)d")
+        programs = programs.replace("numprocs=1", f"numprocs={web_processes}", 1)
+        if os.geteuid() != 0:
+            programs = "\n".join(l for l in programs.splitlines() if not l.startswith("user="))
+        (self.dir / "tack.conf").write_text(programs)
+        sock = self.dir / "supervisor.sock"
+        self.conf = self.dir / "supervisord.conf"
+        self.conf.write_text(f"""
+[unix_http_server]
+file={sock}
+
+[supervisord]
+logfile={self.dir}/supervisord.log
+pidfile={self.dir}/supervisord.pid
+nodaemon=true
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[supervisorctl]
+serverurl=unix://{sock}
+
+[include]
+files={self.dir}/tack.conf
+""")
+        env = dict(env)
+        env.pop("TACK_WEB_PORT", None)  # the program's --set gives each web process its port
+        self.proc = subprocess.Popen(["supervisord", "-c", str(self.conf)], env=env, start_new_session=True,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def ctl(self, *args, timeout=60):
+        return subprocess.run(["supervisorctl", "-c", str(self.conf), *args], capture_output=True, text=True, timeout=timeout)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=30)
+
+
+class Receiver:
+    """An HTTP server that answers 500 to the first attempt of each delivery, then 200 (or always `status`)."""
+
+    def __init__(self, status=None):
+        self.requests = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with receiver.lock:
+                    delivery = self.headers["X-Tack-Delivery"]
+                    first = not any(r["headers"]["X-Tack-Delivery"] == delivery for r in receiver.requests)
+                    answer = status or (500 if first else 200)
+                    receiver.requests.append({"headers": dict(self.headers), "body": body, "status": answer})
+                self.send_response(answer)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+class Nginx:
+    """nginx serving the site `tack gen_nginx` renders from nginx.conf.example (as an operator makes
+    it), with its upstreams pointed at the given web and push ports."""
+
+    def __init__(self, tmp_path, web_ports, push_ports, port=None, from_cluster=None):
+        """`from_cluster` (a Tack) lists every live web and push process of its cluster instead."""
         self.port = port or free_port()
-        site = (ROOT / "nginx.conf.example").read_text()
-        site = site.replace("{{SERVER_NAME}}", "localhost").replace("{{PATH_TO_TACK_ROOT}}", str(ROOT))
-        assert "{{" not in site, "every placeholder is rendered"
-        site = site.replace("listen 80;", f"listen 127.0.0.1:{self.port};")
-        for example, ports in (("server 127.0.0.1:5000;", web_ports), ("server 127.0.0.1:4000;", push_ports)):
-            assert example in site, f"nginx.conf.example has no `{example}` line"
-            site = site.replace(example, " ".join(f"server 127.0.0.1:{p};" for p in ports))
-        (tmp_path / "tack-site.conf").write_text(site)
+        tmp_path.mkdir(parents=True, exist_ok=True)
+        site = tmp_path / "tack-site.conf"
+        servers = [a for p in web_ports for a in ("--web", f"127.0.0.1:{p}")]
+        servers += [a for p in push_ports for a in ("--push", f"127.0.0.1:{p}")]
+        args = ["gen_nginx", str(site), "--server-name", "localhost", "--root", str(ROOT), "--listen", f"127.0.0.1:{self.port}"]
+        if from_cluster:
+            written = from_cluster(*args, "--from-cluster")
+        else:
+            written = subprocess.run([require_env("TACK_TEST_BINARY"), *args, *servers], capture_output=True, text=True, timeout=30)
+        assert written.returncode == 0, written.stderr
         self.conf = tmp_path / "nginx.conf"
         self.conf.write_text(f"""
 worker_processes 1;

@@ -8,14 +8,7 @@ import subprocess
 import urllib.request
 
 from helpers import ROOT, free_port, free_port_run, one_line, wait_http
-from helpers import Nginx, PushSocket, SseStream, run, signup
-
-
-def render(text, **values):
-    for key, value in values.items():
-        text = text.replace("{{%s}}" % key, value)
-    assert "{{" not in text, "every placeholder is documented and rendered"
-    return text
+from helpers import Nginx, PushSocket, SseStream, Supervisor, run, signup
 
 
 def test_nginx_example_passes_nginx_t_and_proxies_web_and_push(migrated, tmp_path):
@@ -67,38 +60,7 @@ async def live_updates_through_nginx(listen):
 def test_supervisord_example_runs_every_role_and_stops_them_cleanly(migrated, tmp_path):
     # web.port=<prefix>%(process_num)d gives ports prefix*10 and prefix*10+1: both must be free.
     prefix = free_port_run(2, candidates=[p * 10 for p in random.sample(range(1000, 3200), 200)]) // 10
-    programs = render((ROOT / "supervisord.conf.example").read_text(), PATH_TO_TACK_ROOT=str(ROOT), USER=os.environ.get("USER") or "root")
-    programs = programs.replace(f"{ROOT}/var/log", str(tmp_path))
-    programs = programs.replace(f'TACK_CONFIG="{ROOT}/config.yml"', f'TACK_CONFIG="{migrated.config}"')
-    programs = programs.replace("web.port=50%(process_num)02d", f"web.port={prefix}%(process_num)d")
-    programs = programs.replace("numprocs=1", "numprocs=2", 1)
-    if os.geteuid() != 0:
-        programs = "\n".join(l for l in programs.splitlines() if not l.startswith("user="))
-    (tmp_path / "tack.conf").write_text(programs)
-    sock = tmp_path / "supervisor.sock"
-    main = f"""
-[unix_http_server]
-file={sock}
-
-[supervisord]
-logfile={tmp_path}/supervisord.log
-pidfile={tmp_path}/supervisord.pid
-nodaemon=true
-
-[rpcinterface:supervisor]
-supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
-
-[supervisorctl]
-serverurl=unix://{sock}
-
-[include]
-files={tmp_path}/tack.conf
-"""
-    (tmp_path / "supervisord.conf").write_text(main)
-    env = dict(migrated.env)
-    env.pop("TACK_WEB_PORT")
-    supervisord = subprocess.Popen(["supervisord", "-c", str(tmp_path / "supervisord.conf")], env=env)
-    ctl = ["supervisorctl", "-c", str(tmp_path / "supervisord.conf")]
+    supervisor = Supervisor(tmp_path, migrated.config, migrated.env, prefix, web_processes=2)
     try:
         report = migrated.wait_for(
             lambda r: sorted(p["role"] for p in r["processes"]) == ["push", "scheduler", "web", "web", "worker", "worker"]
@@ -110,17 +72,26 @@ files={tmp_path}/tack.conf
         _, code = migrated.status()
         assert code == 0
 
-        stop = subprocess.run(ctl + ["stop", "tack:*"], capture_output=True, text=True, timeout=60)
+        # gen_nginx lists every live web and push process of the registry, and nginx accepts the site.
+        site = tmp_path / "from-cluster.conf"
+        migrated("gen_nginx", str(site), "--server-name", "tack.example.com", "--from-cluster", check=True)
+        text = site.read_text()
+        push_listen = next(p["listen"] for p in report["processes"] if p["role"] == "push")
+        for address in [f"127.0.0.1:{port}" for port in ports] + [push_listen]:
+            assert f"    server {address} max_fails=1 fail_timeout=2s;" in text, text
+        assert text.count("    server ") == 3 and "{{" not in text and "server_name tack.example.com;" in text
+        nginx_t(tmp_path, site)
+
+        stop = supervisor.ctl("stop", "tack:*")
         assert stop.returncode == 0, stop.stdout + stop.stderr
-        status = subprocess.run(ctl + ["status"], capture_output=True, text=True).stdout
+        status = supervisor.ctl("status").stdout
         assert "STOPPED" in status and "EXITED" not in status and "FATAL" not in status, status
         report, _ = migrated.status()
         assert report["processes"] == []
         for log in tmp_path.glob("tack-*.log"):
             assert "left the cluster" in log.read_text(), log
     finally:
-        supervisord.send_signal(signal.SIGTERM)
-        supervisord.wait(timeout=30)
+        supervisor.stop()
 
 
 def test_the_launchers_production_path_only_execs_the_built_binary(tmp_path):
@@ -159,3 +130,33 @@ def test_the_launchers_production_path_only_execs_the_built_binary(tmp_path):
     fresh = launch(build, "run", "push")
     assert fresh.returncode == 0 and fresh.stdout == "ran run push\n", fresh.stdout + fresh.stderr
     assert not called.exists(), f"the production path ran {called.read_text()}"
+
+
+def nginx_t(tmp_path, site):
+    """`nginx -t` on a site file inside a minimal http block."""
+    conf = tmp_path / "nginx-check.conf"
+    conf.write_text(f"pid {tmp_path}/check.pid;\nerror_log {tmp_path}/check-error.log;\nevents {{}}\n"
+                    f"http {{\n access_log off;\n include {site};\n}}\n")
+    check = subprocess.run(["nginx", "-t", "-c", str(conf)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+
+
+def test_gen_nginx_refuses_what_nginx_would_misread(binary, tmp_path):
+    """Bad names, paths and addresses are named (exit 2) and nothing is written."""
+    site = tmp_path / "site.conf"
+    base = [binary, "gen_nginx", str(site), "--server-name", "tack.example.com"]
+    good = ["--web", "10.0.0.1:5000", "--push", "10.0.0.1:4000"]
+    for args, named in [(["--web", "10.0.0.1", "--push", "10.0.0.1:4000"], "--web 10.0.0.1"),
+                        (["--web", "10.0.0.1:5000"], "--push"),
+                        (["--root", "relative/dir", *good], "--root"),
+                        (["--listen", "80; evil", *good], "--listen")]:
+        r = subprocess.run(base + args, capture_output=True, text=True)
+        assert r.returncode == 2 and named in one_line(r.stderr), r.stderr
+        assert not site.exists()
+    r = subprocess.run([binary, "gen_nginx", str(site), "--server-name", "a b", *good], capture_output=True, text=True)
+    assert r.returncode == 2 and "--server-name" in one_line(r.stderr)
+    r = subprocess.run(base + good, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    nginx_t(tmp_path, site)
+    r = subprocess.run(base + good, capture_output=True, text=True)
+    assert r.returncode == 2 and "--force" in one_line(r.stderr)

@@ -6,45 +6,11 @@ import hmac
 import json
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from helpers import create_user, free_port, psql, request, token_headers, wait_http, wait_until
+from helpers import Receiver, create_user, free_port, psql, request, token_headers, wait_http, wait_until
 
 PASSWORD = "a long and unusual passphrase"
-
-
-class Receiver:
-    """An HTTP server that answers 500 to the first attempt of each delivery, then 200 (or always `status`)."""
-
-    def __init__(self, status=None):
-        self.requests = []
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                with receiver.lock:
-                    delivery = self.headers["X-Tack-Delivery"]
-                    first = not any(r["headers"]["X-Tack-Delivery"] == delivery for r in receiver.requests)
-                    answer = status or (500 if first else 200)
-                    receiver.requests.append({"headers": dict(self.headers), "body": body, "status": answer})
-                self.send_response(answer)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
 
 
 SMTP_HANDLER = r'''

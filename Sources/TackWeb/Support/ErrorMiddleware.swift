@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import PostgresNIO
 import TackCore
 
 /// The last resort of error answers. Tack's errors answer for themselves: `APIError`, and TackCore's
@@ -15,12 +16,50 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             throw APIError(error)
         } catch let error as any HTTPResponseError {
             throw error
+        } catch  where Self.databaseUnavailable(error) {
+            // PostgreSQL restarting or unreachable: a moment's outage, not a bug. When the connection
+            // went away during COMMIT, whether the change was kept is unknown: the client must look
+            // before it tries again.
+            let atCommit = ((error as? PostgresTransactionError)?.commitError).map(Self.databaseUnavailable) ?? false
+            context.logger.warning(
+                "request refused: PostgreSQL unavailable",
+                metadata: ["tack.request.path": "\(request.uri.path)", "tack.during_commit": "\(atCommit)"]
+            )
+            var answer =
+                atCommit
+                ? APIError(
+                    .serviceUnavailable,
+                    code: "outcome_unknown",
+                    message: "The database went away while saving; read the object again to see whether the change was kept."
+                )
+                : APIError(.serviceUnavailable, code: "database_unavailable", message: "The database is unavailable for a moment; try again.")
+            answer.headers[.retryAfter] = "1"
+            throw answer
         } catch {
             context.logger.error(
                 "request failed",
                 metadata: ["tack.request.path": "\(request.uri.path)", "tack.error": "\(String(reflecting: error))"]
             )
             throw APIError(.internalServerError, code: "internal_error", message: "Something went wrong on our side; the error was logged.")
+        }
+    }
+}
+
+extension ErrorMiddleware {
+    /// True for PostgreSQL connection failures and server shutdowns (SQLSTATE classes 08 and 57P).
+    static func databaseUnavailable(_ error: any Error) -> Bool {
+        if let transaction = error as? PostgresTransactionError {
+            return [transaction.beginError, transaction.closureError, transaction.commitError].contains { $0.map(databaseUnavailable) ?? false }
+        }
+        guard let error = error as? PSQLError else { return false }
+        switch error.code {
+        case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed:
+            return true
+        case .server:
+            let state = error.serverInfo?[.sqlState] ?? ""
+            return state.hasPrefix("08") || state.hasPrefix("57P")
+        default:
+            return false
         }
     }
 }

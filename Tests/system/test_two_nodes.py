@@ -1,0 +1,259 @@
+"""The multi-node deployment as the operator docs describe it, on one machine: node A (127.0.0.1)
+under supervisord from the rendered example, node B (127.0.0.2) under `./platform run`, one
+PostgreSQL and one Redis (AOF on) of the test's own, nginx in front from `gen_nginx --from-cluster`.
+
+Through nginx two users sign in, write cards and hold live WebSocket subscriptions while, in turn,
+`upgrade_db` runs on both nodes at once, node B is kill -9'd entirely and restarted, node A's
+programs are restarted one by one with supervisorctl, Redis restarts and PostgreSQL restarts.
+Afterwards every acknowledged write is in PostgreSQL, every live client holds every version of the
+board exactly once, every event reached the webhook receiver under one delivery id, no job is dead
+or lost, no cron tick ran twice, and `status` is healthy. Failed requests are reported per phase;
+the rolling restart has none."""
+
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import threading
+import time
+from collections import Counter, defaultdict
+
+from helpers import ROOT, Nginx, PrivatePostgres, PrivateRedis, Receiver, ResumingClient, Supervisor, Tack
+from helpers import descendants, free_port, free_port_run, psql, signup, version_report, wait_http, wait_until
+
+
+class Writers:
+    """Threads writing cards through nginx; every answer is counted under the phase it fell in."""
+
+    def __init__(self, users, board, column):
+        self.users, self.board, self.column = users, board, column
+        self.phase = "start"
+        self.ok = Counter()
+        self.failed = defaultdict(list)
+        self.acknowledged = []  # card ids the server answered 201 for
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self._write, args=(user,), daemon=True) for user in users]
+
+    def start(self):
+        for thread in self.threads:
+            thread.start()
+
+    def _write(self, user):
+        n = 0
+        while not self.stopping.is_set():
+            n += 1
+            phase = self.phase
+            try:
+                status, body, _ = user.request("POST", f"/api/v1/boards/{self.board}/cards",
+                                               {"column_id": self.column, "title": f"{user.name} {n}"})
+            except Exception as error:  # a refused or cut connection is a failed request too
+                status, body = None, repr(error)
+            with self.lock:
+                if status == 201:
+                    self.ok[phase] += 1
+                    self.acknowledged.append(body["card"]["id"])
+                else:
+                    self.failed[phase].append(f"{status} {str(body)[:160]}")
+            time.sleep(random.uniform(0.03, 0.08))
+
+    def stop(self):
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=30)
+
+    def report(self):
+        return "; ".join(f"{phase}: {self.ok[phase]} ok, {len(self.failed[phase])} failed" for phase in self.ok.keys() | self.failed.keys())
+
+
+class Clients:
+    """Live WebSocket clients on their own event loop thread (docs/push-protocol.md's resuming client)."""
+
+    def __init__(self, clients):
+        self.clients = clients
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.tasks = [asyncio.run_coroutine_threadsafe(c.run(), self.loop) for c in clients]
+
+    def stop(self):
+        for client in self.clients:
+            asyncio.run_coroutine_threadsafe(client.stop(), self.loop).result(timeout=15)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=15)
+
+
+def test_two_nodes_survive_restarts_kills_and_upgrades(binary, tmp_path):
+    postgres = PrivatePostgres()
+    redis = PrivateRedis(tmp_path / "redis")
+    nginx_port = free_port()
+    site = f"http://localhost:{nginx_port}"
+    # One config for the cluster, as an operator copies it to every machine; what differs per node
+    # comes from the environment.
+    tack = Tack(binary, tmp_path, postgres.url, redis.url)
+    tack.env.update({
+        "TACK_WEB_BASE_URL": site,
+        "TACK_WEBHOOKS_ALLOW_PRIVATE_TARGETS": "true",
+        "TACK_SCHEDULER_JOBS": "probe:on",
+        # An attempt cut by a restart is tried again soon; a stopping push process hands its
+        # clients over within a second.
+        "TACK_WORKER_VISIBILITY_TIMEOUT": "5",
+        "TACK_PUSH_DRAIN_SECONDS": "1",
+    })
+    node_a = dict(tack.env, TACK_NODE_NAME="node-a")
+    web_prefix = free_port_run(1, candidates=[p * 10 for p in random.sample(range(1000, 3200), 200)]) // 10
+    node_a_web = f"127.0.0.1:{web_prefix}0"
+    node_b = dict(tack.env, TACK_NODE_NAME="node-b", TACK_WEB_HOST="127.0.0.2", TACK_PUSH_HOST="127.0.0.2",
+                  TACK_WEB_PORT=str(free_port()), TACK_PUSH_PORT=str(free_port()), TACK_NODE_STORAGE_DIR=str(tmp_path / "storage-b"),
+                  TACK_NODE_LOG_DIR=str(tmp_path / "log-b"))
+    node_b_web = f"127.0.0.2:{node_b['TACK_WEB_PORT']}"
+
+    def both_nodes(*args):
+        """The command on both nodes at once; both must succeed."""
+        procs = [subprocess.Popen([binary, *args, "--config", str(tack.config)], env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for env in (node_a, node_b)]
+        for proc in procs:
+            out, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, f"{' '.join(args)}: {err}{out}"
+
+    both_nodes("init_node")
+    both_nodes("upgrade_db")
+
+    def start_node_b():
+        proc = subprocess.Popen([str(ROOT / "platform"), "run", "--config", str(tack.config)], env=node_b, start_new_session=True,
+                                stdout=open(tmp_path / "node-b.log", "a"), stderr=subprocess.STDOUT)
+        wait_http(f"http://{node_b_web}/healthz", timeout=60)
+        return proc
+
+    supervisor = Supervisor(tmp_path / "node-a", tack.config, node_a, web_prefix)
+    node_b_proc = start_node_b()
+    receiver = Receiver(status=200)
+    nginx = clients = writers = None
+    try:
+        report = tack.wait_for(lambda r: sorted((p["node"], p["role"]) for p in r["processes"]) == [
+            ("node-a", "push"), ("node-a", "scheduler"), ("node-a", "web"), ("node-a", "worker"), ("node-a", "worker"),
+            ("node-b", "push"), ("node-b", "scheduler"), ("node-b", "web"), ("node-b", "worker")] and r.get("schedulerLeader"),
+            timeout=90, what="both nodes' processes in the registry")
+        pushes = sorted(p["listen"] for p in report["processes"] if p["role"] == "push")
+        # nginx from gen_nginx's output for the live cluster (every web and push process of both nodes).
+        nginx = Nginx(tmp_path / "nginx", [], [], port=nginx_port, from_cluster=tack)
+        text = (tmp_path / "nginx" / "tack-site.conf").read_text()
+        for address in [node_a_web, node_b_web, *pushes]:
+            assert f"server {address} max_fails=1 fail_timeout=2s;" in text, f"gen_nginx --from-cluster left out {address}"
+
+        ada = signup(nginx.base, "ada@example.com", "Ada")
+        bob = signup(nginx.base, "bob@example.com", "Bob")
+        board = ada.create_board("Two nodes")
+        column = ada.create_column(board)
+        ada.add_member(board, bob.email)
+        ada.call("POST", f"/api/v1/boards/{board}/webhooks", {"url": f"http://127.0.0.1:{receiver.port}/hook"})
+
+        live = [ResumingClient([nginx.ws_url], [board], cookie=user.cookie, origin=site, label=f"{user.name}'s tab")
+                for user in (ada, bob, ada)]
+        clients = Clients(live)
+        wait_until(lambda: all(c.subscribed_once.is_set() for c in live), 20, "every tab subscribed")
+        writers = Writers([ada, bob], board, column)
+        writers.start()
+
+        def phase(name, seconds=3.0):
+            writers.phase = name
+            time.sleep(seconds)
+
+        phase("steady")
+        writers.phase = "upgrade_db on both nodes"
+        both_nodes("upgrade_db")
+        phase("upgrade_db on both nodes", 1)
+
+        writers.phase = "node B killed"
+        for pid in [node_b_proc.pid, *descendants(node_b_proc.pid)]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        node_b_proc.wait(timeout=10)
+        phase("node B killed", 3)
+        node_b_proc = start_node_b()
+        # As docs/operations.md asks between restarts: nginx's fail_timeout (2 s) passes before
+        # the next process stops, so nginx has taken node B back.
+        phase("node B back", 3)
+
+        writers.phase = "rolling restart of node A"
+        for program in ["tack:tack-web-0", "tack:tack-push", "tack:tack-worker-0", "tack:tack-worker-1", "tack:tack-scheduler"]:
+            restarted = supervisor.ctl("restart", program)
+            assert restarted.returncode == 0 and "started" in restarted.stdout, restarted.stdout + restarted.stderr
+            if program == "tack:tack-web-0":
+                wait_http(f"http://{node_a_web}/readyz", timeout=30)
+            time.sleep(2.5)
+        phase("rolling restart of node A", 1)
+
+        writers.phase = "Redis restart"
+        redis.restart(down_seconds=1.0)
+        phase("Redis restart", 4)
+
+        writers.phase = "PostgreSQL restart"
+        postgres.restart()
+        phase("PostgreSQL restart", 4)
+        phase("settled", 3)
+        writers.stop()
+
+        failures = {p: Counter(f).most_common(3) for p, f in writers.failed.items() if f}
+        print(f"requests per phase: {writers.report()}")
+        assert not writers.failed["rolling restart of node A"], f"the rolling restart failed requests: {failures}"
+        assert not writers.failed["steady"] and not writers.failed["settled"], failures
+        # While PostgreSQL restarts, a write is refused with 503 (retry), never a 500.
+        assert not [f for fs in writers.failed.values() for f in fs if f.startswith("500")], failures
+        assert writers.ok["settled"] > 0, "writes go through after the last restart"
+
+        # Every acknowledged write is stored.
+        acknowledged = set(writers.acknowledged)
+        stored = set(int(i) for i in psql(postgres.url, f"SELECT id FROM cards WHERE board_id = {board}").split())
+        assert acknowledged <= stored, f"{len(acknowledged - stored)} acknowledged cards are not in PostgreSQL"
+
+        # Every live tab holds every version exactly once.
+        final = ada.board_version(board)
+        wait_until(lambda: all(c.caught_up({board: final}) for c in live), 60, f"every tab to reach version {final}",
+                   on_timeout=lambda: str([(c.label, c.last(board), c.connections) for c in live]))
+        wrong = version_report(live, {board: final})
+        assert not wrong, "\n".join(wrong)
+
+        # Every event reached the receiver, each under one delivery id (retries reuse it).
+        def deliveries():
+            by_version = defaultdict(set)
+            with receiver.lock:
+                for r in receiver.requests:
+                    by_version[json.loads(r["body"])["event"]["version"]].add(r["headers"]["X-Tack-Delivery"])
+            return by_version
+        webhook_from = int(psql(postgres.url, "SELECT min(event_version) FROM webhook_deliveries"))
+        wait_until(lambda: set(range(webhook_from, final + 1)) <= deliveries().keys(), 90, "every event delivered",
+                   on_timeout=lambda: f"missing {sorted(set(range(webhook_from, final + 1)) - deliveries().keys())[:20]}")
+        assert all(len(ids) == 1 for ids in deliveries().values()), "an event was delivered under two ids"
+
+        # No job dead or left behind; cron ticks ran once each; the cluster is healthy.
+        wait_until(lambda: all(q["dead"] == 0 and q["in_flight"] == 0 and q["waiting"] == 0
+                               for q in json.loads(tack("jobs", "--json", env=node_a, check=True).stdout)), 60, "empty queues")
+        ticks = psql(postgres.url, "SELECT count(*), count(DISTINCT scheduled_for), coalesce(sum(duplicate_deliveries), 0) "
+                                   "FROM cron_runs WHERE job = 'probe'").split("|")
+        assert int(ticks[0]) > 10 and ticks[0] == ticks[1], f"cron ticks: {ticks}"
+        print(f"cron probe ticks: {ticks[0]} ran once each ({ticks[2]} duplicate deliveries refused)")
+        _, code = tack.status()
+        assert code == 0, tack("status", env=node_a).stdout
+    finally:
+        if writers:
+            writers.stop()
+        if clients:
+            clients.stop()
+        if nginx:
+            nginx.stop()
+        supervisor.stop()
+        node_b_proc.send_signal(signal.SIGTERM)  # the node's manager stops its roles gracefully
+        try:
+            node_b_proc.wait(timeout=45)
+        except subprocess.TimeoutExpired:
+            for pid in [node_b_proc.pid, *descendants(node_b_proc.pid)]:
+                os.kill(pid, signal.SIGKILL)
+            node_b_proc.wait(timeout=10)
+        receiver.close()
+        redis.stop()
+        postgres.stop()
