@@ -584,9 +584,11 @@ class PrivateRedis:
     """A redis-server of the test's own, started with the flags `platform`'s start_redis uses (AOF
     on), so that a test can restart it: SHUTDOWN (which writes the AOF) and start again."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, addresses=("127.0.0.1",)):
+        """`addresses`: where it listens (another host of the test reaches it at the second)."""
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.addresses = list(addresses)
         self.port = free_port()
         self.proc = None
         self.start()
@@ -602,8 +604,10 @@ class PrivateRedis:
         return r.stdout.strip()
 
     def start(self):
-        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-                                      "--appendonly", "yes", "--save", "", "--logfile", str(self.dir / "redis.log")],
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", *self.addresses, "--dir", str(self.dir),
+                                      "--appendonly", "yes", "--save", "",
+                                      # Another host of the test reaches it on a private link; no password there.
+                                      "--protected-mode", "yes" if self.addresses == ["127.0.0.1"] else "no", "--logfile", str(self.dir / "redis.log")],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         wait_until(lambda: self.cli("PING", check=False) == "PONG", timeout=10, what=f"redis-server on port {self.port}")
 
@@ -628,7 +632,9 @@ class PrivatePostgres:
     start_postgres does), so that a test can restart it; `url` is its `tack` database. Its data
     lives in a folder of its own under /tmp (pytest's folders are closed to the postgres user)."""
 
-    def __init__(self):
+    def __init__(self, addresses=("127.0.0.1",)):
+        """`addresses`: where it listens and whom it trusts (each address's /24)."""
+        self.addresses = list(addresses)
         self.bin = Path(require_env("TACK_TEST_PG_BIN"))
         self.dir = Path(tempfile.mkdtemp(prefix="tack-test-pg-", dir="/tmp"))
         self.port = free_port()
@@ -638,6 +644,9 @@ class PrivatePostgres:
             self.dir.chmod(0o700)
         subprocess.run(self.as_postgres + [str(self.bin / "initdb"), "-D", str(self.dir), "-U", "tack", "--auth=trust",
                                            "-E", "UTF8", "--locale=C.UTF-8"], check=True, capture_output=True)
+        with open(self.dir / "pg_hba.conf", "a") as hba:
+            for address in self.addresses[1:]:
+                hba.write(f"host all all {address.rsplit('.', 1)[0]}.0/24 trust\n")
         self.start()
         psql(f"postgres://tack@127.0.0.1:{self.port}/postgres", "CREATE DATABASE tack")
 
@@ -652,7 +661,7 @@ class PrivatePostgres:
 
     def start(self):
         self.pg_ctl("-l", str(self.dir / "server.log"), "-w", "-t", "60", "-o",
-                    f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", "start")
+                    f"-p {self.port} -k {self.dir} -c listen_addresses={','.join(self.addresses)} -c fsync=off -c max_connections=200", "start")
 
     def restart(self):
         """A fast restart: every connection is cut, as when a server is replaced."""
@@ -721,7 +730,7 @@ files={self.dir}/tack.conf
 class Receiver:
     """An HTTP server that answers 500 to the first attempt of each delivery, then 200 (or always `status`)."""
 
-    def __init__(self, status=None):
+    def __init__(self, status=None, host="127.0.0.1"):
         self.requests = []
         self.lock = threading.Lock()
         receiver = self
@@ -742,7 +751,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((host, 0), Handler)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

@@ -148,7 +148,7 @@ def test_gen_nginx_refuses_what_nginx_would_misread(binary, tmp_path):
     good = ["--web", "10.0.0.1:5000", "--push", "10.0.0.1:4000"]
     for args, named in [(["--web", "10.0.0.1", "--push", "10.0.0.1:4000"], "--web 10.0.0.1"),
                         (["--web", "10.0.0.1:5000"], "--push"),
-                        (["--root", "relative/dir", *good], "--root"),
+                        (["--root", "/srv/tack dir", *good], "--root"),
                         (["--listen", "80; evil", *good], "--listen")]:
         r = subprocess.run(base + args, capture_output=True, text=True)
         assert r.returncode == 2 and named in one_line(r.stderr), r.stderr

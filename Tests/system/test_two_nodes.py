@@ -1,6 +1,7 @@
-"""The multi-node deployment as the operator docs describe it, on one machine: node A (127.0.0.1)
-under supervisord from the rendered example, node B (127.0.0.2) under `./platform run`, one
-PostgreSQL and one Redis (AOF on) of the test's own, nginx in front from `gen_nginx --from-cluster`.
+"""The multi-node deployment as the operator docs describe it, on one machine: node A under
+supervisord from the rendered example, node B under `./platform run` on a host of its own (a network
+namespace joined by a veth pair; 127.0.0.2 where namespaces cannot be made), one PostgreSQL and one
+Redis (AOF on) of the test's own, nginx in front from `gen_nginx --from-cluster`.
 
 Through nginx two users sign in, write cards and hold live WebSocket subscriptions while, in turn,
 `upgrade_db` runs on both nodes at once, node B is kill -9'd entirely and restarted, node A's
@@ -20,8 +21,44 @@ import threading
 import time
 from collections import Counter, defaultdict
 
+import pytest
+
 from helpers import ROOT, Nginx, PrivatePostgres, PrivateRedis, Receiver, ResumingClient, Supervisor, Tack
 from helpers import descendants, free_port, free_port_run, psql, signup, version_report, wait_http, wait_until
+
+
+class SecondHost:
+    """Node B's machine: a network namespace joined to this one by a veth pair, this side at
+    `here` (the address node B reaches PostgreSQL, Redis and the webhook receiver at), node B at
+    `there`. Where namespaces cannot be made (no root), node B gets 127.0.0.2 instead."""
+
+    def __init__(self):
+        n = random.randint(1, 250)
+        self.name, self.veth = f"tack-b-{os.getpid()}", f"tackb{os.getpid() % 100000}"
+        self.here, self.there = f"10.233.{n}.1", f"10.233.{n}.2"
+        inside = ["ip", "netns", "exec", self.name]
+        steps = [["ip", "netns", "add", self.name],
+                 ["ip", "link", "add", self.veth + "a", "type", "veth", "peer", "name", self.veth + "b"],
+                 ["ip", "link", "set", self.veth + "b", "netns", self.name],
+                 ["ip", "addr", "add", f"{self.here}/24", "dev", self.veth + "a"],
+                 ["ip", "link", "set", self.veth + "a", "up"],
+                 inside + ["ip", "addr", "add", f"{self.there}/24", "dev", self.veth + "b"],
+                 inside + ["ip", "link", "set", self.veth + "b", "up"],
+                 inside + ["ip", "link", "set", "lo", "up"]]
+        self.namespace = os.geteuid() == 0
+        for step in steps if self.namespace else []:
+            made = subprocess.run(step, capture_output=True, text=True)
+            if made.returncode != 0:
+                self.close()
+                raise AssertionError(f"{' '.join(step)}: {made.stderr}")
+        if not self.namespace:
+            self.here, self.there = "127.0.0.1", "127.0.0.2"
+        self.prefix = inside if self.namespace else []
+
+    def close(self):
+        if self.namespace:
+            subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
+            subprocess.run(["ip", "link", "del", self.veth + "a"], capture_output=True)
 
 
 class Writers:
@@ -85,9 +122,28 @@ class Clients:
         self.thread.join(timeout=15)
 
 
-def test_two_nodes_survive_restarts_kills_and_upgrades(binary, tmp_path):
-    postgres = PrivatePostgres()
-    redis = PrivateRedis(tmp_path / "redis")
+@pytest.fixture
+def host_b():
+    host = SecondHost()
+    yield host
+    host.close()
+
+
+@pytest.fixture
+def postgres(host_b):
+    server = PrivatePostgres(addresses=["127.0.0.1", host_b.here])
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis(host_b, tmp_path):
+    server = PrivateRedis(tmp_path / "redis", addresses=["127.0.0.1", host_b.here])
+    yield server
+    server.stop()
+
+
+def test_two_nodes_survive_restarts_kills_and_upgrades(binary, tmp_path, host_b, postgres, redis):
     nginx_port = free_port()
     site = f"http://localhost:{nginx_port}"
     # One config for the cluster, as an operator copies it to every machine; what differs per node
@@ -105,15 +161,18 @@ def test_two_nodes_survive_restarts_kills_and_upgrades(binary, tmp_path):
     node_a = dict(tack.env, TACK_NODE_NAME="node-a")
     web_prefix = free_port_run(1, candidates=[p * 10 for p in random.sample(range(1000, 3200), 200)]) // 10
     node_a_web = f"127.0.0.1:{web_prefix}0"
-    node_b = dict(tack.env, TACK_NODE_NAME="node-b", TACK_WEB_HOST="127.0.0.2", TACK_PUSH_HOST="127.0.0.2",
+    # Node B reaches the shared servers at this host's address on its link.
+    node_b = dict(tack.env, TACK_NODE_NAME="node-b", TACK_WEB_HOST=host_b.there, TACK_PUSH_HOST=host_b.there,
+                  TACK_DATABASE_URL=postgres.url.replace("127.0.0.1", host_b.here),
+                  TACK_REDIS_URL=redis.url.replace("127.0.0.1", host_b.here),
                   TACK_WEB_PORT=str(free_port()), TACK_PUSH_PORT=str(free_port()), TACK_NODE_STORAGE_DIR=str(tmp_path / "storage-b"),
                   TACK_NODE_LOG_DIR=str(tmp_path / "log-b"))
-    node_b_web = f"127.0.0.2:{node_b['TACK_WEB_PORT']}"
+    node_b_web = f"{host_b.there}:{node_b['TACK_WEB_PORT']}"
 
     def both_nodes(*args):
         """The command on both nodes at once; both must succeed."""
-        procs = [subprocess.Popen([binary, *args, "--config", str(tack.config)], env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True) for env in (node_a, node_b)]
+        procs = [subprocess.Popen(prefix + [binary, *args, "--config", str(tack.config)], env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for prefix, env in (([], node_a), (host_b.prefix, node_b))]
         for proc in procs:
             out, err = proc.communicate(timeout=120)
             assert proc.returncode == 0, f"{' '.join(args)}: {err}{out}"
@@ -122,14 +181,15 @@ def test_two_nodes_survive_restarts_kills_and_upgrades(binary, tmp_path):
     both_nodes("upgrade_db")
 
     def start_node_b():
-        proc = subprocess.Popen([str(ROOT / "platform"), "run", "--config", str(tack.config)], env=node_b, start_new_session=True,
+        proc = subprocess.Popen(host_b.prefix + [str(ROOT / "platform"), "run", "--config", str(tack.config)], env=node_b,
+                                start_new_session=True,
                                 stdout=open(tmp_path / "node-b.log", "a"), stderr=subprocess.STDOUT)
         wait_http(f"http://{node_b_web}/healthz", timeout=60)
         return proc
 
     supervisor = Supervisor(tmp_path / "node-a", tack.config, node_a, web_prefix)
     node_b_proc = start_node_b()
-    receiver = Receiver(status=200)
+    receiver = Receiver(status=200, host=host_b.here)
     nginx = clients = writers = None
     try:
         report = tack.wait_for(lambda r: sorted((p["node"], p["role"]) for p in r["processes"]) == [
@@ -148,7 +208,7 @@ def test_two_nodes_survive_restarts_kills_and_upgrades(binary, tmp_path):
         board = ada.create_board("Two nodes")
         column = ada.create_column(board)
         ada.add_member(board, bob.email)
-        ada.call("POST", f"/api/v1/boards/{board}/webhooks", {"url": f"http://127.0.0.1:{receiver.port}/hook"})
+        ada.call("POST", f"/api/v1/boards/{board}/webhooks", {"url": f"http://{host_b.here}:{receiver.port}/hook"})
 
         live = [ResumingClient([nginx.ws_url], [board], cookie=user.cookie, origin=site, label=f"{user.name}'s tab")
                 for user in (ada, bob, ada)]
@@ -255,5 +315,3 @@ def test_two_nodes_survive_restarts_kills_and_upgrades(binary, tmp_path):
                 os.kill(pid, signal.SIGKILL)
             node_b_proc.wait(timeout=10)
         receiver.close()
-        redis.stop()
-        postgres.stop()

@@ -3,12 +3,8 @@ import TackCore
 
 /// An account request that cannot be carried out answers as the API's error: 409 for a taken email,
 /// 403 for a wrong current password, 401 for an account that is gone, 400 naming the field otherwise.
-extension AccountError: HTTPResponseError {
-    public var status: HTTPResponse.Status { APIError(self).status }
-
-    public func response(from request: Request, context: some RequestContext) throws -> Response {
-        try APIError(self).response(from: request, context: context)
-    }
+extension AccountError: AnswersAsAPIError {
+    public var apiError: APIError { APIError(self) }
 }
 
 extension APIError {

@@ -3,12 +3,8 @@ import TackCore
 
 /// A board rule answers as the API's error: 404 for what the caller may not know exists, 403, 409,
 /// 400 naming the field, 412 with the current object, 428.
-extension BoardError: HTTPResponseError {
-    public var status: HTTPResponse.Status { APIError(self).status }
-
-    public func response(from request: Request, context: some RequestContext) throws -> Response {
-        try APIError(self).response(from: request, context: context)
-    }
+extension BoardError: AnswersAsAPIError {
+    public var apiError: APIError { APIError(self) }
 }
 
 extension APIError {

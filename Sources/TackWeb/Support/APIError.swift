@@ -107,3 +107,20 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     /// 413: the body is larger than allowed.
     public static let bodyTooLarge = APIError(.contentTooLarge, code: "body_too_large", message: "The request body is too large.")
 }
+
+/// An error of another module (TackCore's `BoardError`, `AccountError`) that answers as the API's
+/// error: it says which (`apiError`), and its status and JSON answer follow from that.
+public protocol AnswersAsAPIError: HTTPResponseError {
+    /// The API's form of this error.
+    var apiError: APIError { get }
+}
+
+extension AnswersAsAPIError {
+    /// The API error's status.
+    public var status: HTTPResponse.Status { apiError.status }
+
+    /// The API error's JSON answer.
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        try apiError.response(from: request, context: context)
+    }
+}

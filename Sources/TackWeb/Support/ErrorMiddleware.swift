@@ -89,8 +89,7 @@ extension APIError {
     init(answering error: any HTTPResponseError) {
         switch error {
         case let error as APIError: self = error
-        case let error as BoardError: self.init(error)
-        case let error as AccountError: self.init(error)
+        case let error as any AnswersAsAPIError: self = error.apiError
         case let error as HTTPError: self.init(error)
         default: self.init(error.status, code: error.status.code < 500 ? "bad_request" : "internal_error", message: error.status.reasonPhrase)
         }
