@@ -24,7 +24,7 @@ public func fuzzSQL(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         }
         let rejoined = SQLStatements.split(statements.joined(separator: "\n;\n"))
         fuzzExpect(rejoined == statements, "split(join(split(x))) != split(x): \(fuzzShow(statements)) became \(fuzzShow(rejoined))")
-        if !sql.contains("--") && !sql.contains("/*") {
+        if !containsScalars(scalars, "--") && !containsScalars(scalars, "/*") {
             var dropped: [Unicode.Scalar: Int] = [:]
             for c in scalars where !c.properties.isWhitespace { dropped[c, default: 0] += 1 }
             for statement in statements {
@@ -45,4 +45,10 @@ private func find(_ needle: [Unicode.Scalar], in haystack: [Unicode.Scalar], fro
         i += 1
     }
     return nil
+}
+
+/// Searches scalars, not characters: "-" followed by "-" and a combining mark is one Character
+/// ("-\u{5AB}") to String.contains, yet a comment to PostgreSQL and the splitter.
+private func containsScalars(_ haystack: [Unicode.Scalar], _ needle: String) -> Bool {
+    find(Array(needle.unicodeScalars), in: haystack, from: 0) != nil
 }
