@@ -37,6 +37,8 @@ struct WebhookTargetGuardTests {
         #expect(try WebhookTargetGuard.parse("http://[::1]:8080/x") == ("::1", 8080, false))
         #expect(throws: WebhookTargetGuard.Refusal.self) { try WebhookTargetGuard.parse("ftp://example.com/") }
         #expect(throws: WebhookTargetGuard.Refusal.self) { try WebhookTargetGuard.parse("https:///nohost") }
+        // Empty brackets are a host to URLComponents and nothing once unwrapped (found by fuzz/webhook_url).
+        #expect(throws: WebhookTargetGuard.Refusal.self) { try WebhookTargetGuard.parse("http://[]:443/") }
         #expect(throws: WebhookTargetGuard.Refusal.self) { try WebhookTargetGuard.parse("https://user:pw@example.com/") }
         #expect(throws: WebhookTargetGuard.Refusal.self) { try WebhookTargetGuard.parse("not a url") }
     }

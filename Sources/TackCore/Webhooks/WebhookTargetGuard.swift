@@ -46,6 +46,7 @@ public struct WebhookTargetGuard: Sendable {
         }
         guard var host = components.host, !host.isEmpty else { throw Refusal(message: "the URL has no host") }
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { throw Refusal(message: "the URL has no host") }  // `http://[]/` (found by fuzz/webhook_url)
         guard components.user == nil && components.password == nil else {
             throw Refusal(message: "the URL must not carry a user name or password; sign deliveries with the webhook secret instead")
         }
