@@ -24,7 +24,7 @@ public func buildWorkerServices(
     let publisher = EventPublisher(redis: redis, log: log, historySize: config.events.historySize, logger: logger)
     let jobQueue = JobQueue(redis: redis, routes: config.queues, logger: logger)
     let relay = EventRelay(log: log, publisher: publisher, logger: logger)
-    let webhooks = WebhookDispatcher(postgres: postgres, queue: jobQueue, logger: logger)
+    let webhooks = WebhookDispatcher(postgres: postgres, queue: jobQueue, retryMaxDelay: config.worker.retryMaxDelay, logger: logger)
     let exports = ExportStore(postgres: postgres, storageDirectory: config.node.storageDirectory, logger: logger)
     let emails: NotificationEmails?
     do {

@@ -728,9 +728,11 @@ files={self.dir}/tack.conf
 
 
 class Receiver:
-    """An HTTP server that answers 500 to the first attempt of each delivery, then 200 (or always `status`)."""
+    """An HTTP server that answers 500 to the first attempt of each delivery, then 200 (or always
+    `status`, which a test may change)."""
 
     def __init__(self, status=None, host="127.0.0.1"):
+        self.status = status
         self.requests = []
         self.lock = threading.Lock()
         receiver = self
@@ -741,7 +743,7 @@ class Receiver:
                 with receiver.lock:
                     delivery = self.headers["X-Tack-Delivery"]
                     first = not any(r["headers"]["X-Tack-Delivery"] == delivery for r in receiver.requests)
-                    answer = status or (500 if first else 200)
+                    answer = receiver.status or (500 if first else 200)
                     receiver.requests.append({"headers": dict(self.headers), "body": body, "status": answer})
                 self.send_response(answer)
                 self.send_header("Content-Length", "2")

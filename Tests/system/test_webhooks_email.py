@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from helpers import Receiver, create_user, free_port, psql, request, token_headers, wait_http, wait_until
+from helpers import Receiver, create_user, free_port, psql, redis_cli, request, token_headers, wait_http, wait_until
 
 PASSWORD = "a long and unusual passphrase"
 
@@ -278,3 +278,42 @@ def test_daily_digest_gathers_unread_notifications_in_one_email(migrated, tmp_pa
         assert "First card" in mails[0]["data"] and "Second card" in mails[0]["data"]
     finally:
         smtp.kill()
+
+
+def test_a_delivery_whose_job_redis_lost_is_enqueued_again_under_its_id(migrated):
+    """Redis can lose a job after it was enqueued (a crash before the AOF reached the disk, a failover
+    to a replica that missed it): a delivery still pending and not attempted for long is enqueued
+    again by the dispatcher's sweep, under the same delivery id."""
+    receiver = Receiver(status=500)
+    try:
+        env = {"TACK_WEBHOOKS_ALLOW_PRIVATE_TARGETS": "true", "TACK_WORKER_RETRY_BASE_DELAY": "600"}
+        assert create_user(migrated, "--email", "lost@example.com", "--name", "Lou", "--password-stdin").returncode == 0
+        migrated.start("run", "web", env=env)
+        migrated.start("run", "worker", env=env)
+        base = f"http://127.0.0.1:{migrated.env['TACK_WEB_PORT']}"
+        wait_http(base + "/healthz")
+        owner = token_headers(base, "lost@example.com")
+        _, _, created = request(base, "POST", "/api/v1/boards", {"name": "Lost"}, owner)
+        board = created["board"]["id"]
+        status, _, hook = request(base, "POST", f"/api/v1/boards/{board}/webhooks",
+                                  {"url": f"http://127.0.0.1:{receiver.port}/hook", "events": ["board.updated"]}, owner)
+        assert status == 201, hook
+        assert request(base, "PATCH", f"/api/v1/boards/{board}", {"name": "Lost and found"}, owner)[0] == 200
+
+        # The first attempt fails; its retry waits ten minutes in Redis, then Redis loses it.
+        wait_until(lambda: receiver.requests, 30, "the first attempt")
+        delivery = receiver.requests[0]["headers"]["X-Tack-Delivery"]
+        for key in redis_cli(migrated.redis_url, "KEYS", "tack:q:*").split():
+            redis_cli(migrated.redis_url, "DEL", key)
+        receiver.status = 200
+        time.sleep(2)
+        assert len(receiver.requests) == 1, "nothing is delivered while the delivery was seen recently"
+        # Hours later (the sweep waits three times the longest retry delay, at least three hours):
+        psql(migrated.db_url, f"UPDATE webhook_deliveries SET enqueued_at = now() - interval '4 hours' WHERE id = '{delivery}'")
+        wait_until(lambda: len(receiver.requests) >= 2, 30, "the delivery enqueued again")
+        again = receiver.requests[1]
+        assert again["status"] == 200 and again["headers"]["X-Tack-Delivery"] == delivery, "the same delivery id"
+        wait_until(lambda: psql(migrated.db_url, f"SELECT status FROM webhook_deliveries WHERE id = '{delivery}'") == "succeeded",
+                   15, "the delivery to succeed")
+    finally:
+        receiver.close()

@@ -203,7 +203,11 @@ public struct WebhookDeliveryJobs: JobHandler {
                 """,
                 logger: logger
             )
-            try await tx.query("UPDATE webhook_deliveries SET attempts = \(attempt) WHERE id = \(deliveryID)", logger: logger)
+            // enqueued_at: the job is alive (see WebhookDispatcher.lostAfter).
+            try await tx.query(
+                "UPDATE webhook_deliveries SET attempts = \(attempt), enqueued_at = now() WHERE id = \(deliveryID)",
+                logger: logger
+            )
         }
     }
 

@@ -11,15 +11,24 @@ import TackCore
 /// transaction. Deliveries are enqueued afterwards and marked `enqueued_at`; a crash in between
 /// leaves them unmarked and the next sweep enqueues them. So no event is skipped, whatever crashes,
 /// and a delivery may at worst be attempted twice: receivers deduplicate on `X-Tack-Delivery`.
+///
+/// A job can also be lost after it was enqueued (Redis crashing before its AOF reached the disk, a
+/// failover to a replica that had not received it). Each attempt marks its delivery alive
+/// (`enqueued_at`); a delivery still pending and not seen for `lostAfter` (three times the longest
+/// retry wait, `worker.retry_max_delay`, which also caps `Retry-After`'s 3,600 s at the default) is
+/// enqueued again under the same id.
 public struct WebhookDispatcher: Sendable {
     let postgres: PostgresClient
     let queue: JobQueue
+    /// How long a pending delivery may go without an attempt before its job counts as lost.
+    let lostAfter: Duration
     let logger: Logger
 
-    /// Creates the dispatcher.
-    public init(postgres: PostgresClient, queue: JobQueue, logger: Logger) {
+    /// Creates the dispatcher; `retryMaxDelay` is `worker.retry_max_delay`.
+    public init(postgres: PostgresClient, queue: JobQueue, retryMaxDelay: Duration, logger: Logger) {
         self.postgres = postgres
         self.queue = queue
+        self.lostAfter = max(retryMaxDelay, .seconds(3600)) * 3
         self.logger = logger
     }
 
@@ -70,12 +79,15 @@ public struct WebhookDispatcher: Sendable {
         }
     }
 
-    /// Enqueues delivery jobs not yet enqueued; returns how many.
+    /// Enqueues delivery jobs not yet enqueued, and again those whose job was lost; returns how many.
     private func enqueuePending() async throws -> Int {
         try await postgres.withTransaction(logger: logger) { tx in
+            let lostAfter = self.lostAfter.wholeMilliseconds
             let rows = try await tx.query(
                 """
-                SELECT id FROM webhook_deliveries WHERE enqueued_at IS NULL
+                SELECT id FROM webhook_deliveries
+                WHERE enqueued_at IS NULL
+                   OR (status = 'pending' AND enqueued_at < now() - make_interval(secs => \(lostAfter) / 1000.0))
                 ORDER BY created_at LIMIT \(Self.enqueueBatch) FOR UPDATE SKIP LOCKED
                 """,
                 logger: logger
