@@ -184,14 +184,19 @@ def test_two_nodes_survive_restarts_kills_and_upgrades(binary, tmp_path, host_b,
         proc = subprocess.Popen(host_b.prefix + [str(ROOT / "platform"), "run", "--config", str(tack.config)], env=node_b,
                                 start_new_session=True,
                                 stdout=open(tmp_path / "node-b.log", "a"), stderr=subprocess.STDOUT)
-        wait_http(f"http://{node_b_web}/healthz", timeout=60)
+        try:
+            wait_http(f"http://{node_b_web}/healthz", timeout=60)
+        except AssertionError:
+            for pid in [proc.pid, *descendants(proc.pid)]:
+                os.kill(pid, signal.SIGKILL)
+            raise AssertionError("node B did not start:\n" + (tmp_path / "node-b.log").read_text()[-3000:]) from None
         return proc
 
-    supervisor = Supervisor(tmp_path / "node-a", tack.config, node_a, web_prefix)
-    node_b_proc = start_node_b()
     receiver = Receiver(status=200, host=host_b.here)
-    nginx = clients = writers = None
+    supervisor = node_b_proc = nginx = clients = writers = None
     try:
+        supervisor = Supervisor(tmp_path / "node-a", tack.config, node_a, web_prefix)
+        node_b_proc = start_node_b()
         report = tack.wait_for(lambda r: sorted((p["node"], p["role"]) for p in r["processes"]) == [
             ("node-a", "push"), ("node-a", "scheduler"), ("node-a", "web"), ("node-a", "worker"), ("node-a", "worker"),
             ("node-b", "push"), ("node-b", "scheduler"), ("node-b", "web"), ("node-b", "worker")] and r.get("schedulerLeader"),
@@ -306,12 +311,14 @@ def test_two_nodes_survive_restarts_kills_and_upgrades(binary, tmp_path, host_b,
             clients.stop()
         if nginx:
             nginx.stop()
-        supervisor.stop()
-        node_b_proc.send_signal(signal.SIGTERM)  # the node's manager stops its roles gracefully
-        try:
-            node_b_proc.wait(timeout=45)
-        except subprocess.TimeoutExpired:
-            for pid in [node_b_proc.pid, *descendants(node_b_proc.pid)]:
-                os.kill(pid, signal.SIGKILL)
-            node_b_proc.wait(timeout=10)
+        if supervisor:
+            supervisor.stop()
+        if node_b_proc:
+            node_b_proc.send_signal(signal.SIGTERM)  # the node's manager stops its roles gracefully
+            try:
+                node_b_proc.wait(timeout=45)
+            except subprocess.TimeoutExpired:
+                for pid in [node_b_proc.pid, *descendants(node_b_proc.pid)]:
+                    os.kill(pid, signal.SIGKILL)
+                node_b_proc.wait(timeout=10)
         receiver.close()
