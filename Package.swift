@@ -164,6 +164,7 @@ let package = Package(
             dependencies: [
                 "TackWorker", "TackCore", "TackRedis", "TackTestSupport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],

@@ -11,6 +11,7 @@ import TackRedis
 import TackScheduler
 import TackWeb
 import TackWorker
+import UnixSignals
 
 /// `run [ROLE]`: one role in the foreground (supervisord's way), or a whole node under the built-in manager.
 struct RunCommand: AsyncParsableCommand {

@@ -1,7 +1,9 @@
 import Foundation
 import Hummingbird
 import Logging
+import PostgresNIO
 import TackCore
+import TackRedis
 
 /// `/healthz` (the process answers) and `/readyz` (it can serve: PostgreSQL, Redis, schema current),
 /// for load balancers and orchestrators.

@@ -1,6 +1,7 @@
 import Hummingbird
 import NIOCore
 import Prometheus
+import TackRedis
 
 /// `/metrics`: the process's metrics in the Prometheus text format, for scraping.
 ///

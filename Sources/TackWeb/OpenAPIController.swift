@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import TackCore
 
 /// `GET /api/v1/openapi.json`: the hand-written OpenAPI 3.1 document kept in `public/openapi.json`.
 ///

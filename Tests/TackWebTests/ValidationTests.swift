@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import NIOEmbedded
+import PostgresNIO
 import Testing
 
 @testable import TackCore

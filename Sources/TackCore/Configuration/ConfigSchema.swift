@@ -1,3 +1,5 @@
+import Foundation
+
 /// The one definition of every configuration key: its type, default and documentation.
 ///
 /// The loader validates against it, `gen_config` and `config-prod.yml.example` are rendered from it,

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Splits a migration file into single statements.
 ///
 /// postgres-nio speaks only the extended query protocol, which takes one statement per message,

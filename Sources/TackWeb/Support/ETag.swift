@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 
 /// Object versions as HTTP validators: a board object's `ETag` is the board version at which it last

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import PostgresNIO
 import TackCore
 
 /// Turns every error into the JSON error body: API errors as they are, Hummingbird's own HTTP

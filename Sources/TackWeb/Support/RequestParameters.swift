@@ -1,4 +1,5 @@
 import Hummingbird
+import TackCore
 
 /// Path and query parameters read the same way by every API controller: a bad value is a 404
 /// (path ids) or a 400 naming the parameter (query), never silently a default.
