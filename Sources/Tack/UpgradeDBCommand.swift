@@ -24,9 +24,8 @@ struct UpgradeDBCommand: AsyncParsableCommand {
                 let migrator = Migrator(client: postgres, migrations: migrations, logger: logger)
                 if showStatus {
                     let current = try await migrator.status()
-                    let formatter = ISO8601DateFormatter()
                     for row in current.applied {
-                        say("applied  \(row.fileName)  \(formatter.string(from: row.appliedAt))  by \(row.appliedBy)")
+                        say("applied  \(row.fileName)  \(Timestamp.string(from: row.appliedAt))  by \(row.appliedBy)")
                     }
                     for file in current.pending { say("pending  \(file.fileName)") }
                     for problem in current.problems { say("problem  \(problem.description)") }

@@ -58,32 +58,10 @@ final class PushEvent: Sendable {
 
     /// `2026-12-04T10:00:00.123Z`, the only shape `Timestamp.string(from:milliseconds:)` writes.
     static func parseTimestamp(_ text: String) -> Date? {
-        let digits = Array(text.utf8)
-        guard digits.count == 24, digits[23] == UInt8(ascii: "Z") else { return nil }
-        func number(_ range: Range<Int>) -> Int? {
-            var value = 0
-            for i in range {
-                let d = Int(digits[i]) - 48
-                guard (0...9).contains(d) else { return nil }
-                value = value * 10 + d
-            }
-            return value
-        }
-        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10), let hour = number(11..<13),
-            let minute = number(14..<16), let second = number(17..<19), let millis = number(20..<23)
-        else { return nil }
-        var components = DateComponents()
-        (components.year, components.month, components.day) = (year, month, day)
-        (components.hour, components.minute, components.second) = (hour, minute, second)
-        guard let date = PushEvent.utc.date(from: components) else { return nil }
-        return date.addingTimeInterval(Double(millis) / 1000)
+        let bytes = text.utf8
+        guard bytes.count == 24, bytes.last == UInt8(ascii: "Z"), bytes.dropFirst(19).first == UInt8(ascii: ".") else { return nil }
+        return ISO8601Parsing.date(text)
     }
-
-    private static let utc: Calendar = {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        return calendar
-    }()
 }
 
 /// What a client may send (`docs/push-protocol.md`).

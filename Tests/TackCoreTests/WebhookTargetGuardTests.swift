@@ -60,6 +60,65 @@ struct WebhookTargetGuardTests {
         }
     }
 
+    /// Every spelling `getaddrinfo` and browsers accept for an address (inet_aton's rules for IPv4,
+    /// zone ids for IPv6, a trailing dot), with the address it denotes.
+    static let internalAddressSpellings: [(String, String)] = [
+        ("2130706433", "127.0.0.1"), ("0x7f000001", "127.0.0.1"), ("0X7F000001", "127.0.0.1"), ("0x7f.0.0.1", "127.0.0.1"),
+        ("0177.0.0.1", "127.0.0.1"), ("017700000001", "127.0.0.1"), ("127.1", "127.0.0.1"), ("127.0.1", "127.0.0.1"),
+        ("127.000.000.001", "127.0.0.1"), ("127.0.0.1.", "127.0.0.1"), ("0", "0.0.0.0"), ("0x", "0.0.0.0"), ("10.0x10.1", "10.16.0.1"),
+        ("0xa9fea9fe", "169.254.169.254"), ("2852039166", "169.254.169.254"), ("169.254.169.254.", "169.254.169.254"),
+        ("0251.0376.0251.0376", "169.254.169.254"), ("192.168.65535", "192.168.255.255"), ("[::1]", "::1"), ("::1%lo", "::1"),
+        ("fe80::1%25eth0", "fe80::1"), ("[fe80::1%eth0]", "fe80::1"), ("::ffff:127.0.0.1", "::ffff:127.0.0.1"),
+        ("::ffff:7f00:1", "::ffff:127.0.0.1"),
+    ]
+
+    @Test("a host is read as resolvers read it: every spelling of an internal address is that address", arguments: internalAddressSpellings)
+    func internalSpellings(host: String, address: String) throws {
+        let parsed = try #require(IPAddress(host: host), "\(host)")
+        #expect(parsed.description == address)
+        #expect(parsed.internalReason != nil)
+    }
+
+    @Test(
+        "public addresses in other spellings are public; names and malformed numbers are not addresses",
+        arguments: [
+            ("134744072", "8.8.8.8"), ("8.8.2056", "8.8.8.8"), ("0x8.0x8.0x8.0x8", "8.8.8.8"), ("010.010.010.010", "8.8.8.8"),
+            ("example.com", nil), ("localhost", nil), ("1.2.3.4.5", nil), ("256.1.1.1", nil), ("1.256.1", nil), ("4294967296", nil),
+            ("0x100000000", nil), ("08.0.0.1", nil), ("0x7g", nil), ("1..2", nil), ("", nil), (".", nil), ("::1::2", nil), ("127.0.0.1..", nil),
+        ] as [(String, String?)]
+    )
+    func otherSpellings(host: String, address: String?) {
+        let parsed = IPAddress(host: host)
+        #expect(parsed?.description == address, "\(host)")
+        if parsed != nil { #expect(parsed?.internalReason == nil) }
+    }
+
+    @Test("URL hosts lose their trailing dot; numbers that are not addresses are refused as hosts")
+    func hostNormalisation() throws {
+        #expect(try WebhookTargetGuard.parse("http://127.0.0.1.:8080/").host == "127.0.0.1")
+        #expect(try WebhookTargetGuard.parse("https://Hooks.Example.COM./x").host == "hooks.example.com")
+        #expect(try WebhookTargetGuard.parse("http://0x7F000001/").host == "0x7f000001")
+        for url in ["http://1.2.3.4.5/", "http://example.123/", "http://256.0.0.1/", "http://4294967296/", "http://08.0.0.1/", "http://a../"] {
+            #expect(throws: WebhookTargetGuard.Refusal.self, "\(url)") { try WebhookTargetGuard.parse(url) }
+        }
+    }
+
+    @Test(
+        "the delivery-time check refuses every spelling of an internal address, and connects to it when private targets are allowed",
+        arguments: [
+            "http://2130706433/", "http://0x7f000001/", "http://0177.0.0.1/", "http://127.1/", "http://0/", "http://127.0.0.1./",
+            "http://localhost./", "http://[::ffff:127.0.0.1]/", "http://[::ffff:7f00:1]/", "http://0xa9fea9fe:9/",
+        ]
+    )
+    func deliveryCheck(url: String) async throws {
+        await #expect(throws: WebhookTargetGuard.Refusal.self, "\(url)") {
+            try await WebhookTargetGuard(allowPrivateTargets: false).check(url)
+        }
+        let target = try await WebhookTargetGuard(allowPrivateTargets: true).check(url)
+        #expect(try #require(IPAddress(target.address)).internalReason != nil)
+        #expect(target.lookupName == URL(string: url)?.host?.trimmingCharacters(in: CharacterSet(charactersIn: "[]")))
+    }
+
     @Test("the signature is HMAC-SHA256 over id.timestamp.body, as receivers compute it")
     func signature() {
         // Computed independently: printf 'd1.1700000000.{"a":1}' | openssl dgst -sha256 -hmac whsec_test

@@ -77,6 +77,15 @@ struct PushMessageTests {
         #expect(PushEvent(published: Array("garbage".utf8)) == nil)
     }
 
+    @Test("published times are read in the proleptic Gregorian calendar they are written in")
+    func publishedTimesBeforeTheGregorianReform() throws {
+        for seconds in [-30_605_126_400.5, -12_220_243_200.0, 1_764_846_000.123] {
+            let text = Timestamp.string(from: Date(timeIntervalSince1970: seconds), milliseconds: true)
+            #expect(abs(try #require(PushEvent.parseTimestamp(text)).timeIntervalSince1970 - seconds) < 0.0005, "\(text)")
+        }
+        #expect(PushEvent.parseTimestamp("1000-03-01T00:00:00Z") == nil, "only the shape the publisher writes")
+    }
+
     @Test("Last-Event-ID vectors")
     func positions() {
         #expect(ServerSentEvents.positions("42:17,43:5") == [42: 17, 43: 5])

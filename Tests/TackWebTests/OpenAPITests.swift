@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOFoundationEssentialsCompat
+import PostgresNIO
 import TackTestSupport
 import Testing
 
@@ -237,6 +238,47 @@ extension OpenAPIPromiseTests {
                     json: ["column_id": column, "title": "Due", "due_at": sent]
                 )
                 #expect(reply.status == .badRequest && reply.errorField == "due_at", "\(sent): \(reply.status) \(reply.body)")
+            }
+        }
+    }
+}
+
+extension OpenAPIPromiseTests {
+    @Test("due dates before the Gregorian reform come back as sent, through PostgreSQL, and do not drift when written back")
+    func dueDatesBeforeTheGregorianReform() async throws {
+        try await WebTestHarness.withApp { h in
+            let alice = try await h.createUser()
+            let board = try #require(try await h.request(.post, "/api/v1/boards", as: alice, json: ["name": "Annals"])["board"]["id"].int64)
+            let column = try #require(
+                try await h.request(.post, "/api/v1/boards/\(board)/columns", as: alice, json: ["name": "To do"])["column"]["id"].int64
+            )
+            let card = try #require(
+                try await h.request(.post, "/api/v1/boards/\(board)/cards", as: alice, json: ["column_id": column, "title": "Old"])["card"]["id"]
+                    .int64
+            )
+            let path = "/api/v1/boards/\(board)/cards/\(card)"
+            // 1200 is a leap year in the proleptic Gregorian calendar (divisible by 400), as in the Julian one.
+            for sent in ["1200-02-29T12:00:00Z", "0001-01-01T00:00:00Z", "1000-06-15T12:00:00Z", "1582-10-04T00:00:00Z", "1582-10-15T00:00:00Z"] {
+                let written = try await h.request(.patch, path, as: alice, json: ["due_at": sent])
+                #expect(written.status == .ok && written["card"]["due_at"].string == sent, "\(sent): \(written.body)")
+                #expect(written["event"]["data"]["due_at"].string == sent, "the event payload carries the same date: \(written.body)")
+                for round in 1...2 {
+                    // Read it, write back what was read, read it again: nothing moves.
+                    let read = try await h.request(.get, path, as: alice)
+                    #expect(read["due_at"].string == sent, "\(sent), read \(round): \(read.body)")
+                    let current = try #require(read["due_at"].string)
+                    let rewritten = try await h.request(.patch, path, as: alice, json: ["due_at": current, "title": "Old \(round)"])
+                    #expect(rewritten.status == .ok && rewritten["card"]["due_at"].string == sent, "\(sent), write \(round): \(rewritten.body)")
+                }
+                let stored = try await h.rows(
+                    "SELECT to_char(due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM cards WHERE id = \(card)"
+                )
+                #expect(try stored.first?.decode(String.self) == sent, "PostgreSQL holds the date that was sent")
+            }
+            // 1100 is not a leap year in the Gregorian calendar (it was in the Julian one).
+            for sent in ["1100-02-29T12:00:00Z", "1500-02-29T00:00:00Z"] {
+                let refused = try await h.request(.patch, path, as: alice, json: ["due_at": sent])
+                #expect(refused.status == .badRequest && refused.errorField == "due_at", "\(sent): \(refused.status) \(refused.body)")
             }
         }
     }

@@ -88,6 +88,39 @@ struct WebhookAPITests {
         }
     }
 
+    @Test(
+        "every spelling of an internal address is refused at save as its dotted form is, unless private targets are allowed",
+        arguments: [
+            ("http://2130706433/", "http://127.0.0.1/"), ("http://0x7f000001/", "http://127.0.0.1/"), ("http://0177.0.0.1/", "http://127.0.0.1/"),
+            ("http://127.1/", "http://127.0.0.1/"), ("http://127.0.0.1./", "http://127.0.0.1/"), ("http://0/", "http://0.0.0.0/"),
+            ("http://0xa9fea9fe/", "http://169.254.169.254/"), ("http://169.254.169.254.:80/", "http://169.254.169.254/"),
+            ("http://[fe80::1%25eth0]/", "http://[fe80::1]/"), ("http://[::1%25lo]:8080/", "http://[::1]/"),
+            ("http://[::ffff:127.0.0.1]/", "http://[::ffff:127.0.0.1]/"), ("http://[::ffff:7f00:1]/", "http://[::ffff:127.0.0.1]/"),
+        ]
+    )
+    func internalSpellingsAreRefusedAtSave(url: String, dotted: String) async throws {
+        try await WebTestHarness.withApp { h in
+            let owner = try await h.createUser()
+            let boardID = try await board(h, owner: owner, members: [])
+            let path = "/api/v1/boards/\(boardID)/webhooks"
+            let reference = try await h.request(.post, path, as: owner, json: ["url": dotted])
+            #expect(reference.status == .badRequest && reference.errorField == "url", "\(dotted): \(reference.body)")
+            let reply = try await h.request(.post, path, as: owner, json: ["url": url])
+            #expect(reply.status == .badRequest && reply.errorField == "url", "\(url): \(reply.status) \(reply.body)")
+            #expect(reply["error"]["message"].string == reference["error"]["message"].string, "\(url): \(reply.body)")
+            #expect(try await h.rows("SELECT id FROM webhooks").isEmpty)
+            let named = try #require(try await h.request(.post, path, as: owner, json: ["url": "https://hooks.example.com/"])["webhook"]["id"].int64)
+            let patched = try await h.request(.patch, "\(path)/\(named)", as: owner, json: ["url": url])
+            #expect(patched.status == .badRequest && patched.errorField == "url", "a PATCH is checked too: \(patched.body)")
+        }
+        try await WebTestHarness.withApp(settings: ["webhooks.allow_private_targets": "true"]) { h in
+            let owner = try await h.createUser()
+            let boardID = try await board(h, owner: owner, members: [])
+            let reply = try await h.request(.post, "/api/v1/boards/\(boardID)/webhooks", as: owner, json: ["url": url, "active": false])
+            #expect(reply.status == .created, "\(url) with webhooks.allow_private_targets on: \(reply.body)")
+        }
+    }
+
     @Test("notifications: a mention reaches the bell; marking read; the email preference")
     func notifications() async throws {
         try await WebTestHarness.withApp { h in

@@ -139,7 +139,7 @@ def test_webhook_to_loopback_is_refused_when_the_guard_is_on(migrated):
         r = create_user(migrated, "--email", "guard@example.com", "--name", "Guard", "--password-stdin")
         assert r.returncode == 0, r.stderr
         migrated.start("run", "web")
-        migrated.start("run", "worker")
+        worker = migrated.start("run", "worker")
         base = f"http://127.0.0.1:{migrated.env['TACK_WEB_PORT']}"
         wait_http(base + "/healthz")
         owner = token_headers(base, "guard@example.com")
@@ -148,18 +148,34 @@ def test_webhook_to_loopback_is_refused_when_the_guard_is_on(migrated):
         # A literal loopback address is refused when saved...
         status, _, refused = request(base, "POST", f"/api/v1/boards/{board}/webhooks", {"url": f"http://127.0.0.1:{receiver.port}/"}, owner)
         assert status == 400 and refused["error"]["field"] == "url" and "loopback" in refused["error"]["message"], refused
-        # ...and a name that resolves to it is refused at delivery, with the reason in the log.
-        status, _, hook = request(base, "POST", f"/api/v1/boards/{board}/webhooks", {"url": f"http://localhost:{receiver.port}/"}, owner)
-        assert status == 201, hook
+        # ...and so is its non-dotted spelling.
+        status, _, refused = request(base, "POST", f"/api/v1/boards/{board}/webhooks", {"url": f"http://2130706433:{receiver.port}/"}, owner)
+        assert status == 400 and refused["error"]["field"] == "url" and "127.0.0.1 is loopback" in refused["error"]["message"], refused
+        # A name that resolves to it is refused at delivery, and so is a name that does not resolve:
+        # the delivery log (read by any board admin) says the same for both, without an address,
+        # so it cannot be used to map internal names; the server log keeps the reason.
+        hooks = {}
+        for name in ("localhost", "no-such-host.invalid"):
+            status, _, hook = request(base, "POST", f"/api/v1/boards/{board}/webhooks", {"url": f"http://{name}:{receiver.port}/"}, owner)
+            assert status == 201, hook
+            hooks[name] = hook["webhook"]["id"]
         request(base, "POST", f"/api/v1/boards/{board}/columns", {"name": "Todo"}, owner)
 
-        def failed():
-            _, _, page = request(base, "GET", f"/api/v1/boards/{board}/webhooks/{hook['webhook']['id']}/deliveries", headers=owner)
-            return [i for i in page["items"] if i["status"] == "failed"]
-        items = wait_until(failed, what="the refused delivery")
-        assert "refused" in items[0]["attempts"][0]["error"] and "loopback" in items[0]["attempts"][0]["error"]
-        assert len(items[0]["attempts"]) == 1, "a refused target is not retried"
+        def failed(hook_id):
+            def check():
+                _, _, page = request(base, "GET", f"/api/v1/boards/{board}/webhooks/{hook_id}/deliveries", headers=owner)
+                return [i for i in page["items"] if i["status"] == "failed"]
+            return check
+        errors = {}
+        for name, hook_id in hooks.items():
+            items = wait_until(failed(hook_id), what=f"the refused delivery to {name}")
+            assert len(items[0]["attempts"]) == 1, "a refused target is not retried"
+            errors[name] = items[0]["attempts"][0]["error"]
+        assert errors == {"localhost": "refused: internal or unresolvable target",
+                          "no-such-host.invalid": "refused: internal or unresolvable target"}, errors
         assert receiver.requests == [], "nothing reached the loopback receiver"
+        worker_log = migrated.output(worker)
+        assert "localhost resolves to" in worker_log and "no-such-host.invalid does not resolve" in worker_log, "the server log keeps the reason"
     finally:
         receiver.close()
 

@@ -105,9 +105,7 @@ public enum DemoSeed {
         let day: TimeInterval = 24 * 3600
         func noon(inDays days: Double) -> Date {
             // Due dates are days: the pages store them at noon UTC.
-            var calendar = Calendar(identifier: .gregorian)
-            calendar.timeZone = TimeZone(identifier: "UTC")!
-            return calendar.startOfDay(for: Date().addingTimeInterval(days * day)).addingTimeInterval(12 * 3600)
+            CivilCalendar.startOfDay(CivilCalendar.days(of: Date().addingTimeInterval(days * day))).addingTimeInterval(12 * 3600)
         }
         @discardableResult
         func card(

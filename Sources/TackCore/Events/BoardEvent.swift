@@ -86,7 +86,11 @@ public struct BoardEventDraft: Sendable {
 
     private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
+        // Not `.iso8601`: Foundation's formatter is Julian before 1582, PostgreSQL and answers are not.
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Timestamp.string(from: date))
+        }
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.keyEncodingStrategy = JSONKeys.encoding
         return encoder

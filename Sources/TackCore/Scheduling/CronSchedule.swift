@@ -225,12 +225,12 @@ struct CronFields: Sendable, Equatable {
     /// Walks forward month by month, day by day and hour by hour, never minute by minute.
     func next(after seconds: Double) -> Date {
         let startMinute = Int((seconds / 60).rounded(.down)) + 1
-        let startDay = floorDiv(startMinute, 1440)
+        let startDay = CivilCalendar.floorDivide(startMinute, 1440)
         var minuteOfDay = startMinute - startDay * 1440
-        var (year, month, day) = civil(fromDays: startDay)
+        var (year, month, day) = CivilCalendar.date(fromDays: startDay)
         let lastYear = year + CronSchedule.searchYears
         while year <= lastYear {
-            guard months.contains(month), day <= daysIn(month: month, year: year) else {
+            guard months.contains(month), day <= CivilCalendar.daysIn(month: month, year: year) else {
                 month += 1
                 if month > 12 {
                     month = 1
@@ -240,8 +240,8 @@ struct CronFields: Sendable, Equatable {
                 minuteOfDay = 0
                 continue
             }
-            let dayNumber = days(fromCivil: year, month, day)
-            guard matchesDay(day, weekday: weekday(ofDays: dayNumber)),
+            let dayNumber = CivilCalendar.uncheckedDays(fromYear: year, month: month, day: day)
+            guard matchesDay(day, weekday: CivilCalendar.weekday(ofDays: dayNumber)),
                 let hour = hours.first(atOrAfter: minuteOfDay / 60)
             else {
                 day += 1
@@ -379,48 +379,5 @@ struct BitSet: Sendable, Equatable {
         guard value < 64 else { return nil }
         let candidates = bits & (~0 << UInt64(max(value, 0)))
         return candidates == 0 ? nil : candidates.trailingZeroBitCount
-    }
-}
-
-// MARK: - Calendar arithmetic (proleptic Gregorian, UTC; Howard Hinnant's days/civil algorithms)
-
-private func floorDiv(_ a: Int, _ b: Int) -> Int {
-    a >= 0 ? a / b : -((-a + b - 1) / b)
-}
-
-/// Days since 1970-01-01 of a calendar date.
-private func days(fromCivil year: Int, _ month: Int, _ day: Int) -> Int {
-    let y = month <= 2 ? year - 1 : year
-    let era = floorDiv(y, 400)
-    let yearOfEra = y - era * 400
-    let shiftedMonth = (month + 9) % 12  // March = 0
-    let dayOfYear = (153 * shiftedMonth + 2) / 5 + day - 1
-    let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-    return era * 146097 + dayOfEra - 719468
-}
-
-/// The calendar date of a day number since 1970-01-01.
-private func civil(fromDays dayNumber: Int) -> (year: Int, month: Int, day: Int) {
-    let z = dayNumber + 719468
-    let era = floorDiv(z, 146097)
-    let dayOfEra = z - era * 146097
-    let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146096) / 365
-    let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-    let shiftedMonth = (5 * dayOfYear + 2) / 153
-    let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
-    let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
-    return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
-}
-
-/// 0 = Sunday; 1970-01-01 was a Thursday.
-private func weekday(ofDays dayNumber: Int) -> Int {
-    ((dayNumber % 7) + 7 + 4) % 7
-}
-
-private func daysIn(month: Int, year: Int) -> Int {
-    switch month {
-    case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-    case 4, 6, 9, 11: 30
-    default: 31
     }
 }

@@ -72,8 +72,8 @@ struct WebhookController: Sendable {
         }
         // A literal internal address is refused now rather than at the first delivery. Names are
         // checked again at every delivery (their addresses can change).
-        if !allowPrivateTargets, let address = IPAddress(host), let reason = address.internalReason {
-            throw APIError.invalid("url", "url: \(host) is \(reason); such targets are refused unless webhooks.allow_private_targets is on.")
+        if !allowPrivateTargets, let address = IPAddress(host: host), let reason = address.internalReason {
+            throw APIError.invalid("url", "url: \(address) is \(reason); such targets are refused unless webhooks.allow_private_targets is on.")
         }
         return trimmed
     }

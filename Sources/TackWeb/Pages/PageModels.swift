@@ -339,16 +339,18 @@ enum PageModels {
 
     /// A due date as its UTC day ("Mar 5"); overdue when that day is before today (UTC) and the card is open.
     static func due(_ date: Date, done: Bool, now: Date) -> DueModel {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let day = calendar.startOfDay(for: date)
-        let today = calendar.startOfDay(for: now)
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = calendar.component(.year, from: date) == calendar.component(.year, from: now) ? "MMM d" : "MMM d, yyyy"
-        return DueModel(iso: ISO8601DateFormatter().string(from: date), text: formatter.string(from: date), overdue: !done && day < today)
+        // By hand in the proleptic Gregorian calendar, as the API writes dates (Foundation's
+        // calendars are Julian before 1582).
+        let day = CivilCalendar.days(of: date)
+        let today = CivilCalendar.days(of: now)
+        let (year, month, dayOfMonth) = CivilCalendar.date(fromDays: day)
+        let iso = Timestamp.string(from: date)
+        var text = "\(monthNames[month - 1]) \(dayOfMonth)"
+        if year != CivilCalendar.date(fromDays: today).year { text += ", \(iso.prefix(4))" }
+        return DueModel(iso: iso, text: text, overdue: !done && day < today)
     }
+
+    private static let monthNames = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
     /// The UTC day of `date`, counted from 1970-01-01: what a rendered board depends on besides
     /// its version, since due dates turn overdue as days pass.
@@ -358,11 +360,9 @@ enum PageModels {
 
     /// A date and time for lists ("2025-03-05 14:02 UTC").
     static func timestamp(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd HH:mm 'UTC'"
-        return formatter.string(from: date)
+        // Truncated to the minute, as a "yyyy-MM-dd HH:mm" DateFormatter would.
+        let text = Timestamp.string(from: Date(timeIntervalSince1970: (date.timeIntervalSince1970 / 60).rounded(.down) * 60))
+        return "\(text.prefix(10)) \(text.dropFirst(11).prefix(5)) UTC"
     }
 
     /// JSON that can sit inside `<script type="application/json">`: `<`, `>` and `&` become

@@ -133,7 +133,15 @@ public struct WebhookDeliveryJobs: JobHandler {
         do {
             target = try await guardrail.check(delivery.url)
         } catch {
-            return .failed("refused: \(error.message)", status: nil)
+            // The reason (how the name resolved, or that it did not) is for operators only: the
+            // delivery log is read by every board admin, who could otherwise map internal names.
+            logger.notice(
+                "webhook target refused",
+                metadata: [
+                    "tack.webhook.id": "\(delivery.webhookID)", "tack.delivery.id": "\(deliveryID)", "tack.webhook.refusal": "\(error.message)",
+                ]
+            )
+            return .failed(WebhookTargetGuard.Refusal.deliveryLogText, status: nil)
         }
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
@@ -143,7 +151,7 @@ public struct WebhookDeliveryJobs: JobHandler {
             )
         )
         // Connect to the address checked above; TLS still verifies the URL's host name.
-        configuration.dnsOverride = [target.host: target.address]
+        configuration.dnsOverride = [target.lookupName: target.address]
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
         defer { client.shutdown { _ in } }
         let timestamp = Int64(Date().timeIntervalSince1970)
