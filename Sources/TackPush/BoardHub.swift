@@ -18,6 +18,11 @@ import TackRedis
 /// sweep compares `lastVersion` with PostgreSQL every `sweepInterval`, so an event whose
 /// publication was lost (Redis restarted, pub/sub dropped it, the subscriber reconnected) still
 /// arrives without a later event to reveal the gap.
+///
+/// A live event whose version was delivered before under another id, or a board whose version in
+/// PostgreSQL is below `lastVersion`, means PostgreSQL lost commits (a failover, a restore): the
+/// board rewinds to the version before the first one rewritten and its listeners get `resync`
+/// (`history_rewritten`) before any new event.
 final class BoardHub: Service, Sendable {
     /// Read back from the log in one go at most; a client further behind gets `resync`.
     static let maximumReplay: Int64 = 10_000
@@ -374,8 +379,13 @@ final class BoardHub: Service, Sendable {
     func receive(_ incoming: [PushEvent], live: Bool, board explicitBoard: Int64? = nil) {
         guard let board = explicitBoard ?? incoming.first?.board else { return }
         var needsRefill = false
+        var rewound: Int64?
         let (out, loops) = boards.withLock { boards -> ([PushEvent], [LoopHub]) in
             guard var entry = boards[board] else { return ([], []) }
+            if live, entry.ready, let reused = incoming.first(where: { Self.rewrites($0, entry.recent) }) {
+                Self.rewind(&entry, to: reused.version - 1)
+                rewound = entry.lastVersion
+            }
             for event in incoming where event.version > entry.lastVersion { entry.pending[event.version] = event }
             guard entry.ready else {
                 boards[board] = entry
@@ -399,10 +409,49 @@ final class BoardHub: Service, Sendable {
             return (out, entry.loops.values.map(\.hub))
         }
         if needsRefill { refillRequests.yield(board) }
+        if let rewound {
+            logger.warning(
+                "board history rewritten: PostgreSQL lost events this process delivered; its listeners resync",
+                metadata: ["tack.board.id": "\(board)", "tack.board.version": "\(rewound)"]
+            )
+            metrics.resyncs.increment()
+            for loop in loops { loop.handOver(.resync(board: board, version: rewound, reason: .rewritten)) }
+        }
         guard !out.isEmpty else { return }
         let removed = out.compactMap { $0.removedUser.map { MemberPair(board: board, user: $0) } }
         if !removed.isEmpty { forgetMemberships(removed) }
         for loop in loops { loop.handOver(.events(out)) }
+    }
+
+    /// Whether `event` has a version `recent` holds under another id.
+    static func rewrites(_ event: PushEvent, _ recent: [PushEvent]) -> Bool {
+        guard let first = recent.first, event.version >= first.version, event.version <= first.version + Int64(recent.count) - 1 else { return false }
+        return recent[Int(event.version - first.version)].id != event.id
+    }
+
+    /// Forgets what the board had after `version` (delivered or waiting): it is a lost history.
+    static func rewind(_ entry: inout Board, to version: Int64) {
+        entry.lastVersion = version
+        entry.recent.removeAll { $0.version > version }
+        entry.pending = [:]
+        entry.refillTarget = min(entry.refillTarget, version)
+    }
+
+    /// PostgreSQL has `version` for a board delivered further: rewinds it and tells its listeners.
+    private func rewound(_ board: Int64, to version: Int64) {
+        let loops = boards.withLock { boards -> [LoopHub] in
+            guard var entry = boards[board], entry.ready, entry.lastVersion > version else { return [] }
+            Self.rewind(&entry, to: version)
+            boards[board] = entry
+            return entry.loops.values.map(\.hub)
+        }
+        guard !loops.isEmpty else { return }
+        logger.warning(
+            "board history rewritten: PostgreSQL has fewer events than this process delivered; its listeners resync",
+            metadata: ["tack.board.id": "\(board)", "tack.board.version": "\(version)"]
+        )
+        metrics.resyncs.increment()
+        for loop in loops { loop.handOver(.resync(board: board, version: version, reason: .rewritten)) }
     }
 
     /// Reads back the versions missing between `lastVersion` and the oldest pending (or the
@@ -439,7 +488,7 @@ final class BoardHub: Service, Sendable {
                 boards[board] = entry
                 return entry.loops.values.map(\.hub)
             }
-            for loop in loops { loop.handOver(.resync(board: board, version: target)) }
+            for loop in loops { loop.handOver(.resync(board: board, version: target, reason: .pruned)) }
             receive([], live: false, board: board)
         }
     }
@@ -498,6 +547,7 @@ final class BoardHub: Service, Sendable {
                 for try await (id, version) in rows.decode((Int64, Int64).self) {
                     existing.insert(id)
                     if let last = ready[id], version > last { requestRefill(id, through: version) }
+                    if let last = ready[id], version < last { rewound(id, to: version) }
                 }
                 for id in ids where !existing.contains(id) { await boardDeleted(id) }
             } catch {

@@ -29,8 +29,9 @@ final class LoopHub: @unchecked Sendable {
     enum Handover {
         /// Events of one board, consecutive versions following what was handed over before.
         case events([PushEvent])
-        /// The hub could not refill a gap: the board's listeners restart from `version`.
-        case resync(board: Int64, version: Int64)
+        /// The board's listeners restart from `version`: the hub could not refill a gap
+        /// (`history_pruned`), or PostgreSQL lost commits they were sent (`history_rewritten`).
+        case resync(board: Int64, version: Int64, reason: ResyncReason)
     }
 
     init(eventLoop: any EventLoop, metrics: PushMetrics) {
@@ -98,10 +99,10 @@ final class LoopHub: @unchecked Sendable {
                     batch = []
                 }
                 batch += events
-            case .resync(let board, let version):
+            case .resync(let board, let version, let reason):
                 deliver(batch)
                 batch = []
-                resync(board: board, version: version)
+                resync(board: board, version: version, reason: reason)
             }
         }
         deliver(batch)
@@ -121,10 +122,10 @@ final class LoopHub: @unchecked Sendable {
         for event in events { metrics.latency.recordSeconds(max(0, now - event.committedAt)) }
     }
 
-    /// The hub could not refill a gap: every listener of `board` restarts from `version`.
-    private func resync(board: Int64, version: Int64) {
+    /// Every listener of `board` restarts from `version`.
+    private func resync(board: Int64, version: Int64, reason: ResyncReason) {
         guard let listeners = boards[board] else { return }
-        for connection in listeners.connections { connection.resync(board: board, version: version) }
+        for connection in listeners.connections { connection.resync(board: board, version: version, reason: reason) }
     }
 
     /// Tells `board`'s listeners on this loop who has it open.

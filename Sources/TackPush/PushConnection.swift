@@ -55,6 +55,9 @@ final class PushConnection {
         /// History not sent yet: sent as the client reads, so a long catch-up never fills the
         /// outbound queue of a client that does read.
         var backlog: ArraySlice<PushEvent> = []
+        /// The id the client holds for version `lastSent + 1`, checked against the first event the
+        /// catch-up reads (`subscribe`'s `after_id`).
+        var expectedID: UUID?
     }
 
     let principal: Principal
@@ -102,7 +105,7 @@ final class PushConnection {
         guard !closed, allowMessage() else { return }
         do {
             switch try ClientMessage.parse(bytes.readableBytesView) {
-            case .subscribe(let board, let after): subscribe(board: board, after: after)
+            case .subscribe(let board, let after, let afterID): subscribe(board: board, after: after, afterID: afterID)
             case .unsubscribe(let board): unsubscribe(board: board)
             }
         } catch {
@@ -137,7 +140,7 @@ final class PushConnection {
         return false
     }
 
-    func subscribe(board: Int64, after: Int64?) {
+    func subscribe(board: Int64, after: Int64?, afterID: UUID?) {
         if let existing = subscriptions[board] {
             if existing.registered {
                 hub.stopListening(self, board: board)
@@ -164,7 +167,7 @@ final class PushConnection {
             guard !self.closed, self.subscriptions[board]?.generation == generation else { return }
             switch result {
             case .success(.allowed):
-                self.start(board: board, after: after, generation: generation)
+                self.start(board: board, after: after, afterID: afterID, generation: generation)
             case .success(.notFound):
                 self.subscriptions[board] = nil
                 self.send(
@@ -178,17 +181,31 @@ final class PushConnection {
     }
 
     /// Registers with the hub (the point from which live events come) and sends what is missing.
-    private func start(board: Int64, after: Int64?, generation: Int) {
+    private func start(board: Int64, after: Int64?, afterID: UUID?, generation: Int) {
         guard let (live, presence) = boards.register(board: board, loop: hub, user: principal) else {
             // The hub forgot the board in between (it went idle): prepare again.
             subscriptions[board] = nil
-            subscribe(board: board, after: after)
+            subscribe(board: board, after: after, afterID: afterID)
             return
         }
         hub.listen(self, board: board)
         subscriptions[board]?.registered = true
         send(ServerMessage.subscribed(board: board, version: live), position: (board, after.map { min($0, live) } ?? live))
         if !presence.isEmpty { send(ServerMessage.presence(board: board, users: presence.map { ($0.id, $0.name) })) }
+        if let after, after > live {
+            // The client holds versions the server does not have: PostgreSQL lost them.
+            subscriptions[board]?.lastSent = live
+            rewritten(board: board, version: live)
+            finishCatchUp(board: board)
+            return
+        }
+        if let after, let afterID, after > 0 {
+            // Read from the client's last event on, to check it is the one the server has.
+            subscriptions[board]?.lastSent = after - 1
+            subscriptions[board]?.expectedID = afterID
+            catchUp(board: board, through: live, attempt: 0)
+            return
+        }
         guard let after, after < live else {
             subscriptions[board]?.lastSent = after ?? live
             finishCatchUp(board: board)
@@ -196,6 +213,12 @@ final class PushConnection {
         }
         subscriptions[board]?.lastSent = after
         catchUp(board: board, through: live, attempt: 0)
+    }
+
+    /// Tells the client that the board's history after `version` is not what it was sent.
+    private func rewritten(board: Int64, version: Int64) {
+        boards.metrics.resyncs.increment()
+        send(ServerMessage.resync(board: board, reason: ResyncReason.rewritten.rawValue, version: version), position: (board, version))
     }
 
     private func catchUp(board: Int64, through target: Int64, attempt: Int) {
@@ -207,13 +230,27 @@ final class PushConnection {
         }.whenComplete { result in
             guard !self.closed, self.subscriptions[board]?.generation == generation else { return }
             switch result {
-            case .success(.events(let events)):
+            case .success(.events(var events)):
+                if let expected = self.subscriptions[board]?.expectedID {
+                    self.subscriptions[board]?.expectedID = nil
+                    guard let first = events.first, first.version == from + 1, first.id == expected else {
+                        // The client's event at `after` is not the server's: the history was
+                        // rewritten. The client reloads the board at the version subscribed.
+                        self.subscriptions[board]?.lastSent = target
+                        self.rewritten(board: board, version: target)
+                        self.finishCatchUp(board: board)
+                        return
+                    }
+                    self.subscriptions[board]?.lastSent = first.version
+                    events.removeFirst()
+                }
                 self.subscriptions[board]?.backlog = events[...]
                 self.pumpBacklog(board: board)
             case .success(.pruned):
                 self.boards.metrics.resyncs.increment()
                 self.subscriptions[board]?.lastSent = target
-                self.send(ServerMessage.resync(board: board, reason: "history_pruned", version: target), position: (board, target))
+                self.subscriptions[board]?.expectedID = nil
+                self.send(ServerMessage.resync(board: board, reason: ResyncReason.pruned.rawValue, version: target), position: (board, target))
                 self.finishCatchUp(board: board)
             case .failure:
                 guard attempt < 10 else {
@@ -323,12 +360,26 @@ final class PushConnection {
         send(message)
     }
 
-    /// The hub could not fill a gap: tell the client to reload the board.
-    func resync(board: Int64, version: Int64) {
+    /// The hub could not fill a gap, or found the history rewritten: tell the client to reload the
+    /// board; it follows from `version`.
+    func resync(board: Int64, version: Int64, reason: ResyncReason) {
         guard var subscription = subscriptions[board], subscription.registered else { return }
-        subscription.lastSent = max(subscription.lastSent, version)
+        switch reason {
+        case .pruned:
+            subscription.lastSent = max(subscription.lastSent, version)
+        case .rewritten:
+            // What was sent after `version`, queued or being read back belongs to the lost history.
+            guard subscription.lastSent > version || subscription.catchingUp else { return }
+            generation += 1
+            subscription.generation = generation
+            subscription.lastSent = version
+            subscription.buffered = []
+            subscription.backlog = []
+            subscription.expectedID = nil
+            subscription.catchingUp = false
+        }
         subscriptions[board] = subscription
-        send(ServerMessage.resync(board: board, reason: "history_pruned", version: version), position: (board, version))
+        send(ServerMessage.resync(board: board, reason: reason.rawValue, version: version), position: (board, version))
     }
 
     /// Ends one subscription and tells the client why.

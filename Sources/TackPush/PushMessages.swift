@@ -7,6 +7,8 @@ import TackCore
 final class PushEvent: Sendable {
     let board: Int64
     let version: Int64
+    /// The event's identity: a version seen before under another id means PostgreSQL lost commits.
+    let id: UUID
     /// The user a `member.removed` event removed: their subscriptions end with it.
     let removedUser: Int64?
     /// When the event was committed (seconds since 1970), for the publish-to-send histogram.
@@ -20,6 +22,7 @@ final class PushEvent: Sendable {
     init(_ event: BoardEvent) {
         board = event.boardID
         version = event.version
+        id = event.id
         committedAt = event.createdAt.timeIntervalSince1970
         if event.kind == "member.removed", case .object(let payload)? = try? StrictJSON.parse(event.payload, limits: .stored),
             case .integer(let user)? = payload["user_id"]
@@ -36,6 +39,7 @@ final class PushEvent: Sendable {
     convenience init?(published bytes: some Collection<UInt8>) {
         guard case .object(let fields)? = try? StrictJSON.parse(bytes, limits: .stored),
             case .integer(let board)? = fields["board_id"], case .integer(let version)? = fields["version"],
+            case .string(let idText)? = fields["id"], let id = UUID(uuidString: idText),
             case .string(let kind)? = fields["kind"], case .string(let at)? = fields["created_at"],
             let payload = fields["payload"], let createdAt = Self.parseTimestamp(at)
         else { return nil }
@@ -47,6 +51,7 @@ final class PushEvent: Sendable {
             BoardEvent(
                 boardID: board,
                 version: version,
+                id: id,
                 kind: kind,
                 actorID: optionalID("actor_id"),
                 cardID: optionalID("card_id"),
@@ -66,7 +71,9 @@ final class PushEvent: Sendable {
 
 /// What a client may send (`docs/push-protocol.md`).
 enum ClientMessage: Equatable {
-    case subscribe(board: Int64, after: Int64?)
+    /// `afterID`: the id of the client's event at version `after`, when it has one; a different id
+    /// on the server means the history was rewritten since (`resync`).
+    case subscribe(board: Int64, after: Int64?, afterID: UUID?)
     case unsubscribe(board: Int64)
 
     /// A message refused, answered with an `error` message.
@@ -91,7 +98,7 @@ enum ClientMessage: Equatable {
         guard case .string(let type) = typeValue else { throw Refusal(code: "invalid_field", message: "type must be a string.", field: "type") }
         let allowed: Set<String>
         switch type {
-        case "subscribe": allowed = ["type", "board", "after"]
+        case "subscribe": allowed = ["type", "board", "after", "after_id"]
         case "unsubscribe": allowed = ["type", "board"]
         default: throw Refusal(code: "unknown_type", message: "Unknown message type; this server understands subscribe and unsubscribe.")
         }
@@ -102,12 +109,32 @@ enum ClientMessage: Equatable {
             throw Refusal(code: "invalid_field", message: "board must be a board id (a positive integer).", field: "board")
         }
         if type == "unsubscribe" { return .unsubscribe(board: board) }
+        let after: Int64?
         switch fields["after"] {
-        case nil, .null?: return .subscribe(board: board, after: nil)
-        case .integer(let after)? where after >= 0: return .subscribe(board: board, after: after)
+        case nil, .null?: after = nil
+        case .integer(let value)? where value >= 0: after = value
         default: throw Refusal(code: "invalid_field", message: "after must be a version (an integer from 0).", field: "after")
         }
+        switch fields["after_id"] {
+        case nil, .null?: return .subscribe(board: board, after: after, afterID: nil)
+        case .string(let text)? where after != nil:
+            guard let id = UUID(uuidString: text) else {
+                throw Refusal(code: "invalid_field", message: "after_id must be an event id (a UUID).", field: "after_id")
+            }
+            return .subscribe(board: board, after: after, afterID: id)
+        default:
+            throw Refusal(code: "invalid_field", message: "after_id must be the id of the event at version after (a UUID string).", field: "after_id")
+        }
     }
+}
+
+/// Why a board's listeners are told to reload it.
+enum ResyncReason: String, Sendable {
+    /// The history no longer holds every version missing.
+    case pruned = "history_pruned"
+    /// PostgreSQL lost commits the client was sent (a failover, a restore): versions after
+    /// `version` will be new events, whatever the client holds under those numbers.
+    case rewritten = "history_rewritten"
 }
 
 /// The server's messages other than events.

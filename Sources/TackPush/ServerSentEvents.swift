@@ -61,7 +61,7 @@ struct ServerSentEvents: Sendable {
             let transport = SSETransport(continuation: continuation, positions: positions, queued: queued, limit: limits.queueLimit)
             let connection = PushConnection(principal: principal, hub: loop, boards: hub, limits: limits, transport: transport)
             connection.open()
-            for board in wanted { connection.subscribe(board: board, after: positions[board]) }
+            for board in wanted { connection.subscribe(board: board, after: positions[board], afterID: nil) }
             // The response keeps both alive (the connection lets its transport go when torn down).
             return NIOLoopBound(SSEConnection(connection: connection, transport: transport), eventLoop: loop.eventLoop)
         }.get()

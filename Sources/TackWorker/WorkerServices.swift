@@ -26,6 +26,7 @@ public func buildWorkerServices(
     let relay = EventRelay(log: log, publisher: publisher, logger: logger)
     let webhooks = WebhookDispatcher(postgres: postgres, queue: jobQueue, retryMaxDelay: config.worker.retryMaxDelay, logger: logger)
     let exports = ExportStore(postgres: postgres, storageDirectory: config.node.storageDirectory, logger: logger)
+    let lostExports = ExportRequeue(postgres: postgres, queue: jobQueue, retryMaxDelay: config.worker.retryMaxDelay, logger: logger)
     let emails: NotificationEmails?
     do {
         emails = try NotificationEmails(config: config, postgres: postgres, queue: jobQueue, logger: logger)
@@ -45,6 +46,7 @@ public func buildWorkerServices(
             _ = try await exports.expire()
             return false
         },
+        Sweeper("export requeue", every: .seconds(5), logger: logger) { try await lostExports.sweepOnce() },
     ]
     if let emails {
         handlers.append(emails)

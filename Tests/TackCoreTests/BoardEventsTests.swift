@@ -186,6 +186,34 @@ struct BoardEventsTests {
         }
     }
 
+    @Test("a version the history stream holds under another event id (PostgreSQL lost commits) is not swallowed: the stream is rebuilt")
+    func rewrittenHistoryReplacesTheStream() async throws {
+        try await withStore { store, log, postgres, redis in
+            let user = try await createUser(postgres, "r@example.com")
+            let (board, _) = try await store.createBoard(name: "B", description: "", creatorID: user)
+            for name in ["One", "Two", "Three"] {
+                _ = try await store.createColumn(boardID: board.id, actorID: user, name: name, wipLimit: nil, index: nil)
+            }
+            let before = try await log.events(boardID: board.id, after: 0, limit: 10)
+            #expect(before.map(\.version) == [1, 2, 3, 4])
+            // PostgreSQL loses versions 3 and 4; the stream still has them. The next writes take 3 and 4 again.
+            try await postgres.query("DELETE FROM events WHERE board_id = \(board.id) AND version > 2")
+            try await postgres.query("UPDATE boards SET version = 2 WHERE id = \(board.id)")
+            _ = try await store.createColumn(boardID: board.id, actorID: user, name: "Again", wipLimit: nil, index: nil)
+            _ = try await store.createColumn(boardID: board.id, actorID: user, name: "Again 2", wipLimit: nil, index: nil)
+            let after = try await log.events(boardID: board.id, after: 0, limit: 10)
+            #expect(after.map(\.version) == [1, 2, 3, 4])
+            #expect(after[2].id != before[2].id && after[0].id == before[0].id)
+            let stream = try await redis.sendChecked("XRANGE", RedisKeys.boardHistory(board.id), "-", "+")
+            let entries = stream.array?.compactMap { entry -> (String, String)? in
+                guard let fields = entry.array?.last?.array?.compactMap(\.string), let u = fields.firstIndex(of: "u") else { return nil }
+                return (entry.array?.first?.string ?? "", fields[u + 1])
+            }
+            #expect(entries?.map(\.0) == ["1-0", "2-0", "3-0", "4-0"])
+            #expect(entries?.map(\.1) == after.map(\.idString), "the stream holds the events PostgreSQL has, ids included")
+        }
+    }
+
     @Test("moving a card between neighbours never renumbers the others")
     func moveKeepsOthers() async throws {
         try await withStore { store, _, postgres, _ in

@@ -18,9 +18,16 @@ struct PushMessageTests {
 
     @Test("subscribe and unsubscribe parse; after is optional and null means absent")
     func valid() throws {
-        #expect(try ClientMessage.parse(Array(#"{"type":"subscribe","board":42,"after":17}"#.utf8)) == .subscribe(board: 42, after: 17))
-        #expect(try ClientMessage.parse(Array(#"{"type":"subscribe","board":42}"#.utf8)) == .subscribe(board: 42, after: nil))
-        #expect(try ClientMessage.parse(Array(#"{"type":"subscribe","board":42,"after":null}"#.utf8)) == .subscribe(board: 42, after: nil))
+        #expect(try ClientMessage.parse(Array(#"{"type":"subscribe","board":42,"after":17}"#.utf8)) == .subscribe(board: 42, after: 17, afterID: nil))
+        #expect(try ClientMessage.parse(Array(#"{"type":"subscribe","board":42}"#.utf8)) == .subscribe(board: 42, after: nil, afterID: nil))
+        #expect(
+            try ClientMessage.parse(Array(#"{"type":"subscribe","board":42,"after":null}"#.utf8)) == .subscribe(board: 42, after: nil, afterID: nil)
+        )
+        let id = try #require(UUID(uuidString: "0b7e2c1a-4f3d-4d9e-9a55-2f1e7c0d9b12"))
+        #expect(
+            try ClientMessage.parse(Array(#"{"type":"subscribe","board":42,"after":17,"after_id":"0b7e2c1a-4f3d-4d9e-9a55-2f1e7c0d9b12"}"#.utf8))
+                == .subscribe(board: 42, after: 17, afterID: id)
+        )
         #expect(try ClientMessage.parse(Array(#"{"type":"unsubscribe","board":7}"#.utf8)) == .unsubscribe(board: 7))
     }
 
@@ -42,6 +49,9 @@ struct PushMessageTests {
             (#"{"type":"subscribe","board":1,"colour":"red"}"#, "invalid_field", "colour"),
             (#"{"type":"unsubscribe","board":1,"after":3}"#, "invalid_field", "after"),
             (#"{"type":"subscribe","board":1,"board":2}"#, "malformed_message", nil),
+            (#"{"type":"subscribe","board":1,"after":3,"after_id":"nope"}"#, "invalid_field", "after_id"),
+            (#"{"type":"subscribe","board":1,"after":3,"after_id":7}"#, "invalid_field", "after_id"),
+            (#"{"type":"subscribe","board":1,"after_id":"0b7e2c1a-4f3d-4d9e-9a55-2f1e7c0d9b12"}"#, "invalid_field", "after_id"),
         ]
         for (text, code, field) in cases {
             let error = refusal(text)
@@ -56,6 +66,7 @@ struct PushMessageTests {
         let event = BoardEvent(
             boardID: 42,
             version: 7,
+            id: UUID(uuidString: "0b7e2c1a-4f3d-4d9e-9a55-2f1e7c0d9b12")!,
             kind: "member.removed",
             actorID: 3,
             cardID: nil,
@@ -63,13 +74,14 @@ struct PushMessageTests {
             createdAt: Date(timeIntervalSince1970: 1_764_846_000.123)
         )
         let parsed = try #require(PushEvent(published: Array(event.json.utf8)))
-        #expect(parsed.board == 42 && parsed.version == 7 && parsed.removedUser == 9)
+        #expect(parsed.board == 42 && parsed.version == 7 && parsed.removedUser == 9 && parsed.id == event.id)
         #expect(abs(parsed.committedAt - 1_764_846_000.123) < 0.001)
         let message = try StrictJSON.parse(parsed.json.readableBytesView)
         #expect(
             message
                 == .object([
-                    "type": .string("event"), "board": .integer(42), "version": .integer(7), "kind": .string("member.removed"),
+                    "type": .string("event"), "board": .integer(42), "version": .integer(7),
+                    "id": .string("0b7e2c1a-4f3d-4d9e-9a55-2f1e7c0d9b12"), "kind": .string("member.removed"),
                     "actor": .integer(3), "card": .null, "at": .string("2025-12-04T11:00:00.123Z"), "data": .object(["user_id": .integer(9)]),
                 ])
         )

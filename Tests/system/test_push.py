@@ -5,6 +5,7 @@ end, membership removal, bad input, a client that stops reading, presence, SIGTE
 
 import asyncio
 import http.client
+import json
 import os
 import signal
 import threading
@@ -16,7 +17,7 @@ from datetime import datetime
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from helpers import Tack, free_port, psql, redis_cli
+from helpers import Receiver, Tack, free_port, psql, redis_cli, wait_until
 from helpers import (Closed, HandshakeRefused, Nginx, PrivateRedis, PushSocket, ResumingClient, Silence, SseStream, Stack,
                      assert_still_serves, async_wait_until, metrics, parse_vector, run, shared_board, short, signup,
                      version_report, write_cards)
@@ -158,6 +159,111 @@ def test_resuming_from_before_the_kept_history_gets_resync_then_the_events_after
         await sock.close()
 
     run(scenario(), 60)
+
+
+def test_a_version_reused_after_postgresql_lost_commits_is_never_taken_for_the_old_event(migrated):
+    """A failover to a standby that missed the newest commits (or a restore) makes PostgreSQL hand out
+    versions again that clients, Redis and webhook receivers have seen, as other events. Events carry
+    a random id: the live reader and resuming readers are told `history_rewritten` and then get the
+    new events, the history stream holds the new ones, and the receiver gets them under new
+    delivery ids."""
+    receiver = Receiver(status=200)
+    try:
+        migrated.env["TACK_WEBHOOKS_ALLOW_PRIVATE_TARGETS"] = "true"
+        stack = Stack(migrated)
+        ada, = people(stack, "Ada")
+        board = ada.create_board("Failover")
+        column = ada.create_column(board)
+        ada.call("POST", f"/api/v1/boards/{board}/webhooks",
+                 {"url": f"http://127.0.0.1:{receiver.port}/hook", "events": ["card.created"]}, expect=201)
+        kept = ada.create_card(board, column, "kept")
+        base = kept["version"]
+        kept_id = kept["event"]["id"]
+        seen = {}
+
+        async def scenario():
+            live = await stack.connect(ada, label="live reader")
+            await live.subscribe(board, after=base)
+            doomed = [await asyncio.to_thread(ada.create_card, board, column, f"doomed {i}") for i in range(3)]
+            await live.events_through(board, base + 3)
+            old_ids = {e["version"]: e["id"] for e in live.events}
+            assert old_ids == {d["version"]: d["event"]["id"] for d in doomed}, "write replies and push carry the same event ids"
+            wait_until(lambda: len(receiver.requests) >= 4, 30, "the four deliveries before the failover")
+            seen["deliveries"] = {r["headers"]["X-Tack-Delivery"] for r in receiver.requests}
+            assert all(str(json.loads(r["body"])["event"]["id"]) in r["headers"]["X-Tack-Delivery"] for r in receiver.requests)
+
+            # PostgreSQL loses the last three commits (what an asynchronous standby promoted before
+            # receiving them has); Redis keeps its history stream, clients keep what they were sent.
+            psql(migrated.db_url, f"""
+                DELETE FROM cards WHERE board_id = {board} AND title LIKE 'doomed%';
+                DELETE FROM events WHERE board_id = {board} AND version > {base};
+                DELETE FROM webhook_deliveries WHERE board_id = {board} AND event_version > {base};
+                UPDATE webhooks SET dispatched_version = {base} WHERE board_id = {board};
+                UPDATE boards SET version = {base} WHERE id = {board};""")
+
+            resync = await live.wait_for("resync", board=board, timeout=10)
+            assert resync["reason"] == "history_rewritten" and resync["version"] == base, short(resync)
+            reborn = [await asyncio.to_thread(ada.create_card, board, column, f"reborn {i}") for i in range(3)]
+            assert [r["version"] for r in reborn] == [base + 1, base + 2, base + 3], "the versions are used again"
+            new_ids = {r["version"]: r["event"]["id"] for r in reborn}
+            assert not set(new_ids.values()) & set(old_ids.values())
+
+            got = []
+            while len(got) < 3:
+                message = await live.recv(10)
+                if message["type"] == "event" and message["version"] > base and message["id"] in new_ids.values():
+                    got.append(message)
+                else:
+                    assert message["type"] != "event", f"after the resync the live reader got an old event: {short(message)}"
+            assert [(m["version"], m["id"], m["data"]["title"]) for m in got] == \
+                [(r["version"], r["event"]["id"], f"reborn {i}") for i, r in enumerate(reborn)]
+
+            # Readers that were away: one holds the lost version 3 under its old id, one the version
+            # before the loss, one a version above anything the server now has.
+            for after, after_id, label in ((base + 3, old_ids[base + 3], "holding a lost event"),
+                                            (base + 1, old_ids[base + 1], "holding the first lost event")):
+                sock = await stack.connect(ada, label=label)
+                await sock.send({"type": "subscribe", "board": board, "after": after, "after_id": after_id})
+                await sock.wait_for("subscribed", board=board, timeout=10)
+                told = await sock.wait_for("resync", board=board, timeout=10)
+                assert told["reason"] == "history_rewritten" and told["version"] == base + 3, short(told)
+                await sock.quiet(0.5)
+                assert not sock.events, f"after the resync the board reloads: no events, got {[short(e) for e in sock.events]}"
+                await sock.close()
+            sound = await stack.connect(ada, label="holding the last event that survived")
+            await sound.send({"type": "subscribe", "board": board, "after": base, "after_id": kept_id})
+            await sound.wait_for("subscribed", board=board, timeout=10)
+            await sound.events_through(board, base + 3)
+            await sound.quiet(0.5)
+            assert [(e["version"], e["id"]) for e in sound.events] == sorted(new_ids.items())
+            assert not [m for m in sound.messages if m["type"] == "resync"], "its history is intact: no resync"
+            await sound.close()
+            ahead = await stack.connect(ada, label="ahead of the server")
+            await ahead.subscribe(board, after=base + 10)
+            told = await ahead.wait_for("resync", board=board, timeout=10)
+            assert told["reason"] == "history_rewritten" and told["version"] == base + 3, short(told)
+            await ahead.close()
+            await live.close()
+
+        run(scenario(), 90)
+
+        # The history stream holds the new events, not the lost ones.
+        entries = redis_cli(migrated.redis_url, "XRANGE", f"tack:{{board:{board}}}:history", f"{base + 1}-0", "+").split()
+        for version, event_id in new_ids_of(ada, board, base).items():
+            assert event_id in entries, f"the history stream lacks the new event {version} ({event_id}): {entries[-12:]}"
+        # The receiver gets the three new events under new delivery ids.
+        wait_until(lambda: len(receiver.requests) >= 7, 30, "the deliveries of the new events")
+        new_deliveries = [r for r in receiver.requests if r["headers"]["X-Tack-Delivery"] not in seen["deliveries"]]
+        titles = sorted(json.loads(r["body"])["event"]["payload"]["title"] for r in new_deliveries)
+        assert titles == ["reborn 0", "reborn 1", "reborn 2"], titles
+    finally:
+        receiver.close()
+
+
+def new_ids_of(user, board, after):
+    """Version → event id of `board`'s events after `after`, from the API's event log."""
+    page = user.call("GET", f"/api/v1/boards/{board}/events?after={after}")
+    return {e["version"]: e["id"] for e in page["events"]}
 
 
 def test_handshakes_without_a_valid_credential_or_with_a_foreign_origin_are_refused_with_json(stack):

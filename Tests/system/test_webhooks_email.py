@@ -333,3 +333,32 @@ def test_a_delivery_whose_job_redis_lost_is_enqueued_again_under_its_id(migrated
                    15, "the delivery to succeed")
     finally:
         receiver.close()
+
+
+def test_an_export_whose_job_redis_lost_is_enqueued_again_and_finishes(migrated):
+    """An export's job lost with Redis (recorded, enqueued, then gone before any worker ran it) is
+    enqueued again by the worker's sweep once it has not been seen for long, and the export becomes
+    ready instead of staying pending until it expires."""
+    assert create_user(migrated, "--email", "exporter@example.com", "--name", "Exa", "--password-stdin").returncode == 0
+    migrated.start("run", "web")
+    base = f"http://127.0.0.1:{migrated.env['TACK_WEB_PORT']}"
+    wait_http(base + "/healthz")
+    owner = token_headers(base, "exporter@example.com")
+    _, _, created = request(base, "POST", "/api/v1/boards", {"name": "Exported"}, owner)
+    board = created["board"]["id"]
+    status, _, export = request(base, "POST", f"/api/v1/boards/{board}/exports", {"format": "json"}, owner)
+    assert status == 202, export
+    export_id = export["export"]["id"]
+    # No worker has run yet; Redis loses the queue with the job in it.
+    for key in redis_cli(migrated.redis_url, "KEYS", "tack:q:*").split():
+        redis_cli(migrated.redis_url, "DEL", key)
+    migrated.start("run", "worker")
+    time.sleep(6)
+    assert psql(migrated.db_url, f"SELECT status FROM exports WHERE id = {export_id}") == "pending", \
+        "an export seen recently is not enqueued again"
+    # Hours later (three times the longest retry wait, at least three hours):
+    psql(migrated.db_url, f"UPDATE exports SET enqueued_at = now() - interval '4 hours' WHERE id = {export_id}")
+    wait_until(lambda: psql(migrated.db_url, f"SELECT status FROM exports WHERE id = {export_id}") == "ready", 30,
+               "the export enqueued again and written")
+    _, _, done = request(base, "GET", f"/api/v1/boards/{board}/exports/{export_id}", headers=owner)
+    assert done["export"]["status"] == "ready" and done["export"]["bytes"] > 0, done

@@ -4,12 +4,19 @@ import Foundation
 ///
 /// Versions are gap-free per board (each write bumps `boards.version` under a row lock and inserts
 /// its event in the same transaction), so a client can tell from the numbers alone whether it
-/// missed something.
+/// missed something. A version is not an identity, though: when PostgreSQL loses its newest commits
+/// (an asynchronous failover, a point-in-time restore) the next write takes a version that was seen
+/// before, so each event also has a random `id`, and whatever was told about an event (webhook
+/// receivers, the Redis history, push clients) tells the new one from the old by it.
 public struct BoardEvent: Sendable, Equatable {
     /// The board.
     public var boardID: Int64
     /// The board version this event produced (1, 2, 3…).
     public var version: Int64
+    /// The event's identity (random; `events.id`).
+    public var id: UUID
+    /// `id` as JSON, delivery ids and the history stream write it (lower case).
+    public var idString: String { id.uuidString.lowercased() }
     /// What happened, e.g. `card.created`.
     public var kind: String
     /// Who did it (nil for the system or a deleted user).
@@ -22,9 +29,10 @@ public struct BoardEvent: Sendable, Equatable {
     public var createdAt: Date
 
     /// Creates an event.
-    public init(boardID: Int64, version: Int64, kind: String, actorID: Int64?, cardID: Int64?, payload: String, createdAt: Date) {
+    public init(boardID: Int64, version: Int64, id: UUID, kind: String, actorID: Int64?, cardID: Int64?, payload: String, createdAt: Date) {
         self.boardID = boardID
         self.version = version
+        self.id = id
         self.kind = kind
         self.actorID = actorID
         self.cardID = cardID
@@ -33,18 +41,18 @@ public struct BoardEvent: Sendable, Equatable {
     }
 
     /// The event as clients, push and webhooks receive it:
-    /// `{"board_id":…,"version":…,"kind":…,"actor_id":…,"card_id":…,"created_at":…,"payload":{…}}`.
+    /// `{"board_id":…,"version":…,"id":…,"kind":…,"actor_id":…,"card_id":…,"created_at":…,"payload":{…}}`.
     public var json: String {
-        var out = "{\"board_id\":\(boardID),\"version\":\(version),\"kind\":\(Self.quote(kind))"
+        var out = "{\"board_id\":\(boardID),\"version\":\(version),\"id\":\"\(idString)\",\"kind\":\(Self.quote(kind))"
         out += ",\"actor_id\":\(actorID.map(String.init) ?? "null"),\"card_id\":\(cardID.map(String.init) ?? "null")"
         out += ",\"created_at\":\(Self.quote(Self.timestamp(createdAt))),\"payload\":\(payload)}"
         return out
     }
 
     /// The event as push clients and write replies carry it:
-    /// `{"type":"event","board":…,"version":…,"kind":…,"actor":…,"card":…,"at":…,"data":{…}}`.
+    /// `{"type":"event","board":…,"version":…,"id":…,"kind":…,"actor":…,"card":…,"at":…,"data":{…}}`.
     public var message: String {
-        var text = "{\"type\":\"event\",\"board\":\(boardID),\"version\":\(version),\"kind\":"
+        var text = "{\"type\":\"event\",\"board\":\(boardID),\"version\":\(version),\"id\":\"\(idString)\",\"kind\":"
         text += Self.quote(kind)
         text += ",\"actor\":\(actorID.map(String.init) ?? "null"),\"card\":\(cardID.map(String.init) ?? "null")"
         text += ",\"at\":\"\(Self.timestamp(createdAt))\",\"data\":\(payload)}"

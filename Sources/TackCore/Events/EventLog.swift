@@ -39,17 +39,18 @@ public struct EventLog: Sendable {
             INSERT INTO events (board_id, version, kind, actor_id, card_id, payload)
             SELECT \(boardID), \(version) + d.n, d.kind, NULLIF(d.actor, 0), NULLIF(d.card, 0), d.payload::jsonb
             FROM unnest(\(kinds)::TEXT[], \(actors)::BIGINT[], \(cards)::BIGINT[], \(payloads)::TEXT[]) WITH ORDINALITY AS d(kind, actor, card, payload, n)
-            RETURNING version, payload::text, created_at
+            RETURNING version, id, payload::text, created_at
             """,
             logger: logger
         )
         var events = [BoardEvent?](repeating: nil, count: drafts.count)
-        for try await (v, payload, createdAt) in rows.decode((Int64, String, Date).self) {
+        for try await (v, id, payload, createdAt) in rows.decode((Int64, UUID, String, Date).self) {
             let n = Int(v - version) - 1
             guard events.indices.contains(n) else { continue }
             events[n] = BoardEvent(
                 boardID: boardID,
                 version: v,
+                id: id,
                 kind: drafts[n].kind,
                 actorID: drafts[n].actorID,
                 cardID: drafts[n].cardID,
@@ -73,7 +74,7 @@ public struct EventLog: Sendable {
         try await Self.decode(
             postgres.query(
                 """
-                SELECT board_id, version, kind, actor_id, card_id, payload::text, created_at
+                SELECT board_id, version, id, kind, actor_id, card_id, payload::text, created_at
                 FROM events
                 WHERE board_id = \(boardID) AND version > \(version)
                 ORDER BY version
@@ -89,7 +90,7 @@ public struct EventLog: Sendable {
         try await Self.decode(
             postgres.query(
                 """
-                SELECT board_id, version, kind, actor_id, card_id, payload::text, created_at
+                SELECT board_id, version, id, kind, actor_id, card_id, payload::text, created_at
                 FROM events
                 WHERE card_id = \(cardID) AND board_id = \(boardID)
                 ORDER BY version DESC
@@ -107,7 +108,7 @@ public struct EventLog: Sendable {
         return try await Self.decode(
             postgres.query(
                 """
-                SELECT board_id, version, kind, actor_id, card_id, payload::text, created_at
+                SELECT board_id, version, id, kind, actor_id, card_id, payload::text, created_at
                 FROM events
                 WHERE published_at IS NULL AND created_at < now() - make_interval(secs => \(seconds))
                 ORDER BY created_at, board_id, version
@@ -118,11 +119,11 @@ public struct EventLog: Sendable {
         )
     }
 
-    /// Rows of `SELECT board_id, version, kind, actor_id, card_id, payload::text, created_at`.
+    /// Rows of `SELECT board_id, version, id, kind, actor_id, card_id, payload::text, created_at`.
     static func decode(_ rows: PostgresRowSequence) async throws -> [BoardEvent] {
         var result: [BoardEvent] = []
-        for try await (board, v, kind, actor, card, payload, at) in rows.decode((Int64, Int64, String, Int64?, Int64?, String, Date).self) {
-            result.append(BoardEvent(boardID: board, version: v, kind: kind, actorID: actor, cardID: card, payload: payload, createdAt: at))
+        for try await (board, v, id, kind, actor, card, payload, at) in rows.decode((Int64, Int64, UUID, String, Int64?, Int64?, String, Date).self) {
+            result.append(BoardEvent(boardID: board, version: v, id: id, kind: kind, actorID: actor, cardID: card, payload: payload, createdAt: at))
         }
         return result
     }

@@ -11,23 +11,42 @@ import TackRedis
 /// already holds.
 public struct EventPublisher: Sendable {
     /// Appends and publishes a run of consecutive versions of one board (ARGV: channel, history
-    /// size, whether the first must follow the stream's last, then version and JSON per event),
-    /// only in version order: versions the stream already holds are skipped (published before).
-    /// Returns how many were added, or -(last version + 1) when earlier versions are missing: the
-    /// caller publishes those first. Writers of one board commit in version order (row lock), so
-    /// when version v is committed every earlier one is too.
+    /// size, whether the first must follow the stream's last, then version, event id and JSON per
+    /// event), only in version order: versions the stream already holds are skipped (published
+    /// before). Returns how many were added, or -(last version + 1) when earlier versions are
+    /// missing: the caller publishes those first. Writers of one board commit in version order (row
+    /// lock), so when version v is committed every earlier one is too.
+    ///
+    /// A version the stream holds under another event id means PostgreSQL lost commits the stream
+    /// still has (an asynchronous failover, a restore): the stream is dropped and rebuilt from the
+    /// log, so the new event is not swallowed as "already there". Entries carry the id as `u`.
     static let script = RedisScript(
         """
         local lastVersion = 0
         local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
         if last[1] then lastVersion = tonumber(string.match(last[1][1], '^(%d+)')) end
+        for i = 4, #ARGV, 3 do
+            if tonumber(ARGV[i]) > lastVersion then break end
+            local held = redis.call('XRANGE', KEYS[1], ARGV[i] .. '-0', ARGV[i] .. '-0')
+            if held[1] then
+                local uid = nil
+                for j = 1, #held[1][2], 2 do
+                    if held[1][2][j] == 'u' then uid = held[1][2][j + 1] end
+                end
+                if uid ~= ARGV[i + 1] then
+                    redis.call('DEL', KEYS[1])
+                    lastVersion = 0
+                    break
+                end
+            end
+        end
         if tonumber(ARGV[4]) > lastVersion + 1 and tonumber(ARGV[3]) == 1 then return -(lastVersion + 1) end
         local added = 0
-        for i = 4, #ARGV, 2 do
+        for i = 4, #ARGV, 3 do
             local version = tonumber(ARGV[i])
             if version > lastVersion then
-                redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], ARGV[i] .. '-0', 'e', ARGV[i + 1])
-                redis.call('PUBLISH', ARGV[1], ARGV[i + 1])
+                redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], ARGV[i] .. '-0', 'e', ARGV[i + 2], 'u', ARGV[i + 1])
+                redis.call('PUBLISH', ARGV[1], ARGV[i + 2])
                 lastVersion = version
                 added = added + 1
             end
@@ -114,8 +133,8 @@ public struct EventPublisher: Sendable {
     private func append(_ run: ArraySlice<BoardEvent>, requireContiguous: Bool) async throws -> Int {
         guard let board = run.first?.boardID else { return 0 }
         var args: [any RedisArgumentConvertible] = [RedisKeys.boardChannel(board), historySize, requireContiguous ? 1 : 0]
-        args.reserveCapacity(3 + 2 * run.count)
-        for event in run { args += [event.version, event.json] }
+        args.reserveCapacity(3 + 3 * run.count)
+        for event in run { args += [event.version, event.idString, event.json] }
         return try await redis.evaluate(Self.script, keys: [RedisKeys.boardHistory(board)], args: args).int ?? 0
     }
 }

@@ -25,6 +25,15 @@ public struct ExportJobArguments: Codable, Sendable {
 
     /// Creates arguments.
     public init(exportID: Int64) { self.exportID = exportID }
+
+    /// The kind of an export's job.
+    public static let kind = "exports.board"
+
+    /// The job of export `exportID`, under the one id every enqueue of it uses (the web role's, and
+    /// the worker's when Redis lost it).
+    public static func job(exportID: Int64) throws -> NewJob {
+        try NewJob(kind: kind, arguments: ExportJobArguments(exportID: exportID), id: "export-\(exportID)")
+    }
 }
 
 /// Board exports: requested through the API, written by a worker under `node.storage_dir/exports`,

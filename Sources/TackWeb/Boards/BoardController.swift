@@ -76,13 +76,14 @@ struct BoardController: Sendable {
         let event: BoardEvent
 
         enum CodingKeys: CodingKey {
-            case boardID, version, kind, actorID, cardID, createdAt, payload
+            case boardID, version, id, kind, actorID, cardID, createdAt, payload
         }
 
         func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(event.boardID, forKey: .boardID)
             try c.encode(event.version, forKey: .version)
+            try c.encode(event.idString, forKey: .id)
             try c.encode(event.kind, forKey: .kind)
             try c.encode(event.actorID, forKey: .actorID)
             try c.encode(event.cardID, forKey: .cardID)

@@ -50,7 +50,7 @@ struct ExportController: Sendable {
         guard body.format == "json" || body.format == "csv" else { throw APIError.invalid("format", "format must be json or csv.") }
         let export = try await store.create(boardID: board, userID: user, format: body.format, ttl: ttl)
         do {
-            try await queue.enqueue(try NewJob(kind: "exports.board", arguments: ExportJobArguments(exportID: export.id), id: "export-\(export.id)"))
+            try await queue.enqueue(try ExportJobArguments.job(exportID: export.id))
         } catch {
             try? await store.discard(id: export.id)
             throw APIError(.serviceUnavailable, code: "queue_unavailable", message: "The job queue is unavailable; try again shortly.")

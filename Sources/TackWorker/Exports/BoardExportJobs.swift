@@ -9,7 +9,7 @@ import TackCore
 /// left alone, a half-written file is replaced.
 public struct BoardExportJobs: JobHandler {
     /// The job kind.
-    public static let kind = "exports.board"
+    public static let kind = ExportJobArguments.kind
 
     let postgres: PostgresClient
     let store: ExportStore
@@ -26,7 +26,11 @@ public struct BoardExportJobs: JobHandler {
 
     public func perform(_ job: Job) async throws {
         let id = try job.decode(ExportJobArguments.self).exportID
-        let rows = try await postgres.query("SELECT board_id, format, status FROM exports WHERE id = \(id)", logger: logger)
+        // Marks the export's job alive (see ExportRequeue) as it reads the export.
+        let rows = try await postgres.query(
+            "UPDATE exports SET enqueued_at = now() WHERE id = \(id) RETURNING board_id, format, status",
+            logger: logger
+        )
         var found: (Int64, String, String)?
         for try await row in rows.decode((Int64, String, String).self) { found = row }
         guard let (boardID, format, status) = found, status == "pending" else { return }

@@ -47,6 +47,8 @@ public struct WebhookDeliveryJobs: JobHandler {
         var webhookID: Int64
         var boardID: Int64
         var version: Int64
+        /// The event's identity (nil for deliveries recorded before events had one).
+        var eventID: UUID?
         var kind: String
         var status: String
         var attempts: Int
@@ -74,9 +76,9 @@ public struct WebhookDeliveryJobs: JobHandler {
             return
         }
         guard let event = try await events.events(boardID: delivery.boardID, after: delivery.version - 1, limit: 1).first,
-            event.version == delivery.version
+            event.version == delivery.version, delivery.eventID.map({ $0 == event.id }) ?? true
         else {
-            // The event was pruned before it could be delivered.
+            // The event was pruned before it could be delivered (or lost with commits PostgreSQL lost).
             try await finish(
                 deliveryID,
                 delivery,
@@ -103,19 +105,20 @@ public struct WebhookDeliveryJobs: JobHandler {
     private func load(_ deliveryID: String) async throws -> Delivery? {
         let rows = try await postgres.query(
             """
-            SELECT d.webhook_id, d.board_id, d.event_version, d.event_kind, d.status, d.attempts, w.url, w.secret, w.active
+            SELECT d.webhook_id, d.board_id, d.event_version, d.event_id, d.event_kind, d.status, d.attempts, w.url, w.secret, w.active
             FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
             WHERE d.id = \(deliveryID)
             """,
             logger: logger
         )
-        for try await (webhookID, boardID, version, kind, status, attempts, url, secret, active)
-            in rows.decode((Int64, Int64, Int64, String, String, Int32, String, String, Bool).self)
+        for try await (webhookID, boardID, version, eventID, kind, status, attempts, url, secret, active)
+            in rows.decode((Int64, Int64, Int64, UUID?, String, String, Int32, String, String, Bool).self)
         {
             return Delivery(
                 webhookID: webhookID,
                 boardID: boardID,
                 version: version,
+                eventID: eventID,
                 kind: kind,
                 status: status,
                 attempts: Int(attempts),

@@ -28,8 +28,14 @@ public struct WebhookDispatcher: Sendable {
     public init(postgres: PostgresClient, queue: JobQueue, retryMaxDelay: Duration, logger: Logger) {
         self.postgres = postgres
         self.queue = queue
-        self.lostAfter = max(retryMaxDelay, .seconds(3600)) * 3
+        self.lostAfter = Self.lostAfter(retryMaxDelay: retryMaxDelay)
         self.logger = logger
+    }
+
+    /// How long a pending delivery (or export) may go without an attempt before its job counts as
+    /// lost: three times the longest retry wait, at least three hours.
+    public static func lostAfter(retryMaxDelay: Duration) -> Duration {
+        max(retryMaxDelay, .seconds(3600)) * 3
     }
 
     /// One sweep; returns true when it hit a batch limit (more work is waiting).
@@ -63,8 +69,8 @@ public struct WebhookDispatcher: Sendable {
                 let upTo = min(boardVersion, cursor + Int64(Self.eventsPerWebhook))
                 try await tx.query(
                     """
-                    INSERT INTO webhook_deliveries (id, webhook_id, board_id, event_version, event_kind)
-                    SELECT 'wh' || \(webhookID)::text || '-v' || e.version::text, \(webhookID), e.board_id, e.version, e.kind
+                    INSERT INTO webhook_deliveries (id, webhook_id, board_id, event_version, event_id, event_kind)
+                    SELECT 'wh' || \(webhookID)::text || '-' || e.id::text, \(webhookID), e.board_id, e.version, e.id, e.kind
                     FROM events e
                     WHERE e.board_id = \(boardID) AND e.version > \(cursor) AND e.version <= \(upTo)
                       AND (cardinality(\(filter)::text[]) = 0 OR e.kind = ANY(\(filter)::text[]))

@@ -26,6 +26,9 @@ export class PushClient extends EventTarget {
   #WebSocket;
   /// Board id → last version applied; null while subscribed "from now" and not yet confirmed.
   #boards = new Map();
+  /// Board id → id of the event at the last version applied (sent back as `after_id`, so a history
+  /// rewritten by a database failover is noticed); absent when the version came from elsewhere.
+  #ids = new Map();
   /// Boards whose subscription is being restarted after a gap, until the new `subscribed`.
   #restarting = new Set();
   #socket = null;
@@ -55,6 +58,7 @@ export class PushClient extends EventTarget {
   subscribe(board, after) {
     const again = this.#boards.has(board);
     this.#boards.set(board, after ?? null);
+    this.#ids.delete(board);
     if (again) this.#restart(board);
     else this.#send(this.#subscription(board));
     this.#connect();
@@ -64,6 +68,7 @@ export class PushClient extends EventTarget {
   /// @param {number} board
   unsubscribe(board) {
     if (!this.#boards.delete(board)) return;
+    this.#ids.delete(board);
     this.#restarting.delete(board);
     this.#send({ type: 'unsubscribe', board });
   }
@@ -136,17 +141,23 @@ export class PushClient extends EventTarget {
         if (last !== null && msg.version <= last) return;
         if (last !== null && msg.version > last + 1) return this.#restart(board);
         this.#boards.set(board, msg.version);
+        if (typeof msg.id === 'string') this.#ids.set(board, msg.id);
+        else this.#ids.delete(board);
         return this.#emit('event', msg);
       }
       case 'resync':
         if (!followed) return;
         this.#boards.set(board, msg.version);
+        this.#ids.delete(board);
         return this.#emit('resync', msg);
       case 'presence':
         if (followed) this.#emit('presence', msg);
         return;
       case 'unsubscribed':
-        if (msg.reason !== 'requested') this.#boards.delete(board);
+        if (msg.reason !== 'requested') {
+          this.#boards.delete(board);
+          this.#ids.delete(board);
+        }
         return this.#emit('unsubscribed', msg);
       case 'error':
         if (msg.code === 'board_not_found') this.#boards.delete(board);
@@ -170,7 +181,9 @@ export class PushClient extends EventTarget {
 
   #subscription(board) {
     const after = this.#boards.get(board);
-    return after === null ? { type: 'subscribe', board } : { type: 'subscribe', board, after };
+    if (after === null) return { type: 'subscribe', board };
+    const id = this.#ids.get(board);
+    return id === undefined ? { type: 'subscribe', board, after } : { type: 'subscribe', board, after, after_id: id };
   }
 
   #send(message) {
