@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import TackCore
 import Testing
 
 @testable import TackWeb
@@ -310,6 +311,7 @@ struct ConflictTests {
                 let events = try await h.request(.get, "\(b)/events?after=\(last)", as: ann)["events"].array ?? []
                 #expect(events.count == 1, "\(kind) appended \(events.count) events")
                 #expect(events.first?["kind"].string == kind)
+                #expect(BoardEventKinds.contains(kind), "\(kind) is missing from the kinds webhooks may subscribe to")
                 #expect(reply["event"]["kind"].string == kind)
                 #expect(reply["event"]["version"].int64 == last + 1)
                 #expect(reply["event"]["data"] == events.first?["payload"], "\(kind): the reply's event is the stored one")

@@ -74,6 +74,7 @@ struct WebhookAPITests {
             (["url": "https://user:pw@example.com/"], "url"),
             (["url": "https://example.com/", "secret": "short"], "secret"),
             (["url": "https://example.com/", "events": ["Not A Kind"]], "events[0]"),
+            (["url": "https://example.com/", "events": ["card.created", "card.exploded"]], "events[1]"),
             (["url": "https://example.com/", "colour": "red"], "colour"),
         ] as [([String: any Sendable], String)]
     )

@@ -486,7 +486,8 @@ def test_bell_settings_and_webhooks_pages(web, browser):
     css(d, ".board-actions a[href$='/webhooks']").click()
     wait(d, lambda d: css_all(d, "body[data-page=webhooks] #new-webhook"), "the webhooks page")
     css(d, "#wh-url").send_keys("https://hooks.example.com/tack")
-    css(d, "#wh-events").send_keys("card.created, card.moved")
+    for kind in ("card.created", "card.moved"):
+        css(d, f"#wh-events input[value='{kind}']").click()
     css(d, "#new-webhook [type=submit]").click()
     wait(d, lambda d: css(d, "#new-webhook-secret").is_displayed(), "the webhook secret")
     assert css(d, "#new-webhook-secret-value").text.startswith("whsec_")

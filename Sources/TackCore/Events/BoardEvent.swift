@@ -67,6 +67,23 @@ public struct BoardEvent: Sendable, Equatable {
     }
 }
 
+/// Every kind of board event Tack writes: what webhooks may subscribe to.
+public enum BoardEventKinds {
+    /// The kinds, sorted.
+    public static let all: [String] = [
+        "board.created", "board.updated",
+        "card.created", "card.deleted", "card.moved", "card.updated",
+        "column.created", "column.deleted", "column.updated",
+        "comment.created", "comment.deleted", "comment.updated",
+        "label.created", "label.deleted", "label.updated",
+        "member.added", "member.removed", "member.updated",
+    ]
+    static let known = Set(all)
+
+    /// Whether Tack writes events of `kind`.
+    public static func contains(_ kind: String) -> Bool { known.contains(kind) }
+}
+
 /// An event about to be written: its kind, actor, card and payload; the version comes from the
 /// board row when `EventLog.append` stores it.
 public struct BoardEventDraft: Sendable {

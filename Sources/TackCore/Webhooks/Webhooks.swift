@@ -204,8 +204,6 @@ public struct WebhookStore: Sendable {
 public enum WebhookRules {
     /// Event kinds one webhook may subscribe to.
     public static let maximumEventKinds = 50
-    /// An event kind's length (`card.created`).
-    public static let eventKindLength = 1...64
     /// A signing secret's length, when one is given.
     public static let secretLength = 16...200
 }

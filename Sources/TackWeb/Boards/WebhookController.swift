@@ -82,11 +82,11 @@ struct WebhookController: Sendable {
         guard events.count <= WebhookRules.maximumEventKinds else {
             throw APIError.invalid("events", "events may list at most \(WebhookRules.maximumEventKinds) kinds.")
         }
-        for (index, kind) in events.enumerated() {
-            let ok =
-                WebhookRules.eventKindLength.contains(kind.count)
-                && kind.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "." || $0 == "_") }
-            guard ok else { throw APIError.invalid("events[\(index)]", "events[\(index)] must be an event kind such as card.created.") }
+        for (index, kind) in events.enumerated() where !BoardEventKinds.contains(kind) {
+            throw APIError.invalid(
+                "events[\(index)]",
+                "events[\(index)] is not an event kind; the kinds are \(BoardEventKinds.all.joined(separator: ", "))."
+            )
         }
         return Array(Set(events)).sorted()
     }

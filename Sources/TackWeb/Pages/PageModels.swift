@@ -46,6 +46,8 @@ struct WebhooksPageModel: Sendable {
     var layout: LayoutModel
     var boardID: Int64
     var boardName: String
+    /// What a webhook may subscribe to (`BoardEventKinds`).
+    var eventKinds: [String] = BoardEventKinds.all
 }
 
 /// The user in the header.
@@ -422,6 +424,7 @@ extension WebhooksPageModel: MustacheParent {
         case "layout": return self.layout
         case "boardID": return self.boardID
         case "boardName": return self.boardName
+        case "eventKinds": return self.eventKinds
         default: return nil
         }
     }

@@ -40,7 +40,7 @@ export function init() {
   }
 
   onSubmit(form, async () => {
-    const events = form.elements.events.value.split(',').map((e) => e.trim()).filter(Boolean);
+    const events = Array.from(form.querySelectorAll('input[name=events]:checked'), (box) => box.value);
     const reply = await api('POST', base, { url: form.elements.url.value.trim(), events });
     document.getElementById('new-webhook-secret-value').textContent = reply.secret;
     document.getElementById('new-webhook-secret').hidden = false;
