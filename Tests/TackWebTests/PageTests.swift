@@ -271,7 +271,9 @@ struct PageTests {
             let boardID = try #require(board["board"]["id"].int64)
             _ = try await h.request(.put, "/api/v1/boards/\(boardID)/members", as: owner, json: ["email": viewer.email, "role": "viewer"])
 
-            for path in ["/boards/\(boardID)", "/boards/\(boardID)/members", "/boards/999999999999", "/boards/abc"] {
+            for path in [
+                "/boards/\(boardID)", "/boards/\(boardID)/members", "/boards/\(boardID)/cards/1", "/boards/999999999999", "/boards/abc",
+            ] {
                 let reply = try await h.request(.get, path, as: stranger, via: .session)
                 #expect(reply.status == .notFound, "\(path)")
                 #expect(reply.headers[.contentType] == "text/html; charset=utf-8")
@@ -279,6 +281,9 @@ struct PageTests {
             }
             let seen = try await h.request(.get, "/boards/\(boardID)", as: viewer, via: .session)
             #expect(seen.status == .ok)
+            // A card's address is the board page (which opens the card); one that is no id is a 404.
+            #expect(try await h.request(.get, "/boards/\(boardID)/cards/7", as: viewer, via: .session).status == .ok)
+            #expect(try await h.request(.get, "/boards/\(boardID)/cards/abc", as: viewer, via: .session).status == .notFound)
             #expect(seen.body.contains("data-can-write=\"false\""))
             #expect(!seen.body.contains("id=\"new-column\""))
             #expect(!seen.body.contains("class=\"drag-handle\""))

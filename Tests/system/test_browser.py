@@ -232,6 +232,14 @@ def test_sign_up_build_a_board_drag_comment_and_reload(web, browser, tmp_path):
     card(d, "Book the venue").click()
     wait(d, lambda d: css(d, "#card-dialog").get_attribute("open") is not None, "the card dialog")
     assert css(d, "#cd-title").get_attribute("value") == "Book the venue"
+    # The open card has an address to paste into chat; closing the dialog gives the board's back.
+    venue = int(card(d, "Book the venue").get_attribute("data-card-id"))
+    assert d.current_url == web + f"/boards/{board_id}/cards/{venue}", d.current_url
+    css(d, "#card-dialog [data-action='close-dialog']").click()
+    wait(d, lambda d: d.current_url == web + f"/boards/{board_id}", "the board's address after closing the card")
+    d.get(web + f"/boards/{board_id}/cards/{venue}")
+    wait(d, lambda d: css(d, "#card-dialog").get_attribute("open") is not None, "the card dialog from the card's address")
+    assert css(d, "#cd-title").get_attribute("value") == "Book the venue"
     css(d, "#cd-description-edit-button").click()
     description = ("Call **both** venues <b>today</b>.\n\n"
                    "- [Hall A](https://example.com/hall-a)\n- [not a link](javascript:alert(1))")
@@ -256,6 +264,12 @@ def test_sign_up_build_a_board_drag_comment_and_reload(web, browser, tmp_path):
     wait(d, lambda d: version(d) == before + 1 and css_all(d, "#cd-comments .comment"), "the comment")
     css(d, "#card-dialog [data-action='close-dialog']").click()
     assert "is-done" in card(d, "Book the venue").get_attribute("class")
+    # A card that is not on the board: the board, and a message saying so.
+    d.get(web + f"/boards/{board_id}/cards/999999")
+    wait(d, lambda d: "not on this board" in css(d, "#toast").text, "the missing card's message")
+    assert d.current_url == web + f"/boards/{board_id}" and css(d, "#card-dialog").get_attribute("open") is None
+    d.get(web + f"/boards/{board_id}")
+    wait(d, lambda d: css_all(d, "body[data-page=board] #board"), "the board again")
     version_before_reload = version(d)
 
     # Reload: the page shows what was left, at the version the API reports.

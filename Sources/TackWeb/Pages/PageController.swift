@@ -34,6 +34,7 @@ struct PageController: Sendable {
         router.get("/signup", use: signupPage)
         router.get("/boards", use: boardsPage)
         router.get("/boards/{board}", use: boardPage)
+        router.get("/boards/{board}/cards/{card}", use: cardPage)
         router.get("/boards/{board}/members", use: membersPage)
         router.get("/boards/{board}/webhooks", use: webhooksPage)
         router.get("/account/tokens", use: tokensPage)
@@ -164,6 +165,14 @@ struct PageController: Sendable {
         guard let board = try await renderedBoard(boardID, session) else { return notFound(session) }
         let page = layout(title: board.snapshot.board.name, page: "board", session: session)
         return templates.response("board", PlainPageModel(layout: page), inserting: board.content, at: PageTemplates.boardContentMarker)
+    }
+
+    /// `/boards/{id}/cards/{card}`: a card's address; the board page, which opens the card's dialog
+    /// (a card no longer on the board is said so there).
+    @Sendable func cardPage(_ request: Request, context: TackRequestContext) async throws -> Response {
+        guard let session = session(context) else { return loginRedirect(request) }
+        guard (try? context.pathID("card")) != nil else { return notFound(session) }
+        return try await boardPage(request, context: context)
     }
 
     /// `/boards/{id}/members`: who is on the board; admins add people by email and change roles.

@@ -223,7 +223,7 @@ public struct NotificationEmails: JobHandler {
     func link(_ row: Row) -> String {
         guard let board = row.boardID else { return baseURL + "/boards" }
         if row.kind == "webhook_disabled" { return baseURL + "/boards/\(board)/webhooks" }
-        return baseURL + "/boards/\(board)" + (row.cardID.map { "#card-\($0)" } ?? "")
+        return baseURL + "/boards/\(board)" + (row.cardID.map { "/cards/\($0)" } ?? "")
     }
 
     var footer: String {

@@ -18,7 +18,7 @@ function text(n) {
 function link(n) {
   if (!n.board_id) return '/boards';
   if (n.kind === 'webhook_disabled') return `/boards/${n.board_id}/webhooks`;
-  return `/boards/${n.board_id}` + (n.card_id ? '#card-' + n.card_id : '');
+  return `/boards/${n.board_id}` + (n.card_id ? '/cards/' + n.card_id : '');
 }
 
 export function init() {

@@ -53,7 +53,7 @@ export function initCardDialog(store, sync, columnsEl, comments) {
     dialog.showModal();
     fitTitle();
     dialog.focus();
-    history.replaceState(null, '', '#card-' + id);
+    history.replaceState(null, '', `/boards/${store.board.id}/cards/${id}` + location.search);
   }
 
   store.addEventListener('card', (e) => {
@@ -155,12 +155,23 @@ export function initCardDialog(store, sync, columnsEl, comments) {
     title.close();
     description.close();
     comments.close();
-    if (location.hash) history.replaceState(null, '', location.pathname + location.search);
+    if (location.hash || /\/cards\/\d+$/.test(location.pathname)) {
+      history.replaceState(null, '', `/boards/${store.board.id}` + location.search);
+    }
     const node = id && columnsEl.querySelector(`.card[data-card-id="${id}"]`);
     if (node) node.focus({ preventScroll: true });
   });
 
-  const linked = /^#card-(\d+)$/.exec(location.hash);
-  if (linked) open(Number(linked[1]));
+  // A card's address (/boards/B/cards/C; #card-C in older links) opens its dialog.
+  const linked = /\/cards\/(\d+)$/.exec(location.pathname) || /^#card-(\d+)$/.exec(location.hash);
+  if (linked) {
+    const id = Number(linked[1]);
+    if (store.cards.has(id)) {
+      open(id);
+    } else {
+      history.replaceState(null, '', `/boards/${store.board.id}` + location.search);
+      toast('That card is not on this board any more: it was deleted or moved to another board.', 'error');
+    }
+  }
   return { open };
 }
