@@ -18,6 +18,7 @@ import shutil
 import signal
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -350,6 +351,75 @@ def test_sign_up_build_a_board_drag_comment_and_reload(web, browser, tmp_path):
     assert api.get(f"/boards/{board_id}/cards/{shirts_id}")["archived"] is True
     assert shirts_id not in [k["id"] for k in api.get(f"/boards/{board_id}")["cards"]]
     print(f"screenshots: {tmp_path / 'board.png'} {tmp_path / 'board-phone.png'}")
+
+
+def test_the_filter_bar_narrows_the_board_live_and_keeps_its_state_in_the_url(web, browser):
+    d = browser
+    d.get(web + "/signup")
+    css(d, "#signup-form [name=name]").send_keys("Fern Filter")
+    css(d, "#signup-form [name=email]").send_keys("fern@example.com")
+    css(d, "#signup-form [name=password]").send_keys(PASSWORD + "\n")
+    wait(d, lambda d: css_all(d, "body[data-page=boards] #new-board"), "the boards page")
+    css(d, "#new-board [name=name]").send_keys("Sorting\n")
+    wait(d, lambda d: css_all(d, "body[data-page=board] #board"), "the board")
+    board_id = int(css(d, "#board").get_attribute("data-board-id"))
+    api = API(web, d)
+    me = api.get("/me")["user"]["id"]
+    column = api.send("POST", f"/boards/{board_id}/columns", {"name": "Todo"}, d)["column"]["id"]
+    bug = api.send("POST", f"/boards/{board_id}/labels", {"name": "bug", "color": "#e11d48"}, d)["label"]["id"]
+    today = datetime.now(timezone.utc).date()
+    cards = {}
+    for title, extra in (("Alpha crash", {"add_labels": [bug], "add_assignees": [me], "due_at": f"{today - timedelta(days=2)}T12:00:00Z"}),
+                         ("Beta docs", {"due_at": f"{today + timedelta(days=3)}T12:00:00Z"}),
+                         ("Gamma release", {"done": True})):
+        card_id = api.send("POST", f"/boards/{board_id}/cards", {"column_id": column, "title": title}, d)["card"]["id"]
+        api.send("PATCH", f"/boards/{board_id}/cards/{card_id}", extra, d)
+        cards[title] = card_id
+    d.get(web + f"/boards/{board_id}")
+    wait(d, lambda d: len(visible_titles(d)) == 3, "the three cards")
+
+    def shows(titles, what):
+        try:
+            wait(d, lambda d: visible_titles(d) == titles, what)
+        except AssertionError as failure:
+            raise AssertionError(f"{failure}; shown: {visible_titles(d)}") from None
+
+    # "/" focuses the filter; typing narrows the board and writes the state into the address.
+    d.find_element("css selector", "body").send_keys("/")
+    wait(d, lambda d: d.switch_to.active_element.get_attribute("id") == "filter-text", "/ to focus the filter")
+    d.switch_to.active_element.send_keys("alpha")
+    shows(["Alpha crash"], "the text filter")
+    assert "q=alpha" in d.current_url and css(d, "#filter-count").text == "1 of 3 cards"
+    # Live: a matching card written elsewhere appears, one that does not match stays hidden.
+    api.send("POST", f"/boards/{board_id}/cards", {"column_id": column, "title": "Alpha two"}, d)
+    api.send("POST", f"/boards/{board_id}/cards", {"column_id": column, "title": "Zeta"}, d)
+    shows(["Alpha crash", "Alpha two"], "the live card that matches")
+    css(d, "[data-action='clear-filter']").click()
+    shows(["Alpha crash", "Beta docs", "Gamma release", "Alpha two", "Zeta"], "every card after Clear")
+    assert "q=" not in d.current_url
+
+    for field, value, expected in (("label", str(bug), ["Alpha crash"]), ("member", str(me), ["Alpha crash"]),
+                                   ("due", "overdue", ["Alpha crash"]), ("due", "week", ["Beta docs"]),
+                                   ("done", "done", ["Gamma release"])):
+        if css(d, "[data-action='clear-filter']").is_displayed():
+            css(d, "[data-action='clear-filter']").click()
+        css(d, f"#filter-bar [name={field}] option[value='{value}']").click()
+        shows(expected, f"the {field} filter {value}")
+    # The address holds the filter: a reload shows the same cards.
+    assert "done=done" in d.current_url
+    d.refresh()
+    shows(["Gamma release"], "the filter after a reload")
+    assert css(d, "#filter-bar [name=done]").get_attribute("value") == "done"
+    # A card that stops matching leaves at once (done cleared elsewhere).
+    api.send("PATCH", f"/boards/{board_id}/cards/{cards['Gamma release']}", {"done": False}, d)
+    shows([], "the card that no longer matches")
+
+
+def visible_titles(d):
+    """Titles of the cards shown on the board (not hidden by the filter), in page order."""
+    return d.execute_script(
+        "return [...document.querySelectorAll('#columns .card[data-card-id]')].filter(c => !c.hidden)"
+        ".map(c => c.querySelector('.card-title').textContent.trim());")
 
 
 def test_markdown_subset_is_rendered_safely(web, browser):

@@ -10,6 +10,7 @@ import { initCardDialog } from './card-dialog.js';
 import { Comments } from './comments.js';
 import { initLive } from './live.js';
 import { initExports } from './exports.js';
+import { initFilter } from './filter.js';
 
 export function init() {
   const root = document.getElementById('board');
@@ -27,6 +28,7 @@ export function init() {
   const dialog = initCardDialog(store, sync, columnsEl, new Comments(store, sync));
   const push = initLive(store, sync, root);
   initExports(root);
+  const filter = initFilter(store, root);
 
   // For tests and the console: the board's state, read-only.
   window.TackBoard = {
@@ -35,5 +37,6 @@ export function init() {
     store,
     push,
     open: dialog.open,
+    filter,
   };
 }
