@@ -116,6 +116,51 @@ struct BoardAPITests {
 
     enum Caller: CaseIterable { case owner, admin, member, viewer, outsider, anonymous }
 
+    @Test("search across boards finds cards on the caller's boards only, with board and column, archived last; q is validated")
+    func searchAcrossBoards() async throws {
+        try await WebTestHarness.withApp { h in
+            let ann = try await h.createUser()
+            let bob = try await h.createUser()
+            func card(_ owner: TestUser, board name: String, titles: [String]) async throws -> (Int64, [Int64]) {
+                let board = try #require(try await h.request(.post, "/api/v1/boards", as: owner, json: ["name": name])["board"]["id"].int64)
+                let column = try #require(
+                    try await h.request(.post, "/api/v1/boards/\(board)/columns", as: owner, json: ["name": "Todo"])["column"]["id"].int64
+                )
+                var ids: [Int64] = []
+                for title in titles {
+                    ids.append(
+                        try #require(
+                            try await h.request(.post, "/api/v1/boards/\(board)/cards", as: owner, json: ["column_id": column, "title": title])[
+                                "card"
+                            ]["id"].int64
+                        )
+                    )
+                }
+                return (board, ids)
+            }
+            let (roadmap, first) = try await card(ann, board: "Roadmap", titles: ["Ship the release", "Release notes", "Coffee"])
+            let (launch, second) = try await card(ann, board: "Launch", titles: ["Release party"])
+            _ = try await card(bob, board: "Bob's", titles: ["Release Bob's secret"])
+            _ = try await h.request(.patch, "/api/v1/boards/\(roadmap)/cards/\(first[1])", as: ann, json: ["archived": true])
+
+            let found = try await h.request(.get, "/api/v1/search?q=releas", as: ann)
+            #expect(found.status == .ok)
+            let items = found["items"].array ?? []
+            #expect(Set(items.prefix(2).compactMap { $0["card_id"].int64 }) == [first[0], second[0]], "the unarchived matches first")
+            #expect(items.last?["card_id"].int64 == first[1] && items.last?["archived"].bool == true, "the archived one last")
+            #expect(items.count == 3, "nothing from a board the caller is not on")
+            let party = items.first { $0["card_id"].int64 == second[0] }
+            #expect(party?["board_id"].int64 == launch && party?["board_name"].string == "Launch" && party?["column_name"].string == "Todo")
+            #expect((try await h.request(.get, "/api/v1/search?q=release%20bob", as: ann))["items"].array?.isEmpty == true)
+            #expect((try await h.request(.get, "/api/v1/search?q=release%20bob", as: bob))["items"].array?.count == 1)
+            for bad in ["", "%20%20", String(repeating: "a", count: 201)] {
+                let refused = try await h.request(.get, "/api/v1/search?q=\(bad)", as: ann)
+                #expect(refused.status == .badRequest && refused.errorField == "q", "q=\(bad)")
+            }
+            #expect(try await h.request(.get, "/api/v1/search?q=release").status == .unauthorized)
+        }
+    }
+
     @Test("the snapshot is cached by version, yet shows every write, each caller's own role, and nothing to a removed member")
     func snapshotFollowsWrites() async throws {
         try await WebTestHarness.withApp { h in

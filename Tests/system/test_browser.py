@@ -414,6 +414,24 @@ def test_the_filter_bar_narrows_the_board_live_and_keeps_its_state_in_the_url(we
     api.send("PATCH", f"/boards/{board_id}/cards/{cards['Gamma release']}", {"done": False}, d)
     shows([], "the card that no longer matches")
 
+    # Search across my boards from the header: the results link to the cards' addresses.
+    other = api.send("POST", "/boards", {"name": "Elsewhere"}, d)["board"]["id"]
+    other_column = api.send("POST", f"/boards/{other}/columns", {"name": "Later"}, d)["column"]["id"]
+    api.send("POST", f"/boards/{other}/cards", {"column_id": other_column, "title": "Alpha elsewhere"}, d)
+    top = css(d, "#top-search")
+    top.send_keys("alph\n")
+    wait(d, lambda d: "/search?q=alph" in d.current_url and len(css_all(d, "#search-results .search-hit")) == 3, "three results")
+    hits = {h.find_element("css selector", ".search-title").text: h.text for h in css_all(d, "#search-results .search-hit")}
+    assert set(hits) == {"Alpha crash", "Alpha two", "Alpha elsewhere"}, hits
+    assert "Elsewhere › Later" in hits["Alpha elsewhere"] and "Sorting › Todo" in hits["Alpha crash"], hits
+    assert css(d, "#top-search").get_attribute("value") == "alph"
+    [link] = [h.find_element("css selector", ".search-title") for h in css_all(d, "#search-results .search-hit")
+              if h.find_element("css selector", ".search-title").text == "Alpha crash"]
+    link.click()
+    wait(d, lambda d: d.current_url.endswith(f"/boards/{board_id}/cards/{cards['Alpha crash']}")
+         and css(d, "#card-dialog").get_attribute("open") is not None, "the card from the search result")
+    assert css(d, "#cd-title").get_attribute("value") == "Alpha crash"
+
 
 def visible_titles(d):
     """Titles of the cards shown on the board (not hidden by the filter), in page order."""

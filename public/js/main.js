@@ -17,6 +17,7 @@ const pages = {
   notifications: () => import('./pages/notifications.js'),
   settings: () => import('./pages/settings.js'),
   webhooks: () => import('./pages/webhooks.js'),
+  search: () => import('./pages/search.js'),
 };
 
 // For the tests (and the console): the Markdown renderer the pages use.

@@ -323,10 +323,7 @@ extension BoardStore {
 
     /// Cards whose title or description match `query` (all words, prefix match), best first.
     public func search(boardID: Int64, query: String, limit: Int) async throws -> [Card] {
-        let words = query.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).prefix(16)
-        guard !words.isEmpty else { return [] }
-        // Each word becomes a quoted prefix lexeme, so the text is never parsed as tsquery syntax.
-        let tsquery = words.map { "'" + $0.lowercased() + "':*" }.joined(separator: " & ")
+        guard let tsquery = Self.prefixQuery(query) else { return [] }
         let rows = try await postgres.query(
             """
             SELECT id FROM cards

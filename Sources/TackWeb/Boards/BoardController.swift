@@ -99,6 +99,7 @@ struct BoardController: Sendable {
         api.patch("/boards/{board}", use: updateBoard)
         api.delete("/boards/{board}", use: deleteBoard)
         api.get("/boards/{board}/events", use: listEvents)
+        api.get("/search", use: searchAll)
         api.get("/boards/{board}/search", use: search)
 
         api.get("/boards/{board}/members", use: listMembers)
@@ -217,12 +218,24 @@ struct BoardController: Sendable {
     @Sendable func search(_ request: Request, context: TackRequestContext) async throws -> Page<Card> {
         let boardID = try context.pathID("board")
         _ = try await reader(boardID, context)
+        return Page(items: try await store.search(boardID: boardID, query: try Self.searchText(request), limit: try request.limit()), nextCursor: nil)
+    }
+
+    /// `GET /search?q=`: cards on every board the caller is a member of.
+    @Sendable func searchAll(_ request: Request, context: TackRequestContext) async throws -> Page<SearchHit> {
+        let caller = try context.requireCaller()
+        let hits = try await store.search(userID: caller.userID, query: try Self.searchText(request), limit: try request.limit())
+        return Page(items: hits, nextCursor: nil)
+    }
+
+    /// The `q` of a search: 1 to 200 characters, not only white space.
+    static func searchText(_ request: Request) throws -> String {
         guard let query = request.uri.queryParameters.get("q"), !query.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty,
             query.count <= BoardRules.searchQueryLength
         else {
             throw APIError.invalid("q", "q must be 1 to 200 characters of text to search for.")
         }
-        return Page(items: try await store.search(boardID: boardID, query: query, limit: try request.limit()), nextCursor: nil)
+        return query
     }
 
     // MARK: - Members

@@ -40,6 +40,7 @@ struct PageController: Sendable {
         router.get("/account/tokens", use: tokensPage)
         router.get("/account/settings", use: settingsPage)
         router.get("/notifications", use: notificationsPage)
+        router.get("/search", use: searchPage)
     }
 
     // MARK: - Pages
@@ -67,6 +68,11 @@ struct PageController: Sendable {
     /// `/notifications`.
     @Sendable func notificationsPage(_ request: Request, context: TackRequestContext) -> Response {
         plainPage("notifications", title: "Notifications", request, context)
+    }
+
+    /// `/search?q=`: cards on every board of the caller (the page's module asks the API).
+    @Sendable func searchPage(_ request: Request, context: TackRequestContext) -> Response {
+        plainPage("search", title: "Search", request, context)
     }
 
     /// `/login`, `/signup`: the form; someone already logged in goes on to `next`.
