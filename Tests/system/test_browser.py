@@ -263,6 +263,22 @@ def test_sign_up_build_a_board_drag_comment_and_reload(web, browser, tmp_path):
     css(d, "#cd-comment-form textarea").send_keys("Hall A has the *best* view")
     css(d, "#cd-comment-form [type=submit]").click()
     wait(d, lambda d: version(d) == before + 1 and css_all(d, "#cd-comments .comment"), "the comment")
+    # One's own comment can be edited (it says so) and deleted.
+    css(d, "#cd-comments [data-action='edit-comment']").click()
+    editor = css(d, "#cd-comments .comment-editor")
+    editor.clear()
+    editor.send_keys("Hall A has the *best* view, truly")
+    css(d, "#cd-comments .comment-edit .button-primary").click()
+    wait(d, lambda d: css_all(d, "#cd-comments .comment-edited") and "view, truly" in css(d, "#cd-comments .comment-body").text,
+         "the edited comment")
+    css(d, "#cd-comment-form textarea").send_keys("A second thought")
+    css(d, "#cd-comment-form [type=submit]").click()
+    wait(d, lambda d: len(css_all(d, "#cd-comments .comment")) == 2, "the second comment")
+    css_all(d, "#cd-comments [data-action='delete-comment']")[1].click()
+    d.switch_to.alert.accept()
+    wait(d, lambda d: len(css_all(d, "#cd-comments .comment")) == 1, "the deleted comment to go")
+    comments = api.get(f"/boards/{board_id}/cards/{venue}/comments")["items"]
+    assert [c["body"] for c in comments] == ["Hall A has the *best* view, truly"] and comments[0].get("edited_at"), comments
     css(d, "#card-dialog [data-action='close-dialog']").click()
     assert "is-done" in card(d, "Book the venue").get_attribute("class")
     # A card that is not on the board: the board, and a message saying so.
@@ -300,7 +316,7 @@ def test_sign_up_build_a_board_drag_comment_and_reload(web, browser, tmp_path):
     assert venue_card["done"] is True and names[venue_card["column_id"]] == "Doing"
     assert venue_card["description"] == description
     comments = api.get(f"/boards/{board_id}/cards/{venue_card['id']}/comments")["items"]
-    assert [c["body"] for c in comments] == ["Hall A has the *best* view"]
+    assert [c["body"] for c in comments] == ["Hall A has the *best* view, truly"]
     events = api.get(f"/boards/{board_id}/events?after=0&limit=1000")["events"]
     assert [e["version"] for e in events] == list(range(1, version(d) + 1))
     assert [e["kind"] for e in events].count("card.moved") == 2

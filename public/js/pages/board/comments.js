@@ -2,7 +2,7 @@
 /// `comment` events (own and others' alike). The new-comment box keeps a draft per card.
 import { api } from '../../lib/api.js';
 import { clearDraft, loadDraft, saveDraft } from '../../lib/drafts.js';
-import { avatar, el, formatTime, onSubmit } from '../../lib/dom.js';
+import { avatar, el, formatTime, onSubmit, toast } from '../../lib/dom.js';
 import { render } from '../../lib/markdown.js';
 
 /// Renders Markdown (safe HTML, see lib/markdown.js) into `node`.
@@ -86,11 +86,67 @@ export class Comments {
     const name = author ? author.name : 'Former member';
     const body = el('div', { class: 'comment-body markdown' });
     markdownInto(body, comment.body);
+    const own = comment.author_id !== null && comment.author_id === this.#store.me;
+    const role = this.#store.board.role;
+    const mayDelete = own || role === 'admin' || role === 'owner';
+    const actions = el('span', { class: 'comment-actions' });
+    if (own && this.#form) {
+      const edit = el('button', { type: 'button', class: 'link-button', dataset: { action: 'edit-comment' }, text: 'Edit' });
+      edit.addEventListener('click', () => this.#edit(comment, body));
+      actions.append(edit);
+    }
+    if (mayDelete && this.#form) {
+      const remove = el('button', { type: 'button', class: 'link-button', dataset: { action: 'delete-comment' }, text: 'Delete' });
+      remove.addEventListener('click', () => this.#delete(comment));
+      actions.append(remove);
+    }
     return el('li', { class: 'comment', dataset: { commentId: comment.id } },
       avatar(comment.author_id || 0, name, true),
       el('div', { class: 'comment-main' },
         el('div', { class: 'comment-head' }, el('span', { class: 'comment-author', text: name }),
-          el('time', { class: 'comment-time', datetime: comment.created_at, text: formatTime(comment.created_at) })),
+          el('time', { class: 'comment-time', datetime: comment.created_at, text: formatTime(comment.created_at) }),
+          comment.edited_at ? el('span', { class: 'comment-edited muted', text: '(edited)' }) : '',
+          actions),
         body));
+  }
+
+  /// Replaces the comment's text with an editor; saves on the version it was based on.
+  #edit(comment, body) {
+    const box = el('textarea', { class: 'comment-editor', rows: '3', maxlength: '10000', 'aria-label': 'Edit the comment' });
+    box.value = comment.body;
+    const error = el('p', { class: 'form-error', role: 'alert', hidden: true });
+    const save = el('button', { type: 'button', class: 'button button-primary button-small', text: 'Save' });
+    const cancel = el('button', { type: 'button', class: 'button button-quiet button-small', text: 'Cancel' });
+    const editor = el('div', { class: 'comment-edit' }, box, el('div', { class: 'row' }, save, cancel), error);
+    body.replaceWith(editor);
+    box.focus();
+    const back = () => editor.replaceWith(body);
+    cancel.addEventListener('click', back);
+    box.addEventListener('keydown', (event) => {
+      if (event.key === 'Escape') { event.preventDefault(); event.stopPropagation(); back(); }
+      if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) { event.preventDefault(); save.click(); }
+    });
+    save.addEventListener('click', async () => {
+      const text = box.value.trim();
+      if (!text) { box.focus(); return; }
+      save.disabled = true;
+      try {
+        await this.#sync.write('PATCH', `/comments/${comment.id}`, { body: text, expected_version: comment.version });
+      } catch (failure) {
+        save.disabled = false;
+        error.hidden = false;
+        error.textContent = failure.status === 412
+          ? 'Someone changed this comment meanwhile; cancel to see their text.' : failure.message;
+      }
+    });
+  }
+
+  async #delete(comment) {
+    if (!confirm('Delete this comment?')) return;
+    try {
+      await this.#sync.write('DELETE', `/comments/${comment.id}`);
+    } catch (failure) {
+      toast(failure.message, 'error');
+    }
   }
 }
