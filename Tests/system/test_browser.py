@@ -449,6 +449,78 @@ def test_the_filter_bar_narrows_the_board_live_and_keeps_its_state_in_the_url(we
     assert css(d, "#cd-title").get_attribute("value") == "Alpha crash"
 
 
+def test_board_settings_rename_labels_archive_restore_and_delete(web, browser):
+    d = browser
+    d.get(web + "/signup")
+    css(d, "#signup-form [name=name]").send_keys("Tidy Tim")
+    css(d, "#signup-form [name=email]").send_keys("tim@example.com")
+    css(d, "#signup-form [name=password]").send_keys(PASSWORD + "\n")
+    wait(d, lambda d: css_all(d, "body[data-page=boards] #new-board"), "the boards page")
+    css(d, "#new-board [name=name]").send_keys("Garage\n")
+    wait(d, lambda d: css_all(d, "body[data-page=board] #board"), "the board")
+    board_id = int(css(d, "#board").get_attribute("data-board-id"))
+    api = API(web, d)
+    column = api.send("POST", f"/boards/{board_id}/columns", {"name": "Todo"}, d)["column"]["id"]
+    label = api.send("POST", f"/boards/{board_id}/labels", {"name": "bgu", "color": "#e11d48"}, d)["label"]["id"]
+    spare = api.send("POST", f"/boards/{board_id}/labels", {"name": "spare", "color": "#22c55e"}, d)["label"]["id"]
+    card_id = api.send("POST", f"/boards/{board_id}/cards", {"column_id": column, "title": "Fix the door"}, d)["card"]["id"]
+    api.send("PATCH", f"/boards/{board_id}/cards/{card_id}", {"add_labels": [label, spare]}, d)
+    d.refresh()
+    wait(d, lambda d: css_all(d, "[data-action='board-settings']"), "the settings button")
+
+    # Rename and describe the board.
+    css(d, "[data-action='board-settings']").click()
+    wait(d, lambda d: css(d, "#board-dialog").get_attribute("open") is not None, "the board dialog")
+    name = css(d, "#board-form [name=name]")
+    name.clear()
+    name.send_keys("Garage and shed")
+    css(d, "#board-form [name=description]").send_keys("Weekend jobs")
+    css(d, "#board-form [type=submit]").click()
+    wait(d, lambda d: css(d, ".board-name").text == "Garage and shed", "the renamed board")
+    assert api.get(f"/boards/{board_id}")["board"]["description"] == "Weekend jobs"
+
+    # Fix a label's typo and colour; delete another: the card follows at once.
+    css(d, "[data-action='board-settings']").click()
+    wait(d, lambda d: css(d, "#board-dialog").get_attribute("open") is not None, "the board dialog again")
+    row = css(d, f".label-editor[data-label-id='{label}']")
+    field = row.find_element("css selector", "input[type=text]")
+    field.clear()
+    field.send_keys("bug")
+    d.execute_script("arguments[0].value = '#1d4ed8'; arguments[0].dispatchEvent(new Event('input'))",
+                     row.find_element("css selector", "input[type=color]"))
+    row.find_element("css selector", "[type=submit]").click()
+    wait(d, lambda d: "Label saved" in css(d, "#toast").text, "the saved label")
+    labels = {l["id"]: l for l in api.get(f"/boards/{board_id}/labels")["items"]}
+    assert labels[label]["name"] == "bug" and labels[label]["color"] == "#1d4ed8", labels
+    css(d, f".label-editor[data-label-id='{spare}'] .button-danger-quiet").click()
+    d.switch_to.alert.accept()
+    wait(d, lambda d: not css_all(d, f".label-editor[data-label-id='{spare}']"), "the deleted label to leave the list")
+    assert api.get(f"/boards/{board_id}/cards/{card_id}")["labels"] == [label]
+    wait(d, lambda d: "bug" in card(d, "Fix the door").text and "spare" not in card(d, "Fix the door").text, "the card's labels")
+
+    # Archive: the board leaves the list; "Show archived boards" restores it.
+    css(d, "[data-action='archive-board']").click()
+    d.switch_to.alert.accept()
+    wait(d, lambda d: d.current_url.endswith("/boards") and css_all(d, "body[data-page=boards]"), "the boards page")
+    assert not css_all(d, f".board-tile[data-board-id='{board_id}']")
+    css(d, "[data-action='show-archived']").click()
+    wait(d, lambda d: css_all(d, f".archived-board[data-board-id='{board_id}'] button"), "the archived board")
+    css(d, f".archived-board[data-board-id='{board_id}'] button").click()
+    wait(d, lambda d: css_all(d, f".board-tile[data-board-id='{board_id}']"), "the restored board in the list")
+
+    # Delete, confirmed by typing the name: gone for good.
+    d.get(web + f"/boards/{board_id}")
+    wait(d, lambda d: css_all(d, "[data-action='board-settings']"), "the board")
+    css(d, "[data-action='board-settings']").click()
+    css(d, "[data-action='delete-board']").click()
+    prompt = d.switch_to.alert
+    prompt.send_keys("Garage and shed")
+    prompt.accept()
+    wait(d, lambda d: d.current_url.endswith("/boards") and css_all(d, "body[data-page=boards]"), "the boards page after deleting")
+    status, _, _ = request(web, "GET", f"/api/v1/boards/{board_id}", headers={"Cookie": api.cookie})
+    assert status == 404
+
+
 def visible_titles(d):
     """Titles of the cards shown on the board (not hidden by the filter), in page order."""
     return d.execute_script(

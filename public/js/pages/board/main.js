@@ -11,6 +11,7 @@ import { Comments } from './comments.js';
 import { initLive } from './live.js';
 import { initExports } from './exports.js';
 import { initFilter } from './filter.js';
+import { initBoardDialog } from './board-dialog.js';
 
 export function init() {
   const root = document.getElementById('board');
@@ -29,6 +30,7 @@ export function init() {
   const push = initLive(store, sync, root);
   initExports(root);
   const filter = initFilter(store, root);
+  initBoardDialog(store, sync, root);
 
   // For tests and the console: the board's state, read-only.
   window.TackBoard = {
