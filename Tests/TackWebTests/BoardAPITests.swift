@@ -116,7 +116,9 @@ struct BoardAPITests {
 
     enum Caller: CaseIterable { case owner, admin, member, viewer, outsider, anonymous }
 
-    @Test("search across boards finds cards on the caller's boards only, with board and column, archived last; q is validated")
+    @Test(
+        "search across boards finds cards on the caller's boards only, with board and column, archived last; q is validated; archived cards are listed apart"
+    )
     func searchAcrossBoards() async throws {
         try await WebTestHarness.withApp { h in
             let ann = try await h.createUser()
@@ -158,6 +160,13 @@ struct BoardAPITests {
                 #expect(refused.status == .badRequest && refused.errorField == "q", "q=\(bad)")
             }
             #expect(try await h.request(.get, "/api/v1/search?q=release").status == .unauthorized)
+            // A board's archived cards are listed apart (what the board settings offer to restore).
+            let archived = try await h.request(.get, "/api/v1/boards/\(roadmap)/cards?archived=true", as: ann)
+            #expect(archived["items"].array?.compactMap { $0["id"].int64 } == [first[1]])
+            let open = try await h.request(.get, "/api/v1/boards/\(roadmap)/cards", as: ann)
+            #expect(Set(open["items"].array?.compactMap { $0["id"].int64 } ?? []) == [first[0], first[2]])
+            #expect((try await h.request(.get, "/api/v1/boards/\(roadmap)/cards?archived=maybe", as: ann)).errorField == "archived")
+            #expect((try await h.request(.get, "/api/v1/boards/\(roadmap)/cards?archived=true", as: bob)).status == .notFound)
         }
     }
 

@@ -498,6 +498,17 @@ def test_board_settings_rename_labels_archive_restore_and_delete(web, browser):
     assert api.get(f"/boards/{board_id}/cards/{card_id}")["labels"] == [label]
     wait(d, lambda d: "bug" in card(d, "Fix the door").text and "spare" not in card(d, "Fix the door").text, "the card's labels")
 
+    # An archived card is listed there and restored to its column.
+    api.send("PATCH", f"/boards/{board_id}/cards/{card_id}", {"archived": True}, d)
+    wait(d, lambda d: not visible_titles(d), "the archived card to leave the board")
+    if css(d, "#board-dialog").get_attribute("open") is not None:
+        css(d, "#board-dialog [data-action='close-dialog']").click()
+    css(d, "[data-action='board-settings']").click()
+    wait(d, lambda d: css_all(d, f".archived-card[data-card-id='{card_id}'] button"), "the archived card in the dialog")
+    css(d, f".archived-card[data-card-id='{card_id}'] button").click()
+    wait(d, lambda d: visible_titles(d) == ["Fix the door"], "the restored card on the board")
+    assert api.get(f"/boards/{board_id}/cards/{card_id}")["archived"] is False
+
     # Archive: the board leaves the list; "Show archived boards" restores it.
     css(d, "[data-action='archive-board']").click()
     d.switch_to.alert.accept()

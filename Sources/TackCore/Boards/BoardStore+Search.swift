@@ -14,6 +14,14 @@ public struct SearchHit: Sendable, Codable, Equatable {
 }
 
 extension BoardStore {
+    /// The board's cards, unarchived or archived ones, the most recently changed first for archived
+    /// ones (what a board's "archived cards" list shows), at most `limit`.
+    public func cards(boardID: Int64, archived: Bool, limit: Int) async throws -> [Card] {
+        let all = try await postgres.withConnection { try await self.cards(boardID: boardID, cardID: nil, includeArchived: archived, on: $0) }
+        let chosen = all.filter { $0.archived == archived }
+        return Array((archived ? chosen.sorted { $0.version > $1.version } : chosen).prefix(limit))
+    }
+
     /// `query` as a tsquery of its words (runs of letters and digits, at most 16), each a quoted
     /// prefix lexeme, so the text is never parsed as tsquery syntax; nil when it has no word.
     static func prefixQuery(_ query: String) -> String? {

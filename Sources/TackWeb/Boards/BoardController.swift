@@ -111,6 +111,7 @@ struct BoardController: Sendable {
         api.patch("/boards/{board}/columns/{column}", use: updateColumn)
         api.delete("/boards/{board}/columns/{column}", use: deleteColumn)
 
+        api.get("/boards/{board}/cards", use: listCards)
         api.post("/boards/{board}/cards", use: createCard)
         api.get("/boards/{board}/cards/{card}", use: getCard)
         api.patch("/boards/{board}/cards/{card}", use: updateCard)
@@ -219,6 +220,14 @@ struct BoardController: Sendable {
         let boardID = try context.pathID("board")
         _ = try await reader(boardID, context)
         return Page(items: try await store.search(boardID: boardID, query: try Self.searchText(request), limit: try request.limit()), nextCursor: nil)
+    }
+
+    /// `GET /boards/{board}/cards[?archived=true]`: the board's cards, or its archived ones.
+    @Sendable func listCards(_ request: Request, context: TackRequestContext) async throws -> Page<Card> {
+        let boardID = try context.pathID("board")
+        _ = try await reader(boardID, context)
+        let archived = try request.flag("archived") ?? false
+        return Page(items: try await store.cards(boardID: boardID, archived: archived, limit: try request.limit()), nextCursor: nil)
     }
 
     /// `GET /search?q=`: cards on every board the caller is a member of.

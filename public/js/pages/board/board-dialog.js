@@ -32,11 +32,36 @@ export function initBoardDialog(store, sync, root) {
     }));
   }
 
+  const archivedList = document.getElementById('board-archived-cards');
+  async function fillArchived() {
+    archivedList.replaceChildren(el('li', { class: 'muted small', text: 'Loading…' }));
+    try {
+      const page = await api('GET', sync.path('/cards?archived=true&limit=100'));
+      archivedList.replaceChildren(...(page.items.length ? page.items.map((card) => {
+        const restore = el('button', { type: 'button', class: 'button button-small', text: 'Restore' });
+        const column = store.columns.get(card.column_id);
+        const item = el('li', { class: 'archived-card', dataset: { cardId: card.id } },
+          el('span', { text: card.title }), el('span', { class: 'muted small', text: column ? ` in ${column.name}` : '' }), restore);
+        restore.addEventListener('click', async () => {
+          try {
+            await sync.write('PATCH', `/cards/${card.id}`, { archived: false });
+            item.remove();
+            toast(`“${card.title}” is back in ${column ? column.name : 'its column'}.`);
+          } catch (error) { toast(error.message, 'error'); }
+        });
+        return item;
+      }) : [el('li', { class: 'muted small', text: 'No archived cards.' })]));
+    } catch (error) {
+      archivedList.replaceChildren(el('li', { class: 'form-error', text: error.message }));
+    }
+  }
+
   button.addEventListener('click', () => {
     form.elements.name.value = store.board.name;
     form.elements.description.value = store.board.description || '';
     document.getElementById('board-danger').hidden = store.board.role !== 'owner';
     fillLabels();
+    fillArchived();
     dialog.showModal();
     form.elements.name.focus();
   });
