@@ -460,10 +460,10 @@ def test_board_settings_rename_labels_archive_restore_and_delete(web, browser):
     wait(d, lambda d: css_all(d, "body[data-page=board] #board"), "the board")
     board_id = int(css(d, "#board").get_attribute("data-board-id"))
     api = API(web, d)
-    column = api.send("POST", f"/boards/{board_id}/columns", {"name": "Todo"}, d)["column"]["id"]
+    todo = api.send("POST", f"/boards/{board_id}/columns", {"name": "Todo"}, d)["column"]["id"]
     label = api.send("POST", f"/boards/{board_id}/labels", {"name": "bgu", "color": "#e11d48"}, d)["label"]["id"]
     spare = api.send("POST", f"/boards/{board_id}/labels", {"name": "spare", "color": "#22c55e"}, d)["label"]["id"]
-    card_id = api.send("POST", f"/boards/{board_id}/cards", {"column_id": column, "title": "Fix the door"}, d)["card"]["id"]
+    card_id = api.send("POST", f"/boards/{board_id}/cards", {"column_id": todo, "title": "Fix the door"}, d)["card"]["id"]
     api.send("PATCH", f"/boards/{board_id}/cards/{card_id}", {"add_labels": [label, spare]}, d)
     d.refresh()
     wait(d, lambda d: css_all(d, "[data-action='board-settings']"), "the settings button")
@@ -518,6 +518,25 @@ def test_board_settings_rename_labels_archive_restore_and_delete(web, browser):
     wait(d, lambda d: css_all(d, f".archived-board[data-board-id='{board_id}'] button"), "the archived board")
     css(d, f".archived-board[data-board-id='{board_id}'] button").click()
     wait(d, lambda d: css_all(d, f".board-tile[data-board-id='{board_id}']"), "the restored board in the list")
+
+    # Columns reorder by dragging the header, and from the column dialog's Position (keyboard).
+    for name in ("Doing", "Done"):
+        api.send("POST", f"/boards/{board_id}/columns", {"name": name}, d)
+    d.get(web + f"/boards/{board_id}")
+    wait(d, lambda d: [n for n, _ in layout(d)] == ["Todo", "Doing", "Done"], "three columns")
+    from selenium.webdriver.common.action_chains import ActionChains
+    done_head = column(d, "Done").find_element("css selector", ".column-count")
+    ActionChains(d).move_to_element(done_head).click_and_hold().move_by_offset(-20, 0) \
+        .move_to_element_with_offset(column(d, "Todo"), -100, 0).release().perform()
+    wait(d, lambda d: [c["name"] for c in api.get(f"/boards/{board_id}/columns")["items"]] == ["Done", "Todo", "Doing"],
+         "the dragged column saved first")
+    assert [n for n, _ in layout(d)] == ["Done", "Todo", "Doing"]
+    column(d, "Done").find_element("css selector", "[data-action='edit-column']").click()
+    wait(d, lambda d: css(d, "#column-dialog").get_attribute("open") is not None, "the column dialog")
+    css(d, "#column-form [name=index] option[value='2']").click()
+    css(d, "#column-form [type=submit]").click()
+    wait(d, lambda d: [n for n, _ in layout(d)] == ["Todo", "Doing", "Done"], "the column moved last from its dialog")
+    assert [c["name"] for c in api.get(f"/boards/{board_id}/columns")["items"]] == ["Todo", "Doing", "Done"]
 
     # Delete, confirmed by typing the name: gone for good.
     d.get(web + f"/boards/{board_id}")

@@ -2,7 +2,7 @@
 /// per column); a save carries the column's version, and a change by someone else meanwhile
 /// (seen live or as a 412) offers the choice.
 import { clearDraft, loadDraft, saveDraft } from '../../lib/drafts.js';
-import { toast, showFormError } from '../../lib/dom.js';
+import { el, toast, showFormError } from '../../lib/dom.js';
 import { clear, offerChoice } from './conflict.js';
 
 const values = (column) => ({ name: column.name, wip_limit: column.wip_limit ? String(column.wip_limit) : '' });
@@ -40,6 +40,11 @@ export function initColumnDialog(store, sync, columnsEl) {
     }
     form.elements.name.value = shown.name;
     form.elements.wip_limit.value = shown.wip_limit;
+    const order = store.orderedColumns();
+    const select = form.elements.index;
+    select.replaceChildren(...order.map((c, i) => el('option', { value: String(i), text: `${i + 1} of ${order.length}` })));
+    select.value = String(order.findIndex((c) => c.id === columnId));
+    select.dataset.current = select.value;
     dialog.showModal();
     form.elements.name.focus();
     if (draft) compare(column);
@@ -85,7 +90,10 @@ export function initColumnDialog(store, sync, columnsEl) {
     button.disabled = true;
     showFormError(form, null);
     try {
-      await sync.write('PATCH', `/columns/${id}`, { name: name.trim(), wip_limit: limit ? Number(limit) : null }, { ifMatch: baseVersion });
+      const body = { name: name.trim(), wip_limit: limit ? Number(limit) : null };
+      const index = form.elements.index;
+      if (index.value !== index.dataset.current) body.index = Number(index.value);
+      await sync.write('PATCH', `/columns/${id}`, body, { ifMatch: baseVersion });
       clearDraft(key());
       dialog.close();
     } catch (error) {

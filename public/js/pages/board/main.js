@@ -12,6 +12,7 @@ import { initLive } from './live.js';
 import { initExports } from './exports.js';
 import { initFilter } from './filter.js';
 import { initBoardDialog } from './board-dialog.js';
+import { initColumnDragging } from './column-dnd.js';
 
 export function init() {
   const root = document.getElementById('board');
@@ -19,12 +20,13 @@ export function init() {
   const snapshot = JSON.parse(document.getElementById('board-snapshot').textContent);
   const store = new BoardState(snapshot, Number(document.body.dataset.userId) || null);
   const sync = new Sync(store);
-  new BoardRenderer(store, root);
+  const renderer = new BoardRenderer(store, root);
   const canWrite = root.dataset.canWrite === 'true';
   if (canWrite) {
     initQuickAdd(store, sync, columnsEl);
     initDragAndDrop(store, sync, columnsEl);
     initColumnDialog(store, sync, columnsEl);
+    initColumnDragging(store, sync, columnsEl, renderer);
   }
   const dialog = initCardDialog(store, sync, columnsEl, new Comments(store, sync));
   const push = initLive(store, sync, root);
