@@ -551,6 +551,66 @@ def test_board_settings_rename_labels_archive_restore_and_delete(web, browser):
     assert status == 404
 
 
+def test_undo_after_a_move_an_archive_and_a_delete(web, browser):
+    d = browser
+    d.get(web + "/signup")
+    css(d, "#signup-form [name=name]").send_keys("Uma Undo")
+    css(d, "#signup-form [name=email]").send_keys("uma@example.com")
+    css(d, "#signup-form [name=password]").send_keys(PASSWORD + "\n")
+    wait(d, lambda d: css_all(d, "body[data-page=boards] #new-board"), "the boards page")
+    css(d, "#new-board [name=name]").send_keys("Second thoughts\n")
+    wait(d, lambda d: css_all(d, "body[data-page=board] #board"), "the board")
+    board_id = int(css(d, "#board").get_attribute("data-board-id"))
+    api = API(web, d)
+    me = api.get("/me")["user"]["id"]
+    todo = api.send("POST", f"/boards/{board_id}/columns", {"name": "Todo"}, d)["column"]["id"]
+    api.send("POST", f"/boards/{board_id}/columns", {"name": "Done"}, d)
+    label = api.send("POST", f"/boards/{board_id}/labels", {"name": "home", "color": "#22c55e"}, d)["label"]["id"]
+    ids = {t: api.send("POST", f"/boards/{board_id}/cards", {"column_id": todo, "title": t}, d)["card"]["id"]
+           for t in ("Paint", "Plaster", "Sand")}
+    api.send("PATCH", f"/boards/{board_id}/cards/{ids['Plaster']}",
+             {"description": "Two coats", "add_labels": [label], "add_assignees": [me], "due_at": "2031-05-01T12:00:00Z"}, d)
+    d.refresh()
+    start = [["Todo", ["Paint", "Plaster", "Sand"]], ["Done", []]]
+    wait(d, lambda d: layout(d) == start, "the board")
+
+    def undo(what):
+        wait(d, lambda d: css_all(d, "#toast [data-action='toast-action']") and css(d, "#toast").is_displayed(), f"the Undo of {what}")
+        before = version(d)
+        css(d, "#toast [data-action='toast-action']").click()
+        wait(d, lambda d: version(d) > before, f"the undo of {what} to be written")
+
+    # A move, undone: back between its old neighbours, for everyone (it is a write).
+    drag(d, "Plaster", onto_column="Done")
+    assert layout(d) == [["Todo", ["Paint", "Sand"]], ["Done", ["Plaster"]]]
+    undo("the move")
+    wait(d, lambda d: layout(d) == start, "the card back in place")
+    snapshot = api.get(f"/boards/{board_id}")
+    assert [c["title"] for c in sorted(snapshot["cards"], key=lambda c: c["position"]) if c["column_id"] == todo] == ["Paint", "Plaster", "Sand"]
+
+    # An archive, undone.
+    card(d, "Plaster").click()
+    wait(d, lambda d: css(d, "#card-dialog").get_attribute("open") is not None, "the card dialog")
+    css(d, "#cd-archive").click()
+    d.switch_to.alert.accept()
+    wait(d, lambda d: layout(d) == [["Todo", ["Paint", "Sand"]], ["Done", []]], "the archived card gone")
+    undo("the archive")
+    wait(d, lambda d: layout(d) == start, "the archived card back")
+    assert api.get(f"/boards/{board_id}/cards/{ids['Plaster']}")["archived"] is False
+
+    # A delete, undone: the card is made again where it was, with its fields.
+    card(d, "Plaster").click()
+    wait(d, lambda d: css(d, "#card-dialog").get_attribute("open") is not None, "the card dialog")
+    css(d, "#cd-delete").click()
+    d.switch_to.alert.accept()
+    wait(d, lambda d: layout(d) == [["Todo", ["Paint", "Sand"]], ["Done", []]], "the deleted card gone")
+    undo("the delete")
+    wait(d, lambda d: layout(d) == start and "without its comments" in css(d, "#toast").text, "the deleted card back")
+    again = next(c for c in api.get(f"/boards/{board_id}")["cards"] if c["title"] == "Plaster")
+    assert again["id"] != ids["Plaster"]
+    assert (again["description"], again["labels"], again["assignees"], again["due_at"][:10]) == ("Two coats", [label], [me], "2031-05-01")
+
+
 def visible_titles(d):
     """Titles of the cards shown on the board (not hidden by the filter), in page order."""
     return d.execute_script(

@@ -16,15 +16,25 @@ export function el(tag, attrs, ...children) {
 }
 
 let toastTimer = null;
-/// A short message at the bottom of the page; `kind` 'error' stays longer.
-export function toast(message, kind) {
+/// A short message at the bottom of the page; `kind` 'error' stays longer. `action` ({label, run})
+/// adds a button (e.g. Undo) and keeps the message up for 8 seconds; the button runs it once.
+export function toast(message, kind, action) {
   const box = document.getElementById('toast');
   if (!box) return;
   box.textContent = message;
   box.className = 'toast' + (kind ? ' toast-' + kind : '');
+  if (action) {
+    const button = el('button', { type: 'button', class: 'toast-action', dataset: { action: 'toast-action' }, text: action.label });
+    button.addEventListener('click', async () => {
+      button.disabled = true;
+      box.hidden = true;
+      try { await action.run(); } catch (error) { toast(error.message, 'error'); }
+    }, { once: true });
+    box.append(' ', button);
+  }
   box.hidden = false;
   clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => { box.hidden = true; }, kind === 'error' ? 6000 : 2500);
+  toastTimer = setTimeout(() => { box.hidden = true; }, action ? 8000 : kind === 'error' ? 6000 : 2500);
 }
 
 /// Shows an API error in the form's `.form-error` box (or as a toast), marking the field it names.

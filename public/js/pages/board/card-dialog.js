@@ -129,19 +129,35 @@ export function initCardDialog(store, sync, columnsEl, comments) {
 
   initCardSets(store, sync, () => current, patch);
 
-  function removal(button, question, method, body) {
+  /// Archive or delete, then a toast whose Undo writes the reverse: restore the archived card, or
+  /// make the deleted one again where it was (with its fields; its comments are gone).
+  function removal(button, question, method, body, done, undo) {
     if (!button) return;
     button.addEventListener('click', async () => {
       const id = current;
       if (!confirm(question)) return;
+      const card = store.cards.get(id);
+      const place = store.placeOf(id);
       try {
         await sync.write(method, `/cards/${id}`, body);
         dialog.close();
+        if (card && place) toast(done, null, { label: 'Undo', run: () => undo(id, card, place) });
       } catch (error) { toast(error.message, 'error'); }
     });
   }
-  removal($('cd-archive'), 'Archive this card? It leaves the board; its history stays.', 'PATCH', { archived: true });
-  removal($('cd-delete'), 'Delete this card and its comments for good?', 'DELETE');
+  removal($('cd-archive'), 'Archive this card? It leaves the board; its history stays.', 'PATCH', { archived: true }, 'Card archived.',
+    (id) => sync.write('PATCH', `/cards/${id}`, { archived: false }));
+  removal($('cd-delete'), 'Delete this card and its comments for good?', 'DELETE', undefined, 'Card deleted.',
+    async (id, card, place) => {
+      const made = await sync.write('POST', '/cards', { column_id: card.column_id, title: card.title, description: card.description || '' });
+      const newID = made.card.id;
+      const fields = { done: card.done, due_at: card.due_at || null };
+      if (card.labels.length) fields.add_labels = card.labels;
+      if (card.assignees.length) fields.add_assignees = card.assignees;
+      await sync.write('PATCH', `/cards/${newID}`, fields);
+      if (place.after !== id && place.before !== id) await sync.write('POST', `/cards/${newID}/move`, place);
+      toast('Card restored (without its comments).');
+    });
 
   document.querySelectorAll('[data-action="close-dialog"]').forEach((button) => {
     button.addEventListener('click', () => button.closest('dialog').close());

@@ -111,6 +111,7 @@ export function initDragAndDrop(store, sync, columnsEl) {
     const index = siblings.indexOf(d.card);
     if (column === d.fromColumn && index === d.fromIndex) return store.hold(null);
     const id = Number(d.card.dataset.cardId);
+    const back = store.placeOf(id);
     // The move names its intent: after the card now above it, or before the one below, so that
     // cards others add or move meanwhile do not shift it.
     const body = { column_id: Number(column.dataset.columnId) };
@@ -119,6 +120,7 @@ export function initDragAndDrop(store, sync, columnsEl) {
     else body.index = 0;
     try {
       await sync.write('POST', `/cards/${id}/move`, body);
+      if (back) toast('Card moved.', null, { label: 'Undo', run: () => sync.write('POST', `/cards/${id}/move`, back) });
     } catch (error) {
       toast(error.message, 'error');
     } finally {

@@ -129,6 +129,20 @@ export class BoardState extends EventTarget {
     return [...this.cards.values()].filter((c) => c.column_id === columnId).sort(byPosition);
   }
 
+  /// Where a card is, as a move names it (after the card above it, before the one below, or index 0
+  /// of an empty column): what an Undo sends to put it back.
+  placeOf(cardId) {
+    const card = this.cards.get(cardId);
+    if (!card) return null;
+    const list = this.cardsIn(card.column_id);
+    const i = list.findIndex((c) => c.id === cardId);
+    const place = { column_id: card.column_id };
+    if (i > 0) place.after = list[i - 1].id;
+    else if (list.length > 1) place.before = list[1].id;
+    else place.index = 0;
+    return place;
+  }
+
   /// The user whose event changed the card last, as far as this page saw (null: not seen).
   lastActor(cardId) {
     return this.#actors.get(cardId) ?? null;
