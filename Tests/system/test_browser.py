@@ -611,6 +611,77 @@ def test_undo_after_a_move_an_archive_and_a_delete(web, browser):
     assert (again["description"], again["labels"], again["assignees"], again["due_at"][:10]) == ("Two coats", [label], [me], "2031-05-01")
 
 
+def test_keyboard_only_create_move_two_columns_right_to_the_top_label_and_close(web, browser):
+    from selenium.webdriver.common.keys import Keys
+    d = browser
+    d.get(web + "/signup")
+    css(d, "#signup-form [name=name]").send_keys("Kim Keys")
+    css(d, "#signup-form [name=email]").send_keys("kim@example.com")
+    css(d, "#signup-form [name=password]").send_keys(PASSWORD + "\n")
+    wait(d, lambda d: css_all(d, "body[data-page=boards] #new-board"), "the boards page")
+    css(d, "#new-board [name=name]").send_keys("No mouse\n")
+    wait(d, lambda d: css_all(d, "body[data-page=board] #board"), "the board")
+    board_id = int(css(d, "#board").get_attribute("data-board-id"))
+    api = API(web, d)
+    columns = [api.send("POST", f"/boards/{board_id}/columns", {"name": n}, d)["column"]["id"] for n in ("Ideas", "Doing", "Done")]
+    api.send("POST", f"/boards/{board_id}/cards", {"column_id": columns[2], "title": "Already done"}, d)
+    label = api.send("POST", f"/boards/{board_id}/labels", {"name": "urgent", "color": "#e11d48"}, d)["label"]["id"]
+    d.refresh()
+    wait(d, lambda d: [n for n, _ in layout(d)] == ["Ideas", "Doing", "Done"], "the board")
+
+    def press(*keys):
+        d.switch_to.active_element.send_keys(*keys)
+
+    def focused():
+        return d.switch_to.active_element
+
+    # ? lists the shortcuts; Esc closes the list.
+    press("?")
+    wait(d, lambda d: css(d, "#keys-dialog").get_attribute("open") is not None, "the shortcuts list")
+    assert "Move the card" in css(d, "#keys-dialog").text
+    press(Keys.ESCAPE)
+    wait(d, lambda d: css(d, "#keys-dialog").get_attribute("open") is None, "the shortcuts list to close")
+    # n: a new card in the first column; Enter adds it; Esc leaves the focus on it.
+    before = version(d)
+    press("n")
+    wait(d, lambda d: focused().get_attribute("name") == "title", "the new-card box")
+    press("Keyboard card", Keys.ENTER)
+    wait(d, lambda d: version(d) == before + 1, "the card to be added")
+    press(Keys.ESCAPE)
+    wait(d, lambda d: focused().get_attribute("aria-label") and focused().get_attribute("aria-label").startswith("Keyboard card"),
+         "the focus on the new card")
+    # m: move it two columns right and to the top.
+    press("m")
+    wait(d, lambda d: css(d, "#move-dialog").get_attribute("open") is not None, "the move dialog")
+    press(Keys.ARROW_DOWN, Keys.ARROW_DOWN)
+    assert css(d, "#move-form [name=column]").get_attribute("value") == str(columns[2])
+    press(Keys.TAB)
+    assert css(d, "#move-form [name=index]").get_attribute("value") == "0", "Top"
+    before = version(d)
+    press(Keys.TAB, Keys.ENTER)
+    wait(d, lambda d: version(d) == before + 1 and css(d, "#move-dialog").get_attribute("open") is None, "the move")
+    assert layout(d)[2] == ["Done", ["Keyboard card", "Already done"]]
+    assert focused().get_attribute("aria-label").startswith("Keyboard card")
+    # l: its labels; Space toggles one; Esc closes everything.
+    press("l")
+    wait(d, lambda d: css(d, "#card-dialog").get_attribute("open") is not None and focused().get_attribute("data-label-id") == str(label),
+         "the label toggle in focus")
+    before = version(d)
+    press(" ")
+    wait(d, lambda d: version(d) == before + 1, "the label to be added")
+    press(Keys.ESCAPE)
+    wait(d, lambda d: css(d, "#card-dialog").get_attribute("open") is None, "the card dialog to close")
+    assert not css_all(d, "dialog[open]")
+    card_id = next(c["id"] for c in api.get(f"/boards/{board_id}")["cards"] if c["title"] == "Keyboard card")
+    assert api.get(f"/boards/{board_id}/cards/{card_id}")["labels"] == [label]
+    # Screen readers hear the labels too; arrows go from card to card.
+    wait(d, lambda d: "labels: urgent" in card(d, "Keyboard card").get_attribute("aria-label"), "the card's spoken name")
+    card(d, "Keyboard card").send_keys(Keys.ARROW_DOWN)
+    assert focused().get_attribute("aria-label").startswith("Already done")
+    press(Keys.ARROW_LEFT)
+    assert focused().get_attribute("aria-label").startswith("Already done"), "no card to the left: the focus stays"
+
+
 def visible_titles(d):
     """Titles of the cards shown on the board (not hidden by the filter), in page order."""
     return d.execute_script(

@@ -13,6 +13,7 @@ import { initExports } from './exports.js';
 import { initFilter } from './filter.js';
 import { initBoardDialog } from './board-dialog.js';
 import { initColumnDragging } from './column-dnd.js';
+import { initKeys } from './keys.js';
 
 export function init() {
   const root = document.getElementById('board');
@@ -30,6 +31,7 @@ export function init() {
   }
   const dialog = initCardDialog(store, sync, columnsEl, new Comments(store, sync));
   const push = initLive(store, sync, root);
+  initKeys(store, sync, columnsEl, dialog, canWrite);
   initExports(root);
   const filter = initFilter(store, root);
   initBoardDialog(store, sync, root);

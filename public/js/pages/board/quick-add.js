@@ -29,7 +29,13 @@ export function initQuickAdd(store, sync, columnsEl) {
   columnsEl.addEventListener('keydown', (event) => {
     if (!event.target.matches('.quick-add-card textarea')) return;
     if (event.key === 'Enter' && !event.shiftKey) { event.preventDefault(); event.target.form.requestSubmit(); }
-    if (event.key === 'Escape') close(event.target.form);
+    if (event.key === 'Escape') {
+      const form = event.target.form;
+      close(form);
+      // Focus stays in the column: on its last card (the one just added), else on "+ Add a card".
+      const cards = [...form.closest('.column').querySelectorAll('.cards > .card:not([hidden])')];
+      (cards[cards.length - 1] || form.querySelector('.quick-add-open')).focus();
+    }
   });
 
   columnsEl.addEventListener('submit', async (event) => {

@@ -131,6 +131,22 @@ export class BoardRenderer {
     node.classList.toggle('is-over-limit', !!limit && count > limit);
   }
 
+  /// What a screen reader says for a card: title, labels, due date, assignees, done.
+  spokenName(card) {
+    const store = this.#store;
+    const parts = [card.title];
+    const labels = card.labels.map((id) => store.labels.get(id)).filter(Boolean).map((l) => l.name);
+    if (labels.length) parts.push(`labels: ${labels.join(', ')}`);
+    if (card.due_at) {
+      const overdue = !card.done && dueDay(card.due_at) < todayDay();
+      parts.push(`due ${formatDue(card.due_at)}${overdue ? ', overdue' : ''}`);
+    }
+    const people = card.assignees.map((id) => store.members.get(id)).filter(Boolean).map((m) => m.name);
+    if (people.length) parts.push(`assigned to ${people.join(', ')}`);
+    if (card.done) parts.push('done');
+    return parts.join('. ');
+  }
+
   #newCard(card) {
     const node = document.getElementById('card-template').content.firstElementChild.cloneNode(true);
     node.dataset.cardId = card.id;
@@ -147,7 +163,7 @@ export class BoardRenderer {
   #fill(node, card) {
     const store = this.#store;
     node.classList.toggle('is-done', !!card.done);
-    node.setAttribute('aria-label', card.title);
+    node.setAttribute('aria-label', this.spokenName(card));
     node.querySelector('.card-title').textContent = card.title;
     node.querySelector('.card-labels').replaceChildren(...card.labels.map((id) => store.labels.get(id)).filter(Boolean).map((label) => {
       const chip = el('span', { class: 'label-chip', title: label.name, text: label.name, dataset: { labelId: label.id } });
