@@ -682,6 +682,55 @@ def test_keyboard_only_create_move_two_columns_right_to_the_top_label_and_close(
     assert focused().get_attribute("aria-label").startswith("Already done"), "no card to the left: the focus stays"
 
 
+def axe_problems(d):
+    """Serious and critical WCAG 2 A/AA violations axe-core finds on the page now."""
+    from axe_selenium_python import Axe
+    axe = Axe(d)
+    axe.inject()
+    results = axe.run(options="{runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']}}")
+    return [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:4]}"
+            for v in results["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def test_every_page_has_no_serious_accessibility_violation(web, browser):
+    d = browser
+    found = {}
+    for path in ("/login", "/signup"):
+        d.get(web + path)
+        wait(d, lambda d: css_all(d, "main"), path)
+        found[path] = axe_problems(d)
+    css(d, "#signup-form [name=name]").send_keys("Ally Access")
+    css(d, "#signup-form [name=email]").send_keys("ally@example.com")
+    css(d, "#signup-form [name=password]").send_keys(PASSWORD + "\n")
+    wait(d, lambda d: css_all(d, "body[data-page=boards] #new-board"), "the boards page")
+    api = API(web, d)
+    board = api.send("POST", "/boards", {"name": "Checked", "description": "Every page"}, d)["board"]["id"]
+    column = api.send("POST", f"/boards/{board}/columns", {"name": "Todo"}, d)["column"]["id"]
+    label = api.send("POST", f"/boards/{board}/labels", {"name": "bug", "color": "#fde047"}, d)["label"]["id"]
+    card_id = api.send("POST", f"/boards/{board}/cards", {"column_id": column, "title": "A card"}, d)["card"]["id"]
+    api.send("PATCH", f"/boards/{board}/cards/{card_id}", {"add_labels": [label], "due_at": "2020-01-01T12:00:00Z"}, d)
+    pages = ["/boards", f"/boards/{board}", f"/boards/{board}/cards/{card_id}", f"/boards/{board}/members",
+             f"/boards/{board}/webhooks", "/account/tokens", "/account/settings", "/notifications", "/search?q=card", "/boards/999999"]
+    for path in pages:
+        d.get(web + path)
+        wait(d, lambda d: css_all(d, "main") and d.execute_script("return document.readyState") == "complete", path)
+        time.sleep(0.3)  # the page's module fills what the API says
+        found[path] = axe_problems(d)
+    # The dialogs, open.
+    d.get(web + f"/boards/{board}/cards/{card_id}")
+    wait(d, lambda d: css(d, "#card-dialog").get_attribute("open") is not None, "the card dialog")
+    time.sleep(0.3)
+    found["the card dialog"] = axe_problems(d)
+    d.get(web + f"/boards/{board}")
+    wait(d, lambda d: css_all(d, "[data-action='board-settings']"), "the board")
+    css(d, "[data-action='board-settings']").click()
+    wait(d, lambda d: css(d, "#board-dialog").get_attribute("open") is not None, "the board settings")
+    time.sleep(0.3)
+    found["the board settings"] = axe_problems(d)
+    problems = {path: p for path, p in found.items() if p}
+    assert not problems, "\n".join(f"{path}: {p}" for path, p in problems.items())
+
+
 def visible_titles(d):
     """Titles of the cards shown on the board (not hidden by the filter), in page order."""
     return d.execute_script(
