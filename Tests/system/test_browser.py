@@ -731,6 +731,41 @@ def test_every_page_has_no_serious_accessibility_violation(web, browser):
     assert not problems, "\n".join(f"{path}: {p}" for path, p in problems.items())
 
 
+def test_errors_are_said_in_peoples_words_with_the_focus_on_the_field(web, browser):
+    d = browser
+    d.get(web + "/login")
+    wait(d, lambda d: css_all(d, "#login-form"), "the login page")
+    css(d, "#login-form [type=submit]").click()
+    wait(d, lambda d: css(d, "#login-form .form-error").text == "Enter your email address.", "the empty-form message")
+    assert d.switch_to.active_element.get_attribute("name") == "email"
+    css(d, "#login-form [name=email]").send_keys("nobody@example.com")
+    css(d, "#login-form [name=password]").send_keys("not the password\n")
+    wait(d, lambda d: "Wrong email or password" in css(d, "#login-form .form-error").text, "the failed login")
+    assert d.switch_to.active_element.tag_name == "input", "the focus stays in the form after a failed login"
+
+    d.get(web + "/signup")
+    css(d, "#signup-form [name=name]").send_keys("Wendy Words")
+    css(d, "#signup-form [name=email]").send_keys("wendy@example.com")
+    css(d, "#signup-form [name=password]").send_keys(PASSWORD + "\n")
+    wait(d, lambda d: css_all(d, "body[data-page=boards] #new-board"), "the boards page")
+    d.get(web + "/account/settings")
+    wait(d, lambda d: css_all(d, "#password-form"), "the settings page")
+    css(d, "#current-password").send_keys("wrong password here")
+    css(d, "#new-password").send_keys("a new password 123")
+    css(d, "#password-form [type=submit]").click()
+    wait(d, lambda d: css(d, "#password-form .form-error").is_displayed(), "the refusal")
+    message = css(d, "#password-form .form-error").text
+    assert message.startswith("Current password ") and "current_password" not in message, message
+    assert d.switch_to.active_element.get_attribute("id") == "current-password"
+    css(d, "#current-password").clear()
+    css(d, "#current-password").send_keys(PASSWORD)
+    css(d, "#new-password").clear()
+    css(d, "#new-password").send_keys("short")
+    css(d, "#password-form [type=submit]").click()
+    wait(d, lambda d: css(d, "#password-form .form-error").text.startswith("New password "), "the short password refusal")
+    assert "new_password" not in css(d, "#password-form .form-error").text
+
+
 def visible_titles(d):
     """Titles of the cards shown on the board (not hidden by the filter), in page order."""
     return d.execute_script(

@@ -37,16 +37,42 @@ export function toast(message, kind, action) {
   toastTimer = setTimeout(() => { box.hidden = true; }, action ? 8000 : kind === 'error' ? 6000 : 2500);
 }
 
-/// Shows an API error in the form's `.form-error` box (or as a toast), marking the field it names.
+/// What a person calls a form field: its label's text (without hints), else its placeholder.
+function fieldName(input) {
+  const label = input.labels && input.labels[0];
+  if (label) {
+    const own = [...label.childNodes].filter((n) => n.nodeType === Node.TEXT_NODE).map((n) => n.textContent).join(' ').trim();
+    if (own) return own;
+  }
+  return input.getAttribute('aria-label') || input.placeholder || '';
+}
+
+/// An API message for people: the API names fields as the JSON does (`current_password is not…`,
+/// `url: 127.0.0.1 is…`); a form says the field's label instead (`Current password is not…`).
+export function humanMessage(form, error) {
+  const input = error.field && form.elements[error.field];
+  const name = input && input.nodeType === 1 ? fieldName(input) : '';
+  if (!name) return error.message;
+  const field = error.field.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return error.message.replace(new RegExp('^' + field + '(:)?\\s*'), (_, colon) => name + (colon ? ': ' : ' '));
+}
+
+/// Shows an API error in the form's `.form-error` box (or as a toast), in people's words, marking
+/// the field it names and putting the focus there (or on the form's first field).
 export function showFormError(form, error) {
   const box = form.querySelector('.form-error');
   form.querySelectorAll('[aria-invalid]').forEach((input) => input.removeAttribute('aria-invalid'));
-  if (error && error.field && form.elements[error.field]) {
-    form.elements[error.field].setAttribute('aria-invalid', 'true');
-    form.elements[error.field].focus();
+  const input = error && error.field && form.elements[error.field];
+  if (input && input.nodeType === 1) {
+    input.setAttribute('aria-invalid', 'true');
+    input.focus();
+  } else if (error) {
+    const first = form.querySelector('input:not([type=hidden]), textarea, select');
+    if (first) first.focus();
   }
-  if (!box) { if (error) toast(error.message, 'error'); return; }
-  box.textContent = error ? error.message : '';
+  const message = error ? humanMessage(form, error) : '';
+  if (!box) { if (error) toast(message, 'error'); return; }
+  box.textContent = message;
   box.hidden = !error;
 }
 

@@ -10,6 +10,9 @@ export function safeNext(next) {
 export function init() {
   const form = document.getElementById('login-form');
   onSubmit(form, async () => {
+    // Said before asking the server, which answers an empty form as it answers a wrong password.
+    if (!form.elements.email.value.trim()) throw { field: 'email', message: 'Enter your email address.' };
+    if (!form.elements.password.value) throw { field: 'password', message: 'Enter your password.' };
     await api('POST', '/auth/login', { email: form.elements.email.value.trim(), password: form.elements.password.value });
     location.assign(safeNext(form.dataset.next));
   });
