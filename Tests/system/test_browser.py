@@ -766,6 +766,55 @@ def test_errors_are_said_in_peoples_words_with_the_focus_on_the_field(web, brows
     assert "new_password" not in css(d, "#password-form .form-error").text
 
 
+def test_mention_autocomplete_and_assignee_search(web, browser):
+    from selenium.webdriver.common.keys import Keys
+    d = browser
+    status, _, _ = request(web, "POST", "/api/v1/auth/signup", {"email": "bobby.tables@example.com", "name": "Bobby Tables", "password": PASSWORD})
+    assert status == 201
+    request(web, "POST", "/api/v1/auth/signup", {"email": "carol@example.com", "name": "Carol Singer", "password": PASSWORD})
+    d.get(web + "/signup")
+    css(d, "#signup-form [name=name]").send_keys("Mona Mention")
+    css(d, "#signup-form [name=email]").send_keys("mona@example.com")
+    css(d, "#signup-form [name=password]").send_keys(PASSWORD + "\n")
+    wait(d, lambda d: css_all(d, "body[data-page=boards] #new-board"), "the boards page")
+    api = API(web, d)
+    board = api.send("POST", "/boards", {"name": "Talk"}, d)["board"]["id"]
+    for email in ("bobby.tables@example.com", "carol@example.com"):
+        api.send("PUT", f"/boards/{board}/members", {"email": email, "role": "member"}, d)
+    column = api.send("POST", f"/boards/{board}/columns", {"name": "Todo"}, d)["column"]["id"]
+    card_id = api.send("POST", f"/boards/{board}/cards", {"column_id": column, "title": "Plan"}, d)["card"]["id"]
+    d.get(web + f"/boards/{board}/cards/{card_id}")
+    wait(d, lambda d: css(d, "#card-dialog").get_attribute("open") is not None, "the card dialog")
+
+    # Assignee search narrows the member toggles.
+    css(d, "#cd-assignee-search").send_keys("car")
+    shown = [t.text.splitlines()[-1] for t in css_all(d, "#cd-assignees .member-toggle") if t.is_displayed()]
+    assert shown == ["Carol Singer"], shown
+
+    # @ and the start of a name lists members; Enter inserts the handle a mention matches.
+    box = css(d, "#cd-comment-form textarea")
+    box.send_keys("Thanks @tab")
+    wait(d, lambda d: [o.text for o in css_all(d, ".mention-list .mention-option")] == ["Bobby Tables @bobby.tables"], "the suggestion")
+    box.send_keys(Keys.ENTER)
+    assert box.get_attribute("value") == "Thanks @bobby.tables "
+    assert not css(d, ".mention-list").is_displayed()
+    box.send_keys("for the help")
+    before = version(d)
+    css(d, "#cd-comment-form [type=submit]").click()
+    wait(d, lambda d: version(d) == before + 1, "the comment")
+    bob = token_for(web, "bobby.tables@example.com")
+    notes = request(web, "GET", "/api/v1/notifications", headers=bob)[2]["items"]
+    assert [n["kind"] for n in notes] == ["mentioned"], notes
+
+
+def token_for(web, email):
+    """Bearer headers of a read token for `email` (password PASSWORD)."""
+    status, headers, body = request(web, "POST", "/api/v1/auth/login", {"email": email, "password": PASSWORD})
+    assert status == 200, body
+    cookie = headers["Set-Cookie"].split(";")[0]
+    return {"Cookie": cookie}
+
+
 def visible_titles(d):
     """Titles of the cards shown on the board (not hidden by the filter), in page order."""
     return d.execute_script(

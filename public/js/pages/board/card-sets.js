@@ -16,9 +16,20 @@ export function fillSets(store, card, canWrite) {
   if (!store.labels.size) labels.append(el('p', { class: 'muted small', text: 'No labels on this board yet.' }));
   document.getElementById('cd-assignees').replaceChildren(...[...store.members.values()].map((m) => {
     const on = card.assignees.includes(m.user_id);
-    return el('button', { type: 'button', class: 'toggle member-toggle' + (on ? ' is-on' : ''), 'aria-pressed': String(on), disabled: !canWrite, dataset: { userId: m.user_id } },
+    return el('button', { type: 'button', class: 'toggle member-toggle' + (on ? ' is-on' : ''), 'aria-pressed': String(on), disabled: !canWrite,
+      dataset: { userId: m.user_id, search: `${m.name} ${m.email}`.toLowerCase() } },
       avatar(m.user_id, m.name, true), m.name);
   }));
+  filterAssignees();
+}
+
+/// Shows only the member toggles whose name or email holds what is typed in the assignee search.
+function filterAssignees() {
+  const search = document.getElementById('cd-assignee-search');
+  const typed = search ? search.value.trim().toLowerCase() : '';
+  for (const toggle of document.querySelectorAll('#cd-assignees .member-toggle')) {
+    toggle.hidden = typed !== '' && !toggle.dataset.search.includes(typed);
+  }
 }
 
 /// Wires the toggles and the new-label form; `current()` is the open card's id, `patch` sends a
@@ -29,6 +40,8 @@ export function initCardSets(store, sync, current, patch) {
     const on = store.cards.get(current())[set].includes(itemId);
     return patch({ [on ? removeKey : addKey]: [itemId] });
   }
+  const search = document.getElementById('cd-assignee-search');
+  if (search) search.addEventListener('input', filterAssignees);
   document.getElementById('cd-labels').addEventListener('click', (event) => {
     const button = event.target.closest('[data-label-id]');
     if (button) toggle('labels', 'add_labels', 'remove_labels', Number(button.dataset.labelId));

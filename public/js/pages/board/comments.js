@@ -4,6 +4,7 @@ import { api } from '../../lib/api.js';
 import { clearDraft, loadDraft, saveDraft } from '../../lib/drafts.js';
 import { avatar, el, formatTime, onSubmit, toast } from '../../lib/dom.js';
 import { render } from '../../lib/markdown.js';
+import { attachMentions } from './mentions.js';
 
 /// Renders Markdown (safe HTML, see lib/markdown.js) into `node`.
 export function markdownInto(node, text) {
@@ -23,6 +24,8 @@ export class Comments {
     store.addEventListener('comment', (e) => this.#onEvent(e.detail.event));
     if (!this.#form) return;
     const box = this.#form.elements.body;
+    if (!box.id) box.id = 'cd-comment-body';
+    attachMentions(box, store);
     box.addEventListener('input', () => { if (this.#card) saveDraft(this.#key(), { value: box.value, base: '' }); });
     box.addEventListener('keydown', (event) => {
       if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) { event.preventDefault(); this.#form.requestSubmit(); }
