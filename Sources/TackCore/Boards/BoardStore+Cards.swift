@@ -313,7 +313,7 @@ extension BoardStore {
 
     /// One card, archived included.
     public func card(boardID: Int64, cardID: Int64) async throws -> Card {
-        try await postgres.withConnection { connection in
+        try await postgres.withBoundedConnection(logger: logger) { connection in
             guard let card = try await self.cards(boardID: boardID, cardID: cardID, includeArchived: true, on: connection).first else {
                 throw BoardError(.notFound("card"))
             }
@@ -327,7 +327,7 @@ extension BoardStore {
         guard !words.isEmpty else { return [] }
         // Each word becomes a quoted prefix lexeme, so the text is never parsed as tsquery syntax.
         let tsquery = words.map { "'" + $0.lowercased() + "':*" }.joined(separator: " & ")
-        let rows = try await postgres.query(
+        let rows = try await postgres.boundedQuery(
             """
             SELECT id FROM cards
             WHERE board_id = \(boardID) AND search @@ to_tsquery('simple', \(tsquery))
@@ -339,7 +339,9 @@ extension BoardStore {
         var ids: [Int64] = []
         for try await id in rows.decode(Int64.self) { ids.append(id) }
         guard !ids.isEmpty else { return [] }
-        let all = try await postgres.withConnection { try await self.cards(boardID: boardID, cardID: nil, includeArchived: true, on: $0) }
+        let all = try await postgres.withBoundedConnection(logger: logger) {
+            try await self.cards(boardID: boardID, cardID: nil, includeArchived: true, on: $0)
+        }
         let byID = Dictionary(uniqueKeysWithValues: all.map { ($0.id, $0) })
         return ids.compactMap { byID[$0] }
     }
