@@ -144,7 +144,7 @@ public struct BoardStore: Sendable {
     func commit<T: Sendable>(
         _ target: WriteTarget,
         actorIDs: [Int64],
-        _ body: @Sendable (BoardWrite) async throws -> (T, [BoardEventDraft])
+        _ body: @escaping @Sendable (BoardWrite) async throws -> (T, [BoardEventDraft])
     ) async throws -> (T, [BoardEvent]) {
         let logger = self.logger
         let (value, events) = try await transaction { tx -> (T, [BoardEvent]) in
@@ -167,7 +167,7 @@ public struct BoardStore: Sendable {
         boardID: Int64,
         actorID: Int64,
         minimum: BoardRole,
-        _ body: @Sendable (BoardWrite) async throws -> (T, BoardEventDraft)
+        _ body: @escaping @Sendable (BoardWrite) async throws -> (T, BoardEventDraft)
     ) async throws -> (T, BoardEvent) {
         let (value, events) = try await commit(.existing(boardID), actorIDs: [actorID]) { write -> (T, [BoardEventDraft]) in
             _ = try Self.check(write.board.roles[0], minimum: minimum)
@@ -192,7 +192,7 @@ public struct BoardStore: Sendable {
     /// (the connection lost, the server read-only or shutting down) rolled everything back, so the
     /// transaction is tried once more: after a failover the pool's next connection reaches the new
     /// primary.
-    func transaction<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         var attempt = 0
         while true {
             attempt += 1

@@ -92,94 +92,111 @@ extension PostgresClient {
     /// `withConnection` with Tack's bounds: the wait for a lease gives up after
     /// `database.acquire_timeout` (`DatabaseBusy`); a body that runs past `database.statement_timeout`
     /// (plus a second, so the server's own timeout answers first when the server is alive) has its
-    /// connection closed, which fails the call at once (`DatabaseCallOverran`); a connection that answers
-    /// read-only is closed so the pool forgets it (`DatabaseReadOnly`).
+    /// connection closed and the caller gets `DatabaseCallOverran` at once, even when postgres-nio
+    /// never answers the call (a query written to a connection the server has just closed is never
+    /// answered); a connection that answers read-only is closed so the pool forgets it
+    /// (`DatabaseReadOnly`).
+    ///
+    /// The body runs in a task of its own so that the caller can give up on it; it must not capture
+    /// anything that dies with the caller's frame (hence `@escaping`).
     public func withBoundedConnection<T: Sendable>(
-        logger: Logger,
-        _ body: @Sendable (PostgresConnection) async throws -> T
-    ) async throws -> T {
-        // The children below are awaited before this returns, so the body never outlives the call.
-        try await withoutActuallyEscaping(body) { body in try await boundedConnection(logger: logger, body) }
-    }
-
-    private func boundedConnection<T: Sendable>(
         logger: Logger,
         _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
         let limits = Database.limits
         let state = LockedBox(LeaseState())
         let clock = ContinuousClock()
-        do {
-            return try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask {
-                    while true {
+        let work = Task<T, any Error> {
+            while true {
+                do {
+                    return try await self.withConnection { connection in
+                        // The pool may hand out a connection the server has just closed (a
+                        // failover, a shutdown) before it learns of it: take another.
+                        guard !connection.isClosed else { throw ClosedLease() }
+                        let proceed = state.update { s -> Bool in
+                            guard !s.gaveUp else { return false }
+                            s.connection = connection
+                            s.leasedAt = clock.now
+                            return true
+                        }
+                        guard proceed else { throw DatabaseBusy(waited: limits.acquireTimeout) }
                         do {
-                            return try await self.withConnection { connection in
-                                // The pool may hand out a connection the server has just closed (a
-                                // failover, a shutdown) before it learns of it; postgres-nio never
-                                // answers a query written to a closed channel, so take another.
-                                guard !connection.isClosed else { throw ClosedLease() }
-                                let proceed = state.update { s -> Bool in
-                                    guard !s.gaveUp else { return false }
-                                    s.connection = connection
-                                    s.leasedAt = clock.now
-                                    return true
-                                }
-                                guard proceed else { throw DatabaseBusy(waited: limits.acquireTimeout) }
-                                do {
-                                    return try await body(connection)
-                                } catch  where Database.isReadOnly(error) {
-                                    logger.warning(
-                                        "PostgreSQL answered read-only; dropping the connection",
-                                        metadata: ["tack.error": "\(Database.reason(error))"]
-                                    )
-                                    try? await connection.close()
-                                    let atCommit = (error as? PostgresTransactionError)?.commitError != nil
-                                    throw DatabaseReadOnly(duringCommit: atCommit)
-                                }
-                            }
-                        } catch is ClosedLease {
-                            try await Task.sleep(for: .milliseconds(5))
-                            continue
+                            return try await body(connection)
+                        } catch  where Database.isReadOnly(error) {
+                            logger.warning(
+                                "PostgreSQL answered read-only; dropping the connection",
+                                metadata: ["tack.error": "\(Database.reason(error))"]
+                            )
+                            try? await connection.close()
+                            let atCommit = (error as? PostgresTransactionError)?.commitError != nil
+                            throw DatabaseReadOnly(duringCommit: atCommit)
                         }
                     }
+                } catch is ClosedLease {
+                    try await Task.sleep(for: .milliseconds(5))
+                    continue
                 }
-                group.addTask {
-                    // The lease deadline.
-                    try await Task.sleep(until: clock.now + limits.acquireTimeout, clock: clock)
-                    let leasedAt = state.update { s -> ContinuousClock.Instant? in
-                        if s.leasedAt == nil { s.gaveUp = true }
-                        return s.leasedAt
-                    }
-                    guard let leasedAt else { throw DatabaseBusy(waited: limits.acquireTimeout) }
-                    // The call deadline, client side.
-                    guard limits.statementTimeout > .zero else { return nil }
-                    try await Task.sleep(until: leasedAt + limits.statementTimeout + .seconds(1), clock: clock)
-                    let connection = state.update { s -> PostgresConnection? in
-                        s.overran = true
-                        return s.connection
-                    }
-                    logger.warning(
-                        "a PostgreSQL call overran database.statement_timeout; closing its connection",
-                        metadata: ["tack.statement_timeout": "\(limits.statementTimeout)"]
-                    )
-                    try? await connection?.close()
-                    return nil
-                }
-                while let next = try await group.next() {
-                    if let value = next {
-                        group.cancelAll()
-                        return value
-                    }
-                }
-                throw CancellationError()
             }
-        } catch {
-            if state.get().overran {
-                let atCommit = (error as? PostgresTransactionError)?.commitError != nil
-                throw DatabaseCallOverran(limit: limits.statementTimeout, duringCommit: atCommit)
+        }
+        let outcome = LockedBox<CheckedContinuation<T, any Error>?>(nil)
+        let timer = LockedBox<Task<Void, Never>?>(nil)
+        @Sendable func finish(_ result: Result<T, any Error>) {
+            let continuation = outcome.update { c -> CheckedContinuation<T, any Error>? in
+                defer { c = nil }
+                return c
             }
-            throw error
+            continuation?.resume(with: result)
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+                outcome.set(continuation)
+                timer.set(
+                    Task {
+                        do {
+                            // The lease deadline.
+                            try await Task.sleep(until: clock.now + limits.acquireTimeout, clock: clock)
+                            let leasedAt = state.update { s -> ContinuousClock.Instant? in
+                                if s.leasedAt == nil { s.gaveUp = true }
+                                return s.leasedAt
+                            }
+                            guard let leasedAt else {
+                                work.cancel()
+                                finish(.failure(DatabaseBusy(waited: limits.acquireTimeout)))
+                                return
+                            }
+                            // The call deadline, client side.
+                            guard limits.statementTimeout > .zero else { return }
+                            try await Task.sleep(until: leasedAt + limits.statementTimeout + .seconds(1), clock: clock)
+                            let connection = state.update { s -> PostgresConnection? in
+                                s.overran = true
+                                return s.connection
+                            }
+                            logger.warning(
+                                "a PostgreSQL call overran database.statement_timeout; closing its connection",
+                                metadata: ["tack.statement_timeout": "\(limits.statementTimeout)"]
+                            )
+                            try? await connection?.close()
+                            // Closing fails the call at once; if it does not answer even then, give up on it.
+                            try await Task.sleep(for: .seconds(1))
+                            finish(.failure(DatabaseCallOverran(limit: limits.statementTimeout, duringCommit: true)))
+                        } catch {
+                            return  // cancelled: the work finished first
+                        }
+                    }
+                )
+                Task {
+                    let result = await work.result
+                    timer.get()?.cancel()
+                    if case .failure(let error) = result, state.get().overran {
+                        let atCommit = (error as? PostgresTransactionError)?.commitError != nil
+                        finish(.failure(DatabaseCallOverran(limit: limits.statementTimeout, duringCommit: atCommit)))
+                    } else {
+                        finish(result)
+                    }
+                }
+            }
+        } onCancel: {
+            work.cancel()
         }
     }
 
@@ -187,7 +204,7 @@ extension PostgresClient {
     /// postgres-nio's `PostgresTransactionError` shape.
     public func withBoundedTransaction<T: Sendable>(
         logger: Logger,
-        _ body: @Sendable (PostgresConnection) async throws -> T
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
         try await withBoundedConnection(logger: logger) { connection in
             try await connection.withTransaction(logger: logger) { try await body($0) }
