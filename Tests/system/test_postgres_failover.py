@@ -295,3 +295,64 @@ def test_postgres_switchover_and_crash_promotion_lose_no_acknowledged_write(bina
     report = json.loads(status.stdout)
     assert report["postgresTimeline"] == "00000003" and report["postgresInRecovery"] is False, report
     assert psql(final, "SELECT pg_is_in_recovery()") == "f"
+
+
+def test_connections_to_a_demoted_primary_are_dropped(binary, tmp_path, servers, redis_url):
+    """The address moves to the promoted standby while the old primary stays up read-only (a VIP
+    moved, no session reset): Tack's pooled connections still reach the old server and get SQLSTATE
+    25006 on every write. Each such connection is closed (so the pool reconnects, now to the new
+    primary), each refused request is a 503 with Retry-After, and writes succeed again by themselves."""
+    primary = PrivatePostgres()
+    servers.append(primary)
+    standby = Standby(primary)
+    servers.append(standby)
+    make_synchronous(primary)
+    proxy = HAProxy(tmp_path, [primary.port, standby.port])
+    servers.append(proxy)
+    tack = Tack(binary, tmp_path, f"postgres://tack@127.0.0.1:{proxy.port}/tack", redis_url)
+    servers.append(tack)
+    tack.env.update({"TACK_DATABASE_ACQUIRE_TIMEOUT": str(ACQUIRE_TIMEOUT), "TACK_DATABASE_STATEMENT_TIMEOUT": str(STATEMENT_TIMEOUT)})
+    tack("upgrade_db", check=True)
+    stack = Stack(tack, pushes=0, worker=False)
+    user = signup(stack.base, "demoted@example.com", "Demoted")
+    _, token = user.create_token(scope="read_write", name="writers")
+    board = user.create_board("Demoted")
+    column = user.create_column(board)
+
+    writers = Writers(stack.base, token, board, column)
+    try:
+        t_start = time.monotonic()
+        wait_until(lambda: len(writers.acknowledged_since(t_start)) >= 20, timeout=30, what="writes before the demotion")
+        # The old primary is fenced read-only (its sessions stay open), the standby promoted, and
+        # the address moved without resetting sessions.
+        t_demote = time.monotonic()
+        psql(admin_url(primary), "ALTER SYSTEM SET default_transaction_read_only = on")
+        psql(admin_url(primary), "ALTER SYSTEM SET synchronous_standby_names = ''")
+        psql(admin_url(primary), "SELECT pg_reload_conf()")
+        time.sleep(0.5)
+        standby.promote()
+        proxy.command("set server pg/p1 state maint")
+        proxy.command("set server pg/p2 state ready")
+        t_moved = time.monotonic()
+        wait_until(lambda: len(writers.acknowledged_since(t_moved + 1)) >= 20, timeout=30,
+                   what="writes succeeding on the new primary without restarting Tack")
+    finally:
+        writers.stop()
+
+    answers = writers.answers
+    acknowledged = [a for a in answers if a[2] is not None and 200 <= a[2] < 300]
+    refused = [a for a in answers if not (a[2] is not None and 200 <= a[2] < 300)]
+    summary = f"{len(answers)} requests, {len(acknowledged)} acknowledged, {len(refused)} refused"
+    print(summary)
+    wrong = [a for a in refused if a[2] != 503 or a[3] != "1"]
+    assert not wrong, f"refusals other than 503 + Retry-After: {wrong[:5]} ({summary})"
+    slow = [a for a in answers if a[1] > ANSWER_BOUND]
+    assert not slow, f"answers slower than {ANSWER_BOUND} s: {slow[:5]} ({summary})"
+    web_log = tack.output(stack.web)
+    assert "PostgreSQL answered read-only; dropping the connection" in web_log, web_log[-3000:]
+    # Every write of the last second went through: no connection that answers read-only is kept.
+    last = [a for a in answers if a[0] >= answers[-1][0] - 1]
+    assert all(a[2] == 201 for a in last), f"writes still refused at the end: {last[-5:]} ({summary})"
+    titles = set(psql(f"postgres://tack@127.0.0.1:{standby.port}/tack", f"SELECT title FROM cards WHERE board_id = {board}").split("\n"))
+    lost = [a[5] for a in acknowledged if a[5] not in titles]
+    assert not lost, f"{len(lost)} acknowledged writes lost: {lost[:10]} ({summary})"
