@@ -244,7 +244,7 @@ def test_postgres_switchover_and_crash_promotion_lose_no_acknowledged_write(bina
         t_crash = time.monotonic()
         standby.pg_ctl("-m", "immediate", "-w", "stop")
         proxy.switch("p2", None)
-        time.sleep(ACQUIRE_TIMEOUT + 2.5)
+        time.sleep(ACQUIRE_TIMEOUT * 2 + 3)  # longer than a request's leases can wait
         third.promote()
         proxy.command("set server pg/p3 state ready")
         t_promoted = time.monotonic()
@@ -276,6 +276,9 @@ def test_postgres_switchover_and_crash_promotion_lose_no_acknowledged_write(bina
     # Every refusal is a 503 that tells the client when to come back.
     wrong = [a for a in refused if a[2] != 503 or a[3] != "1" or a[4] not in ("database_unavailable", "outcome_unknown")]
     assert not wrong, f"refusals other than 503 + Retry-After: {wrong[:5]} ({summary})"
+    # No write can be acknowledged while no primary exists.
+    impossible = [a for a in acknowledged if a[0] > t_crash + 0.5 and a[0] + a[1] < t_promoted]
+    assert not impossible, f"writes acknowledged while no primary existed: {impossible[:5]} ({summary})"
     # With no primary for several seconds, writers were told so (503), not kept waiting.
     assert during_gap, f"no 503 while no primary answered ({summary})"
 
