@@ -34,10 +34,19 @@ struct InitNodeCommand: AsyncParsableCommand {
             let report = try await Clients.withClients(config, logger: logger) { postgres, redis in
                 let info = try await Clients.checkRedis(redis, config: config)
                 let pgVersion = try await Clients.checkPostgres(postgres, config: config, logger: logger)
+                // PostgreSQL failover: database.url must reach the primary (HAProxy/VIP/PgBouncer that follows it).
+                let identity = try await postgres.withBoundedConnection(logger: logger) { try await PostgresIdentity.read(on: $0, logger: logger) }
+                if identity.inRecovery {
+                    throw TackError(
+                        .databaseUnavailable,
+                        subject: "PostgreSQL at \(config.database.displayTarget) (database.url)",
+                        "is a standby (pg_is_in_recovery() is true); point database.url at the primary, or at an endpoint that follows it (HAProxy on Patroni's /primary, a VIP)"
+                    )
+                }
                 let status = try await Migrator(client: postgres, migrations: migrations, logger: logger).status()
-                return (info, pgVersion, status)
+                return (info, pgVersion, status, identity)
             }
-            let (info, pgVersion, status) = report
+            let (info, pgVersion, status, identity) = report
             let redisVersion = info["redis_version"] ?? "unknown"
             var warnings: [String] = []
             if let major = Int(pgVersion.split(separator: ".").first ?? ""), major < 15 {
@@ -63,7 +72,9 @@ struct InitNodeCommand: AsyncParsableCommand {
 
             say("Tack node \(config.nodeName) (zone \(config.node.zone)), release \(TackVersion.current)")
             say("  config      \(config.sourceFile ?? "(defaults)")")
-            say("  postgresql  \(config.database.displayTarget), version \(pgVersion)")
+            say(
+                "  postgresql  \(config.database.displayTarget), version \(pgVersion), primary, timeline \(identity.timeline), system id \(identity.systemIdentifier)"
+            )
             say("  redis       \(config.redis.displayTarget), version \(redisVersion), AOF \(info["aof_enabled"] == "1" ? "on" : "off")")
             say("  schema      version \(status.schemaVersion), \(status.pending.count) migration(s) pending")
             say("  storage     \(config.node.storageDirectory)")

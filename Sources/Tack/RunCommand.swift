@@ -145,6 +145,8 @@ struct RunCommand: AsyncParsableCommand {
             services += buildSchedulerServices(config: config, processID: identity.id, redis: redis, logger: logger).services
         }
         if let parentPID { services.append(ParentWatch(parent: parentPID, logger: logger)) }
+        // Every role notices a PostgreSQL failover (a new timeline or system identifier) and logs it.
+        services.append(PostgresFailoverWatch(postgres: postgres, interval: config.cluster.heartbeatInterval, logger: logger))
         services.append(
             ClusterMembership(
                 identity: identity,

@@ -42,6 +42,11 @@ struct StatusCommand: AsyncParsableCommand {
         /// The cron table as this node's config defines it, with each job's last and next run.
         var cronJobs: [CronJob] = []
         var queues: [QueueStats]
+        /// The PostgreSQL server behind database.url: its timeline and system identifier (a change of
+        /// either is a failover), and whether it is in recovery (a standby: writes fail).
+        var postgresTimeline: String?
+        var postgresSystemIdentifier: String?
+        var postgresInRecovery: Bool?
         var schemaVersion: Int
         var pendingMigrations: [String]
         var problems: [String]
@@ -59,6 +64,17 @@ struct StatusCommand: AsyncParsableCommand {
                 let schema = try await Migrator(client: postgres, migrations: migrations, logger: logger).status()
                 var report = Self.report(view: view, queues: queues, schema: schema)
                 report.cronJobs = try await Self.cronJobs(config: config, postgres: postgres, redis: redis, logger: logger)
+                if let identity = try? await postgres.withBoundedConnection(
+                    logger: logger,
+                    { try await PostgresIdentity.read(on: $0, logger: logger) }
+                ) {
+                    report.postgresTimeline = identity.timeline
+                    report.postgresSystemIdentifier = identity.systemIdentifier
+                    report.postgresInRecovery = identity.inRecovery
+                    if identity.inRecovery {
+                        report.problems.append("PostgreSQL behind database.url is in recovery (a standby): writes fail until it follows the primary")
+                    }
+                }
                 return report
             }
             if json {
@@ -145,6 +161,12 @@ struct StatusCommand: AsyncParsableCommand {
             "roles:     "
                 + ProcessRole.allCases.map { role in "\(role) \(report.processes.filter { $0.role == role.rawValue }.count)" }.joined(separator: ", ")
         )
+        if let timeline = report.postgresTimeline {
+            say(
+                "postgres:  timeline \(timeline), system id \(report.postgresSystemIdentifier ?? "?")"
+                    + ((report.postgresInRecovery ?? false) ? ", IN RECOVERY (standby)" : ", primary")
+            )
+        }
         say(
             "scheduler: leader \(report.schedulerLeader ?? "none")"
                 + (report.schedulerStandbys.isEmpty ? "" : ", standbys " + report.schedulerStandbys.joined(separator: ", "))

@@ -17,7 +17,12 @@ struct UpgradeDBCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let (config, logger, migrations) = try options.command("upgrade_db").parts
+            let (loaded, logger, migrations) = try options.command("upgrade_db").parts
+            // A transaction pooler breaks the session advisory lock migrations hold: use the direct URL.
+            var direct = loaded
+            direct.database = try loaded.database.forMigrations()
+            let config = direct
+            if !config.database.migrateURL.isEmpty { say("using database.migrate_url (\(config.database.displayTarget))") }
             let showStatus = status
             try await Clients.withClients(config, logger: logger) { postgres, _ in
                 _ = try await Clients.checkPostgres(postgres, config: config, logger: logger)

@@ -127,6 +127,39 @@ struct ConfigLoaderTests {
         )
     }
 
+    @Test("PostgreSQL failover keys: bounds, an optional migrate URL used by upgrade_db, errors naming the key")
+    func postgresFailoverKeys() throws {
+        let defaults = try load("secret_key: \(secret)\n")
+        #expect(defaults.database.acquireTimeout == .seconds(5))
+        #expect(defaults.database.statementTimeout == .seconds(30))
+        #expect(defaults.database.migrateURL.isEmpty)
+        #expect(try defaults.database.forMigrations().displayTarget == defaults.database.displayTarget)
+        #expect(Database.startupParameters(defaults.database).map { "\($0.0)=\($0.1)" } == ["statement_timeout=30000"])
+
+        let config = try load(
+            "secret_key: \(secret)\ndatabase:\n  url: postgres://tack@pgbouncer:6432/tack\n  acquire_timeout: 1.5\n  statement_timeout: 0\n",
+            environment: ["TACK_DATABASE_MIGRATE_URL": "postgres://owner:pw@db1.example:5433/tackdb"]
+        )
+        #expect(config.database.acquireTimeout == .milliseconds(1500))
+        #expect(Database.startupParameters(config.database).isEmpty)
+        let direct = try config.database.forMigrations()
+        #expect(direct.host == "db1.example" && direct.port == 5433 && direct.username == "owner" && direct.database == "tackdb")
+        #expect(direct.password == "pw")
+        #expect(config.database.host == "pgbouncer")
+
+        expectError(
+            "secret_key: \(secret)\ndatabase:\n  acquire_timeout: 0\n",
+            naming: "database.acquire_timeout",
+            saying: "seconds"
+        )
+        expectError(
+            "secret_key: \(secret)\n",
+            environment: ["TACK_DATABASE_MIGRATE_URL": "mysql://x@y/z"],
+            naming: "TACK_DATABASE_MIGRATE_URL (database.migrate_url)",
+            saying: "postgres"
+        )
+    }
+
     @Test("passwords in URLs never appear in errors or display targets")
     func passwordsHidden() throws {
         let config = try load("secret_key: \(secret)\ndatabase:\n  url: postgres://tack:hunter2secret@db.example:5433/tack\n")

@@ -64,7 +64,7 @@ public struct APITokenRepository: Sendable {
         }
         let secret = Self.prefix + SecretToken.generate()
         let digest = SecretToken.digest(secret)
-        let rows = try await postgres.query(
+        let rows = try await postgres.boundedQuery(
             """
             INSERT INTO api_tokens (user_id, name, token_hash, scope)
             VALUES (\(userID), \(name), \(digest), \(scope.rawValue))
@@ -80,7 +80,7 @@ public struct APITokenRepository: Sendable {
 
     /// The user's tokens that are not revoked, newest first.
     public func list(userID: Int64) async throws -> [APIToken] {
-        let rows = try await postgres.query(
+        let rows = try await postgres.boundedQuery(
             """
             SELECT id, name, scope, created_at, last_used_at
             FROM api_tokens
@@ -107,7 +107,7 @@ public struct APITokenRepository: Sendable {
 
     /// Revokes one of the user's tokens; false when the user has no such live token.
     public func revoke(id: Int64, userID: Int64) async throws -> Bool {
-        let rows = try await postgres.query(
+        let rows = try await postgres.boundedQuery(
             """
             UPDATE api_tokens
             SET revoked_at = now()
@@ -124,10 +124,10 @@ public struct APITokenRepository: Sendable {
     public func lookup(secret: String) async throws -> APITokenLookup? {
         guard secret.hasPrefix(Self.prefix), SecretToken.isWellFormed(secret.dropFirst(Self.prefix.count)) else { return nil }
         var found: FindToken.Row?
-        for try await row in try await postgres.execute(FindToken(digest: SecretToken.digest(secret)), logger: logger) { found = row }
+        for row in try await postgres.boundedExecute(FindToken(digest: SecretToken.digest(secret)), logger: logger) { found = row }
         guard let row = found else { return nil }
         if row.due {
-            _ = try await postgres.query(
+            _ = try await postgres.boundedQuery(
                 """
                 UPDATE api_tokens
                 SET last_used_at = now()

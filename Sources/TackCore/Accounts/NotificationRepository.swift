@@ -49,7 +49,7 @@ public struct NotificationRepository: Sendable {
 
     /// Newest first; `before` pages by id.
     public func list(userID: Int64, unreadOnly: Bool, limit: Int, before: Int64?) async throws -> [UserNotification] {
-        let rows = try await postgres.query(
+        let rows = try await postgres.boundedQuery(
             """
             SELECT n.id, n.kind, n.board_id, n.card_id, n.actor_id, n.payload::text, n.created_at, n.read_at, c.title, b.name
             FROM notifications n LEFT JOIN cards c ON c.id = n.card_id LEFT JOIN boards b ON b.id = n.board_id
@@ -82,7 +82,7 @@ public struct NotificationRepository: Sendable {
 
     /// How many are unread.
     public func unreadCount(userID: Int64) async throws -> Int {
-        let rows = try await postgres.query("SELECT count(*) FROM notifications WHERE user_id = \(userID) AND read_at IS NULL", logger: logger)
+        let rows = try await postgres.boundedQuery("SELECT count(*) FROM notifications WHERE user_id = \(userID) AND read_at IS NULL", logger: logger)
         for try await n in rows.decode(Int64.self) { return Int(n) }
         return 0
     }
@@ -90,25 +90,25 @@ public struct NotificationRepository: Sendable {
     /// Marks the given notifications (or all) read; returns the unread count after.
     public func markRead(userID: Int64, ids: [Int64]?) async throws -> Int {
         if let ids {
-            try await postgres.query(
+            try await postgres.boundedQuery(
                 "UPDATE notifications SET read_at = now() WHERE user_id = \(userID) AND id = ANY(\(ids)) AND read_at IS NULL",
                 logger: logger
             )
         } else {
-            try await postgres.query("UPDATE notifications SET read_at = now() WHERE user_id = \(userID) AND read_at IS NULL", logger: logger)
+            try await postgres.boundedQuery("UPDATE notifications SET read_at = now() WHERE user_id = \(userID) AND read_at IS NULL", logger: logger)
         }
         return try await unreadCount(userID: userID)
     }
 
     /// The user's email preference.
     public func emailPreference(userID: Int64) async throws -> EmailPreference {
-        let rows = try await postgres.query("SELECT email_notifications FROM users WHERE id = \(userID)", logger: logger)
+        let rows = try await postgres.boundedQuery("SELECT email_notifications FROM users WHERE id = \(userID)", logger: logger)
         for try await value in rows.decode(String.self) { return EmailPreference(rawValue: value) ?? .instant }
         return .instant
     }
 
     /// Sets the user's email preference.
     public func setEmailPreference(userID: Int64, _ preference: EmailPreference) async throws {
-        try await postgres.query("UPDATE users SET email_notifications = \(preference.rawValue) WHERE id = \(userID)", logger: logger)
+        try await postgres.boundedQuery("UPDATE users SET email_notifications = \(preference.rawValue) WHERE id = \(userID)", logger: logger)
     }
 }

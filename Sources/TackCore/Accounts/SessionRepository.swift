@@ -46,7 +46,7 @@ public struct SessionRepository: Sendable {
         let token = SecretToken.generate()
         let digest = SecretToken.digest(token)
         let seconds = ttl.wholeMilliseconds / 1000
-        let rows = try await postgres.withTransaction(logger: logger) { tx in
+        let rows = try await postgres.withBoundedTransaction(logger: logger) { tx in
             _ = try await tx.query(
                 """
                 DELETE FROM sessions
@@ -74,14 +74,19 @@ public struct SessionRepository: Sendable {
         guard SecretToken.isWellFormed(token[...]) else { return nil }
         let statement = FindSession(digest: SecretToken.digest(token), renewalSeconds: renewalInterval.wholeMilliseconds / 1000)
         var found: FindSession.Row?
-        for try await row in try await postgres.execute(statement, logger: logger) { found = row }
+        let logger = self.logger
+        found = try await postgres.withBoundedConnection(logger: logger) { connection in
+            var last: FindSession.Row?
+            for try await row in try await connection.execute(statement, logger: logger) { last = row }
+            return last
+        }
         guard let row = found else { return nil }
         let user = User(id: row.userID, email: row.email, name: row.name, isAdmin: row.isAdmin, createdAt: row.userCreatedAt)
         var session = Session(id: row.id, userID: row.userID, expiresAt: row.expiresAt)
         var renewed = false
         if row.due {
             let seconds = ttl.wholeMilliseconds / 1000
-            let rows = try await postgres.query(
+            let rows = try await postgres.boundedQuery(
                 """
                 UPDATE sessions
                 SET last_seen_at = now(), expires_at = now() + make_interval(secs => \(seconds))
@@ -100,7 +105,7 @@ public struct SessionRepository: Sendable {
 
     /// Ends one session.
     public func delete(id: Int64) async throws {
-        _ = try await postgres.query(
+        _ = try await postgres.boundedQuery(
             """
             DELETE FROM sessions
             WHERE id = \(id)
@@ -112,7 +117,7 @@ public struct SessionRepository: Sendable {
     /// Ends every session of a user, except `keeping`; returns how many ended.
     @discardableResult
     public func deleteAll(userID: Int64, except keeping: Int64? = nil) async throws -> Int {
-        let rows = try await postgres.query(
+        let rows = try await postgres.boundedQuery(
             """
             DELETE FROM sessions
             WHERE user_id = \(userID) AND id <> \(keeping ?? -1)

@@ -24,7 +24,7 @@ public struct UserRepository: Sendable {
         try AccountRules.checkPassword(password, email: email, name: name)
         let hash = try await hasher.hash(password)
         do {
-            let rows = try await postgres.query(
+            let rows = try await postgres.boundedQuery(
                 """
                 INSERT INTO users (email, name, password_hash, is_admin)
                 VALUES (\(email), \(name), \(hash), \(isAdmin))
@@ -46,7 +46,7 @@ public struct UserRepository: Sendable {
 
     /// The account with this id.
     public func find(id: Int64) async throws -> User? {
-        let rows = try await postgres.query(
+        let rows = try await postgres.boundedQuery(
             """
             SELECT id, email, name, is_admin, created_at
             FROM users
@@ -112,7 +112,7 @@ public struct UserRepository: Sendable {
     private func storePassword(userID: Int64, newPassword: String, keepingSession: Int64?) async throws {
         let hash = try await hasher.hash(newPassword)
         let keep = keepingSession ?? -1
-        try await postgres.withTransaction(logger: logger) { tx in
+        try await postgres.withBoundedTransaction(logger: logger) { tx in
             _ = try await tx.query(
                 """
                 UPDATE users
@@ -133,7 +133,7 @@ public struct UserRepository: Sendable {
 
     /// How many accounts exist (`create_user` says so when it makes the first one).
     public func count() async throws -> Int {
-        let rows = try await postgres.query(
+        let rows = try await postgres.boundedQuery(
             """
             SELECT count(*)
             FROM users
@@ -150,7 +150,7 @@ public struct UserRepository: Sendable {
     }
 
     private func credentials(email: String) async throws -> Credentials? {
-        let rows = try await postgres.query(
+        let rows = try await postgres.boundedQuery(
             """
             SELECT id, email, name, is_admin, created_at, password_hash
             FROM users
@@ -165,7 +165,7 @@ public struct UserRepository: Sendable {
     }
 
     private func credentials(id: Int64) async throws -> Credentials? {
-        let rows = try await postgres.query(
+        let rows = try await postgres.boundedQuery(
             """
             SELECT id, email, name, is_admin, created_at, password_hash
             FROM users

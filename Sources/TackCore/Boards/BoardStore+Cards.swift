@@ -313,7 +313,7 @@ extension BoardStore {
 
     /// One card, archived included.
     public func card(boardID: Int64, cardID: Int64) async throws -> Card {
-        try await postgres.withConnection { connection in
+        try await postgres.withBoundedConnection(logger: logger) { connection in
             guard let card = try await self.cards(boardID: boardID, cardID: cardID, includeArchived: true, on: connection).first else {
                 throw BoardError(.notFound("card"))
             }
@@ -324,7 +324,7 @@ extension BoardStore {
     /// Cards whose title or description match `query` (all words, prefix match), best first.
     public func search(boardID: Int64, query: String, limit: Int) async throws -> [Card] {
         guard let tsquery = Self.prefixQuery(query) else { return [] }
-        let rows = try await postgres.query(
+        let rows = try await postgres.boundedQuery(
             """
             SELECT id FROM cards
             WHERE board_id = \(boardID) AND search @@ to_tsquery('simple', \(tsquery))
@@ -336,7 +336,9 @@ extension BoardStore {
         var ids: [Int64] = []
         for try await id in rows.decode(Int64.self) { ids.append(id) }
         guard !ids.isEmpty else { return [] }
-        let all = try await postgres.withConnection { try await self.cards(boardID: boardID, cardID: nil, includeArchived: true, on: $0) }
+        let all = try await postgres.withBoundedConnection(logger: logger) {
+            try await self.cards(boardID: boardID, cardID: nil, includeArchived: true, on: $0)
+        }
         let byID = Dictionary(uniqueKeysWithValues: all.map { ($0.id, $0) })
         return ids.compactMap { byID[$0] }
     }

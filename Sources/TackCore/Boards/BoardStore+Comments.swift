@@ -4,7 +4,7 @@ import PostgresNIO
 extension BoardStore {
     /// Comments of a card, oldest first, paginated by id.
     public func comments(boardID: Int64, cardID: Int64, after cursor: Int64?, limit: Int) async throws -> [Comment] {
-        let rows = try await postgres.query(
+        let rows = try await postgres.boundedQuery(
             """
             SELECT cm.id, cm.card_id, cm.author_id, cm.body, cm.created_at, cm.edited_at, cm.version
             FROM comments cm JOIN cards c ON c.id = cm.card_id

@@ -4,17 +4,17 @@ import PostgresNIO
 extension BoardStore {
     /// Members of a board.
     public func members(boardID: Int64) async throws -> [BoardMember] {
-        try await postgres.withConnection { try await self.members(boardID: boardID, on: $0) }
+        try await postgres.withBoundedConnection(logger: logger) { try await self.members(boardID: boardID, on: $0) }
     }
 
     /// Labels of a board.
     public func labels(boardID: Int64) async throws -> [Label] {
-        try await postgres.withConnection { try await self.labels(boardID: boardID, on: $0) }
+        try await postgres.withBoundedConnection(logger: logger) { try await self.labels(boardID: boardID, on: $0) }
     }
 
     /// Columns of a board, in order.
     public func columns(boardID: Int64) async throws -> [BoardColumn] {
-        try await postgres.withConnection { try await self.columns(boardID: boardID, on: $0) }
+        try await postgres.withBoundedConnection(logger: logger) { try await self.columns(boardID: boardID, on: $0) }
     }
 
     /// Adds a user (by email) or changes their role. Admins manage roles below owner; only an owner

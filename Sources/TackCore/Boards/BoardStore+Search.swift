@@ -17,7 +17,9 @@ extension BoardStore {
     /// The board's cards, unarchived or archived ones, the most recently changed first for archived
     /// ones (what a board's "archived cards" list shows), at most `limit`.
     public func cards(boardID: Int64, archived: Bool, limit: Int) async throws -> [Card] {
-        let all = try await postgres.withConnection { try await self.cards(boardID: boardID, cardID: nil, includeArchived: archived, on: $0) }
+        let all = try await postgres.withBoundedConnection(logger: logger) {
+            try await self.cards(boardID: boardID, cardID: nil, includeArchived: archived, on: $0)
+        }
         let chosen = all.filter { $0.archived == archived }
         return Array((archived ? chosen.sorted { $0.version > $1.version } : chosen).prefix(limit))
     }
@@ -34,7 +36,7 @@ extension BoardStore {
     /// `query` (as prefixes), best match first; archived cards after the others.
     public func search(userID: Int64, query: String, limit: Int) async throws -> [SearchHit] {
         guard let tsquery = Self.prefixQuery(query) else { return [] }
-        let rows = try await postgres.query(
+        let rows = try await postgres.boundedQuery(
             """
             SELECT c.id, c.board_id, b.name, col.name, c.title, c.done, c.archived, c.due_at
             FROM cards c

@@ -28,7 +28,7 @@ public struct BoardStore: Sendable {
     /// The user's role on the board with the board's current version, or nil when the board does
     /// not exist or the user is not a member. One prepared statement: every board read starts here.
     public func access(boardID: Int64, userID: Int64) async throws -> BoardAccess? {
-        for try await (role, version) in try await postgres.execute(AccessQuery(boardID: boardID, userID: userID), logger: logger) {
+        for (role, version) in try await postgres.boundedExecute(AccessQuery(boardID: boardID, userID: userID), logger: logger) {
             return BoardAccess(role: BoardRole(rawValue: role) ?? .viewer, version: version)
         }
         return nil
@@ -144,7 +144,7 @@ public struct BoardStore: Sendable {
     func commit<T: Sendable>(
         _ target: WriteTarget,
         actorIDs: [Int64],
-        _ body: @Sendable (BoardWrite) async throws -> (T, [BoardEventDraft])
+        _ body: @escaping @Sendable (BoardWrite) async throws -> (T, [BoardEventDraft])
     ) async throws -> (T, [BoardEvent]) {
         let logger = self.logger
         let (value, events) = try await transaction { tx -> (T, [BoardEvent]) in
@@ -167,7 +167,7 @@ public struct BoardStore: Sendable {
         boardID: Int64,
         actorID: Int64,
         minimum: BoardRole,
-        _ body: @Sendable (BoardWrite) async throws -> (T, BoardEventDraft)
+        _ body: @escaping @Sendable (BoardWrite) async throws -> (T, BoardEventDraft)
     ) async throws -> (T, BoardEvent) {
         let (value, events) = try await commit(.existing(boardID), actorIDs: [actorID]) { write -> (T, [BoardEventDraft]) in
             _ = try Self.check(write.board.roles[0], minimum: minimum)
@@ -186,12 +186,43 @@ public struct BoardStore: Sendable {
 
     /// A transaction whose body's own errors (a broken rule) come out as they were thrown, not
     /// wrapped in postgres-nio's `PostgresTransactionError`; the rollback has happened either way.
-    func transaction<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        do {
-            return try await postgres.withTransaction(logger: logger) { try await body($0) }
-        } catch let error as PostgresTransactionError {
-            if let inner = error.closureError, error.rollbackError == nil { throw inner }
-            throw error
+    ///
+    /// The connection is bounded (`withBoundedTransaction`: `database.acquire_timeout`,
+    /// `database.statement_timeout`, read-only connections dropped). A failure before COMMIT was sent
+    /// (the connection lost, the server read-only or shutting down) rolled everything back, so the
+    /// transaction is tried once more: after a failover the pool's next connection reaches the new
+    /// primary.
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await postgres.withBoundedTransaction(logger: logger) { try await body($0) }
+            } catch let error as PostgresTransactionError {
+                if attempt == 1, error.commitError == nil, Self.retryableBeforeCommit(error.beginError ?? error.closureError) {
+                    logger.info("retrying a transaction cut before COMMIT", metadata: ["tack.error": "\(Database.reason(error))"])
+                    continue
+                }
+                if let inner = error.closureError, error.rollbackError == nil { throw inner }
+                throw error
+            } catch let error as DatabaseReadOnly where attempt == 1 && !error.duringCommit {
+                logger.info("retrying a transaction refused as read-only", metadata: ["tack.error": "\(error)"])
+                continue
+            }
+        }
+    }
+
+    /// A connection failure, a read-only server or a server shutting down (before COMMIT).
+    static func retryableBeforeCommit(_ error: (any Error)?) -> Bool {
+        guard let error else { return false }
+        if error is DatabaseReadOnly || Database.isReadOnly(error) { return true }
+        guard let psql = error as? PSQLError else { return false }
+        switch psql.code {
+        case .connectionError, .serverClosedConnection, .uncleanShutdown: return true
+        case .server:
+            let state = psql.serverInfo?[.sqlState] ?? ""
+            return state.hasPrefix("08") || state.hasPrefix("57P")
+        default: return false
         }
     }
 
@@ -199,7 +230,7 @@ public struct BoardStore: Sendable {
 
     /// Boards the user is a member of, newest first, `limit` after the cursor id.
     public func boards(userID: Int64, includeArchived: Bool, limit: Int, before cursor: Int64?) async throws -> [Board] {
-        let rows = try await postgres.query(
+        let rows = try await postgres.boundedQuery(
             """
             SELECT b.id, b.name, b.description, b.version, b.changed_version, m.role, b.created_at, b.archived_at IS NOT NULL
             FROM boards b
@@ -338,13 +369,13 @@ public struct BoardStore: Sendable {
     /// Deletes a board and everything on it (owner). No event: the board's log goes with it.
     public func deleteBoard(boardID: Int64, actorID: Int64) async throws {
         _ = try await requireRole(boardID: boardID, userID: actorID, minimum: .owner)
-        try await postgres.query("DELETE FROM boards WHERE id = \(boardID)", logger: logger)
+        try await postgres.boundedQuery("DELETE FROM boards WHERE id = \(boardID)", logger: logger)
     }
 
     /// The whole board at one version, read in a repeatable-read transaction so content and version agree.
     public func snapshot(boardID: Int64, userID: Int64) async throws -> BoardSnapshot {
         let logger = self.logger
-        return try await postgres.withConnection { connection in
+        return try await postgres.withBoundedConnection(logger: logger) { connection in
             try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
             do {
                 let snapshot = try await self.readSnapshot(boardID: boardID, userID: userID, on: connection)

@@ -305,6 +305,8 @@ public struct ConfigLoader: Sendable {
             guard !trimmed.isEmpty else { throw fail() }
             return .string(trimmed)
         case .url(let schemes):
+            // A URL key whose default is empty (an optional URL) may be left empty.
+            if trimmed.isEmpty, key.defaultValue == .string("") { return .string("") }
             guard let components = URLComponents(string: trimmed), let scheme = components.scheme?.lowercased(),
                 schemes.contains(scheme), let host = components.host, !host.isEmpty
             else {

@@ -144,6 +144,32 @@ public enum ConfigSchema {
         doc: "Seconds to wait for a PostgreSQL connection."
     )
 
+    // PostgreSQL failover (issue 14): bounded waits and a direct URL for migrations.
+
+    public static let databaseAcquireTimeout = ConfigKey<Duration>(
+        path: "database.acquire_timeout",
+        kind: .seconds(0.1...300),
+        defaultValue: .seconds(5),
+        doc:
+            "Seconds a request waits for a pooled PostgreSQL connection; after that it answers 503 with Retry-After instead of queueing (e.g. while a standby is promoted)."
+    )
+
+    public static let databaseStatementTimeout = ConfigKey<Duration>(
+        path: "database.statement_timeout",
+        kind: .seconds(0...3600),
+        defaultValue: .seconds(30),
+        doc:
+            "Seconds one database call may take: sent as PostgreSQL's statement_timeout, and enforced by Tack by closing a connection whose call overran (a dead server or a black-holed socket). 0 turns both off."
+    )
+
+    public static let databaseMigrateUrl = ConfigKey<String>(
+        path: "database.migrate_url",
+        kind: .url(schemes: ["postgres", "postgresql"]),
+        defaultValue: .string(""),
+        doc:
+            "upgrade_db only: a direct (or session-pooled) postgres:// URL when database.url is a transaction pooler such as PgBouncer; migrations hold a session advisory lock. Empty: database.url. Prefer TACK_DATABASE_MIGRATE_URL."
+    )
+
     public static let redisUrl = ConfigKey<String>(
         path: "redis.url",
         kind: .url(schemes: ["redis"]),
@@ -517,6 +543,9 @@ public enum ConfigSchema {
         databaseTls.spec,
         databasePoolSize.spec,
         databaseConnectTimeout.spec,
+        databaseAcquireTimeout.spec,
+        databaseStatementTimeout.spec,
+        databaseMigrateUrl.spec,
         redisUrl.spec,
         redisPoolSize.spec,
         redisConnectTimeout.spec,

@@ -35,8 +35,34 @@ public struct TackConfiguration: Sendable {
         public var poolSize: Int
         /// Connect timeout.
         public var connectTimeout: Duration
+        /// How long a caller waits for a pooled connection before giving up (503).
+        public var acquireTimeout: Duration = .seconds(5)
+        /// Longest database call: a startup GUC and a client-side watchdog; zero turns both off.
+        public var statementTimeout: Duration = .seconds(30)
+        /// `upgrade_db`'s URL when set (a direct URL behind a transaction pooler), else empty.
+        public var migrateURL: String = ""
         /// `host:port/database` for messages (never the password).
         public var displayTarget: String { "\(host):\(port)/\(database)" }
+
+        /// These settings pointed at `database.migrate_url` when it is set (`upgrade_db` behind a
+        /// transaction pooler), else unchanged.
+        public func forMigrations() throws -> Database {
+            guard !migrateURL.isEmpty else { return self }
+            let subject = "database.migrate_url (\(ConfigSchema.databaseMigrateUrl.spec.environmentName))"
+            guard let c = URLComponents(string: migrateURL), let host = c.host, !host.isEmpty,
+                let user = c.user, !user.isEmpty,
+                !c.path.trimmingCharacters(in: CharacterSet(charactersIn: "/")).isEmpty
+            else {
+                throw TackError(.invalidConfig, subject: subject, "expected postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+            }
+            var copy = self
+            copy.host = host
+            copy.port = c.port ?? 5432
+            copy.username = user.removingPercentEncoding ?? user
+            copy.password = c.password?.removingPercentEncoding
+            copy.database = c.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+            return copy
+        }
     }
 
     /// Redis connection settings.
@@ -315,6 +341,9 @@ public struct TackConfiguration: Sendable {
             poolSize: values[K.databasePoolSize],
             connectTimeout: values[K.databaseConnectTimeout]
         )
+        database.acquireTimeout = values[K.databaseAcquireTimeout]
+        database.statementTimeout = values[K.databaseStatementTimeout]
+        database.migrateURL = values[K.databaseMigrateUrl]
 
         redis = Redis(
             url: values[K.redisUrl],

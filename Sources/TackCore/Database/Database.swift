@@ -25,6 +25,8 @@ public enum Database {
         )
         configuration.options.maximumConnections = config.poolSize
         configuration.options.connectTimeout = config.connectTimeout
+        configuration.options.additionalStartupParameters = startupParameters(config)
+        limits = Limits(acquireTimeout: config.acquireTimeout, statementTimeout: config.statementTimeout)
         var background = logger
         background.handler = PoolUseLogHandler(upstream: logger.handler)
         return PostgresClient(configuration: configuration, backgroundLogger: background)
@@ -33,6 +35,9 @@ public enum Database {
     /// A one-line reason for a database error, without query text or bound values.
     public static func reason(_ error: any Error) -> String {
         if error is DeadlineExceeded { return "no answer in time" }
+        if let error = error as? DatabaseBusy { return error.description }
+        if let error = error as? DatabaseCallOverran { return error.description }
+        if let error = error as? DatabaseReadOnly { return error.description }
         if let tx = error as? PostgresTransactionError {
             if let inner = tx.closureError ?? tx.beginError ?? tx.commitError ?? tx.rollbackError { return reason(inner) }
         }

@@ -20,7 +20,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             // PostgreSQL restarting or unreachable: a moment's outage, not a bug. When the connection
             // went away during COMMIT, whether the change was kept is unknown: the client must look
             // before it tries again.
-            let atCommit = ((error as? PostgresTransactionError)?.commitError).map(Self.databaseUnavailable) ?? false
+            let atCommit = Self.cutDuringCommit(error)
             context.logger.warning(
                 "request refused: PostgreSQL unavailable",
                 metadata: ["tack.request.path": "\(request.uri.path)", "tack.during_commit": "\(atCommit)"]
@@ -47,7 +47,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 
 extension ErrorMiddleware {
     /// True for PostgreSQL connection failures and server shutdowns (SQLSTATE classes 08 and 57P).
+    /// Also Tack's own bounds (issue 14): no connection within `database.acquire_timeout`, a call
+    /// past `database.statement_timeout` (its connection closed), a read-only server (dropped).
     static func databaseUnavailable(_ error: any Error) -> Bool {
+        if error is DatabaseBusy || error is DatabaseCallOverran || error is DatabaseReadOnly { return true }
         if let transaction = error as? PostgresTransactionError {
             return [transaction.beginError, transaction.closureError, transaction.commitError].contains { $0.map(databaseUnavailable) ?? false }
         }
@@ -61,6 +64,15 @@ extension ErrorMiddleware {
         default:
             return false
         }
+    }
+}
+
+extension ErrorMiddleware {
+    /// True when the connection went away while COMMIT was in flight: the outcome is unknown.
+    static func cutDuringCommit(_ error: any Error) -> Bool {
+        if let error = error as? DatabaseCallOverran { return error.duringCommit }
+        if let error = error as? DatabaseReadOnly { return error.duringCommit }
+        return ((error as? PostgresTransactionError)?.commitError).map(databaseUnavailable) ?? false
     }
 }
 
