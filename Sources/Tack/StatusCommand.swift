@@ -46,6 +46,8 @@ struct StatusCommand: AsyncParsableCommand {
         var pendingMigrations: [String]
         var problems: [String]
         var generatedAt: Int
+        /// The Redis master, and with Sentinel its quorum and replicas with their lag.
+        var redis: RedisTopology?
     }
 
     func run() async throws {
@@ -59,6 +61,9 @@ struct StatusCommand: AsyncParsableCommand {
                 let schema = try await Migrator(client: postgres, migrations: migrations, logger: logger).status()
                 var report = Self.report(view: view, queues: queues, schema: schema)
                 report.cronJobs = try await Self.cronJobs(config: config, postgres: postgres, redis: redis, logger: logger)
+                let topology = try await RedisTopology.read(redis: redis, masterName: config.redis.masterName)
+                report.redis = topology
+                report.problems += topology.errors
                 return report
             }
             if json {
@@ -149,6 +154,9 @@ struct StatusCommand: AsyncParsableCommand {
             "scheduler: leader \(report.schedulerLeader ?? "none")"
                 + (report.schedulerStandbys.isEmpty ? "" : ", standbys " + report.schedulerStandbys.joined(separator: ", "))
         )
+        if let topology = report.redis {
+            say("redis:     " + topology.lines.joined(separator: "\n           "))
+        }
         if !report.cronJobs.isEmpty {
             say("")
             var cron: [[String]] = [["JOB", "SCHEDULE", "LAST RUN", "FINISHED", "NEXT RUN"]]
