@@ -48,7 +48,8 @@ final class PrivateSentinel: Sendable {
     deinit {
         process.withLock { process in
             if let process, process.isRunning {
-                process.terminate()
+                // SIGKILL: the test process may block SIGTERM, and children inherit the mask.
+                kill(process.processIdentifier, SIGKILL)
                 process.waitUntilExit()
             }
         }

@@ -99,9 +99,10 @@ final class MasterResolver: Sendable {
                 database: options.database,
                 connectTimeoutMs: options.connectTimeoutMilliseconds,
                 socketTimeoutMs: options.socketTimeoutMilliseconds,
-                keepAlive: options.keepAlive,
-                clientName: options.name
+                keepAlive: options.keepAlive
             )
+            // Without Sentinel the connect prelude stays as it always was (AUTH, SELECT): no
+            // CLIENT SETNAME, whose reply would change how an unauthenticated or silent server fails.
             return (context, epoch)
         }
         let deadline = Monotonic.now() &+ Monotonic.nanoseconds(sentinel.failoverTimeout)
