@@ -89,6 +89,19 @@ class Sentinel:
         reply = self.cli("SENTINEL", "get-master-addr-by-name", NAME)
         return int(reply.split("\n")[1]) if reply and "\n" in reply else None
 
+    def replica_ready(self, port):
+        """Whether this sentinel sees 127.0.0.1:port as a healthy replica (a failover can pick it)."""
+        lines = (self.cli("SENTINEL", "replicas", NAME) or "").split("\n")
+        entries, current = [], {}
+        for key, value in zip(lines[0::2], lines[1::2]):
+            if key == "name" and current:
+                entries.append(current)
+                current = {}
+            current[key] = value
+        entries.append(current)
+        return any(e.get("port") == str(port) and e.get("flags") == "slave" and e.get("master-link-status") == "ok"
+                   for e in entries)
+
     def stop(self):
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
@@ -238,8 +251,18 @@ def test_sentinel_failovers_lose_nothing_acknowledged(binary, tmp_path, fresh_db
         # --- SENTINEL failover back to the first server -------------------------------------------
         writers.phase = "SENTINEL failover"
         failover_at = time.monotonic()
-        assert sentinels[1].cli("SENTINEL", "failover", NAME) == "OK"
-        wait_until(lambda: all(s.master_port() == primary.port for s in sentinels), timeout=30, what="the manual failover")
+        # Sentinel picks only a replica it sees healthy; it may also abort a failover (no good
+        # replica yet) and then it is asked again.
+        wait_until(lambda: sentinels[1].replica_ready(primary.port), timeout=30, what="Sentinel to see the old primary as a healthy replica")
+        for attempt in range(3):
+            assert sentinels[1].cli("SENTINEL", "failover", NAME) == "OK" or attempt > 0
+            try:
+                wait_until(lambda: sentinels[1].master_port() == primary.port, timeout=12, what="the manual failover")
+                break
+            except AssertionError:
+                if attempt == 2:
+                    raise
+        wait_until(lambda: all(s.master_port() == primary.port for s in sentinels), timeout=30, what="every sentinel to name the new master")
         switched = time.monotonic() - failover_at
         wait_until(lambda: replica.role() == "slave", timeout=30, what="the demoted master to become a replica")
         # No Tack connection stays on the demoted master: Sentinel kills clients there, and every
