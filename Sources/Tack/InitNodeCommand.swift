@@ -44,9 +44,11 @@ struct InitNodeCommand: AsyncParsableCommand {
                     )
                 }
                 let status = try await Migrator(client: postgres, migrations: migrations, logger: logger).status()
-                return (info, pgVersion, status, identity)
+                // Redis Sentinel (issue 14): quorum, replicas, min-replicas-to-write.
+                let topology = try await RedisTopology.read(redis: redis, masterName: config.redis.masterName)
+                return (info, pgVersion, status, identity, topology)
             }
-            let (info, pgVersion, status, identity) = report
+            let (info, pgVersion, status, identity, topology) = report
             let redisVersion = info["redis_version"] ?? "unknown"
             var warnings: [String] = []
             if let major = Int(pgVersion.split(separator: ".").first ?? ""), major < 15 {
@@ -69,6 +71,10 @@ struct InitNodeCommand: AsyncParsableCommand {
                 )
             }
             if let problem = status.problems.first { warnings.append(problem.description) }
+            if let problem = topology.errors.first {
+                throw TackError(.redisUnavailable, subject: "Redis at \(config.redis.displayTarget)", problem)
+            }
+            warnings += topology.warnings
 
             say("Tack node \(config.nodeName) (zone \(config.node.zone)), release \(TackVersion.current)")
             say("  config      \(config.sourceFile ?? "(defaults)")")
@@ -76,6 +82,9 @@ struct InitNodeCommand: AsyncParsableCommand {
                 "  postgresql  \(config.database.displayTarget), version \(pgVersion), primary, timeline \(identity.timeline), system id \(identity.systemIdentifier)"
             )
             say("  redis       \(config.redis.displayTarget), version \(redisVersion), AOF \(info["aof_enabled"] == "1" ? "on" : "off")")
+            if topology.sentinel {
+                for line in topology.lines { say("              \(line)") }
+            }
             say("  schema      version \(status.schemaVersion), \(status.pending.count) migration(s) pending")
             say("  storage     \(config.node.storageDirectory)")
             say("  logs        \(config.node.logDirectory)")

@@ -51,6 +51,8 @@ struct StatusCommand: AsyncParsableCommand {
         var pendingMigrations: [String]
         var problems: [String]
         var generatedAt: Int
+        /// The Redis master, and with Sentinel its quorum and replicas with their lag.
+        var redis: RedisTopology?
     }
 
     func run() async throws {
@@ -75,6 +77,9 @@ struct StatusCommand: AsyncParsableCommand {
                         report.problems.append("PostgreSQL behind database.url is in recovery (a standby): writes fail until it follows the primary")
                     }
                 }
+                let topology = try await RedisTopology.read(redis: redis, masterName: config.redis.masterName)
+                report.redis = topology
+                report.problems += topology.errors
                 return report
             }
             if json {
@@ -171,6 +176,9 @@ struct StatusCommand: AsyncParsableCommand {
             "scheduler: leader \(report.schedulerLeader ?? "none")"
                 + (report.schedulerStandbys.isEmpty ? "" : ", standbys " + report.schedulerStandbys.joined(separator: ", "))
         )
+        if let topology = report.redis {
+            say("redis:     " + topology.lines.joined(separator: "\n           "))
+        }
         if !report.cronJobs.isEmpty {
             say("")
             var cron: [[String]] = [["JOB", "SCHEDULE", "LAST RUN", "FINISHED", "NEXT RUN"]]

@@ -30,6 +30,10 @@ public final class RedisClient: Service, Sendable {
     public let configuration: RedisConfiguration
     private let logger: Logger
     private let connections: [RedisConnection]
+    /// Where the master is (through Sentinel when configured); shared by every connection.
+    let resolver: MasterResolver
+    /// Sentinel mode: commands failing because the master moved are sent once more.
+    private let retriesAfterFailover: Bool
     private let commandTimeoutNanoseconds: UInt64
     private let isShutDown = Atomic<Bool>(false)
     private let shutdownRequested = OneShotEvent()
@@ -57,12 +61,20 @@ public final class RedisClient: Service, Sendable {
         Self.ignoreSIGPIPE
         self.configuration = configuration
         var logger = logger
-        logger[metadataKey: "redis.address"] = "\(configuration.address)"
+        if let sentinel = configuration.sentinel {
+            logger[metadataKey: "redis.master_name"] = "\(sentinel.masterName)"
+        } else {
+            logger[metadataKey: "redis.address"] = "\(configuration.address)"
+        }
         self.logger = logger
+        let resolver = MasterResolver(configuration: configuration, logger: logger)
+        self.resolver = resolver
+        retriesAfterFailover = configuration.sentinel != nil
         commandTimeoutNanoseconds = max(1_000_000, Monotonic.nanoseconds(configuration.commandTimeout))
         connections = (0..<max(1, configuration.poolSize)).map { index in
             RedisConnection(
                 options: ConnectionOptions(configuration: configuration, name: "tack-redis-\(index)", dedicated: false),
+                resolver: resolver,
                 logger: logger
             )
         }
@@ -145,8 +157,33 @@ public final class RedisClient: Service, Sendable {
     public func send(_ command: [any RedisArgumentConvertible]) async throws -> RESPValue {
         var encoder = RESPCommandEncoder(capacity: 64)
         encoder.appendCommand(command)
-        return try await submit(encoder.bytes)
+        let payload = encoder.bytes
+        guard retriesAfterFailover else { return try await submit(payload) }
+        // Sentinel mode: a command that failed because the master moved (an I/O error, or a
+        // READONLY/NOREPLICAS/LOADING/UNBLOCKED/MASTERDOWN reply) is sent once more; the
+        // connection re-resolves the master first. Tack's commands and scripts are idempotent
+        // (job ids, version-checked scripts), so a command that did run before the connection
+        // broke does no harm when repeated.
+        let reply: RESPValue
+        do {
+            reply = try await submit(payload)
+        } catch let error as RedisError where Self.isRetryable(error) {
+            return try await submit(payload)
+        }
+        if case .error(let message) = reply, MasterResolver.isFailoverReply(message) {
+            return try await submit(payload)
+        }
+        return reply
     }
+
+    /// Errors after which a command is sent once more in Sentinel mode.
+    private static func isRetryable(_ error: RedisError) -> Bool {
+        error.code == .connectionClosed || error.code == .connectionFailed
+    }
+
+    /// The master the client's connections use now (`host:port`); with Sentinel, the one the
+    /// last successful connect found (`nil` before any).
+    public var currentMaster: String? { resolver.currentMaster }
 
     /// Sends one command given as separate arguments: `send("SET", key, value)`.
     public func send(_ command: any RedisArgumentConvertible...) async throws -> RESPValue {
@@ -172,6 +209,21 @@ public final class RedisClient: Service, Sendable {
         var encoder = RESPCommandEncoder(capacity: 64 * commands.count)
         for command in commands { encoder.appendCommand(command) }
         let payload = encoder.bytes
+        guard retriesAfterFailover else { return try await submitPipeline(payload, count: commands.count) }
+        // Sentinel mode: once more after a failover, as in `send`.
+        let replies: [RESPValue]
+        do {
+            replies = try await submitPipeline(payload, count: commands.count)
+        } catch let error as RedisError where Self.isRetryable(error) {
+            return try await submitPipeline(payload, count: commands.count)
+        }
+        if replies.contains(where: { if case .error(let message) = $0 { return MasterResolver.isFailoverReply(message) } else { return false } }) {
+            return try await submitPipeline(payload, count: commands.count)
+        }
+        return replies
+    }
+
+    private func submitPipeline(_ payload: [UInt8], count: Int) async throws -> [RESPValue] {
         try checkNotShutDown()
         let connection = pickConnection()
         let timeout = commandTimeoutNanoseconds
@@ -179,7 +231,7 @@ public final class RedisClient: Service, Sendable {
             connection.enqueue(
                 PendingRequest(
                     payload: payload,
-                    replyCount: commands.count,
+                    replyCount: count,
                     waiter: .many(continuation),
                     timeoutNanoseconds: timeout,
                     cancellation: nil
@@ -210,6 +262,33 @@ public final class RedisClient: Service, Sendable {
         return try Self.checked(reply, command: ["EVALSHA"])
     }
 
+    // MARK: - Sentinel
+
+    /// Whether the client finds its master through Redis Sentinel.
+    public var usesSentinel: Bool { resolver.usesSentinel }
+
+    /// Sends one command (e.g. `SENTINEL ckquorum tack`) to the first configured sentinel that
+    /// answers, on a thread of its own, and returns that sentinel's `host:port` and its reply
+    /// (error replies are values).
+    ///
+    /// - Throws: ``RedisError/Code/sentinelsUnreachable`` when no sentinel answers or none is configured.
+    public func sendToSentinel(_ command: [String]) async throws -> (sentinel: String, reply: RESPValue) {
+        let resolver = self.resolver
+        let result = Mutex<Result<(String, RESPValue), RedisError>?>(nil)
+        let thread = ConnectionThread(name: "tack-redis-snt") {
+            do throws(RedisError) {
+                let (endpoint, reply) = try resolver.askSentinels(command)
+                result.withLock { $0 = .success((endpoint.description, reply)) }
+            } catch {
+                result.withLock { $0 = .failure(error) }
+            }
+        }
+        await thread.join()
+        guard let outcome = result.withLock({ $0 }) else { throw RedisError(.sentinelsUnreachable, "the sentinel query ended without a result") }
+        let (sentinel, reply) = try outcome.get()
+        return (sentinel, reply)
+    }
+
     // MARK: - Dedicated connections
 
     /// Runs `body` with a connection of its own, on its own thread, for commands that block
@@ -226,6 +305,7 @@ public final class RedisClient: Service, Sendable {
     ) async throws -> T {
         let connection = RedisConnection(
             options: ConnectionOptions(configuration: configuration, name: "tack-redis-blk", dedicated: true),
+            resolver: resolver,
             logger: logger
         )
         guard let id = register(DedicatedResource(close: { connection.close() }, thread: connection.connectionThread)) else {
@@ -253,7 +333,7 @@ public final class RedisClient: Service, Sendable {
     /// - Parameter bufferLimit: messages kept for a slow consumer before the oldest are dropped
     ///   (with a warning), so a stalled consumer cannot exhaust memory.
     public func makeSubscriber(bufferLimit: Int = 100_000) -> RedisSubscriber {
-        let subscriber = RedisSubscriber(configuration: configuration, logger: logger, bufferLimit: bufferLimit)
+        let subscriber = RedisSubscriber(configuration: configuration, resolver: resolver, logger: logger, bufferLimit: bufferLimit)
         let core = subscriber.core
         if let id = register(DedicatedResource(close: { core.close() }, thread: core.thread)) {
             core.onClose = { [weak self] in self?.unregister(id) }

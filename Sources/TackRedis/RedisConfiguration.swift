@@ -20,6 +20,9 @@ public struct RedisConfiguration: Sendable {
     /// down and its waiters fail with ``RedisError/Code/timeout``. Blocking connections do not use
     /// it: a `BLOCK` wait is expected to be silent for its whole length.
     public var commandTimeout: Duration
+    /// When set, the master is found through Redis Sentinel on every connect and `host`/`port`
+    /// are not used (only `password` and `database` are).
+    public var sentinel: RedisSentinelConfiguration?
 
     /// Creates a configuration; the defaults match a local Redis with no password.
     public init(
@@ -38,6 +41,7 @@ public struct RedisConfiguration: Sendable {
         self.poolSize = poolSize
         self.connectTimeout = connectTimeout
         self.commandTimeout = commandTimeout
+        self.sentinel = nil
     }
 
     /// Parses `redis://[[default]:password@]host[:port][/db]`, the form operators copy from
@@ -137,4 +141,67 @@ public struct RedisConfiguration: Sendable {
 
     /// `host:port`, as used in log metadata and error messages.
     var address: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// How to find the Redis master through Redis Sentinel.
+///
+/// Every connect (pooled, blocking, subscriber) asks the sentinels in order for the master's
+/// address (`SENTINEL get-master-addr-by-name`), connects, and checks `ROLE`; a server that is not
+/// (or no longer) the master is never used.
+public struct RedisSentinelConfiguration: Sendable {
+    /// One sentinel's address.
+    public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
+        /// Host name or IP address.
+        public var host: String
+        /// TCP port (usually 26379).
+        public var port: Int
+
+        /// Creates an endpoint.
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+
+        /// Parses `host:port` (or `[v6]:port`); `nil` when malformed.
+        public init?(parsing text: String) {
+            let trimmed = String(text.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+            guard let colon = trimmed.lastIndex(of: ":") else { return nil }
+            var host = String(trimmed[..<colon])
+            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            guard !host.isEmpty, !host.contains(where: { $0 == " " || $0 == "/" || $0 == "@" }),
+                let port = Int(trimmed[trimmed.index(after: colon)...]), (1...65535).contains(port)
+            else { return nil }
+            self.host = host
+            self.port = port
+        }
+
+        /// `host:port`.
+        public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    }
+
+    /// The sentinels, tried in order (the one that last answered moves to the head).
+    public var sentinels: [Endpoint]
+    /// The name in `sentinel monitor <name> …`.
+    public var masterName: String
+    /// Sent with `AUTH` to the sentinels when they have `requirepass`. Never logged.
+    public var password: String?
+    /// How long a connect keeps re-resolving (every ~250 ms) before failing its callers.
+    public var failoverTimeout: Duration
+    /// How long to wait for one sentinel before trying the next.
+    public var sentinelTimeout: Duration
+
+    /// Creates a sentinel configuration.
+    public init(
+        sentinels: [Endpoint],
+        masterName: String,
+        password: String? = nil,
+        failoverTimeout: Duration = .seconds(15),
+        sentinelTimeout: Duration = .milliseconds(500)
+    ) {
+        self.sentinels = sentinels
+        self.masterName = masterName
+        self.password = password
+        self.failoverTimeout = failoverTimeout
+        self.sentinelTimeout = sentinelTimeout
+    }
 }

@@ -14,6 +14,14 @@ public struct RedisError: Error, CustomStringConvertible, Sendable {
         /// Redis could not be reached (refused, unresolvable, AUTH/SELECT rejected), or the
         /// connection is waiting out its reconnect backoff. Nothing was sent.
         public static let connectionFailed = Code("connectionFailed")
+        /// Redis Sentinel mode: none of the configured sentinels answered. Nothing was sent.
+        public static let sentinelsUnreachable = Code("sentinelsUnreachable")
+        /// Redis Sentinel mode: the sentinels that answered do not know the configured master
+        /// name (`redis.master_name` differs from their `sentinel monitor` name). Nothing was sent.
+        public static let unknownMasterName = Code("unknownMasterName")
+        /// Redis Sentinel mode: the sentinels named a master, but no server answered `ROLE`
+        /// with `master` within the failover timeout. Nothing was sent.
+        public static let noMaster = Code("noMaster")
         /// Redis did not answer within the command timeout (or the blocking call's timeout).
         /// The connection was torn down because a late reply would desynchronise it.
         public static let timeout = Code("timeout")

@@ -43,10 +43,10 @@ public final class RedisSubscriber: Sendable {
     public let messages: AsyncStream<Message>
 
     /// Starts the subscriber's thread; it connects when the first channel is subscribed.
-    init(configuration: RedisConfiguration, logger: Logger, bufferLimit: Int) {
+    init(configuration: RedisConfiguration, resolver: MasterResolver, logger: Logger, bufferLimit: Int) {
         let (stream, continuation) = AsyncStream<Message>.makeStream(bufferingPolicy: .bufferingNewest(max(1, bufferLimit)))
         messages = stream
-        core = SubscriberCore(configuration: configuration, logger: logger, continuation: continuation)
+        core = SubscriberCore(configuration: configuration, resolver: resolver, logger: logger, continuation: continuation)
     }
 
     deinit {
@@ -118,6 +118,7 @@ final class SubscriberCore: @unchecked Sendable {
     }
 
     private let options: ConnectionOptions
+    private let resolver: MasterResolver
     private let logger: Logger
     private let continuation: AsyncStream<RedisSubscriber.Message>.Continuation
     private let shared = Mutex(Shared())
@@ -135,10 +136,18 @@ final class SubscriberCore: @unchecked Sendable {
     private var lastFailure = ""
     private var hasConnectedBefore = false
     private var droppedMessages = 0
+    /// The resolver's epoch when `context` was opened.
+    private var connectedEpoch = 0
 
     /// Creates the wake-up pipe and starts the thread.
-    init(configuration: RedisConfiguration, logger: Logger, continuation: AsyncStream<RedisSubscriber.Message>.Continuation) {
+    init(
+        configuration: RedisConfiguration,
+        resolver: MasterResolver,
+        logger: Logger,
+        continuation: AsyncStream<RedisSubscriber.Message>.Continuation
+    ) {
         options = ConnectionOptions(configuration: configuration, name: "tack-redis-sub", dedicated: true)
+        self.resolver = resolver
         var logger = logger
         logger[metadataKey: "redis.connection"] = "subscriber"
         self.logger = logger
@@ -234,7 +243,14 @@ final class SubscriberCore: @unchecked Sendable {
             }
 
             guard let context else { continue }
-            let ready = tack_poll_two(context.fileDescriptor, wakeRead, -1)
+            if resolver.usesSentinel && connectedEpoch != resolver.epoch {
+                // The master moved (or another connection suspects so): re-resolve and subscribe
+                // again there, rather than listening to a server that may be a replica now.
+                lose(RedisError(.connectionClosed, "the Redis master moved"))
+                continue
+            }
+            // With Sentinel, wake up twice a second to notice an epoch change.
+            let ready = tack_poll_two(context.fileDescriptor, wakeRead, resolver.usesSentinel ? 500 : -1)
             if ready < 0 {
                 lose(RedisError(.connectionClosed, "poll() on the subscriber connection failed: errno \(errno)"))
                 continue
@@ -307,15 +323,8 @@ final class SubscriberCore: @unchecked Sendable {
             logger.warning("Reconnecting Redis subscriber", metadata: ["redis.attempt": "\(backoff.failures + 1)"])
         }
         do {
-            let context = try HiredisContext.connect(
-                host: options.host,
-                port: options.port,
-                password: options.password,
-                database: options.database,
-                connectTimeoutMs: options.connectTimeoutMilliseconds,
-                socketTimeoutMs: options.socketTimeoutMilliseconds,
-                keepAlive: true
-            )
+            let (context, epoch) = try resolver.connect(options: options) { shared.withLock { $0.closed } }
+            connectedEpoch = epoch
             if !wanted.isEmpty {
                 var encoder = RESPCommandEncoder()
                 encoder.appendCommand(["SUBSCRIBE"] + wanted.sorted())
@@ -348,6 +357,9 @@ final class SubscriberCore: @unchecked Sendable {
     /// and are renewed on reconnect; unsubscribes are complete since the server forgot them).
     private func lose(_ error: any Error) {
         context = nil
+        if let error = error as? RedisError, error.code == .connectionClosed || error.code == .protocolError {
+            resolver.invalidate(seen: connectedEpoch, reason: error.message)
+        }
         logger.warning("Redis subscriber connection lost; will reconnect", metadata: ["error": "\(error)"])
         let closedError = RedisError(.connectionClosed, "the subscriber connection was lost: \((error as? RedisError)?.message ?? "\(error)")")
         for confirmation in pending {

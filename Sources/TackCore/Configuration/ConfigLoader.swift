@@ -136,6 +136,15 @@ public struct ConfigLoader: Sendable {
                     values[path] = try parseQueueMap(valueNode, file: file)
                 } else if case .cronJobs = key.kind {
                     values[path] = try parseCronJobs(valueNode, file: file, path: path)
+                } else if case .hostPortList = key.kind, let sequence = valueNode.sequence {
+                    var items: [String] = []
+                    for item in sequence {
+                        guard let text = item.scalar?.string else {
+                            throw TackError(.invalidConfig, subject: subject, "expected \(key.kind.expectation), got a nested list or mapping")
+                        }
+                        items.append(text)
+                    }
+                    values[path] = try parse(text: items.joined(separator: ","), key: key, subject: subject)
                 } else if valueNode.null != nil {
                     continue  // `key:` with no value keeps the default
                 } else if let scalar = valueNode.scalar {
@@ -346,6 +355,20 @@ public struct ConfigLoader: Sendable {
             return .map(result)
         case .cronJobs:
             return try parseCronJobs(text: trimmed, subject: subject)
+        case .hostPortList:
+            // TACK_REDIS_SENTINELS=a:26379,b:26379, or the items of a YAML list joined by commas.
+            var items: [String] = []
+            for item in trimmed.split(separator: ",") {
+                let entry = item.trimmingCharacters(in: .whitespaces)
+                if entry.isEmpty { continue }
+                guard let colon = entry.lastIndex(of: ":"), isHost(String(entry[..<colon])),
+                    let port = Int(entry[entry.index(after: colon)...]), (1...65535).contains(port)
+                else {
+                    throw TackError(.invalidConfig, subject: subject, "expected host:port addresses separated by commas, got \"\(entry)\"")
+                }
+                items.append(entry)
+            }
+            return .string(items.joined(separator: ","))
         }
     }
 

@@ -34,7 +34,10 @@ public enum ConfigRenderer {
                 let name = key.path.split(separator: ".").last.map(String.init) ?? key.path
                 out += comment(key.doc, indent: indent)
                 let value: String
-                if let given = values[key.path] {
+                if case .hostPortList = key.kind, case .string(let list) = values[key.path] ?? key.defaultValue {
+                    // A YAML flow list: [] or ["a:26379", "b:26379"].
+                    value = "[" + list.split(separator: ",").map { quote(String($0)) }.joined(separator: ", ") + "]"
+                } else if let given = values[key.path] {
                     value = render(given)
                 } else if case .secret = key.kind {
                     value = quote(secrets[key.path] ?? "")

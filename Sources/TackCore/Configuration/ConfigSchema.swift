@@ -198,6 +198,37 @@ public enum ConfigSchema {
         doc: "Seconds to wait for a Redis reply (blocking reads excepted)."
     )
 
+    // Redis Sentinel (issue 14).
+    public static let redisSentinels = ConfigKey<String>(
+        path: "redis.sentinels",
+        kind: .hostPortList,
+        defaultValue: .string(""),
+        doc:
+            "Redis Sentinel: the sentinels as host:port, e.g. [\"10.0.0.1:26379\", \"10.0.0.2:26379\", \"10.0.0.3:26379\"] (TACK_REDIS_SENTINELS=a:26379,b:26379). Empty: connect to redis.url's host and port. When set, every connection asks the sentinels for the master and checks ROLE; only the password and database of redis.url are used."
+    )
+
+    public static let redisMasterName = ConfigKey<String>(
+        path: "redis.master_name",
+        kind: .string(pattern: .identifierOrEmpty),
+        defaultValue: .string(""),
+        doc: "Redis Sentinel: the name in the sentinels' `sentinel monitor NAME …` line. Required with redis.sentinels."
+    )
+
+    public static let redisSentinelPassword = ConfigKey<String>(
+        path: "redis.sentinel_password",
+        kind: .secret(minimumLength: 0),
+        defaultValue: .string(""),
+        doc: "Redis Sentinel: the sentinels' requirepass, if any. Prefer TACK_REDIS_SENTINEL_PASSWORD to keep it out of the file."
+    )
+
+    public static let redisFailoverTimeout = ConfigKey<Duration>(
+        path: "redis.failover_timeout",
+        kind: .seconds(1...300),
+        defaultValue: .seconds(15),
+        doc:
+            "Redis Sentinel: seconds a command waits for a master while the sentinels fail over (re-resolving every 250 ms) before it fails."
+    )
+
     public static let webHost = ConfigKey<String>(
         path: "web.host",
         kind: .string(pattern: .host),
@@ -550,6 +581,10 @@ public enum ConfigSchema {
         redisPoolSize.spec,
         redisConnectTimeout.spec,
         redisCommandTimeout.spec,
+        redisSentinels.spec,
+        redisMasterName.spec,
+        redisSentinelPassword.spec,
+        redisFailoverTimeout.spec,
         webHost.spec,
         webPort.spec,
         webBaseUrl.spec,
@@ -624,6 +659,9 @@ public enum ConfigValueKind: Sendable {
     case queueMap
     /// The `scheduler.jobs` map: known scheduled job → cron expression, `off` or `on`.
     case cronJobs
+    /// A list of `host:port` addresses (a YAML list, or comma-separated in the environment),
+    /// kept as one comma-separated string; empty for none.
+    case hostPortList
 
     /// Patterns for `.string`.
     public enum StringPattern: Sendable {
@@ -656,6 +694,7 @@ public enum ConfigValueKind: Sendable {
         case .boolean: return "true or false"
         case .queueMap: return "a map of job kind to queue name"
         case .cronJobs: return "a map of job name to schedule or off"
+        case .hostPortList: return "a list of host:port addresses"
         }
     }
 }

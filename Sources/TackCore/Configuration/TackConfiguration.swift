@@ -75,10 +75,21 @@ public struct TackConfiguration: Sendable {
         public var connectTimeout: Duration
         /// Reply timeout for ordinary commands.
         public var commandTimeout: Duration
+        /// Redis Sentinel: the sentinels as `host:port`; empty to use the URL's host and port.
+        public var sentinels: [String] = []
+        /// Redis Sentinel: the monitored master's name (set whenever `sentinels` is).
+        public var masterName: String = ""
+        /// Redis Sentinel: the sentinels' password (never log it).
+        public var sentinelPassword: String = ""
+        /// Redis Sentinel: how long a command waits for a master during a failover.
+        public var failoverTimeout: Duration = .seconds(15)
         /// `host:port/db` for messages (never the password).
         public var displayTarget: String {
             guard let c = URLComponents(string: url) else { return "redis" }
             let db = c.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+            if !sentinels.isEmpty {
+                return "master '\(masterName)' via sentinels \(sentinels.joined(separator: ","))/\(db.isEmpty ? "0" : db)"
+            }
             return "\(c.host ?? "?"):\(c.port ?? 6379)/\(db.isEmpty ? "0" : db)"
         }
     }
@@ -351,6 +362,20 @@ public struct TackConfiguration: Sendable {
             connectTimeout: values[K.redisConnectTimeout],
             commandTimeout: values[K.redisCommandTimeout]
         )
+        let sentinels = values[K.redisSentinels].split(separator: ",").map(String.init)
+        if !sentinels.isEmpty {
+            guard !values[K.redisMasterName].isEmpty else {
+                throw TackError(
+                    .invalidConfig,
+                    subject: subject(K.redisMasterName),
+                    "missing; redis.sentinels is set, so name the master the sentinels monitor (the NAME in `sentinel monitor NAME host port quorum`)"
+                )
+            }
+            redis.sentinels = sentinels
+            redis.masterName = values[K.redisMasterName]
+            redis.sentinelPassword = values[K.redisSentinelPassword]
+            redis.failoverTimeout = values[K.redisFailoverTimeout]
+        }
         web = Web(
             host: values[K.webHost],
             port: values[K.webPort],

@@ -16,6 +16,22 @@ public enum Clients {
         configuration.poolSize = config.poolSize
         configuration.connectTimeout = config.connectTimeout
         configuration.commandTimeout = config.commandTimeout
+        if !config.sentinels.isEmpty {
+            var endpoints: [RedisSentinelConfiguration.Endpoint] = []
+            for entry in config.sentinels {
+                guard let endpoint = RedisSentinelConfiguration.Endpoint(parsing: entry) else {
+                    throw TackError(.invalidConfig, subject: "redis.sentinels", "\"\(entry)\" is not host:port")
+                }
+                endpoints.append(endpoint)
+            }
+            configuration.sentinel = RedisSentinelConfiguration(
+                sentinels: endpoints,
+                masterName: config.masterName,
+                password: config.sentinelPassword.isEmpty ? nil : config.sentinelPassword,
+                failoverTimeout: config.failoverTimeout,
+                sentinelTimeout: min(.milliseconds(500), config.connectTimeout)
+            )
+        }
         return configuration
     }
 

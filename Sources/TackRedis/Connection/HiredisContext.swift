@@ -46,7 +46,9 @@ final class HiredisContext {
         database: Int,
         connectTimeoutMs: Int,
         socketTimeoutMs: Int,
-        keepAlive: Bool = false
+        keepAlive: Bool = false,
+        clientName: String? = nil,
+        checkRole: Bool = false
     ) throws(RedisError) -> HiredisContext {
         let address = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         guard let raw = tack_redis_connect(host, Int32(port), connectTimeoutMs) else {
@@ -65,39 +67,66 @@ final class HiredisContext {
             _ = redisEnableKeepAlive(raw)
         }
 
-        // AUTH and SELECT go out as one pipeline; both replies are checked so a wrong password
-        // or database index surfaces as a clear connection failure instead of later NOAUTH errors.
+        // AUTH, SELECT, CLIENT SETNAME and ROLE go out as one pipeline; every reply is checked so
+        // a wrong password or database index surfaces as a clear connection failure instead of
+        // later NOAUTH errors, and (with Sentinel) a server that is not the master is refused.
         var encoder = RESPCommandEncoder()
-        var expected = 0
+        var commands: [String] = []
         if let password {
             encoder.appendCommand(["AUTH", password])
-            expected += 1
+            commands.append("AUTH")
         }
         if database != 0 {
             encoder.appendCommand(["SELECT", database])
-            expected += 1
+            commands.append("SELECT \(database)")
         }
-        if expected > 0 {
+        if let clientName {
+            encoder.appendCommand(["CLIENT", "SETNAME", clientName])
+            commands.append("CLIENT SETNAME")
+        }
+        if checkRole {
+            encoder.appendCommand(["ROLE"])
+            commands.append("ROLE")
+        }
+        if !commands.isEmpty {
             do {
                 try connection.append(encoder.bytes)
                 try connection.flush()
                 let deadline = Monotonic.now() &+ UInt64(connectTimeoutMs) * 1_000_000
-                for index in 0..<expected {
+                for command in commands {
                     let reply = try connection.readReply(deadline: deadline, spinNanoseconds: 0, shouldAbort: { nil })
                     if case .error(let message) = reply {
                         // Name the command, never its argument.
-                        let command = (password != nil && index == 0) ? "AUTH" : "SELECT \(database)"
                         throw RedisError(.connectionFailed, "connection to \(address) failed: \(command) rejected: \(message)")
+                    }
+                    if command == "ROLE" {
+                        let role: String? = {
+                            guard case .array(let parts) = reply else { return nil }
+                            return parts.first?.string
+                        }()
+                        if role != "master" {
+                            throw RedisError(.noMaster, "\(address) is not the master (ROLE says \(role ?? "nothing"))")
+                        }
                     }
                 }
             } catch let error as RedisError {
-                throw error.code == .connectionFailed
+                throw error.code == .connectionFailed || error.code == .noMaster
                     ? error : RedisError(.connectionFailed, "connection to \(address) failed: \(error.message)")
             } catch {
                 throw RedisError(.connectionFailed, "connection to \(address) failed: \(error)")
             }
         }
         return connection
+    }
+
+    /// Sends one command and waits for its reply (for short exchanges on a fresh context, such
+    /// as asking a sentinel; pooled traffic goes through `append`/`flush`/`readReply`).
+    func roundTrip(_ command: [any RedisArgumentConvertible], deadline: UInt64) throws -> RESPValue {
+        var encoder = RESPCommandEncoder()
+        encoder.appendCommand(command)
+        try append(encoder.bytes)
+        try flush()
+        return try readReply(deadline: deadline, spinNanoseconds: 0, shouldAbort: { nil })
     }
 
     /// Copies already encoded commands into hiredis' output buffer (nothing is written yet).

@@ -72,7 +72,9 @@ struct ConnectionOptions: Sendable {
     var idleSpinNanoseconds: UInt64
     /// TCP keepalive, for connections that sit silent for a long time (blocking reads).
     var keepAlive: Bool
-    /// Thread name (visible in `top -H`, gdb).
+    /// A blocking-read or subscriber connection (no pool command timeout).
+    var dedicated: Bool
+    /// Thread name (visible in `top -H`, gdb) and `CLIENT SETNAME` (visible in `CLIENT LIST`).
     var name: String
 
     /// `host:port` for logs and errors.
@@ -98,6 +100,7 @@ struct ConnectionOptions: Sendable {
         replySpinNanoseconds = dedicated ? 0 : 50_000
         idleSpinNanoseconds = dedicated ? 0 : 50_000
         keepAlive = dedicated
+        self.dedicated = dedicated
         self.name = name
     }
 }
@@ -118,6 +121,8 @@ final class RedisConnection: @unchecked Sendable {
     /// Where to connect and how to wait.
     let options: ConnectionOptions
     private let logger: Logger
+    /// Finds the master (through Sentinel when configured) and tracks the epoch.
+    private let resolver: MasterResolver
 
     private let lock: UnsafeMutablePointer<pthread_mutex_t>
     private let wakeup: UnsafeMutablePointer<pthread_cond_t>
@@ -140,15 +145,21 @@ final class RedisConnection: @unchecked Sendable {
     private var nextAttemptAt: UInt64 = 0
     private var lastFailure = ""
     private var hasConnectedBefore = false
+    /// The resolver's epoch when `context` was opened.
+    private var connectedEpoch = 0
+    /// Set while reading a batch's replies when one of them says the server is no longer a
+    /// usable master; the context is dropped once the batch is answered.
+    private var sawFailoverReply: String?
 
     private var thread: ConnectionThread?
 
     /// Creates the connection and starts its thread. Connecting happens on first use.
-    init(options: ConnectionOptions, logger: Logger) {
+    init(options: ConnectionOptions, resolver: MasterResolver, logger: Logger) {
         self.options = options
+        self.resolver = resolver
         var logger = logger
         logger[metadataKey: "redis.connection"] = "\(options.name)"
-        logger[metadataKey: "redis.address"] = "\(options.address)"
+        if !resolver.usesSentinel { logger[metadataKey: "redis.address"] = "\(options.address)" }
         self.logger = logger
         lock = .allocate(capacity: 1)
         pthread_mutex_init(lock, nil)
@@ -207,11 +218,36 @@ final class RedisConnection: @unchecked Sendable {
         while true {
             if options.idleSpinNanoseconds > 0 { spinForWork() }
             pthread_mutex_lock(lock)
+            var idleCheck = false
             while queue.isEmpty && !isClosing {
                 threadIsSleeping = true
-                pthread_cond_wait(wakeup, lock)
+                if resolver.usesSentinel {
+                    // Wake twice a second while idle so a connection left on a master that moved
+                    // is closed even when no command comes (an operator checks CLIENT LIST there).
+                    var deadline = timespec()
+                    clock_gettime(CLOCK_REALTIME, &deadline)
+                    deadline.tv_nsec += 500_000_000
+                    if deadline.tv_nsec >= 1_000_000_000 {
+                        deadline.tv_sec += 1
+                        deadline.tv_nsec -= 1_000_000_000
+                    }
+                    if pthread_cond_timedwait(wakeup, lock, &deadline) == ETIMEDOUT {
+                        idleCheck = true
+                        break
+                    }
+                } else {
+                    pthread_cond_wait(wakeup, lock)
+                }
             }
             threadIsSleeping = false
+            if idleCheck && queue.isEmpty && !isClosing {
+                pthread_mutex_unlock(lock)
+                if context != nil && connectedEpoch != resolver.epoch {
+                    context = nil
+                    logger.info("Dropping an idle Redis connection opened before the master moved")
+                }
+                continue
+            }
             if queue.isEmpty {
                 // Closing and drained.
                 pthread_mutex_unlock(lock)
@@ -248,6 +284,12 @@ final class RedisConnection: @unchecked Sendable {
     }
 
     private func process(_ batch: [PendingRequest]) {
+        if context != nil && resolver.usesSentinel && connectedEpoch != resolver.epoch {
+            // Another connection saw the master move (or suspected it): this one may still be
+            // talking to the old master, so it re-resolves before sending anything.
+            context = nil
+            logger.info("Dropping a Redis connection opened before the master moved")
+        }
         guard let context = connectIfNeeded(failing: batch) else { return }
 
         var written = 0  // requests whose bytes went into the output buffer, in batch order
@@ -268,6 +310,7 @@ final class RedisConnection: @unchecked Sendable {
             return
         }
 
+        sawFailoverReply = nil
         var skippedCursor = 0
         for index in batch.indices {
             let request = batch[index]
@@ -282,13 +325,16 @@ final class RedisConnection: @unchecked Sendable {
                 switch request.waiter {
                 case .one(let continuation):
                     let value = try readReply(context, deadline: deadline, cancellation: request.cancellation)
+                    noteFailoverReply(value)
                     outstanding.subtract(1, ordering: .relaxed)
                     continuation.resume(returning: value)
                 case .many(let continuation):
                     var values: [RESPValue] = []
                     values.reserveCapacity(request.replyCount)
                     for _ in 0..<request.replyCount {
-                        values.append(try readReply(context, deadline: deadline, cancellation: request.cancellation))
+                        let value = try readReply(context, deadline: deadline, cancellation: request.cancellation)
+                        noteFailoverReply(value)
+                        values.append(value)
                     }
                     outstanding.subtract(1, ordering: .relaxed)
                     continuation.resume(returning: values)
@@ -301,6 +347,20 @@ final class RedisConnection: @unchecked Sendable {
                 return
             }
         }
+        if let reply = sawFailoverReply {
+            sawFailoverReply = nil
+            self.context = nil
+            logger.warning("Redis answered as a server that is not a usable master; re-resolving", metadata: ["redis.reply": "\(reply)"])
+            resolver.invalidate(seen: connectedEpoch, reason: reply)
+        }
+    }
+
+    /// Remembers a `READONLY`/`NOREPLICAS`/`LOADING`/`UNBLOCKED`/`MASTERDOWN` reply (Sentinel
+    /// mode only): the rest of the batch is still read, then the connection is dropped.
+    @inline(__always)
+    private func noteFailoverReply(_ value: RESPValue) {
+        guard case .error(let message) = value, resolver.usesSentinel, MasterResolver.isFailoverReply(message) else { return }
+        if sawFailoverReply == nil { sawFailoverReply = String(message.prefix(80)) }
     }
 
     @inline(__always)
@@ -309,6 +369,10 @@ final class RedisConnection: @unchecked Sendable {
             if let cancellation, cancellation.isSet { return CancellationError() }
             if closingFlag.load(ordering: .acquiring) {
                 return RedisError(.poolShutdown, "the Redis client was shut down while waiting for a reply from \(options.address)")
+            }
+            if options.dedicated && resolver.usesSentinel && resolver.epoch != connectedEpoch {
+                // A long BLOCK must not keep waiting on a server that may no longer be the master.
+                return RedisError(.connectionClosed, "the Redis master moved while a blocking command waited")
             }
             return nil
         }
@@ -336,16 +400,16 @@ final class RedisConnection: @unchecked Sendable {
             logger.warning("Reconnecting to Redis", metadata: ["redis.attempt": "\(backoff.failures + 1)"])
         }
         do {
-            let context = try HiredisContext.connect(
-                host: options.host,
-                port: options.port,
-                password: options.password,
-                database: options.database,
-                connectTimeoutMs: options.connectTimeoutMilliseconds,
-                socketTimeoutMs: options.socketTimeoutMilliseconds,
-                keepAlive: options.keepAlive
-            )
-            logger.info(hasConnectedBefore || backoff.failures > 0 ? "Reconnected to Redis" : "Connected to Redis")
+            let (context, epoch) = try resolver.connect(options: options) { closingFlag.load(ordering: .acquiring) }
+            connectedEpoch = epoch
+            if resolver.usesSentinel {
+                logger.info(
+                    hasConnectedBefore || backoff.failures > 0 ? "Reconnected to Redis" : "Connected to Redis",
+                    metadata: ["redis.master": "\(context.address)"]
+                )
+            } else {
+                logger.info(hasConnectedBefore || backoff.failures > 0 ? "Reconnected to Redis" : "Connected to Redis")
+            }
             hasConnectedBefore = true
             backoff.reset()
             nextAttemptAt = 0
@@ -368,6 +432,10 @@ final class RedisConnection: @unchecked Sendable {
     /// backoff if that fails too).
     private func drop(context error: any Error) {
         context = nil
+        if let error = error as? RedisError, error.code == .connectionClosed || error.code == .timeout || error.code == .protocolError {
+            // I/O trouble may mean the master died: make every connection re-resolve.
+            resolver.invalidate(seen: connectedEpoch, reason: error.message)
+        }
         if error is CancellationError {
             logger.debug("Blocking command cancelled; connection dropped")
         } else if let error = error as? RedisError, error.code == .poolShutdown {
