@@ -162,7 +162,10 @@ final class BoardHub: Service, Sendable {
         let pair = MemberPair(board: board, user: userID)
         let cached = memberships.withLock { $0[pair].map { $0.duration(to: .now) < Self.membershipTTL } ?? false }
         if !cached {
-            let rows = try await postgres.query("SELECT 1 FROM board_members WHERE board_id = \(board) AND user_id = \(userID)", logger: logger)
+            let rows = try await postgres.boundedQuery(
+                "SELECT 1 FROM board_members WHERE board_id = \(board) AND user_id = \(userID)",
+                logger: logger
+            )
             var member = false
             for try await _ in rows { member = true }
             guard member else { return .notFound }
@@ -257,7 +260,7 @@ final class BoardHub: Service, Sendable {
     }
 
     private func currentVersion(_ board: Int64) async throws -> Int64? {
-        let rows = try await postgres.query("SELECT version FROM boards WHERE id = \(board)", logger: logger)
+        let rows = try await postgres.boundedQuery("SELECT version FROM boards WHERE id = \(board)", logger: logger)
         for try await version in rows.decode(Int64.self) { return version }
         return nil
     }
@@ -542,7 +545,7 @@ final class BoardHub: Service, Sendable {
         if !ready.isEmpty {
             do {
                 let ids = Array(ready.keys)
-                let rows = try await postgres.query("SELECT id, version FROM boards WHERE id = ANY(\(ids))", logger: logger)
+                let rows = try await postgres.boundedQuery("SELECT id, version FROM boards WHERE id = ANY(\(ids))", logger: logger)
                 var existing = Set<Int64>()
                 for try await (id, version) in rows.decode((Int64, Int64).self) {
                     existing.insert(id)
@@ -597,14 +600,14 @@ final class BoardHub: Service, Sendable {
             var liveTokens = Set<Int64>()
             var members = Set<MemberPair>()
             if !sessions.isEmpty {
-                let rows = try await postgres.query(
+                let rows = try await postgres.boundedQuery(
                     "SELECT id FROM sessions WHERE id = ANY(\(Array(sessions))) AND expires_at > now()",
                     logger: logger
                 )
                 for try await id in rows.decode(Int64.self) { liveSessions.insert(id) }
             }
             if !tokens.isEmpty {
-                let rows = try await postgres.query(
+                let rows = try await postgres.boundedQuery(
                     "SELECT id FROM api_tokens WHERE id = ANY(\(Array(tokens))) AND revoked_at IS NULL",
                     logger: logger
                 )
@@ -613,7 +616,7 @@ final class BoardHub: Service, Sendable {
             if !pairs.isEmpty {
                 let boardIDs = Array(Set(pairs.map(\.board)))
                 let userIDs = Array(Set(pairs.map(\.user)))
-                let rows = try await postgres.query(
+                let rows = try await postgres.boundedQuery(
                     """
                     SELECT board_id, user_id FROM board_members WHERE board_id = ANY(\(boardIDs)) AND user_id = ANY(\(userIDs))
                     """,

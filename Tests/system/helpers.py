@@ -20,7 +20,7 @@ import time
 import urllib.parse
 import urllib.error
 import urllib.request
-from collections import defaultdict
+from collections import Counter, defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -1399,3 +1399,93 @@ def parse_vector(text):
             board, _, version = part.strip().partition(":")
             vector[int(board)] = int(version)
     return vector
+
+
+# --- faults: writers, live clients, and what must hold afterwards ----------------------------------
+
+class Writers:
+    """Threads writing cards through nginx; every answer is counted under the phase it fell in."""
+
+    def __init__(self, users, board, column):
+        self.users, self.board, self.column = users, board, column
+        self.phase = "start"
+        self.ok = Counter()
+        self.failed = defaultdict(list)
+        self.acknowledged = []  # card ids the server answered 201 for
+        self.acks = []  # (monotonic time, board version) of every 201
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self._write, args=(user,), daemon=True) for user in users]
+
+    def start(self):
+        for thread in self.threads:
+            thread.start()
+
+    def _write(self, user):
+        n = 0
+        while not self.stopping.is_set():
+            n += 1
+            phase = self.phase
+            try:
+                status, body, _ = user.request("POST", f"/api/v1/boards/{self.board}/cards",
+                                               {"column_id": self.column, "title": f"{user.name} {n}"})
+            except Exception as error:  # a refused or cut connection is a failed request too
+                status, body = None, repr(error)
+            with self.lock:
+                if status == 201:
+                    self.ok[phase] += 1
+                    self.acknowledged.append(body["card"]["id"])
+                    self.acks.append((time.monotonic(), body["version"]))
+                else:
+                    self.failed[phase].append(f"{status} {str(body)[:160]}")
+            time.sleep(random.uniform(0.03, 0.08))
+
+    def stop(self):
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=30)
+
+    def report(self):
+        return "; ".join(f"{phase}: {self.ok[phase]} ok, {len(self.failed[phase])} failed" for phase in self.ok.keys() | self.failed.keys())
+
+
+class Clients:
+    """Live WebSocket clients on their own event loop thread (docs/push-protocol.md's resuming client)."""
+
+    def __init__(self, clients):
+        self.clients = clients
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.tasks = [asyncio.run_coroutine_threadsafe(c.run(), self.loop) for c in clients]
+
+    def stop(self):
+        for client in self.clients:
+            asyncio.run_coroutine_threadsafe(client.stop(), self.loop).result(timeout=15)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=15)
+
+
+def assert_nothing_lost(db_url, board, final, writers, live, receiver):
+    """What every fault test promises afterwards: every acknowledged write is in PostgreSQL, every
+    live client holds every version up to `final` exactly once, and every event reached the webhook
+    receiver under exactly one delivery id (retries reuse it)."""
+    acknowledged = set(writers.acknowledged)
+    stored = set(int(i) for i in psql(db_url, f"SELECT id FROM cards WHERE board_id = {board}").split())
+    assert acknowledged <= stored, f"{len(acknowledged - stored)} acknowledged cards are not in PostgreSQL"
+
+    wait_until(lambda: all(c.caught_up({board: final}) for c in live), 60, f"every tab to reach version {final}",
+               on_timeout=lambda: str([(c.label, c.last(board), c.connections) for c in live]))
+    wrong = version_report(live, {board: final})
+    assert not wrong, "\n".join(wrong)
+
+    def deliveries():
+        by_version = defaultdict(set)
+        with receiver.lock:
+            for r in receiver.requests:
+                by_version[json.loads(r["body"])["event"]["version"]].add(r["headers"]["X-Tack-Delivery"])
+        return by_version
+    webhook_from = int(psql(db_url, "SELECT min(event_version) FROM webhook_deliveries"))
+    wait_until(lambda: set(range(webhook_from, final + 1)) <= deliveries().keys(), 90, "every event delivered",
+               on_timeout=lambda: f"missing {sorted(set(range(webhook_from, final + 1)) - deliveries().keys())[:20]}")
+    assert all(len(ids) == 1 for ids in deliveries().values()), "an event was delivered under two ids"

@@ -182,6 +182,23 @@ class API:
         return reply
 
 
+def sign_up(d, web, name, email):
+    """Signs up through the sign-up page; ends on the boards page."""
+    d.get(web + "/signup")
+    css(d, "#signup-form [name=name]").send_keys(name)
+    css(d, "#signup-form [name=email]").send_keys(email)
+    css(d, "#signup-form [name=password]").send_keys(PASSWORD + "\n")
+    wait(d, lambda d: css_all(d, "body[data-page=boards] #new-board"), "the boards page")
+
+
+def sign_up_with_a_board(d, web, name, email, board):
+    """Signs up, makes a board through the boards page and opens it; returns (board id, API)."""
+    sign_up(d, web, name, email)
+    css(d, "#new-board [name=name]").send_keys(board + "\n")
+    wait(d, lambda d: css_all(d, "body[data-page=board] #board"), "the board")
+    return int(css(d, "#board").get_attribute("data-board-id")), API(web, d)
+
+
 # ---- tests --------------------------------------------------------------------------------------
 
 def test_sign_up_build_a_board_drag_comment_and_reload(web, browser, tmp_path):
@@ -371,15 +388,7 @@ def test_sign_up_build_a_board_drag_comment_and_reload(web, browser, tmp_path):
 
 def test_the_filter_bar_narrows_the_board_live_and_keeps_its_state_in_the_url(web, browser):
     d = browser
-    d.get(web + "/signup")
-    css(d, "#signup-form [name=name]").send_keys("Fern Filter")
-    css(d, "#signup-form [name=email]").send_keys("fern@example.com")
-    css(d, "#signup-form [name=password]").send_keys(PASSWORD + "\n")
-    wait(d, lambda d: css_all(d, "body[data-page=boards] #new-board"), "the boards page")
-    css(d, "#new-board [name=name]").send_keys("Sorting\n")
-    wait(d, lambda d: css_all(d, "body[data-page=board] #board"), "the board")
-    board_id = int(css(d, "#board").get_attribute("data-board-id"))
-    api = API(web, d)
+    board_id, api = sign_up_with_a_board(d, web, "Fern Filter", "fern@example.com", "Sorting")
     me = api.get("/me")["user"]["id"]
     column = api.send("POST", f"/boards/{board_id}/columns", {"name": "Todo"}, d)["column"]["id"]
     bug = api.send("POST", f"/boards/{board_id}/labels", {"name": "bug", "color": "#e11d48"}, d)["label"]["id"]
@@ -451,15 +460,7 @@ def test_the_filter_bar_narrows_the_board_live_and_keeps_its_state_in_the_url(we
 
 def test_board_settings_rename_labels_archive_restore_and_delete(web, browser):
     d = browser
-    d.get(web + "/signup")
-    css(d, "#signup-form [name=name]").send_keys("Tidy Tim")
-    css(d, "#signup-form [name=email]").send_keys("tim@example.com")
-    css(d, "#signup-form [name=password]").send_keys(PASSWORD + "\n")
-    wait(d, lambda d: css_all(d, "body[data-page=boards] #new-board"), "the boards page")
-    css(d, "#new-board [name=name]").send_keys("Garage\n")
-    wait(d, lambda d: css_all(d, "body[data-page=board] #board"), "the board")
-    board_id = int(css(d, "#board").get_attribute("data-board-id"))
-    api = API(web, d)
+    board_id, api = sign_up_with_a_board(d, web, "Tidy Tim", "tim@example.com", "Garage")
     todo = api.send("POST", f"/boards/{board_id}/columns", {"name": "Todo"}, d)["column"]["id"]
     label = api.send("POST", f"/boards/{board_id}/labels", {"name": "bgu", "color": "#e11d48"}, d)["label"]["id"]
     spare = api.send("POST", f"/boards/{board_id}/labels", {"name": "spare", "color": "#22c55e"}, d)["label"]["id"]
@@ -553,15 +554,7 @@ def test_board_settings_rename_labels_archive_restore_and_delete(web, browser):
 
 def test_undo_after_a_move_an_archive_and_a_delete(web, browser):
     d = browser
-    d.get(web + "/signup")
-    css(d, "#signup-form [name=name]").send_keys("Uma Undo")
-    css(d, "#signup-form [name=email]").send_keys("uma@example.com")
-    css(d, "#signup-form [name=password]").send_keys(PASSWORD + "\n")
-    wait(d, lambda d: css_all(d, "body[data-page=boards] #new-board"), "the boards page")
-    css(d, "#new-board [name=name]").send_keys("Second thoughts\n")
-    wait(d, lambda d: css_all(d, "body[data-page=board] #board"), "the board")
-    board_id = int(css(d, "#board").get_attribute("data-board-id"))
-    api = API(web, d)
+    board_id, api = sign_up_with_a_board(d, web, "Uma Undo", "uma@example.com", "Second thoughts")
     me = api.get("/me")["user"]["id"]
     todo = api.send("POST", f"/boards/{board_id}/columns", {"name": "Todo"}, d)["column"]["id"]
     api.send("POST", f"/boards/{board_id}/columns", {"name": "Done"}, d)
@@ -614,15 +607,7 @@ def test_undo_after_a_move_an_archive_and_a_delete(web, browser):
 def test_keyboard_only_create_move_two_columns_right_to_the_top_label_and_close(web, browser):
     from selenium.webdriver.common.keys import Keys
     d = browser
-    d.get(web + "/signup")
-    css(d, "#signup-form [name=name]").send_keys("Kim Keys")
-    css(d, "#signup-form [name=email]").send_keys("kim@example.com")
-    css(d, "#signup-form [name=password]").send_keys(PASSWORD + "\n")
-    wait(d, lambda d: css_all(d, "body[data-page=boards] #new-board"), "the boards page")
-    css(d, "#new-board [name=name]").send_keys("No mouse\n")
-    wait(d, lambda d: css_all(d, "body[data-page=board] #board"), "the board")
-    board_id = int(css(d, "#board").get_attribute("data-board-id"))
-    api = API(web, d)
+    board_id, api = sign_up_with_a_board(d, web, "Kim Keys", "kim@example.com", "No mouse")
     columns = [api.send("POST", f"/boards/{board_id}/columns", {"name": n}, d)["column"]["id"] for n in ("Ideas", "Doing", "Done")]
     api.send("POST", f"/boards/{board_id}/cards", {"column_id": columns[2], "title": "Already done"}, d)
     label = api.send("POST", f"/boards/{board_id}/labels", {"name": "urgent", "color": "#e11d48"}, d)["label"]["id"]
@@ -743,11 +728,7 @@ def test_errors_are_said_in_peoples_words_with_the_focus_on_the_field(web, brows
     wait(d, lambda d: "Wrong email or password" in css(d, "#login-form .form-error").text, "the failed login")
     assert d.switch_to.active_element.tag_name == "input", "the focus stays in the form after a failed login"
 
-    d.get(web + "/signup")
-    css(d, "#signup-form [name=name]").send_keys("Wendy Words")
-    css(d, "#signup-form [name=email]").send_keys("wendy@example.com")
-    css(d, "#signup-form [name=password]").send_keys(PASSWORD + "\n")
-    wait(d, lambda d: css_all(d, "body[data-page=boards] #new-board"), "the boards page")
+    sign_up(d, web, "Wendy Words", "wendy@example.com")
     d.get(web + "/account/settings")
     wait(d, lambda d: css_all(d, "#password-form"), "the settings page")
     css(d, "#current-password").send_keys("wrong password here")
@@ -772,11 +753,7 @@ def test_mention_autocomplete_and_assignee_search(web, browser):
     status, _, _ = request(web, "POST", "/api/v1/auth/signup", {"email": "bobby.tables@example.com", "name": "Bobby Tables", "password": PASSWORD})
     assert status == 201
     request(web, "POST", "/api/v1/auth/signup", {"email": "carol@example.com", "name": "Carol Singer", "password": PASSWORD})
-    d.get(web + "/signup")
-    css(d, "#signup-form [name=name]").send_keys("Mona Mention")
-    css(d, "#signup-form [name=email]").send_keys("mona@example.com")
-    css(d, "#signup-form [name=password]").send_keys(PASSWORD + "\n")
-    wait(d, lambda d: css_all(d, "body[data-page=boards] #new-board"), "the boards page")
+    sign_up(d, web, "Mona Mention", "mona@example.com")
     api = API(web, d)
     board = api.send("POST", "/boards", {"name": "Talk"}, d)["board"]["id"]
     for email in ("bobby.tables@example.com", "carol@example.com"):
@@ -869,15 +846,7 @@ def test_members_tokens_and_logout(web, browser):
     # Bob has an account; Alice signs up in the browser and makes a board.
     status, _, body = request(web, "POST", "/api/v1/auth/signup", {"email": "bob@example.com", "name": "Bob Builder", "password": PASSWORD})
     assert status == 201, body
-    d.get(web + "/signup")
-    css(d, "#signup-form [name=name]").send_keys("Alice Admin")
-    css(d, "#signup-form [name=email]").send_keys("alice@example.com")
-    css(d, "#signup-form [name=password]").send_keys(PASSWORD + "\n")
-    wait(d, lambda d: css_all(d, "body[data-page=boards] #new-board"), "the boards page")
-    css(d, "#new-board [name=name]").send_keys("Team\n")
-    wait(d, lambda d: css_all(d, "body[data-page=board] #board"), "the board")
-    board_id = int(css(d, "#board").get_attribute("data-board-id"))
-    api = API(web, d)
+    board_id, api = sign_up_with_a_board(d, web, "Alice Admin", "alice@example.com", "Team")
 
     # Members: add Bob as a viewer, then make him a member.
     css(d, ".board-actions a[href$='/members']").click()
@@ -927,15 +896,7 @@ def test_bell_settings_and_webhooks_pages(web, browser):
     # Bob mentions Carol on a board they share (through the API), Carol sees it in the bell.
     status, _, body = request(web, "POST", "/api/v1/auth/signup", {"email": "bob@example.com", "name": "Bob Builder", "password": PASSWORD})
     assert status == 201, body
-    d.get(web + "/signup")
-    css(d, "#signup-form [name=name]").send_keys("Carol Clerk")
-    css(d, "#signup-form [name=email]").send_keys("carol@example.com")
-    css(d, "#signup-form [name=password]").send_keys(PASSWORD + "\n")
-    wait(d, lambda d: css_all(d, "body[data-page=boards] #new-board"), "the boards page")
-    css(d, "#new-board [name=name]").send_keys("Shared\n")
-    wait(d, lambda d: css_all(d, "body[data-page=board] #board"), "the board")
-    board_id = int(css(d, "#board").get_attribute("data-board-id"))
-    api = API(web, d)
+    board_id, api = sign_up_with_a_board(d, web, "Carol Clerk", "carol@example.com", "Shared")
     api.send("PUT", f"/boards/{board_id}/members", {"email": "bob@example.com", "role": "member"}, d)
     column = api.send("POST", f"/boards/{board_id}/columns", {"name": "Todo"}, d)["column"]["id"]
     card = api.send("POST", f"/boards/{board_id}/cards", {"column_id": column, "title": "Budget"}, d)["card"]["id"]

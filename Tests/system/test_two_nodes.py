@@ -11,20 +11,19 @@ board exactly once, every event reached the webhook receiver under one delivery 
 or lost, no cron tick ran twice, and `status` is healthy. Failed requests are reported per phase;
 the rolling restart has none."""
 
-import asyncio
 import json
 import os
 import random
 import signal
 import subprocess
-import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 
 import pytest
 
 from helpers import ROOT, Nginx, PrivatePostgres, PrivateRedis, Receiver, ResumingClient, Supervisor, Tack
-from helpers import descendants, free_port, free_port_run, psql, signup, version_report, wait_http, wait_until
+from helpers import Clients, Writers, assert_nothing_lost
+from helpers import descendants, free_port, free_port_run, psql, signup, wait_http, wait_until
 
 
 class SecondHost:
@@ -59,67 +58,6 @@ class SecondHost:
         if self.namespace:
             subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
             subprocess.run(["ip", "link", "del", self.veth + "a"], capture_output=True)
-
-
-class Writers:
-    """Threads writing cards through nginx; every answer is counted under the phase it fell in."""
-
-    def __init__(self, users, board, column):
-        self.users, self.board, self.column = users, board, column
-        self.phase = "start"
-        self.ok = Counter()
-        self.failed = defaultdict(list)
-        self.acknowledged = []  # card ids the server answered 201 for
-        self.lock = threading.Lock()
-        self.stopping = threading.Event()
-        self.threads = [threading.Thread(target=self._write, args=(user,), daemon=True) for user in users]
-
-    def start(self):
-        for thread in self.threads:
-            thread.start()
-
-    def _write(self, user):
-        n = 0
-        while not self.stopping.is_set():
-            n += 1
-            phase = self.phase
-            try:
-                status, body, _ = user.request("POST", f"/api/v1/boards/{self.board}/cards",
-                                               {"column_id": self.column, "title": f"{user.name} {n}"})
-            except Exception as error:  # a refused or cut connection is a failed request too
-                status, body = None, repr(error)
-            with self.lock:
-                if status == 201:
-                    self.ok[phase] += 1
-                    self.acknowledged.append(body["card"]["id"])
-                else:
-                    self.failed[phase].append(f"{status} {str(body)[:160]}")
-            time.sleep(random.uniform(0.03, 0.08))
-
-    def stop(self):
-        self.stopping.set()
-        for thread in self.threads:
-            thread.join(timeout=30)
-
-    def report(self):
-        return "; ".join(f"{phase}: {self.ok[phase]} ok, {len(self.failed[phase])} failed" for phase in self.ok.keys() | self.failed.keys())
-
-
-class Clients:
-    """Live WebSocket clients on their own event loop thread (docs/push-protocol.md's resuming client)."""
-
-    def __init__(self, clients):
-        self.clients = clients
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.tasks = [asyncio.run_coroutine_threadsafe(c.run(), self.loop) for c in clients]
-
-    def stop(self):
-        for client in self.clients:
-            asyncio.run_coroutine_threadsafe(client.stop(), self.loop).result(timeout=15)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=15)
 
 
 @pytest.fixture
@@ -271,29 +209,8 @@ def test_two_nodes_survive_restarts_kills_and_upgrades(binary, tmp_path, host_b,
         assert not [f for fs in writers.failed.values() for f in fs if f.startswith("500")], failures
         assert writers.ok["settled"] > 0, "writes go through after the last restart"
 
-        # Every acknowledged write is stored.
-        acknowledged = set(writers.acknowledged)
-        stored = set(int(i) for i in psql(postgres.url, f"SELECT id FROM cards WHERE board_id = {board}").split())
-        assert acknowledged <= stored, f"{len(acknowledged - stored)} acknowledged cards are not in PostgreSQL"
-
-        # Every live tab holds every version exactly once.
         final = ada.board_version(board)
-        wait_until(lambda: all(c.caught_up({board: final}) for c in live), 60, f"every tab to reach version {final}",
-                   on_timeout=lambda: str([(c.label, c.last(board), c.connections) for c in live]))
-        wrong = version_report(live, {board: final})
-        assert not wrong, "\n".join(wrong)
-
-        # Every event reached the receiver, each under one delivery id (retries reuse it).
-        def deliveries():
-            by_version = defaultdict(set)
-            with receiver.lock:
-                for r in receiver.requests:
-                    by_version[json.loads(r["body"])["event"]["version"]].add(r["headers"]["X-Tack-Delivery"])
-            return by_version
-        webhook_from = int(psql(postgres.url, "SELECT min(event_version) FROM webhook_deliveries"))
-        wait_until(lambda: set(range(webhook_from, final + 1)) <= deliveries().keys(), 90, "every event delivered",
-                   on_timeout=lambda: f"missing {sorted(set(range(webhook_from, final + 1)) - deliveries().keys())[:20]}")
-        assert all(len(ids) == 1 for ids in deliveries().values()), "an event was delivered under two ids"
+        assert_nothing_lost(postgres.url, board, final, writers, live, receiver)
 
         # No job dead or left behind; cron ticks ran once each; the cluster is healthy.
         wait_until(lambda: all(q["dead"] == 0 and q["in_flight"] == 0 and q["waiting"] == 0

@@ -72,7 +72,7 @@ public struct EventLog: Sendable {
     /// Events of a board after `version`, oldest first, at most `limit`.
     public func events(boardID: Int64, after version: Int64, limit: Int) async throws -> [BoardEvent] {
         try await Self.decode(
-            postgres.query(
+            postgres.boundedQuery(
                 """
                 SELECT board_id, version, id, kind, actor_id, card_id, payload::text, created_at
                 FROM events
@@ -88,7 +88,7 @@ public struct EventLog: Sendable {
     /// Events of one card, newest first (card history).
     public func cardHistory(boardID: Int64, cardID: Int64, limit: Int) async throws -> [BoardEvent] {
         try await Self.decode(
-            postgres.query(
+            postgres.boundedQuery(
                 """
                 SELECT board_id, version, id, kind, actor_id, card_id, payload::text, created_at
                 FROM events
@@ -106,7 +106,7 @@ public struct EventLog: Sendable {
     public func unpublished(olderThan: Duration, limit: Int) async throws -> [BoardEvent] {
         let seconds = olderThan.inSeconds
         return try await Self.decode(
-            postgres.query(
+            postgres.boundedQuery(
                 """
                 SELECT board_id, version, id, kind, actor_id, card_id, payload::text, created_at
                 FROM events
@@ -120,7 +120,7 @@ public struct EventLog: Sendable {
     }
 
     /// Rows of `SELECT board_id, version, id, kind, actor_id, card_id, payload::text, created_at`.
-    static func decode(_ rows: PostgresRowSequence) async throws -> [BoardEvent] {
+    static func decode(_ rows: BoundedRows) async throws -> [BoardEvent] {
         var result: [BoardEvent] = []
         for try await (board, v, id, kind, actor, card, payload, at) in rows.decode((Int64, Int64, UUID, String, Int64?, Int64?, String, Date).self) {
             result.append(BoardEvent(boardID: board, version: v, id: id, kind: kind, actorID: actor, cardID: card, payload: payload, createdAt: at))
@@ -133,7 +133,7 @@ public struct EventLog: Sendable {
         guard !events.isEmpty else { return }
         let boards = events.map(\.boardID)
         let versions = events.map(\.version)
-        try await postgres.query(
+        try await postgres.boundedQuery(
             """
             UPDATE events SET published_at = now()
             FROM unnest(\(boards)::BIGINT[], \(versions)::BIGINT[]) AS p(board_id, version)

@@ -71,7 +71,7 @@ public struct ExportStore: Sendable {
 
     /// Records a pending export.
     public func create(boardID: Int64, userID: Int64, format: String, ttl: Duration) async throws -> BoardExport {
-        let rows = try await postgres.query(
+        let rows = try await postgres.boundedQuery(
             """
             INSERT INTO exports (board_id, requested_by, format, expires_at)
             VALUES (\(boardID), \(userID), \(format), now() + make_interval(secs => \(ttl.inSeconds)))
@@ -85,12 +85,12 @@ public struct ExportStore: Sendable {
 
     /// Forgets an export that could not be queued.
     public func discard(id: Int64) async throws {
-        try await postgres.query("DELETE FROM exports WHERE id = \(id)", logger: logger)
+        try await postgres.boundedQuery("DELETE FROM exports WHERE id = \(id)", logger: logger)
     }
 
     /// The board's recent exports, newest first.
     public func list(boardID: Int64, limit: Int = 20) async throws -> [BoardExport] {
-        let rows = try await postgres.query(
+        let rows = try await postgres.boundedQuery(
             "SELECT \(unescaped: Self.columns) FROM exports WHERE board_id = \(boardID) ORDER BY created_at DESC LIMIT \(limit)",
             logger: logger
         )
@@ -101,7 +101,7 @@ public struct ExportStore: Sendable {
 
     /// One export of the board.
     public func get(boardID: Int64, id: Int64) async throws -> BoardExport {
-        let rows = try await postgres.query(
+        let rows = try await postgres.boundedQuery(
             "SELECT \(unescaped: Self.columns) FROM exports WHERE board_id = \(boardID) AND id = \(id)",
             logger: logger
         )
@@ -116,7 +116,7 @@ public struct ExportStore: Sendable {
 
     /// Marks expired exports and deletes their files; returns how many.
     public func expire() async throws -> Int {
-        let rows = try await postgres.query(
+        let rows = try await postgres.boundedQuery(
             """
             UPDATE exports SET status = 'expired' WHERE expires_at < now() AND status <> 'expired'
             RETURNING \(unescaped: Self.columns)

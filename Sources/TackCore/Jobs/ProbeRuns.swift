@@ -15,12 +15,15 @@ public struct ProbeRuns: Sendable {
 
     /// Records one run of a probe job.
     public func record(jobID: String, attempt: Int, worker: String) async throws {
-        try await postgres.query("INSERT INTO job_probe_runs (job_id, attempt, worker) VALUES (\(jobID), \(attempt), \(worker))", logger: logger)
+        try await postgres.boundedQuery(
+            "INSERT INTO job_probe_runs (job_id, attempt, worker) VALUES (\(jobID), \(attempt), \(worker))",
+            logger: logger
+        )
     }
 
     /// How many distinct probe jobs whose id starts with `prefix` ran at least once.
     public func jobsRan(idPrefix prefix: String) async throws -> Int {
-        let rows = try await postgres.query(
+        let rows = try await postgres.boundedQuery(
             "SELECT count(DISTINCT job_id)::bigint FROM job_probe_runs WHERE job_id LIKE \(prefix + "%")",
             logger: logger
         )

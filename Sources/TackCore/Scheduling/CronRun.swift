@@ -15,7 +15,7 @@ public struct CronRun: Sendable {
     public static func latest(postgres: PostgresClient, logger: Logger) async -> [String: CronRun] {
         var runs: [String: CronRun] = [:]
         do {
-            let rows = try await postgres.query(
+            let rows = try await postgres.boundedQuery(
                 """
                 SELECT DISTINCT ON (job) job, scheduled_for, started_at, finished_at
                 FROM cron_runs ORDER BY job, scheduled_for DESC

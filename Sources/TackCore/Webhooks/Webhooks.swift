@@ -94,7 +94,10 @@ public struct WebhookStore: Sendable {
 
     /// The board's webhooks, oldest first.
     public func list(boardID: Int64) async throws -> [Webhook] {
-        let rows = try await postgres.query("SELECT \(unescaped: Self.columns) FROM webhooks WHERE board_id = \(boardID) ORDER BY id", logger: logger)
+        let rows = try await postgres.boundedQuery(
+            "SELECT \(unescaped: Self.columns) FROM webhooks WHERE board_id = \(boardID) ORDER BY id",
+            logger: logger
+        )
         var result: [Webhook] = []
         for try await row in rows { result.append(try Self.decode(row)) }
         return result
@@ -102,7 +105,7 @@ public struct WebhookStore: Sendable {
 
     /// One webhook of the board.
     public func get(boardID: Int64, webhookID: Int64) async throws -> Webhook {
-        let rows = try await postgres.query(
+        let rows = try await postgres.boundedQuery(
             "SELECT \(unescaped: Self.columns) FROM webhooks WHERE board_id = \(boardID) AND id = \(webhookID)",
             logger: logger
         )
@@ -112,7 +115,7 @@ public struct WebhookStore: Sendable {
 
     /// Creates a webhook that receives the board's events from now on.
     public func create(boardID: Int64, creatorID: Int64, url: String, secret: String, events: [String], active: Bool) async throws -> Webhook {
-        let rows = try await postgres.query(
+        let rows = try await postgres.boundedQuery(
             """
             INSERT INTO webhooks (board_id, url, secret, events, active, created_by, dispatched_version)
             SELECT id, \(url), \(secret), \(events), \(active), \(creatorID), version FROM boards WHERE id = \(boardID)
@@ -127,7 +130,7 @@ public struct WebhookStore: Sendable {
     /// Changes a webhook. Turning it on again clears an automatic disable and its failure count;
     /// events that happened while it was off are not delivered.
     public func update(boardID: Int64, webhookID: Int64, url: String?, secret: String?, events: [String]?, active: Bool?) async throws -> Webhook {
-        let rows = try await postgres.query(
+        let rows = try await postgres.boundedQuery(
             """
             UPDATE webhooks w SET
                 url = coalesce(\(url), w.url),
@@ -150,14 +153,17 @@ public struct WebhookStore: Sendable {
 
     /// Deletes a webhook and its delivery log.
     public func delete(boardID: Int64, webhookID: Int64) async throws {
-        let rows = try await postgres.query("DELETE FROM webhooks WHERE board_id = \(boardID) AND id = \(webhookID) RETURNING id", logger: logger)
+        let rows = try await postgres.boundedQuery(
+            "DELETE FROM webhooks WHERE board_id = \(boardID) AND id = \(webhookID) RETURNING id",
+            logger: logger
+        )
         for try await _ in rows { return }
         throw BoardError(.notFound("webhook"))
     }
 
     /// Recent deliveries of a webhook with their attempts, newest first; `before` pages by event version.
     public func deliveries(webhookID: Int64, limit: Int, before: Int64?) async throws -> [WebhookDeliveryRecord] {
-        let rows = try await postgres.query(
+        let rows = try await postgres.boundedQuery(
             """
             SELECT id, event_version, event_kind, status, created_at, finished_at FROM webhook_deliveries
             WHERE webhook_id = \(webhookID) AND event_version < \(before ?? Int64.max)
@@ -183,7 +189,7 @@ public struct WebhookStore: Sendable {
         guard !result.isEmpty else { return [] }
         var index: [String: Int] = [:]
         for (i, delivery) in result.enumerated() { index[delivery.id] = i }
-        let attempts = try await postgres.query(
+        let attempts = try await postgres.boundedQuery(
             """
             SELECT delivery_id, attempt, at, status_code, latency_ms, error FROM webhook_delivery_attempts
             WHERE delivery_id = ANY(\(result.map(\.id))) ORDER BY delivery_id, attempt

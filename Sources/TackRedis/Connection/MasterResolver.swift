@@ -169,14 +169,7 @@ final class MasterResolver: Sendable {
         var failures: [String] = []
         for endpoint in state.withLock({ $0.sentinels }) {
             do {
-                let context = try HiredisContext.connect(
-                    host: endpoint.host,
-                    port: endpoint.port,
-                    password: sentinel.password,
-                    database: 0,
-                    connectTimeoutMs: timeoutMs,
-                    socketTimeoutMs: timeoutMs
-                )
+                let context = try Self.connect(to: endpoint, sentinel, timeoutMs: timeoutMs)
                 let reply = try context.roundTrip(command, deadline: Monotonic.now() &+ UInt64(timeoutMs) * 1_000_000)
                 return (endpoint, reply)
             } catch let error as RedisError {
@@ -186,6 +179,22 @@ final class MasterResolver: Sendable {
             }
         }
         throw RedisError(.sentinelsUnreachable, "no sentinel reachable (\(failures.joined(separator: "; ")))")
+    }
+
+    /// A connection to one sentinel, with the sentinels' password and short timeouts.
+    private static func connect(
+        to endpoint: RedisSentinelConfiguration.Endpoint,
+        _ sentinel: RedisSentinelConfiguration,
+        timeoutMs: Int
+    ) throws(RedisError) -> HiredisContext {
+        try HiredisContext.connect(
+            host: endpoint.host,
+            port: endpoint.port,
+            password: sentinel.password,
+            database: 0,
+            connectTimeoutMs: timeoutMs,
+            socketTimeoutMs: timeoutMs
+        )
     }
 
     /// Asks the sentinels, in order, where the master is; the one that answered moves to the
@@ -198,14 +207,7 @@ final class MasterResolver: Sendable {
         for endpoint in order {
             let reply: RESPValue
             do {
-                let context = try HiredisContext.connect(
-                    host: endpoint.host,
-                    port: endpoint.port,
-                    password: sentinel.password,
-                    database: 0,
-                    connectTimeoutMs: timeoutMs,
-                    socketTimeoutMs: timeoutMs
-                )
+                let context = try Self.connect(to: endpoint, sentinel, timeoutMs: timeoutMs)
                 reply = try context.roundTrip(
                     ["SENTINEL", "get-master-addr-by-name", sentinel.masterName],
                     deadline: Monotonic.now() &+ UInt64(timeoutMs) * 1_000_000

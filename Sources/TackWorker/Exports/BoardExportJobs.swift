@@ -27,7 +27,7 @@ public struct BoardExportJobs: JobHandler {
     public func perform(_ job: Job) async throws {
         let id = try job.decode(ExportJobArguments.self).exportID
         // Marks the export's job alive (see ExportRequeue) as it reads the export.
-        let rows = try await postgres.query(
+        let rows = try await postgres.boundedQuery(
             "UPDATE exports SET enqueued_at = now() WHERE id = \(id) RETURNING board_id, format, status",
             logger: logger
         )
@@ -45,7 +45,7 @@ public struct BoardExportJobs: JobHandler {
             try? FileManager.default.removeItem(atPath: temporary)
             throw JobFailure.retry("cannot move the export into place at \(final)")
         }
-        try await postgres.query(
+        try await postgres.boundedQuery(
             """
             UPDATE exports SET status = 'ready', file_name = \(final), bytes = \(Int64(content.count)), finished_at = now()
             WHERE id = \(id) AND status = 'pending'
@@ -57,7 +57,7 @@ public struct BoardExportJobs: JobHandler {
 
     /// The whole board as one JSON document, built by PostgreSQL.
     func json(_ boardID: Int64) async throws -> [UInt8] {
-        let rows = try await postgres.query(
+        let rows = try await postgres.boundedQuery(
             """
             SELECT json_build_object(
                 'exported_at', now(),
@@ -90,7 +90,7 @@ public struct BoardExportJobs: JobHandler {
 
     /// One row per card: id, column, title, description, done, archived, due, assignees, labels, created, updated.
     func csv(_ boardID: Int64) async throws -> [UInt8] {
-        let rows = try await postgres.query(
+        let rows = try await postgres.boundedQuery(
             """
             SELECT k.id, col.name, k.title, k.description, k.done, k.archived, k.due_at, k.created_at, k.updated_at,
                    coalesce((SELECT string_agg(u.email, '; ' ORDER BY u.email) FROM card_assignees a JOIN users u ON u.id = a.user_id WHERE a.card_id = k.id), ''),

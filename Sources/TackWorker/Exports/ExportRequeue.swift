@@ -30,7 +30,7 @@ public struct ExportRequeue: Sendable {
     /// One sweep; returns true when it hit the batch limit.
     @discardableResult
     public func sweepOnce() async throws -> Bool {
-        try await postgres.withTransaction(logger: logger) { tx in
+        try await postgres.withBoundedTransaction(logger: logger) { tx in
             let rows = try await tx.query(
                 """
                 SELECT id FROM exports

@@ -63,7 +63,7 @@ public struct NotificationEmails: JobHandler {
 
     /// Enqueues instant emails and due digests; returns true when a batch was full.
     public func sweepOnce() async throws -> Bool {
-        let instant = try await postgres.withTransaction(logger: logger) { tx -> Int in
+        let instant = try await postgres.withBoundedTransaction(logger: logger) { tx -> Int in
             // Old news is not emailed (email was off, or the user chose no email).
             try await tx.query(
                 """
@@ -91,7 +91,7 @@ public struct NotificationEmails: JobHandler {
             try await tx.query("UPDATE notifications SET email_queued_at = now() WHERE id = ANY(\(ids))", logger: logger)
             return ids.count
         }
-        let digests = try await postgres.withTransaction(logger: logger) { tx -> Int in
+        let digests = try await postgres.withBoundedTransaction(logger: logger) { tx -> Int in
             let rows = try await tx.query(
                 """
                 SELECT u.id FROM users u
@@ -126,7 +126,7 @@ public struct NotificationEmails: JobHandler {
     }
 
     private func sendOne(notificationID: Int64) async throws {
-        let rows = try await postgres.query(
+        let rows = try await postgres.boundedQuery(
             """
             SELECT n.kind, n.board_id, n.card_id, n.payload::text, n.emailed_at IS NOT NULL, u.email, u.name, u.email_notifications,
                    a.name, b.name, c.title
@@ -149,13 +149,13 @@ public struct NotificationEmails: JobHandler {
                 messageID: "notification-\(notificationID)@tack"
             )
             try await deliver(message)
-            try await postgres.query("UPDATE notifications SET emailed_at = now() WHERE id = \(notificationID)", logger: logger)
+            try await postgres.boundedQuery("UPDATE notifications SET emailed_at = now() WHERE id = \(notificationID)", logger: logger)
             logger.info("notification emailed", metadata: ["tack.notification.id": "\(notificationID)"])
         }
     }
 
     private func sendDigest(userID: Int64) async throws {
-        try await postgres.withTransaction(logger: logger) { tx in
+        try await postgres.withBoundedTransaction(logger: logger) { tx in
             let user = try await tx.query(
                 """
                 SELECT email, name FROM users WHERE id = \(userID) AND email_notifications = 'daily'

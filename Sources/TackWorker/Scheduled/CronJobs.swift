@@ -40,7 +40,7 @@ public struct CronJobs: JobHandler {
         let scheduledFor = tick.scheduledDate
         let logger = self.logger
         let transactional = definition.runsInTransaction
-        let firstRun = try await postgres.withTransaction(logger: logger) { tx -> Bool in
+        let firstRun = try await postgres.withBoundedTransaction(logger: logger) { tx -> Bool in
             let rows = try await tx.query(
                 """
                 INSERT INTO cron_runs (job, scheduled_for, enqueued_by)
@@ -77,7 +77,7 @@ public struct CronJobs: JobHandler {
         }
         guard firstRun, !transactional else { return }
         if definition == .prune { try await prune() }
-        try await postgres.query(
+        try await postgres.boundedQuery(
             """
             UPDATE cron_runs SET finished_at = clock_timestamp() WHERE job = \(tick.job) AND scheduled_for = \(scheduledFor)
             """,
@@ -190,7 +190,7 @@ public struct CronJobs: JobHandler {
         var deleted: [String: Int64] = [:]
         if let keep = retention.webhookDeliveries {
             deleted["webhook_deliveries"] = try await batches { [postgres, logger] limit in
-                try await postgres.query(
+                try await postgres.boundedQuery(
                     """
                     WITH d AS (
                         DELETE FROM webhook_deliveries WHERE id IN (
@@ -206,7 +206,7 @@ public struct CronJobs: JobHandler {
         }
         if let keep = retention.events {
             deleted["events"] = try await batches { [postgres, logger] limit in
-                try await postgres.query(
+                try await postgres.boundedQuery(
                     """
                     WITH d AS (
                         DELETE FROM events WHERE (board_id, version) IN (
@@ -225,7 +225,7 @@ public struct CronJobs: JobHandler {
         }
         if let keep = retention.cronRuns {
             deleted["cron_runs"] = try await batches { [postgres, logger] limit in
-                try await postgres.query(
+                try await postgres.boundedQuery(
                     """
                     WITH d AS (
                         DELETE FROM cron_runs WHERE (job, scheduled_for) IN (
@@ -246,7 +246,7 @@ public struct CronJobs: JobHandler {
     }
 
     /// Repeats one batched delete until a batch comes back short; returns the rows deleted.
-    private func batches(_ delete: @Sendable (Int) async throws -> PostgresRowSequence) async throws -> Int64 {
+    private func batches(_ delete: @Sendable (Int) async throws -> BoundedRows) async throws -> Int64 {
         var total: Int64 = 0
         while true {
             var count: Int64 = 0

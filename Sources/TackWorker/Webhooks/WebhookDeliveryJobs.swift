@@ -69,7 +69,7 @@ public struct WebhookDeliveryJobs: JobHandler {
         guard let delivery = try await load(deliveryID) else { return }  // webhook or board deleted since
         guard delivery.status == "pending" else { return }  // done by an earlier delivery of this job
         guard delivery.active else {
-            try await postgres.query(
+            try await postgres.boundedQuery(
                 "UPDATE webhook_deliveries SET status = 'failed', finished_at = now() WHERE id = \(deliveryID) AND status = 'pending'",
                 logger: logger
             )
@@ -103,7 +103,7 @@ public struct WebhookDeliveryJobs: JobHandler {
     }
 
     private func load(_ deliveryID: String) async throws -> Delivery? {
-        let rows = try await postgres.query(
+        let rows = try await postgres.boundedQuery(
             """
             SELECT d.webhook_id, d.board_id, d.event_version, d.event_id, d.event_kind, d.status, d.attempts, w.url, w.secret, w.active
             FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
@@ -205,7 +205,7 @@ public struct WebhookDeliveryJobs: JobHandler {
     }
 
     private func recordAttempt(_ deliveryID: String, attempt: Int, status: Int?, latency: Int, error: String?) async throws {
-        try await postgres.withTransaction(logger: logger) { tx in
+        try await postgres.withBoundedTransaction(logger: logger) { tx in
             try await tx.query(
                 """
                 INSERT INTO webhook_delivery_attempts (delivery_id, attempt, status_code, latency_ms, error)
@@ -232,7 +232,7 @@ public struct WebhookDeliveryJobs: JobHandler {
             case .failed(let message, let code): (false, code, message)
             }
         let limit = settings.disableAfterFailures
-        try await postgres.withTransaction(logger: logger) { tx in
+        try await postgres.withBoundedTransaction(logger: logger) { tx in
             try await tx.query(
                 """
                 INSERT INTO webhook_delivery_attempts (delivery_id, attempt, status_code, latency_ms, error)

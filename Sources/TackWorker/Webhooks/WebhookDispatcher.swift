@@ -51,7 +51,7 @@ public struct WebhookDispatcher: Sendable {
 
     /// Creates deliveries for events past each lagging webhook's cursor; returns the most events one webhook advanced.
     private func createDeliveries() async throws -> Int {
-        try await postgres.withTransaction(logger: logger) { tx in
+        try await postgres.withBoundedTransaction(logger: logger) { tx in
             let lagging = try await tx.query(
                 """
                 SELECT w.id, w.board_id, w.dispatched_version, w.events, b.version
@@ -87,7 +87,7 @@ public struct WebhookDispatcher: Sendable {
 
     /// Enqueues delivery jobs not yet enqueued, and again those whose job was lost; returns how many.
     private func enqueuePending() async throws -> Int {
-        try await postgres.withTransaction(logger: logger) { tx in
+        try await postgres.withBoundedTransaction(logger: logger) { tx in
             let lostAfter = self.lostAfter.wholeMilliseconds
             let rows = try await tx.query(
                 """
