@@ -198,6 +198,10 @@ def test_two_nodes_survive_restarts_kills_and_upgrades(binary, tmp_path, host_b,
         writers.phase = "PostgreSQL restart"
         postgres.restart()
         phase("PostgreSQL restart", 4)
+        # Settled: Tack recovers by itself (its pool reconnects with backoff); from the first write
+        # that goes through, nothing may fail.
+        writers.phase = "recovering"
+        wait_until(lambda: writers.ok["recovering"] > 0, 30, "a write to go through after the PostgreSQL restart")
         phase("settled", 3)
         writers.stop()
 
