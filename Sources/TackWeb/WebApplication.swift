@@ -81,7 +81,11 @@ public func buildWebRouter(_ deps: WebDependencies, logger: Logger) throws -> Ro
         throttle: LoginThrottle(redis: deps.redis, web: config.web, audit: audit),
         cookie: cookie,
         signupPolicy: config.web.signup,
-        secretKey: config.secretKey
+        secretKey: config.secretKey,
+        boards: boards,
+        resets: PasswordResets(postgres: deps.postgres, hasher: deps.passwordHasher, secret: config.secretKey, logger: logger),
+        mailEnabled: config.mail.isEnabled,
+        baseURL: config.web.linkBase
     )
     .addRoutes(to: router.group("/api/v1"))
     BoardController(store: boards, events: events, snapshots: SnapshotCache<ByteBuffer>()).addRoutes(to: router.group("/api/v1"))
@@ -104,7 +108,8 @@ public func buildWebRouter(_ deps: WebDependencies, logger: Logger) throws -> Ro
         store: boards,
         tokens: tokens,
         signupPolicy: config.web.signup,
-        secretKey: config.secretKey
+        secretKey: config.secretKey,
+        mailEnabled: config.mail.isEnabled
     )
     .addRoutes(to: router)
     routeTable.load(router.routes)

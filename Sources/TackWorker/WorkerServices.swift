@@ -27,9 +27,9 @@ public func buildWorkerServices(
     let webhooks = WebhookDispatcher(postgres: postgres, queue: jobQueue, retryMaxDelay: config.worker.retryMaxDelay, logger: logger)
     let exports = ExportStore(postgres: postgres, storageDirectory: config.node.storageDirectory, logger: logger)
     let lostExports = ExportRequeue(postgres: postgres, queue: jobQueue, retryMaxDelay: config.worker.retryMaxDelay, logger: logger)
-    let emails: NotificationEmails?
+    let mailer: Mailer?
     do {
-        emails = try NotificationEmails(config: config, postgres: postgres, queue: jobQueue, logger: logger)
+        mailer = try Mailer(config: config, logger: logger)
     } catch {
         throw TackError(.invalidConfig, subject: "mail.from", "\(error)")
     }
@@ -48,9 +48,16 @@ public func buildWorkerServices(
         },
         Sweeper("export requeue", every: .seconds(5), logger: logger) { try await lostExports.sweepOnce() },
     ]
-    if let emails {
-        handlers.append(emails)
-        services.append(Sweeper("email sweep", every: .seconds(2), logger: logger) { try await emails.sweepOnce() })
+    if let mailer {
+        let notifications = NotificationEmails(mailer: mailer, postgres: postgres, queue: jobQueue, logger: logger)
+        let accounts = AccountEmails(mailer: mailer, secret: config.secretKey, postgres: postgres, queue: jobQueue, logger: logger)
+        handlers += [notifications, accounts] as [any JobHandler]
+        services.append(
+            Sweeper("email sweep", every: .seconds(2), logger: logger) {
+                let more = try await notifications.sweepOnce()
+                return try await accounts.sweepOnce() || more
+            }
+        )
     }
     let worker = JobWorker(
         queue: jobQueue,

@@ -286,6 +286,119 @@ struct BoardEventsTests {
         }
     }
 
+    @Test("a burst from one person on one card is one notification that says who, how many times and the newest excerpt")
+    func notificationBursts() async throws {
+        try await withStore { store, _, postgres, _ in
+            let ann = try await createUser(postgres, "ann@example.com")
+            let bob = try await createUser(postgres, "bob@example.com")
+            let cid = try await createUser(postgres, "cid@example.com")
+            let (board, _) = try await store.createBoard(name: "B", description: "", creatorID: ann)
+            for email in ["bob@example.com", "cid@example.com"] {
+                _ = try await store.setMember(boardID: board.id, actorID: ann, email: email, role: .member)
+            }
+            let (column, _) = try await store.createColumn(boardID: board.id, actorID: ann, name: "Todo", wipLimit: nil, index: nil)
+            let (card, _) = try await store.createCard(
+                boardID: board.id,
+                actorID: ann,
+                columnID: column.id,
+                title: "Launch",
+                description: "",
+                index: nil,
+                changes: CardChanges()
+            )
+            let (other, _) = try await store.createCard(
+                boardID: board.id,
+                actorID: ann,
+                columnID: column.id,
+                title: "Other",
+                description: "",
+                index: nil,
+                changes: CardChanges()
+            )
+            let long = "@bob " + String(repeating: "word ", count: 60)
+            for body in ["@bob first", "@bob   second\n\nline", long] {
+                _ = try await store.createComment(boardID: board.id, cardID: card.id, actorID: ann, body: body)
+            }
+            // Another person, another card: their own notifications.
+            _ = try await store.createComment(boardID: board.id, cardID: card.id, actorID: cid, body: "@bob from cid")
+            _ = try await store.createComment(boardID: board.id, cardID: other.id, actorID: ann, body: "@bob elsewhere")
+            let repository = NotificationRepository(postgres: postgres, logger: Logger(label: "test"))
+            var items = try await repository.list(userID: bob, unreadOnly: false, limit: 10, before: nil)
+            #expect(items.count == 3)
+            let burst = try #require(items.first { $0.cardID == card.id && $0.actorID == ann })
+            #expect(burst.times == 3 && burst.actorName == "ann@example.com" && burst.updatedAt != nil)
+            struct Payload: Decodable { var excerpt: String }
+            let excerpt = try JSONDecoder().decode(Payload.self, from: Data(burst.payload.utf8)).excerpt
+            #expect(excerpt.count == NotificationRules.excerptLength && excerpt.hasPrefix("@bob word word") && excerpt.hasSuffix("\u{2026}"))
+            #expect(NotificationRules.excerpt("@bob   second\n\nline") == "@bob second line")
+            #expect(items.contains { $0.actorID == cid && $0.times == 1 } && items.contains { $0.cardID == other.id && $0.times == 1 })
+            // Once read, the next mention is news again.
+            _ = try await repository.markRead(userID: bob, ids: nil)
+            _ = try await store.createComment(boardID: board.id, cardID: card.id, actorID: ann, body: "@bob after reading")
+            items = try await repository.list(userID: bob, unreadOnly: true, limit: 10, before: nil)
+            #expect(items.count == 1 && items[0].times == 1)
+        }
+    }
+
+    @Test("an archived column leaves the board with its cards, takes no new card, and comes back with them")
+    func archivedColumns() async throws {
+        try await withStore { store, _, postgres, _ in
+            let ann = try await createUser(postgres, "ann@example.com")
+            let (board, _) = try await store.createBoard(name: "B", description: "", creatorID: ann)
+            let (todo, _) = try await store.createColumn(boardID: board.id, actorID: ann, name: "Todo", wipLimit: nil, index: nil)
+            let (done, _) = try await store.createColumn(boardID: board.id, actorID: ann, name: "Done", wipLimit: nil, index: nil)
+            @Sendable func add(_ title: String, to column: Int64) async throws -> Card {
+                try await store.createCard(
+                    boardID: board.id,
+                    actorID: ann,
+                    columnID: column,
+                    title: title,
+                    description: "",
+                    index: nil,
+                    changes: CardChanges()
+                ).0
+            }
+            @Sendable func archiveTodo(_ archived: Bool) async throws -> (BoardColumn, BoardEvent) {
+                try await store.updateColumn(
+                    boardID: board.id,
+                    columnID: todo.id,
+                    actorID: ann,
+                    name: nil,
+                    wipLimit: nil,
+                    clearWipLimit: false,
+                    index: nil,
+                    archived: archived
+                )
+            }
+            let kept = try await add("Paint the shed", to: todo.id)
+            var archive = CardChanges()
+            archive.archived = true
+            let hidden = try await add("Old shed idea", to: todo.id)
+            _ = try await store.updateCard(boardID: board.id, cardID: hidden.id, actorID: ann, changes: archive)
+
+            let (archived, event) = try await archiveTodo(true)
+            #expect(archived.archived && event.kind == "column.updated")
+            var snapshot = try await store.snapshot(boardID: board.id, userID: ann)
+            #expect(snapshot.columns.map(\.name) == ["Done"] && snapshot.cards.isEmpty)
+            #expect(try await store.columns(boardID: board.id, archived: true).map(\.id) == [todo.id])
+            #expect(try await store.search(userID: ann, query: "shed", limit: 10).isEmpty)
+            await #expect(throws: BoardError.self) { _ = try await add("x", to: todo.id) }
+            var move = CardChanges()
+            move.columnID = todo.id
+            let inDone = try await add("Done thing", to: done.id)
+            await #expect(throws: BoardError.self) {
+                _ = try await store.updateCard(boardID: board.id, cardID: inDone.id, actorID: ann, changes: move)
+            }
+            // The card stays readable by its id while its column is archived.
+            #expect(try await store.card(boardID: board.id, cardID: kept.id).title == "Paint the shed")
+
+            _ = try await archiveTodo(false)
+            snapshot = try await store.snapshot(boardID: board.id, userID: ann)
+            #expect(snapshot.columns.map(\.name) == ["Todo", "Done"])
+            #expect(Set(snapshot.cards.map(\.title)) == ["Paint the shed", "Done thing"])  // the archived card stays archived
+        }
+    }
+
     @Test("an event's JSON carries any text in its kind exactly")
     func eventJSONQuotesText() throws {
         for text in ["card.created", "quote \" backslash \\ slash / tab \t newline \n nul \u{0} bell \u{7} é 🚀"] {

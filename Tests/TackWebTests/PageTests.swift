@@ -354,7 +354,7 @@ struct PageTests {
         #expect(PageTemplates.required.allSatisfy { shipped.library.getTemplate(named: $0) != nil })
     }
 
-    @Test("due dates show their UTC day and are overdue only before today and while open; initials and colours are stable")
+    @Test("due dates show their UTC day (and time), and are overdue only before today (or that time) and while open; initials and colours are stable")
     func models() {
         let now = ISO8601DateFormatter().date(from: "2026-03-10T08:00:00Z")!
         let yesterday = ISO8601DateFormatter().date(from: "2026-03-09T12:00:00Z")!
@@ -363,6 +363,13 @@ struct PageTests {
         #expect(!PageModels.due(now, done: false, now: now).overdue)
         #expect(PageModels.due(yesterday, done: false, now: now).text == "Mar 9")
         #expect(PageModels.due(ISO8601DateFormatter().date(from: "2027-01-02T12:00:00Z")!, done: false, now: now).text == "Jan 2, 2027")
+        // With a time of day: shown with it, overdue from that instant (not from the next day).
+        let earlier = ISO8601DateFormatter().date(from: "2026-03-10T07:30:00Z")!
+        let later = ISO8601DateFormatter().date(from: "2026-03-10T17:45:00Z")!
+        #expect(PageModels.due(earlier, hasTime: true, done: false, now: now).overdue)
+        #expect(!PageModels.due(earlier, hasTime: false, done: false, now: now).overdue)
+        #expect(!PageModels.due(later, hasTime: true, done: false, now: now).overdue)
+        #expect(PageModels.due(later, hasTime: true, done: false, now: now).text == "Mar 10, 17:45 UTC")
         #expect(PageModels.initials("Ada Lovelace Byron") == "AL")
         #expect(PageModels.initials("  ") == "?")
         #expect(PageModels.avatarClass(9) == PageModels.avatarClass(1))

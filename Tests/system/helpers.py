@@ -6,6 +6,8 @@ or repeated which versions.
 Built on the `websockets` package (the version `./platform test` installs, see ensure_test_tools)."""
 
 import asyncio
+import email
+import email.policy
 import http.client
 import json
 import os
@@ -14,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -1489,3 +1492,51 @@ def assert_nothing_lost(db_url, board, final, writers, live, receiver):
     wait_until(lambda: set(range(webhook_from, final + 1)) <= deliveries().keys(), 90, "every event delivered",
                on_timeout=lambda: f"missing {sorted(set(range(webhook_from, final + 1)) - deliveries().keys())[:20]}")
     assert all(len(ids) == 1 for ids in deliveries().values()), "an event was delivered under two ids"
+
+
+# --- a real SMTP server (aiosmtpd) -------------------------------------------------------------
+
+SMTP_HANDLER = r'''
+import json, sys, asyncio, os, time
+from aiosmtpd.controller import Controller
+
+class Handler:
+    async def handle_DATA(self, server, session, envelope):
+        name = os.path.join(sys.argv[2], f"{time.time_ns()}.json")
+        with open(name, "w") as f:
+            json.dump({"from": envelope.mail_from, "to": envelope.rcpt_tos,
+                       "data": envelope.content.decode("utf-8", "replace")}, f)
+        return "250 OK"
+
+controller = Controller(Handler(), hostname="127.0.0.1", port=int(sys.argv[1]))
+controller.start()
+print("ready", flush=True)
+while True:
+    time.sleep(3600)
+'''
+
+
+def start_smtp(tmp_path):
+    script = tmp_path / "smtp_handler.py"
+    script.write_text(SMTP_HANDLER)
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(script), str(port), str(outbox)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    line = proc.stdout.readline()
+    assert line.strip() == "ready", f"aiosmtpd did not start (./platform test installs it): {line}{proc.stdout.read() if proc.poll() is not None else ''}"
+    return proc, port, outbox
+
+
+def read_mail(path):
+    """(recipients, subject, text body) of a message the SMTP handler stored, transfer encoding undone."""
+    stored = json.loads(path.read_text())
+    message = email.message_from_string(stored["data"], policy=email.policy.default)
+    body = message.get_body(preferencelist=("plain",))
+    return stored["to"], str(message["Subject"]), (body or message).get_content()
+
+
+def mails(outbox):
+    """Every stored message, oldest first, as read_mail gives them."""
+    return [read_mail(p) for p in sorted(outbox.glob("*.json"))]
+

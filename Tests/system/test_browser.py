@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from helpers import Nginx, Stack, free_port, metrics, request, shared_board, signup
+from helpers import Nginx, Stack, free_port, mails, metrics, request, shared_board, signup, start_smtp
 
 PASSWORD = "plum orchard lantern seven"
 CHROMIUM = "/usr/bin/chromium"
@@ -44,6 +44,19 @@ def site(migrated, tmp_path):
 @pytest.fixture
 def web(site):
     return site.nginx.base
+
+
+@pytest.fixture
+def mail_web(migrated, tmp_path):
+    """web + worker sending email to a real aiosmtpd (no push: these pages do not use it); yields
+    (base URL, outbox)."""
+    smtp, port, outbox = start_smtp(tmp_path)
+    migrated.env.update({"TACK_MAIL_HOST": "127.0.0.1", "TACK_MAIL_PORT": str(port), "TACK_MAIL_SECURITY": "none",
+                         "TACK_MAIL_FROM": "Tack <tack@example.com>"})
+    base = f"http://127.0.0.1:{migrated.env['TACK_WEB_PORT']}"
+    Stack(migrated, pushes=0, worker=True, base_url=base)
+    yield base, outbox
+    smtp.kill()
 
 
 def new_browser():
@@ -539,6 +552,28 @@ def test_board_settings_rename_labels_archive_restore_and_delete(web, browser):
     wait(d, lambda d: [n for n, _ in layout(d)] == ["Todo", "Doing", "Done"], "the column moved last from its dialog")
     assert [c["name"] for c in api.get(f"/boards/{board_id}/columns")["items"]] == ["Todo", "Doing", "Done"]
 
+    # Archive a column with its cards (Undo brings both back), then again, and restore it from the
+    # board dialog: the column returns where it was, with its cards.
+    api.send("POST", f"/boards/{board_id}/cards", {"column_id": todo, "title": "Oil the hinge"}, d)
+    wait(d, lambda d: dict(layout(d))["Todo"] == ["Fix the door", "Oil the hinge"], "two cards in Todo")
+    column(d, "Todo").find_element("css selector", "[data-action='edit-column']").click()
+    wait(d, lambda d: css(d, "#column-dialog").get_attribute("open") is not None, "the column dialog")
+    css(d, "#column-dialog [data-action='archive-column']").click()
+    wait(d, lambda d: [n for n, _ in layout(d)] == ["Doing", "Done"], "the archived column off the board")
+    assert "archived with its 2 cards" in css(d, "#toast").get_attribute("textContent")
+    snapshot = api.get(f"/boards/{board_id}")
+    assert [c["name"] for c in snapshot["columns"]] == ["Doing", "Done"] and snapshot["cards"] == []
+    assert [c["name"] for c in api.get(f"/boards/{board_id}/columns?archived=true")["items"]] == ["Todo"]
+    css(d, "#toast [data-action='toast-action']").click()
+    wait(d, lambda d: layout(d) == [["Todo", ["Fix the door", "Oil the hinge"]], ["Doing", []], ["Done", []]], "the column back by Undo, with its cards")
+    api.send("PATCH", f"/boards/{board_id}/columns/{todo}", {"archived": True}, d)
+    wait(d, lambda d: [n for n, _ in layout(d)] == ["Doing", "Done"], "the column archived again")
+    css(d, "[data-action='board-settings']").click()
+    wait(d, lambda d: css_all(d, f"#board-archived-columns [data-column-id='{todo}'] button"), "the archived column in the dialog")
+    css(d, f"#board-archived-columns [data-column-id='{todo}'] button").click()
+    wait(d, lambda d: layout(d) == [["Todo", ["Fix the door", "Oil the hinge"]], ["Doing", []], ["Done", []]], "the column restored from the dialog")
+    css(d, "#board-dialog [data-action='close-dialog']").click()
+
     # Delete, confirmed by typing the name: gone for good.
     d.get(web + f"/boards/{board_id}")
     wait(d, lambda d: css_all(d, "[data-action='board-settings']"), "the board")
@@ -680,9 +715,10 @@ def axe_problems(d):
 def test_every_page_has_no_serious_accessibility_violation(web, browser):
     d = browser
     found = {}
-    for path in ("/login", "/signup"):
+    for path in ("/password_reset", "/password_reset#r1.x", "/invitations/accept#i1.x", "/login", "/signup"):
         d.get(web + path)
-        wait(d, lambda d: css_all(d, "main"), path)
+        wait(d, lambda d: css_all(d, "main") and d.execute_script("return document.readyState") == "complete", path)
+        time.sleep(0.3)
         found[path] = axe_problems(d)
     css(d, "#signup-form [name=name]").send_keys("Ally Access")
     css(d, "#signup-form [name=email]").send_keys("ally@example.com")
@@ -902,16 +938,20 @@ def test_bell_settings_and_webhooks_pages(web, browser):
     card = api.send("POST", f"/boards/{board_id}/cards", {"column_id": column, "title": "Budget"}, d)["card"]["id"]
     status, headers, body = request(web, "POST", "/api/v1/auth/login", {"email": "bob@example.com", "password": PASSWORD})
     assert status == 200, body
-    status, _, body = request(web, "POST", f"/api/v1/boards/{board_id}/cards/{card}/comments", {"body": "@carol can you check?"},
-                              {"Cookie": headers["Set-Cookie"].split(";", 1)[0], "X-CSRF-Token": body["csrf_token"]})
-    assert status == 201, body
+    bob = {"Cookie": headers["Set-Cookie"].split(";", 1)[0], "X-CSRF-Token": body["csrf_token"]}
+    # A burst of three mentions on one card is one notification: who, how many times, the newest words.
+    for text in ("@carol can you check?", "@carol the totals too", "@carol and the Q3 line, please"):
+        status, _, body = request(web, "POST", f"/api/v1/boards/{board_id}/cards/{card}/comments", {"body": text}, bob)
+        assert status == 201, body
 
     d.get(web + "/boards")
     wait(d, lambda d: css(d, "#bell-count").is_displayed() and css(d, "#bell-count").text == "1", "the bell to show 1")
     css(d, "#bell").click()
     wait(d, lambda d: css_all(d, "body[data-page=notifications] .notification"), "the notifications page")
+    assert len(css_all(d, ".notification")) == 1
     item = css(d, ".notification")
-    assert "mentioned" in item.text and "Budget" in item.text and "Shared" in item.text
+    assert "Bob Builder mentioned you on “Budget” on Shared (3 times)" in item.text, item.text
+    assert css(d, ".notification-excerpt").text == "@carol and the Q3 line, please"
     assert "is-unread" in item.get_attribute("class")
     css(d, "[data-action='read-all']").click()
     wait(d, lambda d: not css_all(d, ".notification.is-unread") and not css(d, "#bell-count").is_displayed(), "everything read")
@@ -1243,3 +1283,150 @@ def test_escape_and_closing_keep_typed_text_as_a_draft(web, browsers):
     wait(a, lambda d: css(d, "#column-dialog").get_attribute("open") is None, "Esc to close the column dialog")
     css(a, "[data-action='edit-column']").click()
     assert css(a, "#column-form [name=name]").get_attribute("value") == "Todo and more"
+
+
+def emailed_link(outbox, count, path):
+    """The link to `path` in the `count`-th email, once it has arrived."""
+    import re
+    from helpers import wait_until
+    wait_until(lambda: len(mails(outbox)) >= count, what=f"email number {count}")
+    text = mails(outbox)[count - 1][2]
+    found = re.search(r"(http://\S+" + re.escape(path) + r"#\S+)", text)
+    assert found, text
+    return found.group(1)
+
+
+def test_invited_by_email_a_newcomer_lands_on_the_board_and_a_forgotten_password_is_reset(mail_web, browsers):
+    web, outbox = mail_web
+    owner_browser, newcomer = browsers(), browsers()
+    d = owner_browser
+    board, api = sign_up_with_a_board(d, web, "Olga Owner", "olga@example.com", "Garden")
+    # The members page: an address without an account is invited (emailed), and listed as pending.
+    d.get(f"{web}/boards/{board}/members")
+    css(d, "#add-member [name=email]").send_keys("newcomer@example.com")
+    css(d, "#add-member [name=role]").send_keys("viewer")
+    css(d, "#add-member [type=submit]").click()
+    wait(d, lambda d: "Invitation emailed to newcomer@example.com." in css(d, "#toast").get_attribute("textContent"), "the invitation toast")
+    wait(d, lambda d: "newcomer@example.com" in css(d, "#invitation-list").text, "the pending invitation")
+    link = emailed_link(outbox, 1, "/invitations/accept")
+
+    # The newcomer opens the emailed link, creates the account and lands on the board as a viewer.
+    n = newcomer
+    n.get(link)
+    wait(n, lambda n: "Olga Owner invited newcomer@example.com to the board “Garden” as a viewer." in css(n, "#invitation-summary").text,
+         "the invitation summary")
+    assert "#" not in n.current_url  # the link is out of the address bar once read
+    assert css(n, "#accept-form [name=email]").get_attribute("value") == "newcomer@example.com"
+    css(n, "#accept-form [name=name]").send_keys("Nico Newcomer")
+    css(n, "#accept-form [name=password]").send_keys(PASSWORD + "\n")
+    wait(n, lambda n: n.current_url.endswith(f"/boards/{board}") and css_all(n, "body[data-page=board] #board"), "the board")
+    assert css(n, "#board").get_attribute("data-role") == "viewer"
+    # Used once: opening it again says so.
+    other = browsers()
+    other.get(link)
+    wait(other, lambda o: "already accepted" in css(o, "#invitation-error").text, "the used-link message")
+
+    # Forgot password: from the login page, by email, once.
+    n.delete_all_cookies()
+    n.get(web + "/login")
+    css(n, "a[href='/password_reset']").click()
+    wait(n, lambda n: css_all(n, "#reset-request-form"), "the reset page")
+    css(n, "#reset-request-form [name=email]").send_keys("newcomer@example.com\n")
+    wait(n, lambda n: "If an account uses this address" in css(n, "#reset-sent").text, "the same answer for every address")
+    reset = emailed_link(outbox, 2, "/password_reset")
+    n.get(reset)
+    wait(n, lambda n: css(n, "#reset-form").is_displayed(), "the new password form")
+    css(n, "#reset-form [name=password]").send_keys("a brand new garden passphrase\n")
+    wait(n, lambda n: css_all(n, "body[data-page=boards]"), "the boards page after the reset")
+    assert "Garden" in css(n, "main").text
+    n.get(reset)
+    css(n, "#reset-form [name=password]").send_keys("and yet another passphrase\n")
+    wait(n, lambda n: "already used" in css(n, "#reset-form .form-error").text, "the used reset link refused")
+
+
+def test_a_due_date_is_a_day_or_a_day_with_a_time(web, browser):
+    from datetime import datetime
+    d = browser
+    board_id, api = sign_up_with_a_board(d, web, "Dee Due", "dee@example.com", "Deadlines")
+    todo = api.send("POST", f"/boards/{board_id}/columns", {"name": "Todo"}, d)["column"]["id"]
+    card_id = api.send("POST", f"/boards/{board_id}/cards", {"column_id": todo, "title": "File taxes"}, d)["card"]["id"]
+    wait(d, lambda d: visible_titles(d) == ["File taxes"], "the card")
+    d.execute_script("window.TackBoard.open(arguments[0])", card_id)
+    wait(d, lambda d: css(d, "#card-dialog").get_attribute("open") is not None, "the card dialog")
+    set_value = "arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('change'))"
+    saved = lambda: api.get(f"/boards/{board_id}/cards/{card_id}")  # noqa: E731
+
+    # A day alone: noon UTC of it, no time.
+    d.execute_script(set_value, css(d, "#cd-due"), "2030-05-06")
+    wait(d, lambda d: saved().get("due_at") == "2030-05-06T12:00:00Z", "the day saved")
+    assert saved()["due_has_time"] is False
+    # With a time: that moment of the reader's time zone, shown with the time.
+    d.execute_script(set_value, css(d, "#cd-due-time"), "14:30")
+    wait(d, lambda d: saved()["due_has_time"] is True, "the time saved")
+    expected = d.execute_script("return new Date('2030-05-06T14:30').toISOString()")
+    parse = lambda text: datetime.fromisoformat(text.replace("Z", "+00:00"))  # noqa: E731
+    assert parse(saved()["due_at"]) == parse(expected), (saved()["due_at"], expected)
+    badge = lambda d: card(d, "File taxes").find_element("css selector", ".badge-due")  # noqa: E731
+    wait(d, lambda d: "30" in badge(d).text and ("2:30" in badge(d).text or "14:30" in badge(d).text), "the time on the card")
+
+    # A time already past today is overdue now; the same day without a time is not (it is due today).
+    today = d.execute_script("const n = new Date(); return [n.getFullYear(), n.getMonth() + 1, n.getDate()]"
+                             ".map((x) => String(x).padStart(2, '0')).join('-')")
+    d.execute_script(set_value, css(d, "#cd-due"), today)
+    d.execute_script(set_value, css(d, "#cd-due-time"), "00:00")
+    wait(d, lambda d: "is-overdue" in badge(d).get_attribute("class"), "the past time overdue")
+    d.execute_script(set_value, css(d, "#cd-due-time"), "")
+    wait(d, lambda d: saved()["due_has_time"] is False and "is-overdue" not in badge(d).get_attribute("class"),
+         "today's day not overdue")
+    # Reloaded, the dialog shows what was saved.
+    d.refresh()
+    wait(d, lambda d: visible_titles(d) == ["File taxes"], "the board again")
+    d.execute_script("window.TackBoard.open(arguments[0])", card_id)
+    wait(d, lambda d: css(d, "#cd-due").get_attribute("value") == today and css(d, "#cd-due-time").get_attribute("value") == "",
+         "the day without a time in the dialog")
+
+
+def test_dialogs_and_pages_fit_a_phone(web, browser):
+    """On a phone-sized window no page scrolls sideways and every dialog fits the screen's width."""
+    d = browser
+    board_id, api = sign_up_with_a_board(d, web, "Phil Phone", "phil@example.com", "Pocket")
+    todo = api.send("POST", f"/boards/{board_id}/columns", {"name": "Todo"}, d)["column"]["id"]
+    card_id = api.send("POST", f"/boards/{board_id}/cards", {"column_id": todo, "title": "Call the plumber about the kitchen sink"}, d)["card"]["id"]
+    api.send("POST", f"/boards/{board_id}/invitations", {"email": "pending@example.com"}, d)
+    d.set_window_size(390, 844)
+
+    def fits(what):
+        width = d.execute_script("""
+            const open = document.querySelector('dialog[open]');
+            const box = open ? open.getBoundingClientRect() : null;
+            return [document.documentElement.scrollWidth, window.innerWidth, box ? box.left : 0, box ? box.right : 0];""")
+        assert width[0] <= width[1], f"{what} scrolls sideways on a phone: {width}"
+        assert width[2] >= 0 and width[3] <= width[1], f"{what} is wider than a phone: {width}"
+
+    for path in (f"/boards/{board_id}/members", "/notifications", "/search?q=plumber", "/account/settings"):
+        d.get(web + path)
+        wait(d, lambda d: d.execute_script("return document.readyState") == "complete", path)
+        time.sleep(0.3)
+        fits(path)
+    d.get(web + f"/boards/{board_id}/cards/{card_id}")
+    wait(d, lambda d: css(d, "#card-dialog").get_attribute("open") is not None, "the card dialog")
+    fits("the card dialog")
+    css(d, "#card-dialog [data-action='close-dialog']").click()
+    for opener, dialog in (("[data-action='board-settings']", "#board-dialog"),
+                           (f".column[data-column-id='{todo}'] [data-action='edit-column']", "#column-dialog")):
+        css(d, opener).click()
+        wait(d, lambda d: css(d, dialog).get_attribute("open") is not None, dialog)
+        fits(dialog)
+        css(d, f"{dialog} [data-action='close-dialog']").click()
+    d.execute_script("document.activeElement.blur()")
+    from selenium.webdriver.common.action_chains import ActionChains
+    ActionChains(d).send_keys("?").perform()
+    wait(d, lambda d: css(d, "#keys-dialog").get_attribute("open") is not None, "the shortcuts dialog")
+    fits("the shortcuts dialog")
+    css(d, "#keys-dialog [data-action='close-dialog']").click()
+    d.delete_all_cookies()
+    for path in ("/login", "/password_reset", "/invitations/accept#i1.x"):
+        d.get(web + path)
+        wait(d, lambda d: d.execute_script("return document.readyState") == "complete", path)
+        time.sleep(0.3)
+        fits(path)

@@ -25,7 +25,10 @@ CHECKS = ["not_a_server_error", "status_code_conformance", "content_type_conform
 NO_SUCCESS_EXPECTED = {"GET /api/v1/openapi.json", "POST /api/v1/auth/login", "PUT /api/v1/me/password",
                        "POST /api/v1/auth/logout", "POST /api/v1/auth/signup",
                        # No worker runs here, so no export becomes ready for download (409).
-                       "GET /api/v1/boards/{board}/exports/{export}/download"}
+                       "GET /api/v1/boards/{board}/exports/{export}/download",
+                       # Emailed links are signed with the server's secret: generated ones are refused.
+                       "POST /api/v1/invitations/preview", "POST /api/v1/invitations/accept",
+                       "POST /api/v1/auth/password_reset/confirm"}
 
 # Fixtures get ids far above the small integers generated ids favour, so a generated
 # DELETE /api/v1/me/tokens/1 or /boards/1 cannot revoke the test's token or delete its board.
@@ -65,9 +68,11 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_document(m
     email = "fuzz@example.com"
     r = create_user(migrated, "--email", email, "--name", "Fuzz", "--admin", "--password-stdin")
     assert r.returncode == 0, r.stderr
-    for table in ("users", "api_tokens", "boards", "columns", "cards", "labels", "comments", "webhooks", "exports"):
+    for table in ("users", "api_tokens", "boards", "columns", "cards", "labels", "comments", "webhooks", "exports", "invitations"):
         psql(migrated.db_url, f"ALTER TABLE {table} ALTER COLUMN id RESTART WITH {FIXTURE_IDS_FROM}")
-    migrated.start("run", "web")
+    # Mail "configured" (nothing reads it: no worker runs), so a password reset request can succeed.
+    migrated.start("run", "web", env={"TACK_MAIL_HOST": "127.0.0.1", "TACK_MAIL_PORT": "9", "TACK_MAIL_SECURITY": "none",
+                                      "TACK_MAIL_FROM": "tack@example.com"})
     base = f"http://127.0.0.1:{migrated.env['TACK_WEB_PORT']}"
     wait_http(base + "/readyz")
 
@@ -98,8 +103,9 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_document(m
     webhook = create(f"/api/v1/boards/{board}/webhooks", {"url": "https://hooks.example.com/tack"})["webhook"]["id"]
     status, _, export = request(base, "POST", f"/api/v1/boards/{board}/exports", {"format": "csv"}, headers=bearer)
     assert status == 202, export
+    invitation = create(f"/api/v1/boards/{board}/invitations", {"email": "invitee@example.com"})["invitation"]["id"]
     ids = {"board": board, "column": column, "card": card, "comment": comment, "label": label, "webhook": webhook,
-           "export": export["export"]["id"]}
+           "export": export["export"]["id"], "invitation": invitation}
     spare = {
         "board": create("/api/v1/boards", {"name": "Spare"})["board"]["id"],
         "column": create(f"/api/v1/boards/{board}/columns", {"name": "Empty"})["column"]["id"],
@@ -108,6 +114,7 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_document(m
         "label": create(f"/api/v1/boards/{board}/labels", {"name": "spare", "color": "#00ff00"})["label"]["id"],
         "user": other,
         "webhook": create(f"/api/v1/boards/{board}/webhooks", {"url": "https://spare.example.com/"})["webhook"]["id"],
+        "invitation": create(f"/api/v1/boards/{board}/invitations", {"email": "spare@example.com"})["invitation"]["id"],
     }
     status, _, spare_token = request(base, "POST", "/api/v1/me/tokens", {"name": "spare", "scope": "read"}, headers=browser)
     assert status == 201, spare_token

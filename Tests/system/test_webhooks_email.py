@@ -4,49 +4,11 @@ SMTP server (aiosmtpd), through real `run web` and `run worker` processes."""
 import hashlib
 import hmac
 import json
-import subprocess
-import sys
 import time
 
-from helpers import Receiver, create_user, free_port, psql, redis_cli, request, token_headers, wait_http, wait_until
+from helpers import Receiver, create_user, psql, redis_cli, request, start_smtp, token_headers, wait_http, wait_until
 
 PASSWORD = "a long and unusual passphrase"
-
-
-SMTP_HANDLER = r'''
-import json, sys, asyncio, os, time
-from aiosmtpd.controller import Controller
-
-class Handler:
-    async def handle_DATA(self, server, session, envelope):
-        name = os.path.join(sys.argv[2], f"{time.time_ns()}.json")
-        with open(name, "w") as f:
-            json.dump({"from": envelope.mail_from, "to": envelope.rcpt_tos,
-                       "data": envelope.content.decode("utf-8", "replace")}, f)
-        return "250 OK"
-
-controller = Controller(Handler(), hostname="127.0.0.1", port=int(sys.argv[1]))
-controller.start()
-print("ready", flush=True)
-while True:
-    time.sleep(3600)
-'''
-
-
-def start_smtp(tmp_path):
-    script = tmp_path / "smtp_handler.py"
-    script.write_text(SMTP_HANDLER)
-    outbox = tmp_path / "outbox"
-    outbox.mkdir()
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, str(script), str(port), str(outbox)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    line = proc.stdout.readline()
-    assert line.strip() == "ready", f"aiosmtpd did not start (./platform test installs it): {line}{proc.stdout.read() if proc.poll() is not None else ''}"
-    return proc, port, outbox
-
-
-
-
 
 
 def test_webhooks_sign_retry_under_one_delivery_id_and_email_reaches_smtp(migrated, tmp_path):

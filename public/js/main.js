@@ -18,6 +18,8 @@ const pages = {
   settings: () => import('./pages/settings.js'),
   webhooks: () => import('./pages/webhooks.js'),
   search: () => import('./pages/search.js'),
+  invitation: () => import('./pages/invitation.js'),
+  password_reset: () => import('./pages/password-reset.js'),
 };
 
 // For the tests (and the console): the Markdown renderer the pages use.

@@ -20,6 +20,15 @@ public struct AccountError: Error, CustomStringConvertible, Sendable {
         public static let wrongPassword = Code("wrong_password")
         /// The account does not exist (any more).
         public static let userNotFound = Code("user_not_found")
+        /// A link (invitation, password reset) that was never made by this server, or was made for
+        /// something that has changed since (the password it would reset).
+        public static let linkInvalid = Code("link_invalid")
+        /// A link past its expiry.
+        public static let linkExpired = Code("link_expired")
+        /// A single-use link already used, or an invitation withdrawn.
+        public static let linkUsed = Code("link_used")
+        /// Too many requests of one kind for one address (password reset emails).
+        public static let tooManyRequests = Code("too_many_requests")
     }
 
     /// The kind of failure.

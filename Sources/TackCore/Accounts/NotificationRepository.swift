@@ -10,9 +10,15 @@ public struct UserNotification: Sendable, Codable, Equatable {
     public var boardID: Int64?
     public var cardID: Int64?
     public var actorID: Int64?
-    /// Extra data as a JSON object text (card title, webhook URL…).
+    /// Who did it, by name (nil for the system's own notifications, or an account that is gone).
+    public var actorName: String?
+    /// Extra data as a JSON object text (`excerpt` and `comment_id` of a mention, webhook URL…).
     public var payload: String
+    /// How many times it happened in one burst (see ``NotificationRepository/record(_:kind:boardID:cardID:actorID:payload:on:logger:)``).
+    public var times: Int
     public var createdAt: Date
+    /// When the burst last grew; nil for a single event.
+    public var updatedAt: Date?
     public var readAt: Date?
     /// The card's title, when there is a card.
     public var cardTitle: String?
@@ -30,10 +36,22 @@ public enum EmailPreference: String, Sendable, Codable, CaseIterable {
     case off
 }
 
-/// How much one request about notifications may ask for.
+/// How much one request about notifications may ask for, and how they are grouped.
 public enum NotificationRules {
     /// Notifications one "mark read" may list.
     public static let idsPerRequest = 500
+    /// An unread notification touched less than this long ago takes the next one of the same kind,
+    /// card and actor into it (a burst is one notification).
+    public static let burstWindowSeconds = 600
+    /// Characters of a comment kept as a mention's excerpt.
+    public static let excerptLength = 140
+
+    /// A comment as one line of at most ``excerptLength`` characters (… when cut).
+    public static func excerpt(_ text: String) -> String {
+        let line = text.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        guard line.count > excerptLength else { return line }
+        return String(line.prefix(excerptLength - 1)).trimmingCharacters(in: .whitespaces) + "\u{2026}"
+    }
 }
 
 /// Notifications of one user, and their email preference.
@@ -51,16 +69,18 @@ public struct NotificationRepository: Sendable {
     public func list(userID: Int64, unreadOnly: Bool, limit: Int, before: Int64?) async throws -> [UserNotification] {
         let rows = try await postgres.boundedQuery(
             """
-            SELECT n.id, n.kind, n.board_id, n.card_id, n.actor_id, n.payload::text, n.created_at, n.read_at, c.title, b.name
+            SELECT n.id, n.kind, n.board_id, n.card_id, n.actor_id, a.name, n.payload::text, n.times, n.created_at, n.updated_at,
+                   n.read_at, c.title, b.name
             FROM notifications n LEFT JOIN cards c ON c.id = n.card_id LEFT JOIN boards b ON b.id = n.board_id
+            LEFT JOIN users a ON a.id = n.actor_id
             WHERE n.user_id = \(userID) AND n.id < \(before ?? Int64.max) AND (NOT \(unreadOnly) OR n.read_at IS NULL)
             ORDER BY n.id DESC LIMIT \(limit)
             """,
             logger: logger
         )
         var result: [UserNotification] = []
-        for try await (id, kind, board, card, actor, payload, created, read, title, boardName)
-            in rows.decode((Int64, String, Int64?, Int64?, Int64?, String, Date, Date?, String?, String?).self)
+        for try await (id, kind, board, card, actor, actorName, payload, times, created, updated, read, title, boardName)
+            in rows.decode((Int64, String, Int64?, Int64?, Int64?, String?, String, Int32, Date, Date?, Date?, String?, String?).self)
         {
             result.append(
                 UserNotification(
@@ -69,8 +89,11 @@ public struct NotificationRepository: Sendable {
                     boardID: board,
                     cardID: card,
                     actorID: actor,
+                    actorName: actorName,
                     payload: payload,
+                    times: Int(times),
                     createdAt: created,
+                    updatedAt: updated,
                     readAt: read,
                     cardTitle: title,
                     boardName: boardName
@@ -78,6 +101,37 @@ public struct NotificationRepository: Sendable {
             )
         }
         return result
+    }
+
+    /// Records one notification of `kind` about a card by `actorID` for each of `userIDs`, inside a
+    /// board write's transaction. A user's unread one of the same kind, card and actor touched in
+    /// the last ``NotificationRules/burstWindowSeconds`` grows instead (`times` + 1, this
+    /// `payload`), so a burst of mentions is one notification and one email.
+    static func record(
+        _ userIDs: [Int64],
+        kind: String,
+        boardID: Int64,
+        cardID: Int64,
+        actorID: Int64,
+        payload: String = "{}",
+        on tx: PostgresConnection,
+        logger: Logger
+    ) async throws {
+        guard !userIDs.isEmpty else { return }
+        try await tx.query(
+            """
+            WITH bumped AS (
+                UPDATE notifications SET times = times + 1, payload = \(payload)::jsonb, updated_at = now()
+                WHERE user_id = ANY(\(userIDs)) AND kind = \(kind) AND card_id = \(cardID) AND actor_id = \(actorID)
+                  AND read_at IS NULL AND COALESCE(updated_at, created_at) > now() - make_interval(secs => \(NotificationRules.burstWindowSeconds))
+                RETURNING user_id
+            )
+            INSERT INTO notifications (user_id, kind, board_id, card_id, actor_id, payload)
+            SELECT u, \(kind), \(boardID), \(cardID), \(actorID), \(payload)::jsonb FROM unnest(\(userIDs)::BIGINT[]) AS u
+            WHERE u NOT IN (SELECT user_id FROM bumped)
+            """,
+            logger: logger
+        )
     }
 
     /// How many are unread.

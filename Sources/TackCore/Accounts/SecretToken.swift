@@ -36,4 +36,14 @@ public enum SecretToken {
                 (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2D || c == 0x5F
             }
     }
+
+    /// Whether two texts are equal, in time that depends only on their lengths (for secrets).
+    public static func constantTimeEqual(_ given: String, _ expected: String) -> Bool {
+        let a = Array(given.utf8)
+        let b = Array(expected.utf8)
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for i in b.indices { difference |= a[i] ^ b[i] }
+        return difference == 0
+    }
 }

@@ -73,6 +73,8 @@ public struct BoardColumn: Codable, Sendable, Equatable {
     public var wipLimit: Int?
     /// The board version at which it last changed (its `ETag`).
     public var version: Int64
+    /// Archived with its cards: off the board until restored.
+    public var archived: Bool = false
 
 }
 
@@ -92,6 +94,8 @@ public struct Card: Codable, Sendable, Equatable {
     public var position: String
     /// Due date.
     public var dueAt: Date?
+    /// Whether `dueAt` is a time of day someone chose; false: a day (stored at noon UTC).
+    public var dueHasTime: Bool = false
     /// Done flag.
     public var done: Bool
     /// Archived cards are hidden from the board.

@@ -11,6 +11,9 @@ public struct CardChanges: Sendable {
     public var dueAt: Date?
     /// Removes the due date.
     public var clearDueAt = false
+    /// Whether the due date is a time of day (true) or a day (false); nil leaves it (a new
+    /// `dueAt` without it counts as a time).
+    public var dueHasTime: Bool?
     /// Done flag.
     public var done: Bool?
     /// Archived flag.
@@ -159,6 +162,7 @@ extension BoardStore {
                     description: new.description,
                     position: position,
                     dueAt: new.changes.dueAt,
+                    dueHasTime: new.changes.dueAt != nil && (new.changes.dueHasTime ?? true),
                     done: new.changes.done ?? false,
                     archived: false,
                     assignees: new.changes.assignees.map { Array(Set($0)).sorted() } ?? [],
@@ -175,12 +179,13 @@ extension BoardStore {
         let payloads = "[" + drafts.map(\.payload).joined(separator: ",") + "]"
         try await tx.query(
             """
-            INSERT INTO cards (id, board_id, column_id, title, description, position, due_at, done, created_by, version)
+            INSERT INTO cards (id, board_id, column_id, title, description, position, due_at, due_has_time, done, created_by, version)
             OVERRIDING SYSTEM VALUE
-            SELECT c.id, c.board_id, c.column_id, c.title, c.description, c.position, c.due_at, c.done, c.created_by, c.version
+            SELECT c.id, c.board_id, c.column_id, c.title, c.description, c.position, c.due_at, c.due_has_time, c.done, c.created_by, c.version
             FROM jsonb_array_elements(\(payloads)::jsonb) AS e(card),
                  jsonb_to_record(e.card) AS c(id BIGINT, board_id BIGINT, column_id BIGINT, title TEXT, description TEXT,
-                                              position TEXT, due_at TIMESTAMPTZ, done BOOLEAN, created_by BIGINT, version BIGINT)
+                                              position TEXT, due_at TIMESTAMPTZ, due_has_time BOOLEAN, done BOOLEAN, created_by BIGINT,
+                                              version BIGINT)
             """,
             logger: logger
         )
@@ -229,6 +234,8 @@ extension BoardStore {
                     title = COALESCE(\(changes.title), title),
                     description = COALESCE(\(changes.description), description),
                     due_at = CASE WHEN \(changes.clearDueAt) THEN NULL ELSE COALESCE(\(changes.dueAt), due_at) END,
+                    due_has_time = CASE WHEN \(changes.clearDueAt) THEN false
+                                        ELSE COALESCE(\(changes.dueHasTime ?? (changes.dueAt != nil ? true : nil)), due_has_time) END,
                     done = COALESCE(\(changes.done), done),
                     archived = COALESCE(\(changes.archived), archived),
                     column_id = \(columnID),
@@ -360,7 +367,7 @@ extension BoardStore {
         let limit = min(max(index ?? 0, 0), Int(Int32.max - 1)) + 1
         let rows = try await tx.query(
             """
-            SELECT EXISTS (SELECT 1 FROM columns WHERE id = \(columnID) AND board_id = \(boardID)),
+            SELECT (SELECT archived_at IS NOT NULL FROM columns WHERE id = \(columnID) AND board_id = \(boardID)),
                    ARRAY(SELECT position FROM cards
                          WHERE column_id = \(columnID) AND NOT archived AND (\(cardID)::BIGINT IS NULL OR id <> \(cardID))
                          ORDER BY position \(unescaped: order)
@@ -369,8 +376,13 @@ extension BoardStore {
             """,
             logger: logger
         )
-        for try await (exists, keys, ids) in rows.decode((Bool, [String], [Int64]).self) {
-            guard exists else { throw BoardError(.invalid(field: "column_id", message: "column_id is not a column of this board.")) }
+        for try await (archived, keys, ids) in rows.decode((Bool?, [String], [Int64]).self) {
+            guard let archived else { throw BoardError(.invalid(field: "column_id", message: "column_id is not a column of this board.")) }
+            guard !archived else {
+                throw BoardError(
+                    .conflict(code: "column_archived", message: "The column is archived; restore it before adding or moving cards to it.")
+                )
+            }
             return (Self.position(among: keys, at: index), ids)
         }
         throw BoardError(.notFound("column"))
@@ -405,15 +417,15 @@ extension BoardStore {
             )
             // A new assignment tells the assignee (not the one who assigned themselves).
             let added = unique.filter { !previousAssignees.contains($0) && $0 != actorID }
-            if !added.isEmpty {
-                try await tx.query(
-                    """
-                    INSERT INTO notifications (user_id, kind, board_id, card_id, actor_id)
-                    SELECT unnest(\(added)::BIGINT[]), 'assigned', \(boardID), \(cardID), \(actorID)
-                    """,
-                    logger: logger
-                )
-            }
+            try await NotificationRepository.record(
+                added,
+                kind: "assigned",
+                boardID: boardID,
+                cardID: cardID,
+                actorID: actorID,
+                on: tx,
+                logger: logger
+            )
         }
         if let labels {
             let unique = Array(Set(labels))

@@ -24,8 +24,9 @@ extension BoardStore {
         return (column, event)
     }
 
-    /// Renames, re-limits (`clearWipLimit` removes the limit) or moves a column to `index`; with
-    /// `expectedVersion`, only if the column has not changed since that version (412 otherwise).
+    /// Renames, re-limits (`clearWipLimit` removes the limit), moves a column to `index`, or
+    /// archives / restores it with its cards (`archived`); with `expectedVersion`, only if the column
+    /// has not changed since that version (412 otherwise).
     public func updateColumn(
         boardID: Int64,
         columnID: Int64,
@@ -34,22 +35,26 @@ extension BoardStore {
         wipLimit: Int?,
         clearWipLimit: Bool,
         index: Int?,
+        archived: Bool? = nil,
         expectedVersion: Int64? = nil
     ) async throws -> (BoardColumn, BoardEvent) {
         let logger = self.logger
         return try await write(boardID: boardID, actorID: actorID, minimum: .member) { write -> (BoardColumn, BoardEventDraft) in
-            let existing = try await self.columns(boardID: boardID, on: write.tx)
+            let existing = try await self.allColumns(boardID: boardID, on: write.tx)
             guard var column = existing.first(where: { $0.id == columnID }) else { throw BoardError(.notFound("column")) }
             try Self.require(expectedVersion, matches: column, version: column.version, key: "column")
             column.version = write.version
             if let name { column.name = name }
             if clearWipLimit { column.wipLimit = nil } else if let wipLimit { column.wipLimit = wipLimit }
+            if let archived { column.archived = archived }
             if let index {
-                column.position = Self.position(among: existing.filter { $0.id != columnID }.map(\.position), at: index)
+                let others = existing.filter { $0.id != columnID && !$0.archived }
+                column.position = Self.position(among: others.map(\.position), at: index)
             }
             try await write.tx.query(
                 """
-                UPDATE columns SET name = \(column.name), wip_limit = \(column.wipLimit), position = \(column.position), version = \(column.version)
+                UPDATE columns SET name = \(column.name), wip_limit = \(column.wipLimit), position = \(column.position), version = \(column.version),
+                    archived_at = CASE WHEN \(column.archived) THEN COALESCE(archived_at, now()) ELSE NULL END
                 WHERE id = \(columnID) AND board_id = \(boardID)
                 """,
                 logger: logger

@@ -40,13 +40,24 @@ extension BoardStore {
             guard let (id, createdAt) = created else { throw BoardError(.notFound("card")) }
             let handles = Self.mentions(in: body)
             if !handles.isEmpty {
-                try await tx.query(
+                let rows = try await tx.query(
                     """
-                    INSERT INTO notifications (user_id, kind, board_id, card_id, actor_id, payload)
-                    SELECT u.id, 'mentioned', \(boardID), \(cardID), \(actorID), jsonb_build_object('comment_id', \(id)::BIGINT)
-                    FROM users u JOIN board_members m ON m.user_id = u.id AND m.board_id = \(boardID)
+                    SELECT u.id FROM users u JOIN board_members m ON m.user_id = u.id AND m.board_id = \(boardID)
                     WHERE lower(split_part(u.email, '@', 1)) = ANY(\(handles)) AND u.id <> \(actorID)
                     """,
+                    logger: logger
+                )
+                var mentioned: [Int64] = []
+                for try await user in rows.decode(Int64.self) { mentioned.append(user) }
+                let payload = BoardEventDraft.encode(MentionPayload(commentID: id, excerpt: NotificationRules.excerpt(body)))
+                try await NotificationRepository.record(
+                    mentioned,
+                    kind: "mentioned",
+                    boardID: boardID,
+                    cardID: cardID,
+                    actorID: actorID,
+                    payload: payload,
+                    on: tx,
                     logger: logger
                 )
             }
@@ -131,4 +142,10 @@ extension BoardStore {
         }
         return handles.sorted()
     }
+}
+
+/// What a mention notification carries: the comment, and its first line for the bell and the email.
+struct MentionPayload: Encodable {
+    var commentID: Int64
+    var excerpt: String
 }

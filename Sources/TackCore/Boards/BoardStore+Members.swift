@@ -12,9 +12,9 @@ extension BoardStore {
         try await postgres.withBoundedConnection(logger: logger) { try await self.labels(boardID: boardID, on: $0) }
     }
 
-    /// Columns of a board, in order.
-    public func columns(boardID: Int64) async throws -> [BoardColumn] {
-        try await postgres.withBoundedConnection(logger: logger) { try await self.columns(boardID: boardID, on: $0) }
+    /// Columns of a board, in order: those on the board, or the archived ones.
+    public func columns(boardID: Int64, archived: Bool = false) async throws -> [BoardColumn] {
+        try await postgres.withBoundedConnection(logger: logger) { try await self.columns(boardID: boardID, archived: archived, on: $0) }
     }
 
     /// Adds a user (by email) or changes their role. Admins manage roles below owner; only an owner

@@ -11,6 +11,7 @@ public struct SearchHit: Sendable, Codable, Equatable {
     public var done: Bool
     public var archived: Bool
     public var dueAt: Date?
+    public var dueHasTime: Bool
 }
 
 extension BoardStore {
@@ -38,11 +39,11 @@ extension BoardStore {
         guard let tsquery = Self.prefixQuery(query) else { return [] }
         let rows = try await postgres.boundedQuery(
             """
-            SELECT c.id, c.board_id, b.name, col.name, c.title, c.done, c.archived, c.due_at
+            SELECT c.id, c.board_id, b.name, col.name, c.title, c.done, c.archived, c.due_at, c.due_has_time
             FROM cards c
             JOIN board_members m ON m.board_id = c.board_id AND m.user_id = \(userID)
             JOIN boards b ON b.id = c.board_id
-            JOIN columns col ON col.id = c.column_id
+            JOIN columns col ON col.id = c.column_id AND col.archived_at IS NULL
             WHERE c.search @@ to_tsquery('simple', \(tsquery))
             ORDER BY c.archived, ts_rank(c.search, to_tsquery('simple', \(tsquery))) DESC, c.id DESC
             LIMIT \(limit)
@@ -50,8 +51,8 @@ extension BoardStore {
             logger: logger
         )
         var hits: [SearchHit] = []
-        for try await (card, board, boardName, columnName, title, done, archived, due)
-            in rows.decode((Int64, Int64, String, String, String, Bool, Bool, Date?).self)
+        for try await (card, board, boardName, columnName, title, done, archived, due, dueHasTime)
+            in rows.decode((Int64, Int64, String, String, String, Bool, Bool, Date?, Bool).self)
         {
             hits.append(
                 SearchHit(
@@ -62,7 +63,8 @@ extension BoardStore {
                     title: title,
                     done: done,
                     archived: archived,
-                    dueAt: due
+                    dueAt: due,
+                    dueHasTime: dueHasTime
                 )
             )
         }

@@ -422,17 +422,24 @@ public struct BoardStore: Sendable {
 
     // MARK: - Reads shared by snapshot and single-resource endpoints
 
-    func columns(boardID: Int64, on connection: PostgresConnection) async throws -> [BoardColumn] {
+    /// The board's columns in order: those on the board, or with `archived` those archived instead.
+    func columns(boardID: Int64, archived: Bool = false, on connection: PostgresConnection) async throws -> [BoardColumn] {
+        try await allColumns(boardID: boardID, on: connection).filter { $0.archived == archived }
+    }
+
+    /// Every column of the board, archived or not, in order (writes find a column and place one
+    /// among them; positions are computed among the columns on the board).
+    func allColumns(boardID: Int64, on connection: PostgresConnection) async throws -> [BoardColumn] {
         let rows = try await connection.query(
             """
-            SELECT id, board_id, name, position, wip_limit, version FROM columns
+            SELECT id, board_id, name, position, wip_limit, version, archived_at IS NOT NULL FROM columns
             WHERE board_id = \(boardID) ORDER BY position
             """,
             logger: logger
         )
         var result: [BoardColumn] = []
-        for try await (id, board, name, position, wip, version) in rows.decode((Int64, Int64, String, String, Int?, Int64).self) {
-            result.append(BoardColumn(id: id, boardID: board, name: name, position: position, wipLimit: wip, version: version))
+        for try await (id, board, name, position, wip, version, archived) in rows.decode((Int64, Int64, String, String, Int?, Int64, Bool).self) {
+            result.append(BoardColumn(id: id, boardID: board, name: name, position: position, wipLimit: wip, version: version, archived: archived))
         }
         return result
     }
@@ -441,19 +448,22 @@ public struct BoardStore: Sendable {
         let rows = try await connection.query(
             """
             SELECT c.id, c.board_id, c.column_id, c.title, c.description, c.position, c.due_at, c.done, c.archived,
-                   c.created_by, c.created_at, c.updated_at, c.version,
+                   c.created_by, c.created_at, c.updated_at, c.version, c.due_has_time,
                    COALESCE((SELECT array_agg(a.user_id ORDER BY a.user_id) FROM card_assignees a WHERE a.card_id = c.id), '{}'),
                    COALESCE((SELECT array_agg(l.label_id ORDER BY l.label_id) FROM card_labels l WHERE l.card_id = c.id), '{}')
             FROM cards c
             JOIN columns col ON col.id = c.column_id
-            WHERE c.board_id = \(boardID) AND (\(cardID)::BIGINT IS NULL OR c.id = \(cardID)) AND (\(includeArchived) OR NOT c.archived)
+            WHERE c.board_id = \(boardID) AND (\(cardID)::BIGINT IS NULL OR c.id = \(cardID))
+              AND (\(includeArchived) OR NOT c.archived)
+              -- A card of an archived column is off the board with it (still readable by its id).
+              AND (\(cardID)::BIGINT IS NOT NULL OR col.archived_at IS NULL)
             ORDER BY col.position, c.position
             """,
             logger: logger
         )
         var result: [Card] = []
         for try await row in rows.decode(
-            (Int64, Int64, Int64, String, String, String, Date?, Bool, Bool, Int64?, Date, Date, Int64, [Int64], [Int64]).self
+            (Int64, Int64, Int64, String, String, String, Date?, Bool, Bool, Int64?, Date, Date, Int64, Bool, [Int64], [Int64]).self
         ) {
             result.append(
                 Card(
@@ -464,10 +474,11 @@ public struct BoardStore: Sendable {
                     description: row.4,
                     position: row.5,
                     dueAt: row.6,
+                    dueHasTime: row.13,
                     done: row.7,
                     archived: row.8,
-                    assignees: row.13,
-                    labels: row.14,
+                    assignees: row.14,
+                    labels: row.15,
                     createdBy: row.9,
                     createdAt: row.10,
                     updatedAt: row.11,

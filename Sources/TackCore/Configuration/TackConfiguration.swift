@@ -102,6 +102,8 @@ public struct TackConfiguration: Sendable {
         public var port: Int
         /// The public address of the site.
         public var baseURL: String
+        /// `baseURL` without a trailing slash: what links in emails and answers start with.
+        public var linkBase: String { baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL }
         /// Who may create accounts.
         public var signup: SignupPolicy
         /// How long a session lives without use; each use (at most once a minute) extends it.

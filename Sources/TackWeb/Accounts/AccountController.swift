@@ -4,7 +4,8 @@ import Logging
 import TackCore
 
 /// Accounts under `/api/v1`: sign-up, login, logout (one session or all), the caller's profile,
-/// password change, personal API tokens, and account creation by administrators.
+/// password change, personal API tokens, account creation by administrators, and (in
+/// `AccountController+Links.swift`) invitations and forgotten passwords.
 ///
 /// Every response here carries `Cache-Control: no-store`: they hold CSRF tokens, API tokens or
 /// personal data that no cache should keep.
@@ -16,8 +17,17 @@ struct AccountController: Sendable {
     let cookie: SessionCookie
     /// `web.signup`: whether anyone may sign up.
     let signupPolicy: TackConfiguration.SignupPolicy
-    /// `secret_key`, which CSRF tokens are derived with.
+    /// `secret_key`, which CSRF tokens and emailed links are derived with.
     let secretKey: String
+    /// Boards, for invitations.
+    let boards: BoardStore
+    /// Forgotten-password requests and links.
+    let resets: PasswordResets
+    /// Whether this deployment sends email (`mail.host` set): invitations are emailed, and a
+    /// password can be reset by email.
+    let mailEnabled: Bool
+    /// `web.base_url` without a trailing slash, which invitation links start with.
+    let baseURL: String
 
     /// Adds the routes to the `/api/v1` group.
     func addRoutes(to api: RouterGroup<TackRequestContext>) {
@@ -31,6 +41,7 @@ struct AccountController: Sendable {
         api.post("/me/tokens", use: createToken)
         api.delete("/me/tokens/{id}", use: revokeToken)
         api.post("/users", use: createUser)
+        addLinkRoutes(to: api)
     }
 
     // MARK: - Bodies
@@ -273,32 +284,33 @@ struct AccountController: Sendable {
 
     /// A fresh session (never the token the browser came with: no session fixation), its cookie,
     /// and `{user, csrf_token}`. A session the request was made with is ended.
-    private func startSession(
+    func startSession(
         for user: User,
         status: HTTPResponse.Status,
         replacing context: TackRequestContext,
         request: Request
     ) async throws -> Response {
-        if case .session(let old)? = context.caller?.method { try await sessions.delete(id: old) }
-        let (token, session) = try await sessions.create(userID: user.id)
-        var response = try reply(
-            SessionReply(user: user, csrfToken: CSRFToken.make(sessionToken: token, secret: secretKey)),
-            status: status,
-            request: request,
-            context: context
-        )
-        response.setCookie(cookie.issue(token, expiresAt: session.expiresAt))
+        let (cookie, csrf) = try await openSession(for: user, replacing: context)
+        var response = try reply(SessionReply(user: user, csrfToken: csrf), status: status, request: request, context: context)
+        response.setCookie(cookie)
         return response
     }
 
-    private func reply(_ value: some Encodable, status: HTTPResponse.Status = .ok, request: Request, context: TackRequestContext) throws -> Response {
+    /// A fresh session for `user` (ending the one the request came with): its cookie and CSRF token.
+    func openSession(for user: User, replacing context: TackRequestContext) async throws -> (Cookie, String) {
+        if case .session(let old)? = context.caller?.method { try await sessions.delete(id: old) }
+        let (token, session) = try await sessions.create(userID: user.id)
+        return (cookie.issue(token, expiresAt: session.expiresAt), CSRFToken.make(sessionToken: token, secret: secretKey))
+    }
+
+    func reply(_ value: some Encodable, status: HTTPResponse.Status = .ok, request: Request, context: TackRequestContext) throws -> Response {
         var response = try context.responseEncoder.encode(value, from: request, context: context)
         response.status = status
         response.headers[.cacheControl] = "no-store"
         return response
     }
 
-    private static func noContent() -> Response {
+    static func noContent() -> Response {
         Response(status: .noContent, headers: [.cacheControl: "no-store"])
     }
 }

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import HTTPTypes
+import TackCore
 
 /// The CSRF token of a session: hex HMAC-SHA256 of the session token under `secret_key`.
 ///
@@ -29,11 +30,6 @@ public enum CSRFToken {
     /// Whether `provided` is the token for the session, compared in constant time.
     public static func isValid(_ provided: String?, sessionToken: String, secret: String) -> Bool {
         guard let provided else { return false }
-        let expected = Array(make(sessionToken: sessionToken, secret: secret).utf8)
-        let given = Array(provided.utf8)
-        guard given.count == expected.count else { return false }
-        var difference: UInt8 = 0
-        for i in expected.indices { difference |= expected[i] ^ given[i] }
-        return difference == 0
+        return SecretToken.constantTimeEqual(provided, make(sessionToken: sessionToken, secret: secret))
     }
 }

@@ -271,10 +271,12 @@ struct BoardController: Sendable {
 
     // MARK: - Columns
 
+    /// `GET /boards/{board}/columns[?archived=true]`: the board's columns, or its archived ones.
     @Sendable func listColumns(_ request: Request, context: TackRequestContext) async throws -> Page<BoardColumn> {
         let boardID = try context.pathID("board")
         _ = try await reader(boardID, context)
-        return Page(items: try await store.columns(boardID: boardID), nextCursor: nil)
+        let archived = try request.flag("archived") ?? false
+        return Page(items: try await store.columns(boardID: boardID, archived: archived), nextCursor: nil)
     }
 
     @Sendable func createColumn(_ request: Request, context: TackRequestContext) async throws -> EditedResponse<Written<BoardColumn>> {
@@ -309,6 +311,7 @@ struct BoardController: Sendable {
             wipLimit: wip,
             clearWipLimit: clear,
             index: index,
+            archived: body.archived,
             expectedVersion: try ETag.expectedVersion(request, body: body.expectedVersion)
         )
         return Written(column, key: "column", event: event, etag: column.version)
@@ -327,6 +330,7 @@ struct BoardController: Sendable {
         let body = try await JSONBody.decode(CreateCardRequest.self, from: request, context: context)
         var changes = CardChanges()
         changes.dueAt = body.dueAt
+        changes.dueHasTime = body.dueHasTime
         changes.done = body.done
         changes.assignees = try body.assignees.map { try Self.idList($0, field: "assignees") }
         changes.labels = try body.labels.map { try Self.idList($0, field: "labels") }
@@ -362,6 +366,7 @@ struct BoardController: Sendable {
         case .null: changes.clearDueAt = true
         case .value(let date): changes.dueAt = date
         }
+        changes.dueHasTime = body.dueHasTime
         changes.done = body.done
         changes.archived = body.archived
         changes.assignees = try body.assignees.map { try Self.idList($0, field: "assignees") }

@@ -71,10 +71,11 @@ struct UpdateColumnRequest: Decodable, Sendable {
     var name: String?
     var wipLimit: Patch<Int>
     var index: Int?
+    var archived: Bool?
     var expectedVersion: Int64?
 
     enum CodingKeys: CodingKey {
-        case name, index
+        case name, index, archived
         case wipLimit
         case expectedVersion
     }
@@ -84,6 +85,7 @@ struct UpdateColumnRequest: Decodable, Sendable {
         name = try c.decodeIfPresent(String.self, forKey: .name)
         wipLimit = try c.decodePatch(Int.self, forKey: .wipLimit)
         index = try c.decodeIfPresent(Int.self, forKey: .index)
+        archived = try c.decodeIfPresent(Bool.self, forKey: .archived)
         expectedVersion = try c.decodeIfPresent(Int64.self, forKey: .expectedVersion)
     }
 }
@@ -94,6 +96,7 @@ struct CreateCardRequest: Decodable, Sendable {
     var description: String?
     var index: Int?
     var dueAt: Date?
+    var dueHasTime: Bool?
     var done: Bool?
     var assignees: [Int64]?
     var labels: [Int64]?
@@ -103,6 +106,7 @@ struct UpdateCardRequest: Decodable, Sendable {
     var title: String?
     var description: String?
     var dueAt: Patch<Date>
+    var dueHasTime: Bool?
     var done: Bool?
     var archived: Bool?
     var assignees: [Int64]?
@@ -116,6 +120,7 @@ struct UpdateCardRequest: Decodable, Sendable {
     enum CodingKeys: CodingKey {
         case title, description, done, archived, assignees, labels
         case dueAt
+        case dueHasTime
         case addAssignees
         case removeAssignees
         case addLabels
@@ -128,6 +133,7 @@ struct UpdateCardRequest: Decodable, Sendable {
         title = try c.decodeIfPresent(String.self, forKey: .title)
         description = try c.decodeIfPresent(String.self, forKey: .description)
         dueAt = try c.decodePatch(Date.self, forKey: .dueAt)
+        dueHasTime = try c.decodeIfPresent(Bool.self, forKey: .dueHasTime)
         done = try c.decodeIfPresent(Bool.self, forKey: .done)
         archived = try c.decodeIfPresent(Bool.self, forKey: .archived)
         assignees = try c.decodeIfPresent([Int64].self, forKey: .assignees)

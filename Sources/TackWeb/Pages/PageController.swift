@@ -24,6 +24,8 @@ struct PageController: Sendable {
     let signupPolicy: TackConfiguration.SignupPolicy
     /// `secret_key`, which CSRF tokens are derived with.
     let secretKey: String
+    /// Whether this server sends email (`mail.host` set).
+    let mailEnabled: Bool
     /// Boards rendered per version, role and day (this process's; see `SnapshotCache`).
     let boards = SnapshotCache<RenderedBoard>()
 
@@ -41,6 +43,8 @@ struct PageController: Sendable {
         router.get("/account/settings", use: settingsPage)
         router.get("/notifications", use: notificationsPage)
         router.get("/search", use: searchPage)
+        router.get("/invitations/accept", use: invitationPage)
+        router.get("/password_reset", use: passwordResetPage)
     }
 
     // MARK: - Pages
@@ -73,6 +77,18 @@ struct PageController: Sendable {
     /// `/search?q=`: cards on every board of the caller (the page's module asks the API).
     @Sendable func searchPage(_ request: Request, context: TackRequestContext) -> Response {
         plainPage("search", title: "Search", request, context)
+    }
+
+    /// `/invitations/accept#LINK`: what the link invites to, and a way to join (signed in: one
+    /// button; otherwise: a name and password for a new account, or log in first). The link stays in
+    /// the fragment; the page's module asks the API.
+    @Sendable func invitationPage(_ request: Request, context: TackRequestContext) -> Response {
+        templates.response("invitation", PlainPageModel(layout: layout(title: "Invitation", page: "invitation", session: session(context))))
+    }
+
+    /// `/password_reset`: ask for a link by email; `/password_reset#LINK`: choose the new password.
+    @Sendable func passwordResetPage(_ request: Request, context: TackRequestContext) -> Response {
+        templates.response("password_reset", PlainPageModel(layout: layout(title: "Reset your password", page: "password_reset", session: nil)))
     }
 
     /// `/login`, `/signup`: the form; someone already logged in goes on to `next`.
@@ -283,7 +299,8 @@ struct PageController: Sendable {
             assetVersion: templates.assetVersion,
             user: session.map { UserModel(id: $0.caller.userID, name: $0.caller.name, email: $0.caller.email) },
             csrfToken: session?.csrfToken,
-            signupOpen: signupPolicy == .open
+            signupOpen: signupPolicy == .open,
+            mailEnabled: mailEnabled
         )
     }
 

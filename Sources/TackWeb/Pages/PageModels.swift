@@ -25,6 +25,8 @@ struct LayoutModel: Sendable {
     var csrfToken: String?
     /// Whether sign-up is open (the login page links to it).
     var signupOpen: Bool
+    /// Whether this server sends email (the login page offers a password reset by email).
+    var mailEnabled: Bool = false
     /// The navigation entry that is current, from `page`.
     var boardsActive: Bool { ["boards", "board", "members", "webhooks"].contains(page) }
     /// The navigation entry that is current, from `page`.
@@ -329,7 +331,7 @@ enum PageModels {
             hasDescription: !card.description.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty,
             labels: card.labels.compactMap { labels[$0] }.map { LabelModel(id: $0.id, name: $0.name, color: $0.color) },
             assignees: card.assignees.compactMap { members[$0] }.map { avatar($0.userID, $0.name) },
-            due: card.dueAt.map { due($0, done: card.done, now: now) },
+            due: card.dueAt.map { due($0, hasTime: card.dueHasTime, done: card.done, now: now) },
             draggable: canWrite
         )
     }
@@ -340,7 +342,10 @@ enum PageModels {
     }
 
     /// A due date as its UTC day ("Mar 5"); overdue when that day is before today (UTC) and the card is open.
-    static func due(_ date: Date, done: Bool, now: Date) -> DueModel {
+    /// A due date as the server renders it (in UTC; the page's script rewrites it in the reader's
+    /// language and time zone): "Mar 4", or "Mar 4, 14:30 UTC" with a time. A day is overdue from
+    /// the next day; a time from that instant.
+    static func due(_ date: Date, hasTime: Bool = false, done: Bool, now: Date) -> DueModel {
         // By hand in the proleptic Gregorian calendar, as the API writes dates (Foundation's
         // calendars are Julian before 1582).
         let day = CivilCalendar.days(of: date)
@@ -349,7 +354,8 @@ enum PageModels {
         let iso = Timestamp.string(from: date)
         var text = "\(monthNames[month - 1]) \(dayOfMonth)"
         if year != CivilCalendar.date(fromDays: today).year { text += ", \(iso.prefix(4))" }
-        return DueModel(iso: iso, text: text, overdue: !done && day < today)
+        if hasTime { text += ", \(iso.dropFirst(11).prefix(5)) UTC" }
+        return DueModel(iso: iso, text: text, overdue: !done && (hasTime ? date < now : day < today))
     }
 
     private static let monthNames = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
@@ -398,6 +404,7 @@ extension LayoutModel: MustacheParent {
         case "user": return self.user
         case "csrfToken": return self.csrfToken
         case "signupOpen": return self.signupOpen
+        case "mailEnabled": return self.mailEnabled
         case "boardsActive": return self.boardsActive
         case "tokensActive": return self.tokensActive
         case "notificationsActive": return self.notificationsActive

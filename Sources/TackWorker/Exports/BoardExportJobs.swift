@@ -71,7 +71,7 @@ public struct BoardExportJobs: JobHandler {
                 'columns', coalesce((SELECT json_agg(json_build_object('id', c.id, 'name', c.name, 'wip_limit', c.wip_limit) ORDER BY c.position)
                                      FROM columns c WHERE c.board_id = \(boardID)), '[]'),
                 'cards', coalesce((SELECT json_agg(json_build_object(
-                        'id', k.id, 'column_id', k.column_id, 'title', k.title, 'description', k.description, 'due_at', k.due_at,
+                        'id', k.id, 'column_id', k.column_id, 'title', k.title, 'description', k.description, 'due_at', k.due_at, 'due_has_time', k.due_has_time,
                         'done', k.done, 'archived', k.archived, 'created_by', k.created_by, 'created_at', k.created_at, 'updated_at', k.updated_at,
                         'assignees', coalesce((SELECT json_agg(a.user_id ORDER BY a.user_id) FROM card_assignees a WHERE a.card_id = k.id), '[]'),
                         'labels', coalesce((SELECT json_agg(cl.label_id ORDER BY cl.label_id) FROM card_labels cl WHERE cl.card_id = k.id), '[]'),

@@ -18,34 +18,14 @@ public struct NotificationEmails: JobHandler {
 
     let postgres: PostgresClient
     let queue: JobQueue
-    let mailer: SMTPClient
-    let from: EmailAddress
-    let baseURL: String
+    let mailer: Mailer
     let logger: Logger
 
-    /// Creates the handler and sweep, or nil when no SMTP server is configured.
-    ///
-    /// - Throws: a permanent error naming `mail.from` when it is not an address.
-    public init?(config: TackConfiguration, postgres: PostgresClient, queue: JobQueue, logger: Logger) throws {
-        let mail = config.mail
-        guard mail.isEnabled else { return nil }
-        let from = try EmailAddress(parsing: mail.from)
-        let helloName = URLComponents(string: config.web.baseURL)?.host ?? "localhost"
-        let settings = SMTPSettings(
-            host: mail.host,
-            port: mail.port,
-            security: SMTPSettings.Security(rawValue: mail.security) ?? .startTLS,
-            username: mail.username.isEmpty ? nil : mail.username,
-            password: mail.password.isEmpty ? nil : mail.password,
-            helloName: helloName,
-            trustedRootsPEMFile: mail.caFile.isEmpty ? nil : mail.caFile,
-            from: from.address
-        )
+    /// Creates the handler and sweep on the configured mail server.
+    public init(mailer: Mailer, postgres: PostgresClient, queue: JobQueue, logger: Logger) {
         self.postgres = postgres
         self.queue = queue
-        self.mailer = SMTPClient(settings: settings, logger: logger)
-        self.from = from
-        self.baseURL = config.web.baseURL.hasSuffix("/") ? String(config.web.baseURL.dropLast()) : config.web.baseURL
+        self.mailer = mailer
         self.logger = logger
     }
 
@@ -120,15 +100,22 @@ public struct NotificationEmails: JobHandler {
         var boardID: Int64?
         var cardID: Int64?
         var payload: String
+        var times: Int32
         var actor: String?
         var board: String?
         var card: String?
+
+        /// A mention's excerpt of the comment, from the payload.
+        var excerpt: String? {
+            struct Payload: Decodable { var excerpt: String? }
+            return (try? JSONDecoder().decode(Payload.self, from: Data(payload.utf8)))?.excerpt
+        }
     }
 
     private func sendOne(notificationID: Int64) async throws {
         let rows = try await postgres.boundedQuery(
             """
-            SELECT n.kind, n.board_id, n.card_id, n.payload::text, n.emailed_at IS NOT NULL, u.email, u.name, u.email_notifications,
+            SELECT n.kind, n.board_id, n.card_id, n.payload::text, n.times, n.emailed_at IS NOT NULL, u.email, u.name, u.email_notifications,
                    a.name, b.name, c.title
             FROM notifications n JOIN users u ON u.id = n.user_id
             LEFT JOIN users a ON a.id = n.actor_id LEFT JOIN boards b ON b.id = n.board_id LEFT JOIN cards c ON c.id = n.card_id
@@ -136,19 +123,19 @@ public struct NotificationEmails: JobHandler {
             """,
             logger: logger
         )
-        for try await (kind, board, card, payload, emailed, email, name, preference, actor, boardName, cardTitle)
-            in rows.decode((String, Int64?, Int64?, String, Bool, String, String, String, String?, String?, String?).self)
+        for try await (kind, board, card, payload, times, emailed, email, name, preference, actor, boardName, cardTitle)
+            in rows.decode((String, Int64?, Int64?, String, Int32, Bool, String, String, String, String?, String?, String?).self)
         {
             guard !emailed, preference == EmailPreference.instant.rawValue else { return }
-            let row = Row(kind: kind, boardID: board, cardID: card, payload: payload, actor: actor, board: boardName, card: cardTitle)
+            let row = Row(kind: kind, boardID: board, cardID: card, payload: payload, times: times, actor: actor, board: boardName, card: cardTitle)
             let message = EmailMessage(
-                from: from,
+                from: mailer.from,
                 to: [email],
                 subject: "[Tack] " + summary(row),
-                text: "Hello \(name),\n\n\(summary(row)).\n\n\(link(row))\n\n" + footer,
+                text: "Hello \(name),\n\n\(summary(row)).\n\n" + (row.excerpt.map { "> \($0)\n\n" } ?? "") + "\(link(row))\n\n" + footer,
                 messageID: "notification-\(notificationID)@tack"
             )
-            try await deliver(message)
+            try await mailer.deliver(message)
             try await postgres.boundedQuery("UPDATE notifications SET emailed_at = now() WHERE id = \(notificationID)", logger: logger)
             logger.info("notification emailed", metadata: ["tack.notification.id": "\(notificationID)"])
         }
@@ -168,7 +155,7 @@ public struct NotificationEmails: JobHandler {
             guard let (email, name) = recipient else { return }  // sent meanwhile, or preference changed
             let rows = try await tx.query(
                 """
-                SELECT n.id, n.kind, n.board_id, n.card_id, n.payload::text, a.name, b.name, c.title
+                SELECT n.id, n.kind, n.board_id, n.card_id, n.payload::text, n.times, a.name, b.name, c.title
                 FROM notifications n LEFT JOIN users a ON a.id = n.actor_id LEFT JOIN boards b ON b.id = n.board_id
                 LEFT JOIN cards c ON c.id = n.card_id
                 WHERE n.user_id = \(userID) AND n.emailed_at IS NULL AND n.read_at IS NULL
@@ -178,32 +165,33 @@ public struct NotificationEmails: JobHandler {
             )
             var ids: [Int64] = []
             var lines: [String] = []
-            for try await (id, kind, board, card, payload, actor, boardName, cardTitle)
-                in rows.decode((Int64, String, Int64?, Int64?, String, String?, String?, String?).self)
+            for try await (id, kind, board, card, payload, times, actor, boardName, cardTitle)
+                in rows.decode((Int64, String, Int64?, Int64?, String, Int32, String?, String?, String?).self)
             {
-                let row = Row(kind: kind, boardID: board, cardID: card, payload: payload, actor: actor, board: boardName, card: cardTitle)
+                let row = Row(
+                    kind: kind,
+                    boardID: board,
+                    cardID: card,
+                    payload: payload,
+                    times: times,
+                    actor: actor,
+                    board: boardName,
+                    card: cardTitle
+                )
                 ids.append(id)
-                lines.append("- \(summary(row))\n  \(link(row))")
+                lines.append("- \(summary(row))" + (row.excerpt.map { "\n  > \($0)" } ?? "") + "\n  \(link(row))")
             }
             if !ids.isEmpty {
                 let message = EmailMessage(
-                    from: from,
+                    from: mailer.from,
                     to: [email],
                     subject: "[Tack] \(ids.count) unread notification\(ids.count == 1 ? "" : "s")",
                     text: "Hello \(name),\n\nHere is what happened since your last digest:\n\n" + lines.joined(separator: "\n") + "\n\n" + footer
                 )
-                try await deliver(message)
+                try await mailer.deliver(message)
                 try await tx.query("UPDATE notifications SET emailed_at = now() WHERE id = ANY(\(ids))", logger: logger)
             }
             try await tx.query("UPDATE users SET digest_sent_at = now() WHERE id = \(userID)", logger: logger)
-        }
-    }
-
-    private func deliver(_ message: EmailMessage) async throws {
-        do {
-            try await mailer.send(message)
-        } catch {
-            throw error.isPermanent ? JobFailure.permanent("email refused: \(error)") : JobFailure.retry("email not sent: \(error)")
         }
     }
 
@@ -211,9 +199,10 @@ public struct NotificationEmails: JobHandler {
         let who = row.actor ?? "Someone"
         let card = row.card.map { "\u{201C}\($0)\u{201D}" } ?? "a card"
         let board = row.board.map { " on \($0)" } ?? ""
+        let times = row.times > 1 ? " (\(row.times) times)" : ""
         switch row.kind {
-        case "mentioned": return "\(who) mentioned you on \(card)\(board)"
-        case "assigned": return "\(who) assigned you to \(card)\(board)"
+        case "mentioned": return "\(who) mentioned you on \(card)\(board)\(times)"
+        case "assigned": return "\(who) assigned you to \(card)\(board)\(times)"
         case "due_soon": return "\(card)\(board) is due soon"
         case "webhook_disabled": return "A webhook\(board) was disabled after failed deliveries"
         default: return "News about \(card)\(board)"
@@ -221,12 +210,12 @@ public struct NotificationEmails: JobHandler {
     }
 
     func link(_ row: Row) -> String {
-        guard let board = row.boardID else { return baseURL + "/boards" }
-        if row.kind == "webhook_disabled" { return baseURL + "/boards/\(board)/webhooks" }
-        return baseURL + "/boards/\(board)" + (row.cardID.map { "/cards/\($0)" } ?? "")
+        guard let board = row.boardID else { return mailer.baseURL + "/boards" }
+        if row.kind == "webhook_disabled" { return mailer.baseURL + "/boards/\(board)/webhooks" }
+        return mailer.baseURL + "/boards/\(board)" + (row.cardID.map { "/cards/\($0)" } ?? "")
     }
 
     var footer: String {
-        "You get these emails because of your notification settings in Tack: \(baseURL)/account/settings"
+        "You get these emails because of your notification settings in Tack: \(mailer.baseURL)/account/settings"
     }
 }

@@ -113,6 +113,7 @@ public struct CronJobs: JobHandler {
                 SELECT c.id, c.board_id, c.title, c.due_at, c.created_by
                 FROM cards c JOIN boards b ON b.id = c.board_id
                 WHERE c.due_at IS NOT NULL AND NOT c.done AND NOT c.archived AND b.archived_at IS NULL
+                  AND NOT EXISTS (SELECT 1 FROM columns col WHERE col.id = c.column_id AND col.archived_at IS NOT NULL)
                   AND c.due_at > now() AND c.due_at <= now() + make_interval(secs => \(leadSeconds))
             ), claimed AS (
                 INSERT INTO card_reminders (card_id, due_at)
@@ -174,7 +175,7 @@ public struct CronJobs: JobHandler {
             SELECT col.board_id, \(dayText)::DATE, col.id,
                    count(c.id) FILTER (WHERE NOT c.archived), count(c.id) FILTER (WHERE NOT c.archived AND c.done)
             FROM columns col
-            JOIN boards b ON b.id = col.board_id AND b.archived_at IS NULL
+            JOIN boards b ON b.id = col.board_id AND b.archived_at IS NULL AND col.archived_at IS NULL
             LEFT JOIN cards c ON c.column_id = col.id
             GROUP BY col.board_id, col.id
             ON CONFLICT (board_id, day, column_id) DO UPDATE SET cards = EXCLUDED.cards, done = EXCLUDED.done

@@ -18,9 +18,12 @@ function csrfToken() {
   return meta ? meta.content : '';
 }
 
+/// Pages for people who are not signed in: a 401 there is an answer, not a reason to log in.
+const SIGNED_OUT_PAGES = new Set(['login', 'signup', 'invitation', 'password_reset']);
+
 /// Calls the API and resolves with the decoded JSON reply (null when empty).
 /// `options.ifMatch`: a version number sent as `If-Match: "<version>"` (the write's precondition).
-/// A 401 outside the login and sign-up pages goes to the login page and comes back.
+/// A 401 outside the signed-out pages (login, sign-up, invitation, password reset) goes to the login page and comes back.
 export async function api(method, path, body, options = {}) {
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
@@ -41,8 +44,7 @@ export async function api(method, path, body, options = {}) {
   if (!response.ok) {
     const info = (data && data.error) || {};
     const error = new ApiError(info.message || `The request failed (${response.status}).`, response.status, data);
-    const page = document.body.dataset.page;
-    if (response.status === 401 && page !== 'login' && page !== 'signup') {
+    if (response.status === 401 && !SIGNED_OUT_PAGES.has(document.body.dataset.page)) {
       location.assign('/login?next=' + encodeURIComponent(location.pathname + location.search));
     }
     throw error;

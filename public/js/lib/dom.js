@@ -113,16 +113,42 @@ export function paintLabel(node, color) {
   node.style.color = luminance > 0.62 ? '#172b4d' : '#ffffff';
 }
 
-// Due dates are stored at noon UTC of the chosen day and shown as that day.
-/// `YYYY-MM-DD` of a due date, or ''.
-export function dueDay(iso) { return iso ? String(iso).slice(0, 10) : ''; }
-/// A due date in the reader's language ("Mar 4").
-export function formatDue(iso) {
+// A due date is a day, stored at noon UTC of it and shown as that day everywhere, or (with
+// `due_has_time`) an instant, shown in the reader's time zone.
+const two = (n) => String(n).padStart(2, '0');
+/// `YYYY-MM-DD` of a due date (the reader's day of a timed one), or ''.
+export function dueDay(iso, hasTime = false) {
+  if (!iso) return '';
+  if (!hasTime) return String(iso).slice(0, 10);
+  const d = new Date(iso);
+  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}`;
+}
+/// `HH:MM` of a timed due date in the reader's time zone, or ''.
+export function dueTime(iso, hasTime) {
+  if (!iso || !hasTime) return '';
+  const d = new Date(iso);
+  return `${two(d.getHours())}:${two(d.getMinutes())}`;
+}
+/// The `due_at` / `due_has_time` pair for a day (`YYYY-MM-DD`, or '' for none) and an optional
+/// time of day (`HH:MM` in the reader's time zone).
+export function dueValue(day, time) {
+  if (!day) return { due_at: null, due_has_time: false };
+  if (!time) return { due_at: day + 'T12:00:00Z', due_has_time: false };
+  return { due_at: new Date(`${day}T${time}`).toISOString(), due_has_time: true };
+}
+/// A due date in the reader's language ("Mar 4", "Mar 4, 2:30 PM").
+export function formatDue(iso, hasTime = false) {
   const date = new Date(iso);
-  const sameYear = date.getUTCFullYear() === new Date().getFullYear();
-  return date.toLocaleDateString(undefined, sameYear
-    ? { timeZone: 'UTC', month: 'short', day: 'numeric' }
-    : { timeZone: 'UTC', month: 'short', day: 'numeric', year: 'numeric' });
+  const sameYear = date.getFullYear() === new Date().getFullYear();
+  const options = { month: 'short', day: 'numeric' };
+  if (!sameYear) options.year = 'numeric';
+  if (!hasTime) return date.toLocaleDateString(undefined, { ...options, timeZone: 'UTC' });
+  return date.toLocaleString(undefined, { ...options, hour: 'numeric', minute: '2-digit' });
+}
+/// Whether an open card is past its due date: a day from the next day, a time from that instant.
+export function isOverdue(card) {
+  if (!card.due_at || card.done) return false;
+  return card.due_has_time ? Date.parse(card.due_at) < Date.now() : dueDay(card.due_at) < todayDay();
 }
 /// Today as `YYYY-MM-DD` in the reader's time zone.
 export function todayDay() {

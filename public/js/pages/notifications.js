@@ -6,9 +6,11 @@ import { el, toast } from '../lib/dom.js';
 function text(n) {
   let card = n.card_title ? '“' + n.card_title + '”' : 'a card';
   if (n.board_name) card += ' on ' + n.board_name;
+  const who = n.actor_name || 'Someone';
+  const times = n.times > 1 ? ` (${n.times} times)` : '';
   switch (n.kind) {
-    case 'mentioned': return 'You were mentioned on ' + card;
-    case 'assigned': return 'You were assigned to ' + card;
+    case 'mentioned': return `${who} mentioned you on ${card}${times}`;
+    case 'assigned': return `${who} assigned you to ${card}${times}`;
     case 'due_soon': return card.charAt(0).toUpperCase() + card.slice(1) + ' is due soon';
     case 'webhook_disabled': return 'A webhook (' + (n.payload.url || '') + ') was disabled after failed deliveries';
     default: return 'News about ' + card;
@@ -29,7 +31,8 @@ export function init() {
     list.replaceChildren(...page.items.map((n) =>
       el('li', { class: 'notification' + (n.read_at ? '' : ' is-unread'), dataset: { id: n.id } },
         el('a', { href: link(n), text: text(n) }),
-        el('time', { class: 'muted', datetime: n.created_at, text: new Date(n.created_at).toLocaleString() }))));
+        n.payload.excerpt ? el('q', { class: 'notification-excerpt', text: n.payload.excerpt }) : null,
+        el('time', { class: 'muted', datetime: n.updated_at || n.created_at, text: new Date(n.updated_at || n.created_at).toLocaleString() }))));
     empty.hidden = page.items.length > 0;
     refreshBell();
   }

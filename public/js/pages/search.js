@@ -30,6 +30,6 @@ export async function init() {
     el('a', { href: `/boards/${hit.board_id}/cards/${hit.card_id}`, class: 'search-title', text: hit.title }),
     el('span', { class: 'muted', text: ` ${hit.board_name} › ${hit.column_name}` +
       (hit.done ? ' · done' : '') + (hit.archived ? ' · archived' : '') +
-      (hit.due_at ? ` · due ${formatDue(hit.due_at)}` : '') }),
-    hit.due_at ? el('time', { dateTime: dueDay(hit.due_at), hidden: true }) : '')));
+      (hit.due_at ? ` · due ${formatDue(hit.due_at, hit.due_has_time)}` : '') }),
+    hit.due_at ? el('time', { dateTime: dueDay(hit.due_at, hit.due_has_time), hidden: true }) : '')));
 }

@@ -32,6 +32,28 @@ export function initBoardDialog(store, sync, root) {
     }));
   }
 
+  const archivedColumns = document.getElementById('board-archived-columns');
+  async function fillArchivedColumns() {
+    archivedColumns.replaceChildren(el('li', { class: 'muted small', text: 'Loading…' }));
+    try {
+      const page = await api('GET', sync.path('/columns?archived=true'));
+      archivedColumns.replaceChildren(...(page.items.length ? page.items.map((column) => {
+        const restore = el('button', { type: 'button', class: 'button button-small', 'aria-label': `Restore the column ${column.name}`, text: 'Restore' });
+        const item = el('li', { class: 'archived-card', dataset: { columnId: column.id } }, el('span', { text: column.name }), restore);
+        restore.addEventListener('click', async () => {
+          try {
+            await sync.write('PATCH', `/columns/${column.id}`, { archived: false });
+            item.remove();
+            toast(`“${column.name}” is back on the board with its cards.`);
+          } catch (error) { toast(error.message, 'error'); }
+        });
+        return item;
+      }) : [el('li', { class: 'muted small', text: 'No archived columns.' })]));
+    } catch (error) {
+      archivedColumns.replaceChildren(el('li', { class: 'form-error', text: error.message }));
+    }
+  }
+
   const archivedList = document.getElementById('board-archived-cards');
   async function fillArchived() {
     archivedList.replaceChildren(el('li', { class: 'muted small', text: 'Loading…' }));
@@ -62,6 +84,7 @@ export function initBoardDialog(store, sync, root) {
     document.getElementById('board-danger').hidden = store.board.role !== 'owner';
     fillLabels();
     fillArchived();
+    fillArchivedColumns();
     dialog.showModal();
     form.elements.name.focus();
   });

@@ -3,7 +3,7 @@
 /// as others work; the title and the description are `CardText`s (drafts, conflicts). Labels and
 /// assignees change by add/remove operations, which merge with other people's at the server.
 import { markdownInto } from './comments.js';
-import { dueDay, el, toast } from '../../lib/dom.js';
+import { dueDay, dueTime, dueValue, el, formatDue, toast } from '../../lib/dom.js';
 import { fillSets, initCardSets } from './card-sets.js';
 import { CardText } from './card-text.js';
 import { clear, offerChoice, same, saveTyped } from './conflict.js';
@@ -13,6 +13,7 @@ export function initCardDialog(store, sync, columnsEl, comments) {
   const dialog = document.getElementById('card-dialog');
   const $ = (id) => document.getElementById(id);
   const titleInput = $('cd-title'), columnSelect = $('cd-column'), doneBox = $('cd-done'), dueInput = $('cd-due');
+  const dueTimeInput = $('cd-due-time');
   const descView = $('cd-description'), descEditor = $('cd-description-editor'), descEdit = $('cd-description-edit-button');
   let current = null;
 
@@ -37,7 +38,10 @@ export function initCardDialog(store, sync, columnsEl, comments) {
   function fill(card) {
     columnSelect.replaceChildren(...store.orderedColumns().map((c) => el('option', { value: c.id, selected: c.id === card.column_id, text: c.name })));
     doneBox.checked = !!card.done;
-    if (document.activeElement !== dueInput) dueInput.value = dueDay(card.due_at);
+    if (document.activeElement !== dueInput && document.activeElement !== dueTimeInput) {
+      dueInput.value = dueDay(card.due_at, card.due_has_time);
+      dueTimeInput.value = dueTime(card.due_at, card.due_has_time);
+    }
     fillSets(store, card, canWrite);
   }
 
@@ -113,19 +117,26 @@ export function initCardDialog(store, sync, columnsEl, comments) {
     const card = store.cards.get(current);
     const id = current;
     try {
-      const result = await saveTyped({ send: (v) => sync.write('PATCH', `/cards/${id}`, { due_at: value }, { ifMatch: v }),
+      const result = await saveTyped({ send: (v) => sync.write('PATCH', `/cards/${id}`, value, { ifMatch: v }),
                                        field: 'due_at', base: card.due_at, version: card.version, key: 'card', sync });
       if (!result.conflict) return;
+      const theirs = result.conflict.due_at ? formatDue(result.conflict.due_at, result.conflict.due_has_time) : '(none)';
       offerChoice($('cd-due-choice'), {
-        who: store.nameOf(store.lastActor(id)), what: 'The due date', theirs: dueDay(result.conflict.due_at) || '(none)',
-        onKeep: () => sync.write('PATCH', `/cards/${id}`, { due_at: value }, { ifMatch: result.conflict.version }).catch((e) => toast(e.message, 'error')),
+        who: store.nameOf(store.lastActor(id)), what: 'The due date', theirs,
+        onKeep: () => sync.write('PATCH', `/cards/${id}`, value, { ifMatch: result.conflict.version }).catch((e) => toast(e.message, 'error')),
         onTake: refill,
       });
     } catch (error) { toast(error.message, 'error'); refill(); }
   }
-  dueInput.addEventListener('change', () => saveDue(dueInput.value ? dueInput.value + 'T12:00:00Z' : null));
+  // A day alone is due that day; a time makes it due at that moment of the reader's time zone.
+  const saveTypedDue = () => {
+    if (!dueInput.value && dueTimeInput.value) return; // a time waits for its day
+    saveDue(dueValue(dueInput.value, dueTimeInput.value));
+  };
+  dueInput.addEventListener('change', saveTypedDue);
+  dueTimeInput.addEventListener('change', saveTypedDue);
   const dueClear = $('cd-due-clear');
-  if (dueClear) dueClear.addEventListener('click', () => { dueInput.value = ''; saveDue(null); });
+  if (dueClear) dueClear.addEventListener('click', () => { dueInput.value = ''; dueTimeInput.value = ''; saveDue(dueValue('', '')); });
 
   initCardSets(store, sync, () => current, patch);
 
@@ -151,7 +162,7 @@ export function initCardDialog(store, sync, columnsEl, comments) {
     async (id, card, place) => {
       const made = await sync.write('POST', '/cards', { column_id: card.column_id, title: card.title, description: card.description || '' });
       const newID = made.card.id;
-      const fields = { done: card.done, due_at: card.due_at || null };
+      const fields = { done: card.done, due_at: card.due_at || null, due_has_time: !!card.due_has_time };
       if (card.labels.length) fields.add_labels = card.labels;
       if (card.assignees.length) fields.add_assignees = card.assignees;
       await sync.write('PATCH', `/cards/${newID}`, fields);

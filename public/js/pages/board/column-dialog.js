@@ -73,7 +73,12 @@ export function initColumnDialog(store, sync, columnsEl) {
 
   store.addEventListener('column', (e) => {
     if (!dialog.open || e.detail.id !== id) return;
-    if (!e.detail.column) { toast('This column was deleted by ' + store.nameOf(e.detail.event.actor) + '.', 'error'); dialog.close(); return; }
+    if (!e.detail.column) {
+      const gone = e.detail.event.kind === 'column.deleted' ? 'deleted' : 'archived';
+      if (e.detail.event.actor !== store.me) toast(`This column was ${gone} by ${store.nameOf(e.detail.event.actor)}.`, 'error');
+      dialog.close();
+      return;
+    }
     if (e.detail.event.actor !== store.me) compare(e.detail.column);
   });
 
@@ -104,6 +109,23 @@ export function initColumnDialog(store, sync, columnsEl) {
       else showFormError(form, error);
     } finally {
       button.disabled = false;
+    }
+  });
+
+  dialog.querySelector('[data-action="archive-column"]').addEventListener('click', async () => {
+    const column = store.columns.get(id);
+    const count = store.cardsIn(id).length;
+    try {
+      await sync.write('PATCH', `/columns/${id}`, { archived: true });
+      clearDraft(key());
+      dialog.close();
+      const archivedId = id;
+      toast(`“${column.name}” archived${count ? ` with its ${count} card${count === 1 ? '' : 's'}` : ''}.`, null, {
+        label: 'Undo',
+        run: () => sync.write('PATCH', `/columns/${archivedId}`, { archived: false }),
+      });
+    } catch (error) {
+      showFormError(form, error);
     }
   });
 

@@ -2,7 +2,7 @@
 /// the cards that do not match and keeps doing so as events arrive; the state lives in the URL's
 /// query (`?q=&label=&member=&due=&done=`), so a filtered board can be reloaded and shared.
 /// `/` focuses the text field from anywhere on the page that is not a field.
-import { dueDay, el, todayDay } from '../../lib/dom.js';
+import { dueDay, el, isOverdue, todayDay } from '../../lib/dom.js';
 
 const KEYS = ['q', 'label', 'member', 'due', 'done'];
 
@@ -22,9 +22,9 @@ export function matches(card, filter, today = todayDay()) {
   }
   if (filter.label && !card.labels.includes(Number(filter.label))) return false;
   if (filter.member && !card.assignees.includes(Number(filter.member))) return false;
-  const due = dueDay(card.due_at);
+  const due = dueDay(card.due_at, card.due_has_time);
   switch (filter.due) {
-    case 'overdue': if (!due || due >= today || card.done) return false; break;
+    case 'overdue': if (!isOverdue(card)) return false; break;
     case 'week': if (!due || due < today || due > addDays(today, 6)) return false; break;
     case 'none': if (due) return false; break;
   }

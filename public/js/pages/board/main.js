@@ -14,6 +14,7 @@ import { initFilter } from './filter.js';
 import { initBoardDialog } from './board-dialog.js';
 import { initColumnDragging } from './column-dnd.js';
 import { initKeys } from './keys.js';
+import { toast } from '../../lib/dom.js';
 
 export function init() {
   const root = document.getElementById('board');
@@ -31,6 +32,10 @@ export function init() {
   }
   const dialog = initCardDialog(store, sync, columnsEl, new Comments(store, sync));
   const push = initLive(store, sync, root);
+  // A restored column's cards are not in any event: read the board again.
+  store.addEventListener('column', (e) => {
+    if (e.detail.restored) sync.reload().catch((error) => toast(error.message, 'error'));
+  });
   initKeys(store, sync, columnsEl, dialog, canWrite);
   initExports(root);
   const filter = initFilter(store, root);

@@ -4,7 +4,7 @@
 /// concerns: a card is filled again and put at its place in its column, a column is added, renamed,
 /// moved or removed, labels and members are redrawn on the cards that show them. While drag and
 /// drop holds a card (`store.held`), columns are not reordered; they are when it lets go.
-import { avatar, dueDay, el, formatDue, paintLabel, todayDay } from '../../lib/dom.js';
+import { avatar, el, formatDue, isOverdue, paintLabel } from '../../lib/dom.js';
 
 export class BoardRenderer {
   #store;
@@ -138,8 +138,7 @@ export class BoardRenderer {
     const labels = card.labels.map((id) => store.labels.get(id)).filter(Boolean).map((l) => l.name);
     if (labels.length) parts.push(`labels: ${labels.join(', ')}`);
     if (card.due_at) {
-      const overdue = !card.done && dueDay(card.due_at) < todayDay();
-      parts.push(`due ${formatDue(card.due_at)}${overdue ? ', overdue' : ''}`);
+      parts.push(`due ${formatDue(card.due_at, card.due_has_time)}${isOverdue(card) ? ', overdue' : ''}`);
     }
     const people = card.assignees.map((id) => store.members.get(id)).filter(Boolean).map((m) => m.name);
     if (people.length) parts.push(`assigned to ${people.join(', ')}`);
@@ -175,9 +174,9 @@ export class BoardRenderer {
     due.hidden = !card.due_at;
     if (card.due_at) {
       due.dateTime = card.due_at;
-      due.textContent = formatDue(card.due_at);
+      due.textContent = formatDue(card.due_at, card.due_has_time);
     }
-    due.classList.toggle('is-overdue', !!card.due_at && !card.done && dueDay(card.due_at) < todayDay());
+    due.classList.toggle('is-overdue', isOverdue(card));
     node.querySelector('.badge-desc').hidden = !(card.description || '').trim();
     node.querySelector('.card-assignees').replaceChildren(...card.assignees.map((id) => store.members.get(id)).filter(Boolean)
       .map((m) => avatar(m.user_id, m.name, true)));

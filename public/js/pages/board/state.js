@@ -91,9 +91,15 @@ export class BoardState extends EventTarget {
         return this.#emit('board', { event });
       case 'column': {
         const previous = this.columns.get(data.id) || null;
-        if (verb === 'deleted') this.columns.delete(data.id);
-        else this.columns.set(data.id, data);
-        return this.#emit('column', { id: data.id, column: this.columns.get(data.id) || null, previous, event });
+        if (verb === 'deleted' || data.archived) {
+          // Archived with its cards: both leave the board.
+          this.columns.delete(data.id);
+          for (const card of [...this.cards.values()]) if (card.column_id === data.id) this.cards.delete(card.id);
+        } else this.columns.set(data.id, data);
+        // A restored column comes back without its cards, which the store has never seen: the
+        // listener reads them (a new snapshot).
+        const restored = verb === 'updated' && !previous && !data.archived;
+        return this.#emit('column', { id: data.id, column: this.columns.get(data.id) || null, previous, event, restored });
       }
       case 'card': {
         const previous = this.cards.get(data.id) || null;
