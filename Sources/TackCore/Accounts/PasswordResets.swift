@@ -90,19 +90,8 @@ public struct PasswordResets: Sendable {
             var found: (String, Bool, Bool, String)?
             for try await row in rows.decode((String, Bool, Bool, String).self) { found = row }
             guard let (email, used, expired, oldHash) = found else { throw Self.invalidLink }
-            guard
-                SignedLink.isValid(
-                    link,
-                    purpose: .passwordReset,
-                    id: id,
-                    facts: Self.facts(email: email, passwordHash: oldHash),
-                    secret: secret
-                )
-            else {
-                throw used ? Self.usedLink : Self.invalidLink
-            }
-            if used { throw Self.usedLink }
-            if expired { throw Self.expiredLink }
+            // Again under the row locks: a second use of the link waits here and finds it used.
+            try verify(link, id: id, email: email, passwordHash: oldHash, used: used, expired: expired)
             try await tx.query("UPDATE users SET password_hash = \(hash) WHERE id = \(user.id)", logger: logger)
             try await tx.query("DELETE FROM sessions WHERE user_id = \(user.id)", logger: logger)
             try await tx.query("UPDATE password_resets SET used_at = now() WHERE email = \(email) AND used_at IS NULL", logger: logger)
@@ -124,14 +113,7 @@ public struct PasswordResets: Sendable {
         for try await (userID, email, name, isAdmin, created, hash, used, expired)
             in rows.decode((Int64, String, String, Bool, Date, String, Bool, Bool).self)
         {
-            let facts = Self.facts(email: email, passwordHash: hash)
-            guard SignedLink.isValid(link, purpose: .passwordReset, id: id, facts: facts, secret: secret) else {
-                // A link made for an earlier password: used (or overtaken by a change) either way.
-                if used { throw Self.usedLink }
-                return nil
-            }
-            if used { throw Self.usedLink }
-            if expired { throw Self.expiredLink }
+            try verify(link, id: id, email: email, passwordHash: hash, used: used, expired: expired)
             return User(id: userID, email: email, name: name, isAdmin: isAdmin, createdAt: created)
         }
         return nil
@@ -143,9 +125,18 @@ public struct PasswordResets: Sendable {
         do {
             return try await postgres.withBoundedTransaction(logger: logger, body)
         } catch let error as PostgresTransactionError {
-            if let rule = error.closureError as? AccountError, error.rollbackError == nil { throw rule }
-            throw error
+            throw error.thrownByBody
         }
+    }
+
+    /// Throws unless `link` is this server's for the reset row and the account's current password,
+    /// unused and unexpired. A link that does not match a used row was used (the use changed the
+    /// password it was bound to).
+    private func verify(_ link: String, id: Int64, email: String, passwordHash: String, used: Bool, expired: Bool) throws {
+        let facts = Self.facts(email: email, passwordHash: passwordHash)
+        if used { throw Self.usedLink }
+        guard SignedLink.isValid(link, purpose: .passwordReset, id: id, facts: facts, secret: secret) else { throw Self.invalidLink }
+        if expired { throw Self.expiredLink }
     }
 
     static let invalidLink = AccountError(

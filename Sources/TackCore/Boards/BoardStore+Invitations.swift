@@ -182,9 +182,11 @@ extension BoardStore {
     /// reaches everyone on the board. Returns the board id.
     ///
     /// - Throws: `AccountError` `.linkInvalid`, `.linkExpired`, `.linkUsed`.
-    public func acceptInvitation(link: String, userID: Int64, secret: String) async throws -> Int64 {
+    /// `preview` is the link's preview when the caller has just read it.
+    public func acceptInvitation(link: String, userID: Int64, secret: String, preview known: InvitationPreview? = nil) async throws -> Int64 {
         guard let id = SignedLink.id(of: link, purpose: .invitation) else { throw Self.invalidInvitation }
-        let preview = try await invitationPreview(link: link, secret: secret)
+        let preview: InvitationPreview
+        if let known { preview = known } else { preview = try await invitationPreview(link: link, secret: secret) }
         let logger = self.logger
         let (boardID, _) = try await commit(.existing(preview.boardID), actorIDs: [userID]) { write -> (Int64, [BoardEventDraft]) in
             let tx = write.tx

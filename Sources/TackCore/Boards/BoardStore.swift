@@ -203,8 +203,7 @@ public struct BoardStore: Sendable {
                     logger.info("retrying a transaction cut before COMMIT", metadata: ["tack.error": "\(Database.reason(error))"])
                     continue
                 }
-                if let inner = error.closureError, error.rollbackError == nil { throw inner }
-                throw error
+                throw error.thrownByBody
             } catch let error as DatabaseReadOnly where attempt == 1 && !error.duringCommit {
                 logger.info("retrying a transaction refused as read-only", metadata: ["tack.error": "\(error)"])
                 continue

@@ -212,6 +212,15 @@ extension PostgresClient {
     }
 }
 
+extension PostgresTransactionError {
+    /// The body's own error (a broken rule) as it was thrown when the transaction was rolled back
+    /// cleanly; otherwise this error, which says what else went wrong.
+    public var thrownByBody: any Error {
+        if let inner = closureError, rollbackError == nil { return inner }
+        return self
+    }
+}
+
 /// Where a PostgreSQL server is in its history: the cluster's system identifier (a new one means
 /// another cluster, e.g. restored or re-initialised), its timeline (bumped by every promotion), and
 /// whether it is a standby.

@@ -145,7 +145,7 @@ extension AccountController {
             throw APIError.invalid("password", "password is required to create your account (or log in first).")
         }
         let user = try await users.create(email: preview.email, name: name, password: password)
-        let boardID = try await boards.acceptInvitation(link: body.token, userID: user.id, secret: secretKey)
+        let boardID = try await boards.acceptInvitation(link: body.token, userID: user.id, secret: secretKey, preview: preview)
         context.logger.info("account created by invitation", metadata: ["tack.board.id": "\(boardID)", "tack.user.id": "\(user.id)"])
         let (cookie, csrf) = try await openSession(for: user, replacing: context)
         var response = try reply(AcceptReply(boardID: boardID, user: user, csrfToken: csrf), status: .created, request: request, context: context)
