@@ -729,7 +729,8 @@ def test_every_page_has_no_serious_accessibility_violation(web, browser):
     column = api.send("POST", f"/boards/{board}/columns", {"name": "Todo"}, d)["column"]["id"]
     label = api.send("POST", f"/boards/{board}/labels", {"name": "bug", "color": "#fde047"}, d)["label"]["id"]
     card_id = api.send("POST", f"/boards/{board}/cards", {"column_id": column, "title": "A card"}, d)["card"]["id"]
-    api.send("PATCH", f"/boards/{board}/cards/{card_id}", {"add_labels": [label], "due_at": "2020-01-01T12:00:00Z"}, d)
+    api.send("PATCH", f"/boards/{board}/cards/{card_id}", {"add_labels": [label], "due_at": "2020-01-01T12:00:00Z",
+                                                          "description": "## Steps\n- [ ] a task\n- [x] done\n\n> quoted\n\n| a | b |\n|---|---|\n| 1 | 2 |"}, d)
     pages = ["/boards", f"/boards/{board}", f"/boards/{board}/cards/{card_id}", f"/boards/{board}/members",
              f"/boards/{board}/webhooks", "/account/tokens", "/account/settings", "/notifications", "/search?q=card", "/boards/999999"]
     for path in pages:
@@ -858,6 +859,27 @@ def test_markdown_subset_is_rendered_safely(web, browser):
         ("- a\n- *b*\n\n1. x\n2. y", "<ul><li>a</li><li><em>b</em></li></ul>\n<ol><li>x</li><li>y</li></ol>"),
         ("2*3*4 and snake_case_name", "<p>2*3*4 and snake_case_name</p>"),
         ("\u0000 0\u0000 &amp; ' \"", "<p>0 &amp;amp; &#39; &quot;</p>"),
+        ("# Plan ##\n### *Sub*\n#nohash", "<h3>Plan</h3>\n<h5><em>Sub</em></h5>\n<p>#nohash</p>"),
+        ("> quoted <b>\n> **more**", "<blockquote><p>quoted &lt;b&gt;<br><strong>more</strong></p></blockquote>"),
+        ("```js\n<script>x</script>\n- [ ] **no**\n```\nafter", "<pre><code>&lt;script&gt;x&lt;/script&gt;\n- [ ] **no**</code></pre>\n<p>after</p>"),
+        ("- [ ] paint\n- [x] sand\n- plain",
+         '<ul><li><input type="checkbox" data-task="0" disabled> paint</li>'
+         '<li><input type="checkbox" data-task="1" checked disabled> sand</li><li>plain</li></ul>'),
+        ("| a | *b* |\n|---|:-:|\n| 1 | <2> |",
+         "<table><thead><tr><th>a</th><th><em>b</em></th></tr></thead><tbody><tr><td>1</td><td>&lt;2&gt;</td></tr></tbody></table>"),
+        # A script or javascript: link inside each new block stays text.
+        ("# <script>alert(1)</script> [x](javascript:alert(1))", "<h3>&lt;script&gt;alert(1)&lt;/script&gt; [x](javascript:alert(1))</h3>"),
+        ("> <img src=x onerror=alert(1)> [x](javascript:alert(1))",
+         "<blockquote><p>&lt;img src=x onerror=alert(1)&gt; [x](javascript:alert(1))</p></blockquote>"),
+        # The language (dropped) cannot become an attribute either.
+        ('```html" onmouseover="alert(1)\n<script>alert(1)</script>\n```', "<pre><code>&lt;script&gt;alert(1)&lt;/script&gt;</code></pre>"),
+        ("| <script>alert(1)</script> | [x](javascript:alert(1)) |\n|---|---|\n| <img src=x onerror=alert(1)> | ok |",
+         "<table><thead><tr><th>&lt;script&gt;alert(1)&lt;/script&gt;</th><th>[x](javascript:alert(1))</th></tr></thead>"
+         "<tbody><tr><td>&lt;img src=x onerror=alert(1)&gt;</td><td>ok</td></tr></tbody></table>"),
+        ("- [ ] <script>alert(1)</script> [x](javascript:alert(1))",
+         '<ul><li><input type="checkbox" data-task="0" disabled> &lt;script&gt;alert(1)&lt;/script&gt; [x](javascript:alert(1))</li></ul>'),
+        # A fence's opening line holds no backtick after the fence: "```a```" is inline code, as before.
+        ("```a```", "<p>``<code>a</code>``</p>"),
     ]
     got = browser.execute_script("return arguments[0].map(c => TackMarkdown.render(c[0]));", cases)
     for (source, expected), actual in zip(cases, got):
@@ -871,10 +893,70 @@ def test_markdown_subset_is_rendered_safely(web, browser):
             for (const a of el.attributes) {
                 if (a.name.startsWith('on') || (a.name === 'href' && !/^https?:/.test(a.value))) bad.push(el.outerHTML);
             }
-            if (!['P', 'BR', 'STRONG', 'EM', 'CODE', 'A', 'UL', 'OL', 'LI'].includes(el.tagName)) bad.push(el.outerHTML);
+            if (!['P', 'BR', 'STRONG', 'EM', 'CODE', 'A', 'UL', 'OL', 'LI', 'H3', 'H4', 'H5', 'BLOCKQUOTE', 'PRE', 'TABLE',
+                  'THEAD', 'TBODY', 'TR', 'TH', 'TD', 'INPUT'].includes(el.tagName)) bad.push(el.outerHTML);
+            if (el.tagName === 'INPUT' && (el.type !== 'checkbox' || !el.disabled)) bad.push(el.outerHTML);
         });
         return bad;""", cases)
     assert unsafe == []
+
+    # In a card: the blocks shown, nothing run, a task ticked and saved, still ticked after a reload.
+    d = browser
+    board_id, api = sign_up_with_a_board(d, web, "Mark Down", "mark@example.com", "Notes")
+    todo = api.send("POST", f"/boards/{board_id}/columns", {"name": "Todo"}, d)["column"]["id"]
+    description = ("# Plan <script>window.pwned = 1</script>\n"
+                   "> <img src=x onerror=\"window.pwned = 1\"> said\n"
+                   "```js\n<script>window.pwned = 1</script>\n```\n"
+                   "| step | link |\n|---|---|\n| one | [go](javascript:window.pwned=1) |\n\n"
+                   "- [ ] paint\n- [x] sand\n- [ ] varnish <b>twice</b>")
+    card_id = api.send("POST", f"/boards/{board_id}/cards", {"column_id": todo, "title": "Shed", "description": description}, d)["card"]["id"]
+    d.get(web + f"/boards/{board_id}/cards/{card_id}")
+    wait(d, lambda d: css(d, "#card-dialog").get_attribute("open") is not None, "the card dialog")
+
+    def shown(d):
+        return d.execute_script("""
+            const v = document.getElementById('cd-description');
+            return {heading: [...v.querySelectorAll('h3')].map(e => e.textContent), quote: v.querySelector('blockquote').textContent,
+                    code: v.querySelector('pre code').textContent, cells: [...v.querySelectorAll('td')].map(e => e.textContent),
+                    boxes: [...v.querySelectorAll('input[data-task]')].map(b => [b.getAttribute('aria-label'), b.checked, b.disabled]),
+                    active: v.querySelectorAll('script, img, a, b').length, pwned: !!window.pwned};""")
+    assert shown(d) == {
+        "heading": ["Plan <script>window.pwned = 1</script>"], "quote": '<img src=x onerror="window.pwned = 1"> said',
+        "code": "<script>window.pwned = 1</script>", "cells": ["one", "[go](javascript:window.pwned=1)"],
+        "boxes": [["paint", False, False], ["sand", True, False], ["varnish <b>twice</b>", False, False]], "active": 0, "pwned": False}
+    before = version(d)
+    css_all(d, "#cd-description input[data-task]")[2].click()
+    wait(d, lambda d: version(d) == before + 1 and [b[1] for b in shown(d)["boxes"]] == [False, True, True], "the ticked task saved")
+    saved = api.get(f"/boards/{board_id}/cards/{card_id}")["description"]
+    assert saved == description.replace("- [ ] varnish", "- [x] varnish"), saved
+    d.refresh()
+    wait(d, lambda d: css(d, "#card-dialog").get_attribute("open") is not None, "the card dialog after a reload")
+    assert [b[1:] for b in shown(d)["boxes"]] == [[False, False], [True, False], [True, False]]
+
+    # A tick on a description someone changed meanwhile (this page did not hear of it) gets the
+    # usual choice; taking theirs shows theirs and saves nothing.
+    d.execute_script("TackBoard.push.close()")
+    current = api.get(f"/boards/{board_id}/cards/{card_id}")
+    theirs = description.replace("- [ ] paint", "- [x] paint first")
+    status, _, reply = request(web, "PATCH", f"/api/v1/boards/{board_id}/cards/{card_id}", {"description": theirs},
+                               {"Cookie": api.cookie, "X-CSRF-Token": css(d, "meta[name=csrf-token]").get_attribute("content"),
+                                "If-Match": f'"{current["version"]}"'})
+    assert status == 200, reply
+    css_all(d, "#cd-description input[data-task]")[0].click()
+    wait(d, lambda d: css(d, "#cd-description-choice").is_displayed(), "the choice after a stale tick")
+    assert "paint first" in css(d, "#cd-description-choice").text
+    written = api.get(f"/boards/{board_id}")["board"]["version"]
+    css(d, "#cd-description-choice [data-action='take-theirs']").click()
+    wait(d, lambda d: [b[0] for b in shown(d)["boxes"]][0] == "paint first", "their text taken")
+    assert api.get(f"/boards/{board_id}")["board"]["version"] == written, "taking theirs writes nothing"
+
+    # A viewer sees the boxes, disabled.
+    viewer = signup(web, "vera@example.com", "Vera Viewer")
+    api.send("PUT", f"/boards/{board_id}/members", {"email": "vera@example.com", "role": "viewer"}, d)
+    d.delete_all_cookies()
+    open_board(d, web, viewer, board_id)
+    open_card(d, "Shed")
+    assert [b[1:] for b in shown(d)["boxes"]] == [[True, True], [True, True], [False, True]]
 
 
 def test_members_tokens_and_logout(web, browser):
@@ -1391,7 +1473,11 @@ def test_dialogs_and_pages_fit_a_phone(web, browser):
     d = browser
     board_id, api = sign_up_with_a_board(d, web, "Phil Phone", "phil@example.com", "Pocket")
     todo = api.send("POST", f"/boards/{board_id}/columns", {"name": "Todo"}, d)["column"]["id"]
-    card_id = api.send("POST", f"/boards/{board_id}/cards", {"column_id": todo, "title": "Call the plumber about the kitchen sink"}, d)["card"]["id"]
+    # A long line of code and a wide table scroll inside their own boxes.
+    description = ("```\n" + "call(the, plumber, about, the, kitchen, sink); " * 4 + "\n```\n\n| " + " | ".join(f"column {n}" for n in range(12)) +
+                   " |\n|" + "---|" * 12 + "\n| " + " | ".join("x" * 12 for _ in range(12)) + " |")
+    card_id = api.send("POST", f"/boards/{board_id}/cards", {"column_id": todo, "title": "Call the plumber about the kitchen sink",
+                                                             "description": description}, d)["card"]["id"]
     api.send("POST", f"/boards/{board_id}/invitations", {"email": "pending@example.com"}, d)
     d.set_window_size(390, 844)
 
@@ -1399,9 +1485,11 @@ def test_dialogs_and_pages_fit_a_phone(web, browser):
         width = d.execute_script("""
             const open = document.querySelector('dialog[open]');
             const box = open ? open.getBoundingClientRect() : null;
-            return [document.documentElement.scrollWidth, window.innerWidth, box ? box.left : 0, box ? box.right : 0];""")
+            return [document.documentElement.scrollWidth, window.innerWidth, box ? box.left : 0, box ? box.right : 0,
+                    open ? open.scrollWidth - open.clientWidth : 0];""")
         assert width[0] <= width[1], f"{what} scrolls sideways on a phone: {width}"
         assert width[2] >= 0 and width[3] <= width[1], f"{what} is wider than a phone: {width}"
+        assert width[4] <= 0, f"{what} scrolls sideways inside on a phone: {width}"
 
     for path in (f"/boards/{board_id}/members", "/notifications", "/search?q=plumber", "/account/settings"):
         d.get(web + path)

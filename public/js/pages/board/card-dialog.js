@@ -3,6 +3,7 @@
 /// as others work; the title and the description are `CardText`s (drafts, conflicts). Labels and
 /// assignees change by add/remove operations, which merge with other people's at the server.
 import { markdownInto } from './comments.js';
+import { toggleTask } from '../../lib/markdown.js';
 import { dueDay, dueTime, dueValue, el, formatDue, toast } from '../../lib/dom.js';
 import { fillSets, initCardSets } from './card-sets.js';
 import { CardText } from './card-text.js';
@@ -27,6 +28,7 @@ export function initCardDialog(store, sync, columnsEl, comments) {
     show: (card) => {
       const text = (card.description || '').trim();
       markdownInto(descView, text);
+      if (canWrite) descView.querySelectorAll('input[data-task]').forEach((box) => { box.disabled = false; });
       if (!text) descView.append(el('p', { class: 'muted', text: canWrite ? 'No description yet. Add details, links or a checklist.' : 'No description.' }));
       descEditor.hidden = true;
       descView.hidden = false;
@@ -98,6 +100,14 @@ export function initCardDialog(store, sync, columnsEl, comments) {
   titleInput.addEventListener('change', () => title.save());
   if (descEdit) descEdit.addEventListener('click', () => { description.start(); description.input.focus(); });
   $('cd-description-cancel').addEventListener('click', () => description.discard());
+  // A task ticked in the shown description saves the description with it ticked, as an edit of
+  // the version shown: someone else's change meanwhile gets the usual choice.
+  descView.addEventListener('change', (event) => {
+    const box = event.target.closest('input[data-task]');
+    if (!box || !canWrite || !description.card) return;
+    descView.querySelectorAll('input[data-task]').forEach((b) => { b.disabled = true; });
+    description.saveValue(toggleTask(description.card.description ?? '', Number(box.dataset.task)));
+  });
   $('cd-description-save').addEventListener('click', async (event) => {
     event.target.disabled = true;
     await description.save();

@@ -110,6 +110,16 @@ export class CardText {
     }
   }
 
+  /// Saves `value` over the saved value without the editor (a task ticked in the shown text): the
+  /// same precondition and the same choice as a typed edit. A failed save shows the saved value again.
+  async saveValue(value) {
+    if (!this.card || this.editing) return;
+    this.editing = { base: this.card[this.field] ?? '', baseVersion: this.card.version };
+    this.input.value = value;
+    await this.save();
+    if (this.editing && this.choice.hidden) this.discard();
+  }
+
   /// The dialog closed: the draft (if any) stays for the next time.
   close() {
     this.card = null;

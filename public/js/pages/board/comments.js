@@ -9,6 +9,8 @@ import { attachMentions } from './mentions.js';
 /// Renders Markdown (safe HTML, see lib/markdown.js) into `node`.
 export function markdownInto(node, text) {
   node.innerHTML = text ? render(text) : '';
+  // A task's box is named by its item's text (set here: the renderer writes no attribute from text).
+  node.querySelectorAll('input[data-task]').forEach((box) => box.setAttribute('aria-label', box.parentNode.textContent.trim() || 'Task'));
 }
 
 export class Comments {
