@@ -103,6 +103,11 @@ public func buildWebRouter(_ deps: WebDependencies, logger: Logger) throws -> Ro
         ttl: config.exports.ttl
     )
     .addRoutes(to: router.group("/api/v1"))
+    ImportController(
+        store: ImportStore(postgres: deps.postgres, logger: logger),
+        queue: JobQueue(redis: deps.redis, routes: config.queues, logger: logger)
+    )
+    .addRoutes(to: router.group("/api/v1"))
     PageController(
         templates: try PageTemplates(directory: root.appendingPathComponent("templates"), publicDirectory: root.appendingPathComponent("public")),
         store: boards,

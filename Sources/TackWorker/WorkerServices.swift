@@ -8,8 +8,8 @@ import TackRedis
 ///
 /// `queues` are the queue names this process consumes (all configured queues by default);
 /// `processID` (the registry id) names its consumer in the queue groups. Every worker also runs
-/// the sweeps: the event relay, the webhook dispatcher, export expiry and, with `mail.host` set, the
-/// email sweep.
+/// the sweeps: the event relay, the webhook dispatcher, export expiry, the requeue of export and
+/// import jobs lost in Redis and, with `mail.host` set, the email sweep.
 ///
 /// - Throws: a ``TackError`` naming `mail.from` when it is not an email address.
 public func buildWorkerServices(
@@ -23,10 +23,13 @@ public func buildWorkerServices(
     let log = EventLog(postgres: postgres, logger: logger)
     let publisher = EventPublisher(redis: redis, log: log, historySize: config.events.historySize, logger: logger)
     let jobQueue = JobQueue(redis: redis, routes: config.queues, logger: logger)
+    let boards = BoardStore(postgres: postgres, publisher: publisher, logger: logger)
     let relay = EventRelay(log: log, publisher: publisher, logger: logger)
     let webhooks = WebhookDispatcher(postgres: postgres, queue: jobQueue, retryMaxDelay: config.worker.retryMaxDelay, logger: logger)
     let exports = ExportStore(postgres: postgres, storageDirectory: config.node.storageDirectory, logger: logger)
-    let lostExports = ExportRequeue(postgres: postgres, queue: jobQueue, retryMaxDelay: config.worker.retryMaxDelay, logger: logger)
+    let lostJobs = [LostJobRequeue.Work.exports, .imports].map {
+        LostJobRequeue($0, postgres: postgres, queue: jobQueue, retryMaxDelay: config.worker.retryMaxDelay, logger: logger)
+    }
     let mailer: Mailer?
     do {
         mailer = try Mailer(config: config, logger: logger)
@@ -37,6 +40,7 @@ public func buildWorkerServices(
         DiagnosticsJobs(runs: ProbeRuns(postgres: postgres, logger: logger), worker: processID),
         WebhookDeliveryJobs(postgres: postgres, settings: config.webhooks, maxAttempts: config.worker.maxAttempts, logger: logger),
         BoardExportJobs(postgres: postgres, store: exports, logger: logger),
+        BoardImportJobs(postgres: postgres, boards: boards, logger: logger),
         CronJobs(config: config, postgres: postgres, logger: logger),
     ]
     var services: [any Service] = [
@@ -46,7 +50,11 @@ public func buildWorkerServices(
             _ = try await exports.expire()
             return false
         },
-        Sweeper("export requeue", every: .seconds(5), logger: logger) { try await lostExports.sweepOnce() },
+        Sweeper("lost job requeue", every: .seconds(5), logger: logger) {
+            var more = false
+            for requeue in lostJobs { more = try await requeue.sweepOnce() || more }
+            return more
+        },
     ]
     if let mailer {
         let notifications = NotificationEmails(mailer: mailer, postgres: postgres, queue: jobQueue, logger: logger)

@@ -208,6 +208,8 @@ struct PageTests {
             title: "t",
             done: true,
             hasDescription: true,
+            commentCount: 2,
+            checklist: ChecklistBadgeModel(done: 1, total: 3, complete: false),
             labels: [LabelModel(id: 4, name: "l", color: "#000000")],
             assignees: [avatar],
             due: DueModel(iso: "i", text: "x", overdue: true),
@@ -221,7 +223,7 @@ struct PageTests {
             AuthPageModel(layout: layout, next: "/", nextQuery: "%2F"),
             BoardsPageModel(layout: layout, boards: [.init(id: 1, name: "n", description: "d", role: "owner")]),
             BoardsPageModel.Item(id: 1, name: "n", description: "d", role: "owner"), LabelModel(id: 4, name: "l", color: "#000000"), avatar,
-            DueModel(iso: "i", text: "x", overdue: true), card, column,
+            DueModel(iso: "i", text: "x", overdue: true), ChecklistBadgeModel(done: 1, total: 3, complete: false), card, column,
             BoardPageModel(
                 id: 1,
                 name: "n",

@@ -104,8 +104,12 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_document(m
     status, _, export = request(base, "POST", f"/api/v1/boards/{board}/exports", {"format": "csv"}, headers=bearer)
     assert status == 202, export
     invitation = create(f"/api/v1/boards/{board}/invitations", {"email": "invitee@example.com"})["invitation"]["id"]
+    checklist = create(f"/api/v1/boards/{board}/cards/{card}/checklists", {"title": "Steps", "items": [{"text": "one"}]})["checklist"]
+    status, _, imported = request(base, "POST", "/api/v1/imports/trello", {"name": "Trello", "lists": [], "cards": []}, headers=bearer)
+    assert status == 202, imported
     ids = {"board": board, "column": column, "card": card, "comment": comment, "label": label, "webhook": webhook,
-           "export": export["export"]["id"], "invitation": invitation}
+           "export": export["export"]["id"], "invitation": invitation, "checklist": checklist["id"], "item": checklist["items"][0]["id"],
+           "import": imported["import"]["id"]}
     spare = {
         "board": create("/api/v1/boards", {"name": "Spare"})["board"]["id"],
         "column": create(f"/api/v1/boards/{board}/columns", {"name": "Empty"})["column"]["id"],
@@ -115,6 +119,8 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_document(m
         "user": other,
         "webhook": create(f"/api/v1/boards/{board}/webhooks", {"url": "https://spare.example.com/"})["webhook"]["id"],
         "invitation": create(f"/api/v1/boards/{board}/invitations", {"email": "spare@example.com"})["invitation"]["id"],
+        "checklist": create(f"/api/v1/boards/{board}/cards/{card}/checklists", {"title": "Spare"})["checklist"]["id"],
+        "item": create(f"/api/v1/boards/{board}/checklists/{checklist['id']}/items", {"text": "spare"})["item"]["id"],
     }
     status, _, spare_token = request(base, "POST", "/api/v1/me/tokens", {"name": "spare", "scope": "read"}, headers=browser)
     assert status == 201, spare_token

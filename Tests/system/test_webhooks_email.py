@@ -6,6 +6,8 @@ import hmac
 import json
 import time
 
+from standardwebhooks.webhooks import Webhook
+
 from helpers import Receiver, create_user, psql, redis_cli, request, start_smtp, token_headers, wait_http, wait_until
 
 PASSWORD = "a long and unusual passphrase"
@@ -34,7 +36,7 @@ def test_webhooks_sign_retry_under_one_delivery_id_and_email_reaches_smtp(migrat
                                   {"url": f"http://127.0.0.1:{receiver.port}/hook", "events": ["card.created"]}, owner)
         assert status == 201, hook
         secret = hook["secret"]
-        assert secret.startswith("whsec_")
+        assert secret.startswith("whsec_") and hook["standard_secret"] == secret
         status, _, listed = request(base, "GET", f"/api/v1/boards/{board}/webhooks", headers=owner)
         assert status == 200 and "secret" not in json.dumps(listed), "the secret is shown only once"
 
@@ -55,6 +57,9 @@ def test_webhooks_sign_retry_under_one_delivery_id_and_email_reaches_smtp(migrat
             signed = f"{headers['X-Tack-Delivery']}.{headers['X-Tack-Timestamp']}.".encode() + body
             expected = "v1=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
             assert hmac.compare_digest(headers["X-Tack-Signature"], expected), "the signature verifies"
+            # The same delivery verifies as a Standard Webhooks message, with that spec's own library.
+            assert headers["webhook-id"] == delivery
+            assert json.loads(body) == Webhook(hook["standard_secret"]).verify(body, {k.lower(): v for k, v in headers.items()})
             assert headers["X-Tack-Event"] == "card.created"
             payload = json.loads(body)
             assert payload["delivery_id"] == delivery and payload["webhook_id"] == hook["webhook"]["id"]

@@ -112,6 +112,10 @@ public struct Card: Codable, Sendable, Equatable {
     public var updatedAt: Date
     /// The board version at which it last changed (its `ETag`).
     public var version: Int64
+    /// Comments on it (read with it; the card front shows the count).
+    public var commentCount: Int = 0
+    /// Ticked and all items of its checklists (read with it; the card front shows `done/total`).
+    public var checklistProgress = ChecklistProgress(total: 0, done: 0)
 
 }
 

@@ -13,6 +13,14 @@ public enum BoardRules {
     public static let cardDescriptionLength = 100_000
     /// A comment (Markdown).
     public static let commentLength = 20_000
+    /// A checklist's title.
+    public static let checklistTitleLength = 200
+    /// A checklist item's text.
+    public static let checklistItemLength = 1_000
+    /// Checklists on one card.
+    public static let checklistsPerCard = 50
+    /// Items in one checklist.
+    public static let itemsPerChecklist = 500
     /// A label's name.
     public static let labelNameLength = 50
     /// Ids one change may list (a card's assignees or labels, or the ones added or removed).

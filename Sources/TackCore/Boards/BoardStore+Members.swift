@@ -66,6 +66,10 @@ extension BoardStore {
                 "DELETE FROM card_assignees a USING cards c WHERE a.card_id = c.id AND c.board_id = \(boardID) AND a.user_id = \(userID)",
                 logger: logger
             )
+            try await tx.query(
+                "UPDATE checklist_items SET assignee_id = NULL WHERE board_id = \(boardID) AND assignee_id = \(userID)",
+                logger: logger
+            )
             return ((), BoardEventDraft(kind: "member.removed", payload: ["user_id": userID]))
         }.1
     }

@@ -449,7 +449,9 @@ public struct BoardStore: Sendable {
             SELECT c.id, c.board_id, c.column_id, c.title, c.description, c.position, c.due_at, c.done, c.archived,
                    c.created_by, c.created_at, c.updated_at, c.version, c.due_has_time,
                    COALESCE((SELECT array_agg(a.user_id ORDER BY a.user_id) FROM card_assignees a WHERE a.card_id = c.id), '{}'),
-                   COALESCE((SELECT array_agg(l.label_id ORDER BY l.label_id) FROM card_labels l WHERE l.card_id = c.id), '{}')
+                   COALESCE((SELECT array_agg(l.label_id ORDER BY l.label_id) FROM card_labels l WHERE l.card_id = c.id), '{}'),
+                   (SELECT count(*) FROM comments cm WHERE cm.card_id = c.id),
+                   (SELECT ARRAY[count(*), count(*) FILTER (WHERE i.done)] FROM checklist_items i WHERE i.card_id = c.id)
             FROM cards c
             JOIN columns col ON col.id = c.column_id
             WHERE c.board_id = \(boardID) AND (\(cardID)::BIGINT IS NULL OR c.id = \(cardID))
@@ -462,7 +464,7 @@ public struct BoardStore: Sendable {
         )
         var result: [Card] = []
         for try await row in rows.decode(
-            (Int64, Int64, Int64, String, String, String, Date?, Bool, Bool, Int64?, Date, Date, Int64, Bool, [Int64], [Int64]).self
+            (Int64, Int64, Int64, String, String, String, Date?, Bool, Bool, Int64?, Date, Date, Int64, Bool, [Int64], [Int64], Int64, [Int64]).self
         ) {
             result.append(
                 Card(
@@ -481,7 +483,9 @@ public struct BoardStore: Sendable {
                     createdBy: row.9,
                     createdAt: row.10,
                     updatedAt: row.11,
-                    version: row.12
+                    version: row.12,
+                    commentCount: Int(row.16),
+                    checklistProgress: ChecklistProgress(total: Int(row.17[0]), done: Int(row.17[1]))
                 )
             )
         }

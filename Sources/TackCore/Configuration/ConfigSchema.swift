@@ -72,6 +72,7 @@ public enum ConfigSchema {
         ("notifications", "default", "in-app notifications"),
         ("emails", "default", "notification and digest emails"),
         ("exports", "low", "board exports to JSON and CSV"),
+        ("imports", "low", "board imports from Trello"),
         ("maintenance", "low", "periodic clean-ups started by the scheduler"),
         ("diagnostics", "default", "probe jobs from `./platform jobs probe` and the benchmarks"),
     ]

@@ -73,6 +73,8 @@ public enum BoardEventKinds {
     public static let all: [String] = [
         "board.created", "board.updated",
         "card.created", "card.deleted", "card.moved", "card.updated",
+        "checklist.created", "checklist.deleted", "checklist.updated",
+        "checklist_item.created", "checklist_item.deleted", "checklist_item.updated",
         "column.created", "column.deleted", "column.updated",
         "comment.created", "comment.deleted", "comment.updated",
         "label.created", "label.deleted", "label.updated",

@@ -47,12 +47,35 @@ public struct WebhookDeliveryRecord: Sendable, Codable, Equatable {
 
 /// Signing of webhook deliveries: `X-Tack-Signature: v1=<hex HMAC-SHA256(secret, id.timestamp.body)>`.
 public enum WebhookSignature {
-    /// The header value for one delivery attempt.
+    /// The `X-Tack-Signature` value for one delivery attempt: hex HMAC-SHA256 under the secret's
+    /// UTF-8 bytes.
     public static func sign(secret: String, deliveryID: String, timestamp: Int64, body: [UInt8]) -> String {
+        "v1=" + mac(key: Array(secret.utf8), deliveryID: deliveryID, timestamp: timestamp, body: body).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// The `webhook-signature` value of the Standard Webhooks spec (standardwebhooks.com) for the
+    /// same attempt (`webhook-id` is the delivery id): `v1,` and base64 HMAC-SHA256 of the same
+    /// `id.timestamp.body` under the key of ``standardSecret(for:)``.
+    public static func signStandard(secret: String, deliveryID: String, timestamp: Int64, body: [UInt8]) -> String {
+        "v1," + Data(mac(key: standardKey(secret), deliveryID: deliveryID, timestamp: timestamp, body: body)).base64EncodedString()
+    }
+
+    /// The secret as the Standard Webhooks libraries take it: `whsec_` and the base64 of the key.
+    /// A secret Tack made (or any `whsec_` + base64 secret) is already one and is used as it is;
+    /// another secret's key is its UTF-8 bytes.
+    public static func standardSecret(for secret: String) -> String {
+        "whsec_" + Data(standardKey(secret)).base64EncodedString()
+    }
+
+    static func standardKey(_ secret: String) -> [UInt8] {
+        if secret.hasPrefix("whsec_"), let key = Data(base64Encoded: String(secret.dropFirst(6))), !key.isEmpty { return Array(key) }
+        return Array(secret.utf8)
+    }
+
+    private static func mac(key: [UInt8], deliveryID: String, timestamp: Int64, body: [UInt8]) -> HMAC<SHA256>.MAC {
         var message = Array("\(deliveryID).\(timestamp).".utf8)
         message += body
-        let mac = HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: Array(secret.utf8)))
-        return "v1=" + mac.map { String(format: "%02x", $0) }.joined()
+        return HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: key))
     }
 
     /// A fresh secret: `whsec_` and 32 random bytes in hex.

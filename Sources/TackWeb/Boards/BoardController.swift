@@ -4,7 +4,7 @@ import Logging
 import NIOCore
 import TackCore
 
-/// `/api/v1/boards…`: boards, members, columns, cards, comments, labels, events and search.
+/// `/api/v1/boards…`: boards, members, columns, cards, comments, checklists, labels, events and search.
 ///
 /// Reads need any role on the board, writes need `member` (settings and members: `admin`); the
 /// store re-checks the role inside each write's transaction. A non-member gets 404, never 403, so
@@ -122,6 +122,7 @@ struct BoardController: Sendable {
         api.post("/boards/{board}/cards/{card}/comments", use: createComment)
         api.patch("/boards/{board}/comments/{comment}", use: updateComment)
         api.delete("/boards/{board}/comments/{comment}", use: deleteComment)
+        addChecklistRoutes(to: api)
 
         api.get("/boards/{board}/labels", use: listLabels)
         api.post("/boards/{board}/labels", use: createLabel)

@@ -173,3 +173,51 @@ struct UpdateLabelRequest: Decodable, Sendable {
     var color: String?
     var expectedVersion: Int64?
 }
+
+struct CreateChecklistRequest: Decodable, Sendable {
+    var title: String
+    var items: [CreateChecklistItemRequest]?
+}
+
+struct UpdateChecklistRequest: Decodable, Sendable {
+    var title: String?
+    var index: Int?
+    var expectedVersion: Int64?
+}
+
+struct CreateChecklistItemRequest: Decodable, Sendable {
+    var text: String
+    var done: Bool?
+    var assigneeID: Int64?
+    var dueAt: Date?
+    var index: Int?
+}
+
+struct UpdateChecklistItemRequest: Decodable, Sendable {
+    var text: String?
+    var done: Bool?
+    var assigneeID: Patch<Int64>
+    var dueAt: Patch<Date>
+    var checklistID: Int64?
+    var index: Int?
+    var expectedVersion: Int64?
+
+    enum CodingKeys: CodingKey {
+        case text, done, index
+        case assigneeID
+        case dueAt
+        case checklistID
+        case expectedVersion
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        text = try c.decodeIfPresent(String.self, forKey: .text)
+        done = try c.decodeIfPresent(Bool.self, forKey: .done)
+        assigneeID = try c.decodePatch(Int64.self, forKey: .assigneeID)
+        dueAt = try c.decodePatch(Date.self, forKey: .dueAt)
+        checklistID = try c.decodeIfPresent(Int64.self, forKey: .checklistID)
+        index = try c.decodeIfPresent(Int.self, forKey: .index)
+        expectedVersion = try c.decodeIfPresent(Int64.self, forKey: .expectedVersion)
+    }
+}

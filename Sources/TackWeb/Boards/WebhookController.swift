@@ -24,10 +24,12 @@ struct WebhookController: Sendable {
         var active: Bool?
     }
 
-    /// The answer to a create: the webhook and its secret, shown this once.
+    /// The answer to a create: the webhook and its secret, shown this once; `standard_secret` is
+    /// the same secret as the Standard Webhooks libraries take it (equal to `secret` when Tack made it).
     struct Created: ResponseEncodable, Sendable {
         let webhook: Webhook
         let secret: String
+        let standardSecret: String
     }
 
     struct One: ResponseEncodable, Sendable {
@@ -119,7 +121,10 @@ struct WebhookController: Sendable {
             events: try validEvents(body.events ?? []),
             active: body.active ?? true
         )
-        return EditedResponse(status: .created, response: Created(webhook: webhook, secret: secret))
+        return EditedResponse(
+            status: .created,
+            response: Created(webhook: webhook, secret: secret, standardSecret: WebhookSignature.standardSecret(for: secret))
+        )
     }
 
     @Sendable func get(_ request: Request, context: TackRequestContext) async throws -> One {

@@ -169,6 +169,8 @@ struct PageController: Sendable {
                 title: "",
                 done: false,
                 hasDescription: false,
+                commentCount: 0,
+                checklist: nil,
                 labels: [],
                 assignees: [],
                 due: nil,

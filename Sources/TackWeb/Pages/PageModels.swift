@@ -136,6 +136,16 @@ struct DueModel: Sendable {
     var overdue: Bool
 }
 
+/// A card's checklist progress on its front.
+struct ChecklistBadgeModel: Sendable {
+    /// Ticked items.
+    var done: Int
+    /// All items.
+    var total: Int
+    /// Every item ticked.
+    var complete: Bool
+}
+
 /// A card on the board.
 struct CardModel: Sendable {
     /// Card id.
@@ -148,6 +158,10 @@ struct CardModel: Sendable {
     var done: Bool
     /// Whether the description has text (a badge says so).
     var hasDescription: Bool
+    /// Comments on it (a badge shows the count when there are any).
+    var commentCount: Int
+    /// Its checklists' progress (a badge shows `done/total` when it has items).
+    var checklist: ChecklistBadgeModel?
     /// Its labels.
     var labels: [LabelModel]
     /// Its assignees.
@@ -329,6 +343,14 @@ enum PageModels {
             title: card.title,
             done: card.done,
             hasDescription: !card.description.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty,
+            commentCount: card.commentCount,
+            checklist: card.checklistProgress.total == 0
+                ? nil
+                : ChecklistBadgeModel(
+                    done: card.checklistProgress.done,
+                    total: card.checklistProgress.total,
+                    complete: card.checklistProgress.done == card.checklistProgress.total
+                ),
             labels: card.labels.compactMap { labels[$0] }.map { LabelModel(id: $0.id, name: $0.name, color: $0.color) },
             assignees: card.assignees.compactMap { members[$0] }.map { avatar($0.userID, $0.name) },
             due: card.dueAt.map { due($0, hasTime: card.dueHasTime, done: card.done, now: now) },
@@ -524,6 +546,18 @@ extension DueModel: MustacheParent {
     }
 }
 
+extension ChecklistBadgeModel: MustacheParent {
+    /// The value of the template key `key`, without reflection.
+    func child(named key: String) -> Any? {
+        switch key {
+        case "done": return self.done
+        case "total": return self.total
+        case "complete": return self.complete
+        default: return nil
+        }
+    }
+}
+
 extension CardModel: MustacheParent {
     /// The value of the template key `key`, without reflection.
     func child(named key: String) -> Any? {
@@ -533,6 +567,9 @@ extension CardModel: MustacheParent {
         case "title": return self.title
         case "done": return self.done
         case "hasDescription": return self.hasDescription
+        case "commentCount": return self.commentCount
+        case "hasComments": return self.commentCount > 0
+        case "checklist": return self.checklist
         case "labels": return self.labels
         case "assignees": return self.assignees
         case "due": return self.due

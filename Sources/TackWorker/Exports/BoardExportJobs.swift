@@ -3,8 +3,8 @@ import Logging
 import PostgresNIO
 import TackCore
 
-/// `exports.board`: writes a board to JSON (everything: columns, cards with assignees, labels and
-/// comments, members, labels) or CSV (one row per card) under the storage directory, through a
+/// `exports.board`: writes a board to JSON (everything: columns, cards with assignees, labels,
+/// comments and checklists, members, labels) or CSV (one row per card) under the storage directory, through a
 /// temporary file renamed into place, then marks the export ready. Idempotent: a ready export is
 /// left alone, a half-written file is replaced.
 public struct BoardExportJobs: JobHandler {
@@ -26,7 +26,7 @@ public struct BoardExportJobs: JobHandler {
 
     public func perform(_ job: Job) async throws {
         let id = try job.decode(ExportJobArguments.self).exportID
-        // Marks the export's job alive (see ExportRequeue) as it reads the export.
+        // Marks the export's job alive (see LostJobRequeue) as it reads the export.
         let rows = try await postgres.boundedQuery(
             "UPDATE exports SET enqueued_at = now() WHERE id = \(id) RETURNING board_id, format, status",
             logger: logger
@@ -77,7 +77,12 @@ public struct BoardExportJobs: JobHandler {
                         'labels', coalesce((SELECT json_agg(cl.label_id ORDER BY cl.label_id) FROM card_labels cl WHERE cl.card_id = k.id), '[]'),
                         'comments', coalesce((SELECT json_agg(json_build_object('id', m.id, 'author_id', m.author_id, 'body', m.body,
                                                                                 'created_at', m.created_at, 'edited_at', m.edited_at) ORDER BY m.id)
-                                              FROM comments m WHERE m.card_id = k.id), '[]'))
+                                              FROM comments m WHERE m.card_id = k.id), '[]'),
+                        'checklists', coalesce((SELECT json_agg(json_build_object('id', l.id, 'title', l.title,
+                            'items', coalesce((SELECT json_agg(json_build_object('id', i.id, 'text', i.text, 'done', i.done,
+                                                                               'assignee_id', i.assignee_id, 'due_at', i.due_at) ORDER BY i.position, i.id)
+                                               FROM checklist_items i WHERE i.checklist_id = l.id), '[]')) ORDER BY l.position, l.id)
+                                                FROM checklists l WHERE l.card_id = k.id), '[]'))
                         ORDER BY col.position, k.position)
                     FROM cards k JOIN columns col ON col.id = k.column_id WHERE k.board_id = \(boardID)), '[]')
             )::text

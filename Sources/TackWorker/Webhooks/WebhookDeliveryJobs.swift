@@ -9,7 +9,9 @@ import TackCore
 /// `webhooks.deliver`: one HTTP POST of one event to one webhook.
 ///
 /// The body is `{"delivery_id","webhook_id","event":{…}}`; headers carry the delivery id (the same
-/// on every attempt), a timestamp and `X-Tack-Signature: v1=HMAC-SHA256(secret, id.timestamp.body)`.
+/// on every attempt), a timestamp and `X-Tack-Signature: v1=HMAC-SHA256(secret, id.timestamp.body)`,
+/// and the same as Standard Webhooks headers (`webhook-id`, `webhook-timestamp`,
+/// `webhook-signature: v1,<base64>`), which its libraries verify with `standard_secret`.
 /// Network errors, timeouts, 5xx and 429 are retried with backoff (429's Retry-After respected);
 /// other answers outside 2xx, redirects included (never followed), fail at once. Every attempt is
 /// logged in `webhook_delivery_attempts`. After `webhooks.disable_after_failures` failed deliveries
@@ -168,6 +170,13 @@ public struct WebhookDeliveryJobs: JobHandler {
         request.headers.add(
             name: "X-Tack-Signature",
             value: WebhookSignature.sign(secret: delivery.secret, deliveryID: deliveryID, timestamp: timestamp, body: body)
+        )
+        // The same attempt per the Standard Webhooks spec, for receivers that verify with its libraries.
+        request.headers.add(name: "webhook-id", value: deliveryID)
+        request.headers.add(name: "webhook-timestamp", value: String(timestamp))
+        request.headers.add(
+            name: "webhook-signature",
+            value: WebhookSignature.signStandard(secret: delivery.secret, deliveryID: deliveryID, timestamp: timestamp, body: body)
         )
         request.body = .bytes(ByteBuffer(bytes: body))
         do {

@@ -27,13 +27,14 @@ const SIGNED_OUT_PAGES = new Set(['login', 'signup', 'invitation', 'password_res
 export async function api(method, path, body, options = {}) {
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
+  // `options.raw`: the body (a File of JSON, e.g. an export to import) is sent as it is.
   if (method !== 'GET' && method !== 'HEAD') headers['X-CSRF-Token'] = csrfToken();
   if (options.ifMatch !== undefined && options.ifMatch !== null) headers['If-Match'] = `"${options.ifMatch}"`;
   let response;
   try {
     response = await fetch('/api/v1' + path, {
       method, headers, credentials: 'same-origin',
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : options.raw ? body : JSON.stringify(body),
     });
   } catch {
     throw new ApiError('Tack cannot be reached. Check your connection and try again.', 0, null);

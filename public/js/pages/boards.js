@@ -1,4 +1,4 @@
-/// /boards: the new-board form (the list is rendered by the server).
+/// /boards: the new-board form, the Trello import (the list is rendered by the server).
 import { api } from '../lib/api.js';
 import { el, onSubmit, toast } from '../lib/dom.js';
 
@@ -11,6 +11,8 @@ export function init() {
     });
     location.assign('/boards/' + reply.board.id);
   });
+
+  initImport(document.getElementById('import-trello'));
 
   // Archived boards: listed on demand, restored by their admins.
   const show = document.querySelector('[data-action="show-archived"]');
@@ -38,5 +40,38 @@ export function init() {
       }
       return item;
     }) : [el('li', { class: 'muted', text: 'No archived boards.' })]));
+  });
+}
+
+/// Uploads a Trello export, then follows the import until its board is made (and opens it) or it
+/// failed (and says where and why).
+function initImport(form) {
+  const status = form.querySelector('.import-status');
+  const bar = status.querySelector('progress');
+  const text = status.querySelector('span');
+  const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  onSubmit(form, async () => {
+    const file = form.elements.file.files[0];
+    if (!file) { form.elements.file.focus(); return; }
+    status.hidden = false;
+    bar.value = 0;
+    text.textContent = `Uploading ${file.name}…`;
+    try {
+      let job = (await api('POST', '/imports/trello', file, { raw: true })).import;
+      while (job.status === 'pending' || job.status === 'running') {
+        bar.value = job.progress;
+        text.textContent = job.status === 'pending' ? 'Waiting for a worker…' : `Importing… ${job.progress}%`;
+        await wait(500);
+        job = (await api('GET', `/imports/${job.id}`)).import;
+      }
+      if (job.status === 'failed') throw new Error(job.error);
+      bar.value = 100;
+      const s = job.summary;
+      text.textContent = `Imported ${s.cards} cards in ${s.columns} lists. Opening the board…`;
+      location.assign('/boards/' + job.board_id);
+    } catch (error) {
+      status.hidden = true;
+      throw error;
+    }
   });
 }

@@ -20,6 +20,12 @@ export class BoardRenderer {
     store.addEventListener('column', (e) => this.#onColumn(e.detail));
     store.addEventListener('label', () => this.#refillAll());
     store.addEventListener('member', () => this.#refillAll());
+    // A comment or checklist change moved a count on the card's front.
+    store.addEventListener('badges', (e) => {
+      const node = this.cardNode(e.detail.id);
+      const card = this.#store.cards.get(e.detail.id);
+      if (node && card) this.#fill(node, card);
+    });
     store.addEventListener('board', () => this.#fillHead());
     store.addEventListener('reset', () => this.renderAll());
     // Drag and drop moved nodes itself: let go, every column takes the store's order again.
@@ -178,6 +184,16 @@ export class BoardRenderer {
     }
     due.classList.toggle('is-overdue', isOverdue(card));
     node.querySelector('.badge-desc').hidden = !(card.description || '').trim();
+    const comments = node.querySelector('.badge-comments');
+    comments.hidden = !card.comment_count;
+    comments.textContent = String(card.comment_count || 0);
+    comments.title = `Comments: ${card.comment_count || 0}`;
+    const progress = card.checklist_progress || { total: 0, done: 0 };
+    const checklist = node.querySelector('.badge-checklist');
+    checklist.hidden = !progress.total;
+    checklist.textContent = `${progress.done}/${progress.total}`;
+    checklist.title = `Checklist items done: ${progress.done} of ${progress.total}`;
+    checklist.classList.toggle('is-complete', progress.total > 0 && progress.done === progress.total);
     node.querySelector('.card-assignees').replaceChildren(...card.assignees.map((id) => store.members.get(id)).filter(Boolean)
       .map((m) => avatar(m.user_id, m.name, true)));
     return node;
