@@ -17,21 +17,7 @@ extension BoardStore {
     ) async throws -> Board {
         let logger = self.logger
         let create: @Sendable (PostgresConnection) async throws -> Int64 = { tx in
-            let rows = try await tx.query(
-                """
-                WITH board AS (
-                    INSERT INTO boards (name, description, created_by, changed_version)
-                    VALUES (\(plan.name), \(plan.description), \(ownerID), 1)
-                    RETURNING id
-                ), member AS (
-                    INSERT INTO board_members (board_id, user_id, role) SELECT id, \(ownerID), 'owner' FROM board
-                )
-                SELECT id FROM board
-                """,
-                logger: logger
-            )
-            for try await id in rows.decode(Int64.self) { return id }
-            throw BoardError(.notFound("board"))
+            try await Self.insertBoard(name: plan.name, description: plan.description, ownerID: ownerID, on: tx, logger: logger)
         }
         let (board, _) = try await commit(.new(create), actorIDs: [ownerID]) { write -> (Board, [BoardEventDraft]) in
             let tx = write.tx

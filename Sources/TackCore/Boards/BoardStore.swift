@@ -264,22 +264,7 @@ public struct BoardStore: Sendable {
     public func createBoard(name: String, description: String, creatorID: Int64) async throws -> (Board, BoardEvent) {
         let logger = self.logger
         let create: @Sendable (PostgresConnection) async throws -> Int64 = { tx in
-            // Its first event will be version 1, which is when its name and description were set.
-            let rows = try await tx.query(
-                """
-                WITH board AS (
-                    INSERT INTO boards (name, description, created_by, changed_version)
-                    VALUES (\(name), \(description), \(creatorID), 1)
-                    RETURNING id
-                ), member AS (
-                    INSERT INTO board_members (board_id, user_id, role) SELECT id, \(creatorID), 'owner' FROM board
-                )
-                SELECT id FROM board
-                """,
-                logger: logger
-            )
-            for try await id in rows.decode(Int64.self) { return id }
-            throw BoardError(.notFound("board"))
+            try await Self.insertBoard(name: name, description: description, ownerID: creatorID, on: tx, logger: logger)
         }
         let (board, events) = try await commit(.new(create), actorIDs: [creatorID]) { write -> (Board, [BoardEventDraft]) in
             let board = Board(
@@ -295,6 +280,26 @@ public struct BoardStore: Sendable {
             return (board, [BoardEventDraft(kind: "board.created", payload: BoardPayload(board), actorID: creatorID)])
         }
         return (board, events[0])
+    }
+
+    /// Inserts a board owned by `ownerID` (the first step of a `.new` write); its first event will
+    /// be version 1, which is when its name and description were set.
+    static func insertBoard(name: String, description: String, ownerID: Int64, on tx: PostgresConnection, logger: Logger) async throws -> Int64 {
+        let rows = try await tx.query(
+            """
+            WITH board AS (
+                INSERT INTO boards (name, description, created_by, changed_version)
+                VALUES (\(name), \(description), \(ownerID), 1)
+                RETURNING id
+            ), member AS (
+                INSERT INTO board_members (board_id, user_id, role) SELECT id, \(ownerID), 'owner' FROM board
+            )
+            SELECT id FROM board
+            """,
+            logger: logger
+        )
+        for try await id in rows.decode(Int64.self) { return id }
+        throw BoardError(.notFound("board"))
     }
 
     /// A board in its events: what every member sees alike (no role, no current version).

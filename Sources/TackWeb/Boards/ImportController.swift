@@ -42,20 +42,12 @@ struct ImportController: Sendable {
             code: "body_too_large",
             message: "The file is larger than \(limit >> 20) MiB, the most Tack imports at once."
         )
-        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit { throw tooLarge }
-        if let type = request.headers[.contentType], !JSONBody.isJSON(type) {
-            throw APIError(
-                .unsupportedMediaType,
-                code: "unsupported_media_type",
-                message: "Send the Trello export as it is (Content-Type: application/json)."
-            )
-        }
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: limit)
-        } catch is NIOTooManyBytesError {
-            throw tooLarge
-        }
+        let buffer = try await JSONBody.bytes(
+            of: request,
+            limit: limit,
+            tooLarge: tooLarge,
+            wrongType: "Send the Trello export as it is (Content-Type: application/json)."
+        )
         let content = Array(buffer.readableBytesView)
         // Not even the start of a JSON object: say so now rather than after a queue round trip.
         guard content.first(where: { !" \t\r\n".utf8.contains($0) }) == UInt8(ascii: "{") else {

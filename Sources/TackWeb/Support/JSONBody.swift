@@ -18,24 +18,29 @@ import TackCore
 public enum JSONBody {
     /// Decodes the request body as described on `JSONBody`.
     public static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws -> T {
-        let limit = context.maxUploadSize
+        let buffer = try await bytes(of: request, limit: context.maxUploadSize, tooLarge: .bodyTooLarge)
+        return try decode(type, from: buffer.readableBytesView)
+    }
+
+    /// The body of a JSON request, read whole up to `limit` bytes: `tooLarge` (413) beyond it, also
+    /// when Content-Length says so before anything is read; 415 for a Content-Type other than JSON.
+    static func bytes(
+        of request: Request,
+        limit: Int,
+        tooLarge: APIError,
+        wrongType: String = "Send the body as UTF-8 JSON (Content-Type: application/json)."
+    ) async throws -> ByteBuffer {
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
-            throw APIError.bodyTooLarge
+            throw tooLarge
         }
         if let contentType = request.headers[.contentType], !isJSON(contentType) {
-            throw APIError(
-                .unsupportedMediaType,
-                code: "unsupported_media_type",
-                message: "Send the body as UTF-8 JSON (Content-Type: application/json)."
-            )
+            throw APIError(.unsupportedMediaType, code: "unsupported_media_type", message: wrongType)
         }
-        let buffer: ByteBuffer
         do {
-            buffer = try await request.body.collect(upTo: limit)
+            return try await request.body.collect(upTo: limit)
         } catch is NIOTooManyBytesError {
-            throw APIError.bodyTooLarge
+            throw tooLarge
         }
-        return try decode(type, from: buffer.readableBytesView)
     }
 
     /// Decodes bytes already read, with the same rules (used by `decode(_:from:context:)` and tests).
