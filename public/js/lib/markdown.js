@@ -29,7 +29,7 @@ const LINK_END = '" target="_blank" rel="noopener noreferrer nofollow">';
 
 /** Markdown text → HTML that is safe to assign to innerHTML. */
 export function render(source) {
-  const lines = escapeHTML(normalize(source)).split('\n');
+  const lines = linesOf(escapeHTML(withoutNul(source)));
   // Written as it is read: at most one block is open at a time (and one list item, which the
   // indented lines below it continue).
   const out = [];
@@ -51,7 +51,7 @@ export function render(source) {
 
   for (let n = 0; n < lines.length; n++) {
     const line = lines[n];
-    const start = indentOf(line);
+    const start = leadOf(line);
     if (open === 'pre') {
       if (isFenceEnd(line, start)) close();
       else out.push(out[out.length - 1] === '<pre><code>' ? line : '\n' + line);
@@ -135,12 +135,12 @@ function rowHTML(line, tag) {
 export function toggleTask(source, index) {
   // The raw text, not the escaped one: escaping changes none of the characters that make a fence
   // or a task, so both see the same lines as fences and tasks.
-  const lines = normalize(source).split('\n');
+  const lines = linesOf(withoutNul(source));
   let fence = false;
   let seen = 0;
   for (let n = 0; n < lines.length; n++) {
     const line = lines[n];
-    const start = indentOf(line);
+    const start = leadOf(line);
     if (fence) { if (isFenceEnd(line, start)) fence = false; continue; }
     if (isFenceStart(line, start)) { fence = true; continue; }
     const item = listItemOf(line, start);
@@ -152,8 +152,13 @@ export function toggleTask(source, index) {
   return lines.join('\n');
 }
 
-function normalize(source) {
-  return String(source == null ? '' : source).replace(/\u0000/g, '').replace(/\r\n?/g, '\n');
+function withoutNul(source) {
+  return String(source == null ? '' : source).replace(/\u0000/g, '');
+}
+
+/// The text's lines, whichever of \n, \r\n or \r ends them (one split; escaping changes neither).
+function linesOf(text) {
+  return text.indexOf('\r') === -1 ? text.split('\n') : text.split(/\r\n?|\n/);
 }
 
 // ---- lines ----------------------------------------------------------------------------------
@@ -175,6 +180,11 @@ function isSpace(c) {
 function indentOf(line) {
   const i = line.search(NOT_SPACE);
   return i === -1 ? line.length : i;
+}
+
+/// indentOf, without a search for the many lines that start with no white space (or are empty).
+function leadOf(line) {
+  return line.length === 0 || !isSpace(line.charCodeAt(0)) ? 0 : indentOf(line);
 }
 
 /// Whether the line's first `count` characters are plain spaces (the indent a heading or quote may have).
