@@ -8,8 +8,8 @@ import TackRedis
 ///
 /// `queues` are the queue names this process consumes (all configured queues by default);
 /// `processID` (the registry id) names its consumer in the queue groups. Every worker also runs
-/// the sweeps: the event relay, the webhook dispatcher, export expiry and, with `mail.host` set, the
-/// email sweep.
+/// the sweeps: the event relay, the webhook dispatcher, export expiry, the removal of deleted
+/// attachments' files and, with `mail.host` set, the email sweep.
 ///
 /// - Throws: a ``TackError`` naming `mail.from` when it is not an email address.
 public func buildWorkerServices(
@@ -26,6 +26,7 @@ public func buildWorkerServices(
     let relay = EventRelay(log: log, publisher: publisher, logger: logger)
     let webhooks = WebhookDispatcher(postgres: postgres, queue: jobQueue, retryMaxDelay: config.worker.retryMaxDelay, logger: logger)
     let exports = ExportStore(postgres: postgres, storageDirectory: config.node.storageDirectory, logger: logger)
+    let attachmentFiles = AttachmentFiles(postgres: postgres, storageDirectory: config.node.storageDirectory, logger: logger)
     let lostExports = ExportRequeue(postgres: postgres, queue: jobQueue, retryMaxDelay: config.worker.retryMaxDelay, logger: logger)
     let mailer: Mailer?
     do {
@@ -47,6 +48,8 @@ public func buildWorkerServices(
             return false
         },
         Sweeper("export requeue", every: .seconds(5), logger: logger) { try await lostExports.sweepOnce() },
+        // Files of deleted attachments that the web process that deleted them did not remove.
+        Sweeper("attachment removal", every: .seconds(10), logger: logger) { try await attachmentFiles.purge() > 0 },
     ]
     if let mailer {
         let notifications = NotificationEmails(mailer: mailer, postgres: postgres, queue: jobQueue, logger: logger)

@@ -112,6 +112,8 @@ public struct Card: Codable, Sendable, Equatable {
     public var updatedAt: Date
     /// The board version at which it last changed (its `ETag`).
     public var version: Int64
+    /// The attachment shown on the card's front (an image of the card), if any.
+    public var coverAttachmentID: Int64? = nil
 
 }
 
@@ -193,6 +195,8 @@ public struct BoardError: Error, Sendable, Equatable {
         case stale(key: String, current: String)
         /// Replacing the whole of `field` needs the version the writer based it on (428).
         case preconditionRequired(field: String)
+        /// The board's attachments would take more than `quota` bytes; `used` are taken (413).
+        case quotaExceeded(quota: Int64, used: Int64)
     }
 
     /// The kind.

@@ -447,7 +447,7 @@ public struct BoardStore: Sendable {
         let rows = try await connection.query(
             """
             SELECT c.id, c.board_id, c.column_id, c.title, c.description, c.position, c.due_at, c.done, c.archived,
-                   c.created_by, c.created_at, c.updated_at, c.version, c.due_has_time,
+                   c.created_by, c.created_at, c.updated_at, c.version, c.due_has_time, c.cover_attachment_id,
                    COALESCE((SELECT array_agg(a.user_id ORDER BY a.user_id) FROM card_assignees a WHERE a.card_id = c.id), '{}'),
                    COALESCE((SELECT array_agg(l.label_id ORDER BY l.label_id) FROM card_labels l WHERE l.card_id = c.id), '{}')
             FROM cards c
@@ -462,7 +462,7 @@ public struct BoardStore: Sendable {
         )
         var result: [Card] = []
         for try await row in rows.decode(
-            (Int64, Int64, Int64, String, String, String, Date?, Bool, Bool, Int64?, Date, Date, Int64, Bool, [Int64], [Int64]).self
+            (Int64, Int64, Int64, String, String, String, Date?, Bool, Bool, Int64?, Date, Date, Int64, Bool, Int64?, [Int64], [Int64]).self
         ) {
             result.append(
                 Card(
@@ -476,12 +476,13 @@ public struct BoardStore: Sendable {
                     dueHasTime: row.13,
                     done: row.7,
                     archived: row.8,
-                    assignees: row.14,
-                    labels: row.15,
+                    assignees: row.15,
+                    labels: row.16,
                     createdBy: row.9,
                     createdAt: row.10,
                     updatedAt: row.11,
-                    version: row.12
+                    version: row.12,
+                    coverAttachmentID: row.14
                 )
             )
         }

@@ -3,8 +3,8 @@ import Logging
 import PostgresNIO
 import TackCore
 
-/// `exports.board`: writes a board to JSON (everything: columns, cards with assignees, labels and
-/// comments, members, labels) or CSV (one row per card) under the storage directory, through a
+/// `exports.board`: writes a board to JSON (everything: columns, cards with assignees, labels,
+/// comments and their attachments' metadata with a download path, members, labels) or CSV (one row per card) under the storage directory, through a
 /// temporary file renamed into place, then marks the export ready. Idempotent: a ready export is
 /// left alone, a half-written file is replaced.
 public struct BoardExportJobs: JobHandler {
@@ -77,7 +77,13 @@ public struct BoardExportJobs: JobHandler {
                         'labels', coalesce((SELECT json_agg(cl.label_id ORDER BY cl.label_id) FROM card_labels cl WHERE cl.card_id = k.id), '[]'),
                         'comments', coalesce((SELECT json_agg(json_build_object('id', m.id, 'author_id', m.author_id, 'body', m.body,
                                                                                 'created_at', m.created_at, 'edited_at', m.edited_at) ORDER BY m.id)
-                                              FROM comments m WHERE m.card_id = k.id), '[]'))
+                                              FROM comments m WHERE m.card_id = k.id), '[]'),
+                        'cover_attachment_id', k.cover_attachment_id,
+                        'attachments', coalesce((SELECT json_agg(json_build_object(
+                                'id', f.id, 'name', f.name, 'content_type', f.content_type, 'size', f.size, 'sha256', f.sha256,
+                                'uploaded_by', f.uploaded_by, 'created_at', f.created_at,
+                                'url', '/api/v1/boards/' || f.board_id || '/cards/' || f.card_id || '/attachments/' || f.id) ORDER BY f.id)
+                                              FROM attachments f WHERE f.card_id = k.id), '[]'))
                         ORDER BY col.position, k.position)
                     FROM cards k JOIN columns col ON col.id = k.column_id WHERE k.board_id = \(boardID)), '[]')
             )::text

@@ -54,6 +54,8 @@ export function initCardDialog(store, sync, columnsEl, comments) {
     description.open(card);
     clear($('cd-due-choice'));
     comments.open(id);
+    // Sections in modules of their own (attachments) load the card they are told of.
+    dialog.dispatchEvent(new CustomEvent('card-open', { detail: { id } }));
     dialog.showModal();
     fitTitle();
     dialog.focus();
