@@ -1496,7 +1496,7 @@ def attach_in_page(driver, board, card_id, name, data, content_type):
     return json.loads(answer[1])["attachment"]
 
 
-def test_a_file_dropped_on_a_card_is_downloaded_by_another_member_and_refused_to_an_outsider(web, browsers):
+def test_a_file_dropped_on_a_card_is_downloaded_by_another_member_and_refused_to_an_outsider(web, browsers, tmp_path):
     alice = signup(web, "alice@example.com", "Alice Archer")
     bob = signup(web, "bob@example.com", "Bob Baker")
     eve = signup(web, "eve@example.com", "Eve Outsider")
@@ -1537,6 +1537,25 @@ def test_a_file_dropped_on_a_card_is_downloaded_by_another_member_and_refused_to
         "const i = document.querySelector(`.card[data-card-id='${arguments[0]}'] .card-cover`);"
         "return !!i && !i.hidden && i.complete && i.naturalWidth === 4", card_id), "the cover on Bob's board")
 
+    # A screenshot pasted into the dialog (a File without a name), and a file from the picker.
+    before = version(a)
+    a.execute_script("""
+        const bytes = Uint8Array.from(atob(arguments[0]), (c) => c.charCodeAt(0));
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([bytes], '', { type: 'image/png' }));
+        document.querySelector('#card-dialog').dispatchEvent(new ClipboardEvent('paste', { bubbles: true, cancelable: true, clipboardData: transfer }));""",
+        __import__("base64").b64encode(image).decode())
+    wait(a, lambda d: version(d) == before + 1, "the pasted image")
+    picked = tmp_path / "agenda.txt"
+    picked.write_text("1. Flights\n2. Hotel\n")
+    before = version(a)
+    a.execute_script("document.getElementById('cd-attach-input').hidden = false")
+    css(a, "#cd-attach-input").send_keys(str(picked))
+    wait(a, lambda d: version(d) == before + 1, "the picked file")
+    names = ["plan (final).bin", "beach.png", "pasted-1.png", "agenda.txt"]
+    seen(b, lambda d: [n.text for n in css_all(d, "#cd-attachments .attachment-name")] == names, "the pasted and picked files")
+    assert [n.text for n in css_all(a, "#cd-attachments .attachment-name")] == names
+
     # Eve, who is not a member, gets nothing, even with the URL in her own session.
     e.get(web + "/login")
     e.add_cookie({"name": "tack_session", "value": eve.session.split("=", 1)[1], "path": "/"})
@@ -1547,7 +1566,7 @@ def test_a_file_dropped_on_a_card_is_downloaded_by_another_member_and_refused_to
     # Bob deletes the file; Alice's list follows.
     close_dialog(b)
     open_card(b, "Holiday photos")
-    wait(b, lambda d: len(css_all(d, "#cd-attachments .attachment")) == 2, "both attachments in Bob's dialog")
+    wait(b, lambda d: len(css_all(d, "#cd-attachments .attachment")) == 4, "the attachments in Bob's dialog")
     b.execute_script("window.confirm = () => true")
     css(b, "#cd-attachments [data-action='delete-attachment']").click()
-    seen(a, lambda d: [n.text for n in css_all(d, "#cd-attachments .attachment-name")] == ["beach.png"], "the deletion")
+    seen(a, lambda d: [n.text for n in css_all(d, "#cd-attachments .attachment-name")] == names[1:], "the deletion")
