@@ -117,6 +117,17 @@ struct AttachmentRulesTests {
         #expect(AttachmentType.detect(head: cut, name: "accents.md").contentType == "text/plain; charset=utf-8")
     }
 
+    @Test("a name on which NSString.pathExtension traps is read without it (found by fuzz/attachment_name)")
+    func fuzzerFinding() {
+        let bytes: [UInt8] = [0x72, 0x65, 0x70, 0x80, 0xAE, 0x65, 0x74, 0x6C, 0xE2, 0x00, 0x3E, 0x6E, 0x6F, 0x00, 0x2F, 0x2F, 0x8D]
+        let raw = String(decoding: bytes, as: UTF8.self)
+        #expect(AttachmentType.detect(head: Array("text".utf8), name: raw) == .binary)
+        #expect(AttachmentName.sanitize(raw) == "\u{FFFD}")
+        #expect(AttachmentName.fileExtension("archive.tar.gz") == "gz")
+        #expect(AttachmentName.fileExtension(".env") == "")
+        #expect(AttachmentName.fileExtension("no-dot") == "")
+    }
+
     @Test("byte counts read as people write them")
     func byteCounts() {
         #expect(ByteCount.text(1) == "1 byte")

@@ -8,7 +8,9 @@ upload does not grow the web process's memory."""
 import hashlib
 import json
 import os
+import socket
 import struct
+import threading
 import zlib
 from pathlib import Path
 
@@ -156,6 +158,19 @@ def test_an_oversize_upload_is_refused_while_it_streams_and_nothing_is_kept(migr
     status, refused = owner.upload(board, card, "big.bin", chunks(3 * MiB), expect=413)
     assert refused["error"]["code"] == "attachment_too_large", refused
     assert "1 MiB" in refused["error"]["message"] and "attachments.max_bytes" in refused["error"]["message"]
+    # The answer comes while the body is still streaming: 1.5 MiB sent of a body that never ends.
+    host, port = "127.0.0.1", int(migrated.env["TACK_WEB_PORT"])
+    with socket.create_connection((host, port), timeout=10) as sock:
+        head = (f"POST {path_of(board, card)}?name=endless.bin HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                f"Cookie: {owner.cookie}\r\nX-CSRF-Token: {owner.csrf}\r\nContent-Type: application/octet-stream\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n")
+        sock.sendall(head.encode())
+        for _ in range(6):
+            sock.sendall(b"40000\r\n" + b"\x07" * 0x40000 + b"\r\n")
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
     # With a Content-Length above the limit it is refused before the body is read.
     status, refused = owner.upload(board, card, "big.bin", os.urandom(MiB + 1), expect=413)
     assert refused["error"]["code"] == "attachment_too_large"
@@ -234,6 +249,16 @@ def test_a_board_quota_refuses_what_does_not_fit_and_keeps_nothing_of_it(migrate
         assert refused["error"]["code"] == "quota_exceeded", refused
         assert "attachments.board_quota_bytes" in refused["error"]["message"] and "1 GiB" not in refused["error"]["message"]
     assert rows(migrated) == 1 and len(stored_files(migrated)) == 1, "the refused uploads left nothing"
+    # Two uploads at once that fit alone but not together: one is refused.
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(owner.upload(board, card, "race.bin", os.urandom(200_000), expect=None)[0]))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(results) == [201, 413], results
+    assert rows(migrated) == 2 and len(stored_files(migrated)) == 2
     # The quota is per board.
     other, other_column = shared_board(owner, name="Other")
     other_card = owner.create_card(other, other_column, "Elsewhere")["card"]["id"]
@@ -241,7 +266,7 @@ def test_a_board_quota_refuses_what_does_not_fit_and_keeps_nothing_of_it(migrate
     # Room made, it fits.
     owner.call("DELETE", first["attachment"]["url"])
     owner.upload(board, card, "second.bin", os.urandom(400_000))
-    assert rows(migrated, f"board_id = {board}") == 1
+    assert rows(migrated, f"board_id = {board}") == 2
 
 
 def test_only_members_download_and_a_removed_member_is_refused(team):

@@ -42,8 +42,8 @@ public enum AttachmentName {
         var name = String(cleaned).trimmingCharacters(in: .whitespaces)
         while let last = name.last, last == "." || last == " " { name.removeLast() }
         while name.contains("  ") { name = name.replacingOccurrences(of: "  ", with: " ") }
-        guard !name.isEmpty else { return nil }
-        return shortened(name)
+        let short = shortened(name)
+        return short.isEmpty ? nil : short
     }
 
     /// Control characters (C0, DEL, C1), format characters (bidirectional overrides that can
@@ -55,10 +55,18 @@ public enum AttachmentName {
         }
     }
 
+    /// What follows the last dot of `name` (not a leading one), or "". Not `NSString.pathExtension`,
+    /// which traps on some names (fuzz/attachment_name found one ending in `//` and a replacement
+    /// character: fuzz/corpus/attachment_name/regression-path-extension-trap).
+    static func fileExtension(_ name: String) -> String {
+        guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return "" }
+        return String(name[name.index(after: dot)...])
+    }
+
     /// `name` cut to `maximumLength` characters, keeping a short extension.
     static func shortened(_ name: String) -> String {
         guard name.count > maximumLength else { return name }
-        let ext = (name as NSString).pathExtension
+        let ext = fileExtension(name)
         if !ext.isEmpty, ext.count <= maximumExtensionLength {
             let stem = String(name.dropLast(ext.count + 1).prefix(maximumLength - ext.count - 1))
             return stem.trimmingCharacters(in: CharacterSet(charactersIn: " .")) + "." + ext
@@ -93,7 +101,7 @@ public struct AttachmentType: Sendable, Equatable {
     /// are `head` and whose display name is `name`.
     public static func detect(head: some Collection<UInt8>, name: String) -> AttachmentType {
         let bytes = Array(head.prefix(sniffLength))
-        let ext = (name as NSString).pathExtension.lowercased()
+        let ext = AttachmentName.fileExtension(name).lowercased()
         func starts(_ magic: [UInt8], at offset: Int = 0) -> Bool {
             bytes.count >= offset + magic.count && Array(bytes[offset..<offset + magic.count]) == magic
         }
