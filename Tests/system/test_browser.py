@@ -1501,6 +1501,7 @@ def test_a_file_dropped_on_a_card_is_downloaded_by_another_member_and_refused_to
     bob = signup(web, "bob@example.com", "Bob Baker")
     eve = signup(web, "eve@example.com", "Eve Outsider")
     board, todo = shared_board(alice, bob, name="Files")
+    alice.create_column(board, "Later")
     card_id = alice.create_card(board, todo, "Holiday photos")["card"]["id"]
     a, b, e = browsers(), browsers(), browsers()
     open_board(b, web, bob, board)
@@ -1570,3 +1571,8 @@ def test_a_file_dropped_on_a_card_is_downloaded_by_another_member_and_refused_to
     b.execute_script("window.confirm = () => true")
     css(b, "#cd-attachments [data-action='delete-attachment']").click()
     seen(a, lambda d: [n.text for n in css_all(d, "#cd-attachments .attachment-name")] == names[1:], "the deletion")
+
+    # A card with a cover is dragged by its picture like any other card.
+    close_dialog(a)
+    drag(a, "Holiday photos", onto_column="Later")
+    assert layout(a) == [["Todo", []], ["Later", ["Holiday photos"]]], layout(a)

@@ -119,7 +119,7 @@ export class Attachments {
   #item(a) {
     const uploader = this.#store.members.get(a.uploaded_by);
     const who = uploader ? uploader.name : 'Former member';
-    const preview = a.image ? el('img', { class: 'attachment-thumb', src: a.url, alt: '', loading: 'lazy' }) : clipIcon();
+    const preview = a.image ? el('img', { class: 'attachment-thumb', src: a.url, alt: '', loading: 'lazy', draggable: 'false' }) : clipIcon();
     const actions = el('span', { class: 'attachment-actions' });
     if (this.#canWrite && a.image) {
       const cover = el('button', { type: 'button', class: 'link-button', dataset: { action: 'make-cover' }, text: 'Make cover' });
