@@ -55,6 +55,7 @@ public func buildWebRouter(_ deps: WebDependencies, logger: Logger) throws -> Ro
     let events = EventLog(postgres: deps.postgres, logger: logger)
     let publisher = EventPublisher(redis: deps.redis, log: events, historySize: config.events.historySize, logger: logger)
     let boards = BoardStore(postgres: deps.postgres, publisher: publisher, logger: logger)
+    let attachmentFiles = AttachmentFiles(postgres: deps.postgres, storageDirectory: config.node.storageDirectory, logger: logger)
     let cookie = SessionCookie(secure: config.web.isHTTPS)
     let audit = AuditLog()
 
@@ -88,7 +89,9 @@ public func buildWebRouter(_ deps: WebDependencies, logger: Logger) throws -> Ro
         baseURL: config.web.linkBase
     )
     .addRoutes(to: router.group("/api/v1"))
-    BoardController(store: boards, events: events, snapshots: SnapshotCache<ByteBuffer>()).addRoutes(to: router.group("/api/v1"))
+    BoardController(store: boards, events: events, snapshots: SnapshotCache<ByteBuffer>(), attachmentFiles: attachmentFiles)
+        .addRoutes(to: router.group("/api/v1"))
+    AttachmentController(store: boards, files: attachmentFiles, settings: config.attachments).addRoutes(to: router.group("/api/v1"))
     WebhookController(
         store: WebhookStore(postgres: deps.postgres, logger: logger),
         boards: boards,

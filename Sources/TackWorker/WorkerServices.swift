@@ -9,7 +9,8 @@ import TackRedis
 /// `queues` are the queue names this process consumes (all configured queues by default);
 /// `processID` (the registry id) names its consumer in the queue groups. Every worker also runs
 /// the sweeps: the event relay, the webhook dispatcher, export expiry, the requeue of export and
-/// import jobs lost in Redis and, with `mail.host` set, the email sweep.
+/// import jobs lost in Redis, the removal of deleted attachments' files and, with `mail.host` set,
+/// the email sweep.
 ///
 /// - Throws: a ``TackError`` naming `mail.from` when it is not an email address.
 public func buildWorkerServices(
@@ -30,6 +31,7 @@ public func buildWorkerServices(
     let lostJobs = [LostJobRequeue.Work.exports, .imports].map {
         LostJobRequeue($0, postgres: postgres, queue: jobQueue, retryMaxDelay: config.worker.retryMaxDelay, logger: logger)
     }
+    let attachmentFiles = AttachmentFiles(postgres: postgres, storageDirectory: config.node.storageDirectory, logger: logger)
     let mailer: Mailer?
     do {
         mailer = try Mailer(config: config, logger: logger)
@@ -55,6 +57,8 @@ public func buildWorkerServices(
             for requeue in lostJobs { more = try await requeue.sweepOnce() || more }
             return more
         },
+        // Files of deleted attachments that the web process that deleted them did not remove.
+        Sweeper("attachment removal", every: .seconds(10), logger: logger) { try await attachmentFiles.purge() > 0 },
     ]
     if let mailer {
         let notifications = NotificationEmails(mailer: mailer, postgres: postgres, queue: jobQueue, logger: logger)

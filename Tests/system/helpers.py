@@ -424,6 +424,31 @@ class User:
             decoded = raw.decode(errors="replace")
         return response.status, decoded, response.headers
 
+    def raw(self, method, path, data=None, headers=None, timeout=120):
+        """(status, body bytes, response headers) of a request whose body is `data` as it is: bytes
+        (sent with Content-Length), or an iterable of bytes (sent chunked, as it is produced). A new
+        connection each time."""
+        all_headers = self.auth_headers(write=method not in ("GET", "HEAD"))
+        all_headers.update(headers or {})
+        parts = urllib.parse.urlsplit(self.base)
+        conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
+        try:
+            chunked = data is not None and not isinstance(data, (bytes, bytearray))
+            conn.request(method, path, body=data, headers=all_headers, encode_chunked=chunked)
+            response = conn.getresponse()
+            return response.status, response.read(), response.headers
+        finally:
+            conn.close()
+
+    def upload(self, board, card, name, data, content_type="application/octet-stream", expect=201):
+        """POST …/attachments?name= with the file's bytes as the body: (status, decoded JSON)."""
+        path = f"/api/v1/boards/{board}/cards/{card}/attachments?name={urllib.parse.quote(name, safe='')}"
+        status, raw, _ = self.raw("POST", path, data, {"Content-Type": content_type})
+        decoded = json.loads(raw) if raw else None
+        if expect is not None and status != expect:
+            raise ApiError(f"{self!r}: upload of {name!r} answered {status}, expected {expect}: {decoded}")
+        return status, decoded
+
     def call(self, method, path, body=None, expect=(200, 201, 204)):
         """The decoded answer of a request that must succeed."""
         status, decoded, _ = self.request(method, path, body)

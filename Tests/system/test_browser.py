@@ -731,6 +731,9 @@ def test_every_page_has_no_serious_accessibility_violation(web, browser):
     card_id = api.send("POST", f"/boards/{board}/cards", {"column_id": column, "title": "A card"}, d)["card"]["id"]
     api.send("PATCH", f"/boards/{board}/cards/{card_id}", {"add_labels": [label], "due_at": "2020-01-01T12:00:00Z",
                                                           "description": "## Steps\n- [ ] a task\n- [x] done\n\n> quoted\n\n| a | b |\n|---|---|\n| 1 | 2 |"}, d)
+    cover = attach_in_page(d, board, card_id, "whiteboard.png", tiny_png(), "image/png")
+    attach_in_page(d, board, card_id, "minutes.txt", b"We agreed.\n", "text/plain")
+    api.send("PATCH", f"/boards/{board}/cards/{card_id}", {"cover_attachment_id": cover["id"]}, d)
     pages = ["/boards", f"/boards/{board}", f"/boards/{board}/cards/{card_id}", f"/boards/{board}/members",
              f"/boards/{board}/webhooks", "/account/tokens", "/account/settings", "/notifications", "/search?q=card", "/boards/999999"]
     for path in pages:
@@ -741,6 +744,7 @@ def test_every_page_has_no_serious_accessibility_violation(web, browser):
     # The dialogs, open.
     d.get(web + f"/boards/{board}/cards/{card_id}")
     wait(d, lambda d: css(d, "#card-dialog").get_attribute("open") is not None, "the card dialog")
+    wait(d, lambda d: len(css_all(d, "#cd-attachments .attachment")) == 2, "the attachments in the card dialog")
     time.sleep(0.3)
     found["the card dialog"] = axe_problems(d)
     d.get(web + f"/boards/{board}")
@@ -1479,6 +1483,8 @@ def test_dialogs_and_pages_fit_a_phone(web, browser):
     card_id = api.send("POST", f"/boards/{board_id}/cards", {"column_id": todo, "title": "Call the plumber about the kitchen sink",
                                                              "description": description}, d)["card"]["id"]
     api.send("POST", f"/boards/{board_id}/invitations", {"email": "pending@example.com"}, d)
+    attach_in_page(d, board_id, card_id, "a-photo-of-the-leaking-kitchen-sink-taken-on-monday-morning-before-the-plumber-came.png",
+                   tiny_png(), "image/png")
     d.set_window_size(390, 844)
 
     def fits(what):
@@ -1498,6 +1504,7 @@ def test_dialogs_and_pages_fit_a_phone(web, browser):
         fits(path)
     d.get(web + f"/boards/{board_id}/cards/{card_id}")
     wait(d, lambda d: css(d, "#card-dialog").get_attribute("open") is not None, "the card dialog")
+    wait(d, lambda d: css_all(d, "#cd-attachments .attachment"), "the attachment in the card dialog")
     fits("the card dialog")
     css(d, "#card-dialog [data-action='close-dialog']").click()
     for opener, dialog in (("[data-action='board-settings']", "#board-dialog"),
@@ -1518,3 +1525,142 @@ def test_dialogs_and_pages_fit_a_phone(web, browser):
         wait(d, lambda d: d.execute_script("return document.readyState") == "complete", path)
         time.sleep(0.3)
         fits(path)
+
+
+# ---- attachments --------------------------------------------------------------------------------
+
+def tiny_png():
+    """A real 4×3 PNG."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    rows = b"".join(b"\x00" + bytes((30, 120, 220)) * 4 for _ in range(3))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 3, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def drop_file(driver, selector, name, data, content_type):
+    """Drops a file on the element `selector` as a person dragging it from their desktop would: a
+    File in a DataTransfer, dispatched as dragenter, dragover and drop."""
+    import base64
+    driver.execute_script("""
+        const [selector, name, b64, type] = arguments;
+        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([bytes], name, { type }));
+        const target = document.querySelector(selector);
+        for (const kind of ['dragenter', 'dragover', 'drop']) {
+          target.dispatchEvent(new DragEvent(kind, { bubbles: true, cancelable: true, dataTransfer: transfer }));
+        }""", selector, name, base64.b64encode(data).decode(), content_type)
+
+
+def fetch_in_page(driver, url):
+    """[status, bytes, content type] of a GET made by the page itself, with its session cookie."""
+    driver.set_script_timeout(30)
+    answer = driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        fetch(arguments[0], { credentials: 'same-origin' })
+          .then(async (r) => done([r.status, Array.from(new Uint8Array(await r.arrayBuffer())), r.headers.get('content-type')]))
+          .catch((e) => done([0, [], String(e)]));""", url)
+    return answer[0], bytes(answer[1]), answer[2]
+
+
+def attach_in_page(driver, board, card_id, name, data, content_type):
+    """Uploads through the API with the page's session and CSRF token; returns the attachment."""
+    import base64
+    import json
+    driver.set_script_timeout(30)
+    answer = driver.execute_async_script("""
+        const [board, card, name, b64, type, done] = arguments;
+        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        fetch(`/api/v1/boards/${board}/cards/${card}/attachments?name=${encodeURIComponent(name)}`, {
+          method: 'POST', credentials: 'same-origin', body: bytes,
+          headers: { 'Content-Type': type, 'X-CSRF-Token': document.querySelector('meta[name=csrf-token]').content },
+        }).then(async (r) => done([r.status, await r.text()])).catch((e) => done([0, String(e)]));""",
+        board, card_id, name, base64.b64encode(data).decode(), content_type)
+    assert answer[0] == 201, f"upload of {name}: {answer}"
+    return json.loads(answer[1])["attachment"]
+
+
+def test_a_file_dropped_on_a_card_is_downloaded_by_another_member_and_refused_to_an_outsider(web, browsers, tmp_path):
+    alice = signup(web, "alice@example.com", "Alice Archer")
+    bob = signup(web, "bob@example.com", "Bob Baker")
+    eve = signup(web, "eve@example.com", "Eve Outsider")
+    board, todo = shared_board(alice, bob, name="Files")
+    alice.create_column(board, "Later")
+    card_id = alice.create_card(board, todo, "Holiday photos")["card"]["id"]
+    a, b, e = browsers(), browsers(), browsers()
+    open_board(b, web, bob, board)
+    open_card(b, "Holiday photos")
+    wait(b, lambda d: css_all(d, "#cd-attachments .no-attachments"), "Bob's attachments to load")
+    open_board(a, web, alice, board)
+
+    # Alice drags a file from her desktop onto the card on the board.
+    data = bytes(range(256)) * 40 + "ünïcödé".encode()
+    before = version(a)
+    drop_file(a, f"#columns .card[data-card-id='{card_id}']", "plan (final).bin", data, "application/octet-stream")
+    wait(a, lambda d: version(d) == before + 1, "the dropped file to be saved")
+    # Bob's open dialog shows it live, with its size and who attached it.
+    seen(b, lambda d: [n.text for n in css_all(d, "#cd-attachments .attachment-name")] == ["plan (final).bin"], "the attachment")
+    meta = css(b, "#cd-attachments .attachment-meta").text
+    assert "10 KB" in meta and "Alice Archer" in meta, meta
+    # Bob downloads it in his own browser session: the same bytes.
+    href = css(b, "#cd-attachments .attachment-name").get_attribute("href")
+    status, body, _ = fetch_in_page(b, href)
+    assert status == 200 and body == data, f"Bob's download: {status}, {len(body)} bytes"
+
+    # An image dropped into Alice's open dialog is a thumbnail; made the cover, it shows on the card.
+    open_card(a, "Holiday photos")
+    image = tiny_png()
+    before = version(a)
+    drop_file(a, "#card-dialog", "beach.png", image, "image/png")
+    wait(a, lambda d: version(d) == before + 1, "the dropped image")
+    wait(a, lambda d: d.execute_script(
+        "const i = document.querySelector('#cd-attachments .attachment-thumb'); return !!i && i.complete && i.naturalWidth === 4"), "the thumbnail")
+    before = version(a)
+    css(a, "#cd-attachments [data-action='make-cover']").click()
+    wait(a, lambda d: version(d) == before + 1, "the cover")
+    seen(b, lambda d: d.execute_script(
+        "const i = document.querySelector(`.card[data-card-id='${arguments[0]}'] .card-cover`);"
+        "return !!i && !i.hidden && i.complete && i.naturalWidth === 4", card_id), "the cover on Bob's board")
+
+    # A screenshot pasted into the dialog (a File without a name), and a file from the picker.
+    before = version(a)
+    a.execute_script("""
+        const bytes = Uint8Array.from(atob(arguments[0]), (c) => c.charCodeAt(0));
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([bytes], '', { type: 'image/png' }));
+        document.querySelector('#card-dialog').dispatchEvent(new ClipboardEvent('paste', { bubbles: true, cancelable: true, clipboardData: transfer }));""",
+        __import__("base64").b64encode(image).decode())
+    wait(a, lambda d: version(d) == before + 1, "the pasted image")
+    picked = tmp_path / "agenda.txt"
+    picked.write_text("1. Flights\n2. Hotel\n")
+    before = version(a)
+    a.execute_script("document.getElementById('cd-attach-input').hidden = false")
+    css(a, "#cd-attach-input").send_keys(str(picked))
+    wait(a, lambda d: version(d) == before + 1, "the picked file")
+    names = ["plan (final).bin", "beach.png", "pasted-1.png", "agenda.txt"]
+    seen(b, lambda d: [n.text for n in css_all(d, "#cd-attachments .attachment-name")] == names, "the pasted and picked files")
+    assert [n.text for n in css_all(a, "#cd-attachments .attachment-name")] == names
+
+    # Eve, who is not a member, gets nothing, even with the URL in her own session.
+    e.get(web + "/login")
+    e.add_cookie({"name": "tack_session", "value": eve.session.split("=", 1)[1], "path": "/"})
+    e.get(web + "/boards")
+    status, body, _ = fetch_in_page(e, href)
+    assert status == 404 and body != data, f"an outsider's download: {status}"
+
+    # Bob deletes the file; Alice's list follows.
+    close_dialog(b)
+    open_card(b, "Holiday photos")
+    wait(b, lambda d: len(css_all(d, "#cd-attachments .attachment")) == 4, "the attachments in Bob's dialog")
+    b.execute_script("window.confirm = () => true")
+    css(b, "#cd-attachments [data-action='delete-attachment']").click()
+    seen(a, lambda d: [n.text for n in css_all(d, "#cd-attachments .attachment-name")] == names[1:], "the deletion")
+
+    # A card with a cover is dragged by its picture like any other card.
+    close_dialog(a)
+    drag(a, "Holiday photos", onto_column="Later")
+    assert layout(a) == [["Todo", []], ["Later", ["Holiday photos"]]], layout(a)

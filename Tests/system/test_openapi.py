@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import urllib.parse
+import urllib.request
 
 from helpers import PASSWORD, create_user, psql, request, wait_http
 
@@ -68,7 +69,8 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_document(m
     email = "fuzz@example.com"
     r = create_user(migrated, "--email", email, "--name", "Fuzz", "--admin", "--password-stdin")
     assert r.returncode == 0, r.stderr
-    for table in ("users", "api_tokens", "boards", "columns", "cards", "labels", "comments", "webhooks", "exports", "invitations"):
+    for table in ("users", "api_tokens", "boards", "columns", "cards", "labels", "comments", "webhooks", "exports", "invitations",
+                  "attachments"):
         psql(migrated.db_url, f"ALTER TABLE {table} ALTER COLUMN id RESTART WITH {FIXTURE_IDS_FROM}")
     # Mail "configured" (nothing reads it: no worker runs), so a password reset request can succeed.
     migrated.start("run", "web", env={"TACK_MAIL_HOST": "127.0.0.1", "TACK_MAIL_PORT": "9", "TACK_MAIL_SECURITY": "none",
@@ -104,12 +106,18 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_document(m
     status, _, export = request(base, "POST", f"/api/v1/boards/{board}/exports", {"format": "csv"}, headers=bearer)
     assert status == 202, export
     invitation = create(f"/api/v1/boards/{board}/invitations", {"email": "invitee@example.com"})["invitation"]["id"]
+    def attach(name):
+        upload = urllib.request.Request(f"{base}/api/v1/boards/{board}/cards/{card}/attachments?name={name}", data=b"%PDF-1.4\n",
+                                        method="POST", headers={**bearer, "Content-Type": "application/pdf"})
+        with urllib.request.urlopen(upload, timeout=10) as answer:
+            assert answer.status == 201
+            return json.loads(answer.read())["attachment"]["id"]
     checklist = create(f"/api/v1/boards/{board}/cards/{card}/checklists", {"title": "Steps", "items": [{"text": "one"}]})["checklist"]
     status, _, imported = request(base, "POST", "/api/v1/imports/trello", {"name": "Trello", "lists": [], "cards": []}, headers=bearer)
     assert status == 202, imported
     ids = {"board": board, "column": column, "card": card, "comment": comment, "label": label, "webhook": webhook,
            "export": export["export"]["id"], "invitation": invitation, "checklist": checklist["id"], "item": checklist["items"][0]["id"],
-           "import": imported["import"]["id"]}
+           "import": imported["import"]["id"], "attachment": attach("fixture.pdf")}
     spare = {
         "board": create("/api/v1/boards", {"name": "Spare"})["board"]["id"],
         "column": create(f"/api/v1/boards/{board}/columns", {"name": "Empty"})["column"]["id"],
@@ -121,6 +129,7 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_document(m
         "invitation": create(f"/api/v1/boards/{board}/invitations", {"email": "spare@example.com"})["invitation"]["id"],
         "checklist": create(f"/api/v1/boards/{board}/cards/{card}/checklists", {"title": "Spare"})["checklist"]["id"],
         "item": create(f"/api/v1/boards/{board}/checklists/{checklist['id']}/items", {"text": "spare"})["item"]["id"],
+        "attachment": attach("spare.pdf"),
     }
     status, _, spare_token = request(base, "POST", "/api/v1/me/tokens", {"name": "spare", "scope": "read"}, headers=browser)
     assert status == 201, spare_token

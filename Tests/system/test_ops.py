@@ -26,11 +26,27 @@ def test_nginx_example_passes_nginx_t_and_proxies_web_and_push(migrated, tmp_pat
         assert health.status == 200 and b'"ok"' in health.read()
         assert pushed.status == 200 and pushed.read() == b"ok"
         run(live_updates_through_nginx(listen), 60)
+        attachments_through_nginx(listen)
     finally:
         nginx.stop()
         for proc in (web, push):
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=15) == 0
+
+
+def attachments_through_nginx(listen):
+    """An attachment above nginx's 10m body limit passes through the attachments location,
+    streamed, and comes back whole; Tack's own limit (attachments.max_bytes, 25 MiB) still holds."""
+    site = f"http://127.0.0.1:{listen}"
+    ada = signup(site, "files@example.com", "File Tester")
+    board = ada.create_board("Files behind nginx")
+    card = ada.create_card(board, ada.create_column(board), "Big file")["card"]["id"]
+    data = os.urandom(12 * 1024 * 1024)
+    _, reply = ada.upload(board, card, "big.bin", data)
+    status, body, _ = ada.raw("GET", reply["attachment"]["url"])
+    assert status == 200 and body == data
+    status, refused = ada.upload(board, card, "too-big.bin", (bytes(1024 * 1024) for _ in range(26)), expect=413)
+    assert refused["error"]["code"] == "attachment_too_large", refused
 
 
 async def live_updates_through_nginx(listen):

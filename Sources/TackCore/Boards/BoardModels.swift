@@ -116,6 +116,8 @@ public struct Card: Codable, Sendable, Equatable {
     public var commentCount: Int = 0
     /// Ticked and all items of its checklists (read with it; the card front shows `done/total`).
     public var checklistProgress = ChecklistProgress(total: 0, done: 0)
+    /// The attachment shown on the card's front (an image of the card), if any.
+    public var coverAttachmentID: Int64? = nil
 
 }
 
@@ -197,6 +199,8 @@ public struct BoardError: Error, Sendable, Equatable {
         case stale(key: String, current: String)
         /// Replacing the whole of `field` needs the version the writer based it on (428).
         case preconditionRequired(field: String)
+        /// The board's attachments would take more than `quota` bytes; `used` are taken (413).
+        case quotaExceeded(quota: Int64, used: Int64)
     }
 
     /// The kind.

@@ -18,6 +18,10 @@ public struct CardChanges: Sendable {
     public var done: Bool?
     /// Archived flag.
     public var archived: Bool?
+    /// Makes this attachment (an image of the card) its cover; see `clearCover`.
+    public var coverAttachmentID: Int64?
+    /// Removes the cover.
+    public var clearCover = false
     /// Replaces the assignees (members of the board only); needs `expectedVersion`.
     public var assignees: [Int64]?
     /// Replaces the labels (labels of the board only); needs `expectedVersion`.
@@ -228,6 +232,7 @@ extension BoardStore {
                 }
                 (columnID, position) = try await self.moveTarget(boardID: boardID, cardID: cardID, changes: changes, on: tx)
             }
+            if let cover = changes.coverAttachmentID { try await self.checkCover(cover, boardID: boardID, cardID: cardID, on: tx) }
             try await tx.query(
                 """
                 UPDATE cards SET
@@ -238,6 +243,8 @@ extension BoardStore {
                                         ELSE COALESCE(\(changes.dueHasTime ?? (changes.dueAt != nil ? true : nil)), due_has_time) END,
                     done = COALESCE(\(changes.done), done),
                     archived = COALESCE(\(changes.archived), archived),
+                    cover_attachment_id = CASE WHEN \(changes.clearCover) THEN NULL
+                                               ELSE COALESCE(\(changes.coverAttachmentID), cover_attachment_id) END,
                     column_id = \(columnID),
                     position = \(position),
                     version = \(write.version),
@@ -306,7 +313,7 @@ extension BoardStore {
         }
         throw BoardError(.invalid(field: field, message: "\(field) is not an unarchived card of this board."))
     }
-    /// Deletes a card and its comments.
+    /// Deletes a card with its comments and attachments (whose files `AttachmentFiles.purge` removes).
     public func deleteCard(boardID: Int64, cardID: Int64, actorID: Int64) async throws -> BoardEvent {
         let logger = self.logger
         return try await write(boardID: boardID, actorID: actorID, minimum: .member) { write -> (Void, BoardEventDraft) in

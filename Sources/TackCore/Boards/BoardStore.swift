@@ -452,7 +452,7 @@ public struct BoardStore: Sendable {
         let rows = try await connection.query(
             """
             SELECT c.id, c.board_id, c.column_id, c.title, c.description, c.position, c.due_at, c.done, c.archived,
-                   c.created_by, c.created_at, c.updated_at, c.version, c.due_has_time,
+                   c.created_by, c.created_at, c.updated_at, c.version, c.due_has_time, c.cover_attachment_id,
                    COALESCE((SELECT array_agg(a.user_id ORDER BY a.user_id) FROM card_assignees a WHERE a.card_id = c.id), '{}'),
                    COALESCE((SELECT array_agg(l.label_id ORDER BY l.label_id) FROM card_labels l WHERE l.card_id = c.id), '{}'),
                    (SELECT count(*) FROM comments cm WHERE cm.card_id = c.id),
@@ -469,7 +469,7 @@ public struct BoardStore: Sendable {
         )
         var result: [Card] = []
         for try await row in rows.decode(
-            (Int64, Int64, Int64, String, String, String, Date?, Bool, Bool, Int64?, Date, Date, Int64, Bool, [Int64], [Int64], Int64, [Int64]).self
+            (Int64, Int64, Int64, String, String, String, Date?, Bool, Bool, Int64?, Date, Date, Int64, Bool, Int64?, [Int64], [Int64], Int64, [Int64]).self
         ) {
             result.append(
                 Card(
@@ -483,14 +483,15 @@ public struct BoardStore: Sendable {
                     dueHasTime: row.13,
                     done: row.7,
                     archived: row.8,
-                    assignees: row.14,
-                    labels: row.15,
+                    assignees: row.15,
+                    labels: row.16,
                     createdBy: row.9,
                     createdAt: row.10,
                     updatedAt: row.11,
                     version: row.12,
-                    commentCount: Int(row.16),
-                    checklistProgress: ChecklistProgress(total: Int(row.17[0]), done: Int(row.17[1]))
+                    commentCount: Int(row.17),
+                    checklistProgress: ChecklistProgress(total: Int(row.18[0]), done: Int(row.18[1])),
+                    coverAttachmentID: row.14
                 )
             )
         }

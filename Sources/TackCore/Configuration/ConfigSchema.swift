@@ -55,6 +55,11 @@ public enum ConfigSchema {
             doc: "Email over SMTP for notifications and digests. Leave host empty to send no email (in-app notifications still work)."
         ),
         Section(name: "exports", doc: "Board exports to JSON and CSV, written under node.storage_dir by a worker."),
+        Section(
+            name: "attachments",
+            doc:
+                "Files attached to cards, stored under node.storage_dir/attachments (shared storage when several nodes run the web role)."
+        ),
         Section(name: "scheduler", doc: "The scheduler role: one active leader holding a lease in Redis, the others wait as hot standbys."),
         Section(name: "retention", doc: "How long the scheduler's nightly `prune` job keeps history, in days; 0 keeps it forever."),
         Section(
@@ -106,7 +111,7 @@ public enum ConfigSchema {
         kind: .path,
         defaultValue: .string("var/storage"),
         doc:
-            "Where exports and uploads are written; relative paths are under the Tack directory. Share it between nodes (NFS) or use one worker node for exports."
+            "Where exports and card attachments are written; relative paths are under the Tack directory. With several nodes it must be shared storage (NFS or the like) mounted at this path on every node that runs web or worker processes: an attachment uploaded through one web process is downloaded through any other, and a worker deletes the files of deleted attachments."
     )
 
     public static let nodeLogDir = ConfigKey<String>(
@@ -460,6 +465,22 @@ public enum ConfigSchema {
         doc: "Seconds an export stays downloadable; then its file is deleted."
     )
 
+    public static let attachmentsMaxBytes = ConfigKey<Int>(
+        path: "attachments.max_bytes",
+        kind: .integer(1...1_099_511_627_776),
+        defaultValue: .integer(26_214_400),
+        doc:
+            "The largest file one upload may be, in bytes (25 MiB). A larger upload is refused with 413 as soon as it passes the limit, while it streams, and nothing of it is kept."
+    )
+
+    public static let attachmentsBoardQuotaBytes = ConfigKey<Int>(
+        path: "attachments.board_quota_bytes",
+        kind: .integer(1...1_125_899_906_842_624),
+        defaultValue: .integer(1_073_741_824),
+        doc:
+            "Bytes all the attachments of one board may take together (1 GiB). An upload that would pass it is refused with 413 quota_exceeded and nothing is kept."
+    )
+
     public static let schedulerLeaseTtl = ConfigKey<Duration>(
         path: "scheduler.lease_ttl",
         kind: .seconds(1...600),
@@ -618,6 +639,8 @@ public enum ConfigSchema {
         mailFrom.spec,
         mailCaFile.spec,
         exportsTtl.spec,
+        attachmentsMaxBytes.spec,
+        attachmentsBoardQuotaBytes.spec,
         schedulerLeaseTtl.spec,
         schedulerRenewInterval.spec,
         schedulerRenewDeadline.spec,

@@ -200,6 +200,20 @@ public struct TackConfiguration: Sendable {
         public var ttl: Duration
     }
 
+    /// Card attachments.
+    public struct Attachments: Sendable {
+        /// The largest file one upload may be, in bytes.
+        public var maxBytes: Int64
+        /// Bytes all the attachments of one board may take together.
+        public var boardQuotaBytes: Int64
+
+        /// Creates the settings (25 MiB per file, 1 GiB per board by default).
+        public init(maxBytes: Int64 = 26_214_400, boardQuotaBytes: Int64 = 1_073_741_824) {
+            self.maxBytes = maxBytes
+            self.boardQuotaBytes = boardQuotaBytes
+        }
+    }
+
     /// Scheduler lease timings.
     public struct Scheduler: Sendable {
         /// Lease lifetime.
@@ -268,6 +282,8 @@ public struct TackConfiguration: Sendable {
     public var mail: Mail
     /// Exports.
     public var exports: Exports
+    /// Card attachments.
+    public var attachments: Attachments
     /// Job kind → queue name, every kind present.
     public var queues: [String: String]
     /// Node registry.
@@ -420,6 +436,7 @@ public struct TackConfiguration: Sendable {
             caFile: values[K.mailCaFile].isEmpty ? "" : absolute(K.mailCaFile)
         )
         exports = Exports(ttl: values[K.exportsTtl])
+        attachments = Attachments(maxBytes: Int64(values[K.attachmentsMaxBytes]), boardQuotaBytes: Int64(values[K.attachmentsBoardQuotaBytes]))
         scheduler = Scheduler(
             leaseTTL: values[K.schedulerLeaseTtl],
             renewInterval: values[K.schedulerRenewInterval],

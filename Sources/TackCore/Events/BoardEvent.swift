@@ -71,6 +71,7 @@ public struct BoardEvent: Sendable, Equatable {
 public enum BoardEventKinds {
     /// The kinds, sorted.
     public static let all: [String] = [
+        "attachment.added", "attachment.deleted",
         "board.created", "board.updated",
         "card.created", "card.deleted", "card.moved", "card.updated",
         "checklist.created", "checklist.deleted", "checklist.updated",

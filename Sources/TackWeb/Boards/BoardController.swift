@@ -14,6 +14,8 @@ struct BoardController: Sendable {
     let events: EventLog
     /// Encoded snapshots by board version (this process's; see `SnapshotCache`).
     let snapshots: SnapshotCache<ByteBuffer>
+    /// The files of deleted attachments go right after a delete of a card, column or board.
+    let attachmentFiles: AttachmentFiles
 
     /// A write's answer: the resource, the board version the write produced and its event (as push
     /// sends it, so a page applies its own writes and pushed ones alike), with the resource's
@@ -204,6 +206,7 @@ struct BoardController: Sendable {
     @Sendable func deleteBoard(_ request: Request, context: TackRequestContext) async throws -> HTTPResponse.Status {
         let caller = try writer(context)
         try await store.deleteBoard(boardID: try context.pathID("board"), actorID: caller.userID)
+        await AttachmentController.purge(attachmentFiles, context: context)
         return .noContent
     }
 
@@ -321,6 +324,7 @@ struct BoardController: Sendable {
     @Sendable func deleteColumn(_ request: Request, context: TackRequestContext) async throws -> Deleted {
         let caller = try writer(context)
         let event = try await store.deleteColumn(boardID: try context.pathID("board"), columnID: try context.pathID("column"), actorID: caller.userID)
+        await AttachmentController.purge(attachmentFiles, context: context)
         return Deleted(event: event)
     }
 
@@ -370,6 +374,11 @@ struct BoardController: Sendable {
         changes.dueHasTime = body.dueHasTime
         changes.done = body.done
         changes.archived = body.archived
+        switch body.coverAttachmentID {
+        case .absent: break
+        case .null: changes.clearCover = true
+        case .value(let id): changes.coverAttachmentID = id
+        }
         changes.assignees = try body.assignees.map { try Self.idList($0, field: "assignees") }
         changes.labels = try body.labels.map { try Self.idList($0, field: "labels") }
         changes.addAssignees = try Self.idList(body.addAssignees ?? [], field: "add_assignees")
@@ -420,6 +429,7 @@ struct BoardController: Sendable {
     @Sendable func deleteCard(_ request: Request, context: TackRequestContext) async throws -> Deleted {
         let caller = try writer(context)
         let event = try await store.deleteCard(boardID: try context.pathID("board"), cardID: try context.pathID("card"), actorID: caller.userID)
+        await AttachmentController.purge(attachmentFiles, context: context)
         return Deleted(event: event)
     }
 

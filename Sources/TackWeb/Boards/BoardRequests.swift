@@ -115,10 +115,12 @@ struct UpdateCardRequest: Decodable, Sendable {
     var removeAssignees: [Int64]?
     var addLabels: [Int64]?
     var removeLabels: [Int64]?
+    var coverAttachmentID: Patch<Int64>
     var expectedVersion: Int64?
 
     enum CodingKeys: CodingKey {
         case title, description, done, archived, assignees, labels
+        case coverAttachmentID
         case dueAt
         case dueHasTime
         case addAssignees
@@ -142,6 +144,7 @@ struct UpdateCardRequest: Decodable, Sendable {
         removeAssignees = try c.decodeIfPresent([Int64].self, forKey: .removeAssignees)
         addLabels = try c.decodeIfPresent([Int64].self, forKey: .addLabels)
         removeLabels = try c.decodeIfPresent([Int64].self, forKey: .removeLabels)
+        coverAttachmentID = try c.decodePatch(Int64.self, forKey: .coverAttachmentID)
         expectedVersion = try c.decodeIfPresent(Int64.self, forKey: .expectedVersion)
     }
 }

@@ -4,7 +4,7 @@ import PostgresNIO
 import TackCore
 
 /// `exports.board`: writes a board to JSON (everything: columns, cards with assignees, labels,
-/// comments and checklists, members, labels) or CSV (one row per card) under the storage directory, through a
+/// comments, checklists and their attachments' metadata with a download path, members, labels) or CSV (one row per card) under the storage directory, through a
 /// temporary file renamed into place, then marks the export ready. Idempotent: a ready export is
 /// left alone, a half-written file is replaced.
 public struct BoardExportJobs: JobHandler {
@@ -82,7 +82,13 @@ public struct BoardExportJobs: JobHandler {
                             'items', coalesce((SELECT json_agg(json_build_object('id', i.id, 'text', i.text, 'done', i.done,
                                                                                'assignee_id', i.assignee_id, 'due_at', i.due_at) ORDER BY i.position, i.id)
                                                FROM checklist_items i WHERE i.checklist_id = l.id), '[]')) ORDER BY l.position, l.id)
-                                                FROM checklists l WHERE l.card_id = k.id), '[]'))
+                                                FROM checklists l WHERE l.card_id = k.id), '[]'),
+                        'cover_attachment_id', k.cover_attachment_id,
+                        'attachments', coalesce((SELECT json_agg(json_build_object(
+                                'id', f.id, 'name', f.name, 'content_type', f.content_type, 'size', f.size, 'sha256', f.sha256,
+                                'uploaded_by', f.uploaded_by, 'created_at', f.created_at,
+                                'url', '/api/v1/boards/' || f.board_id || '/cards/' || f.card_id || '/attachments/' || f.id) ORDER BY f.id)
+                                              FROM attachments f WHERE f.card_id = k.id), '[]'))
                         ORDER BY col.position, k.position)
                     FROM cards k JOIN columns col ON col.id = k.column_id WHERE k.board_id = \(boardID)), '[]')
             )::text

@@ -24,17 +24,20 @@ const SIGNED_OUT_PAGES = new Set(['login', 'signup', 'invitation', 'password_res
 /// Calls the API and resolves with the decoded JSON reply (null when empty).
 /// `options.ifMatch`: a version number sent as `If-Match: "<version>"` (the write's precondition).
 /// A 401 outside the signed-out pages (login, sign-up, invitation, password reset) goes to the login page and comes back.
+/// `options.raw`: a Blob or File sent as the body itself, with its own type (an attachment's upload,
+/// an export to import).
 export async function api(method, path, body, options = {}) {
   const headers = { Accept: 'application/json' };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  // `options.raw`: the body (a File of JSON, e.g. an export to import) is sent as it is.
+  const raw = options.raw;
+  if (raw !== undefined) headers['Content-Type'] = raw.type || 'application/octet-stream';
+  else if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET' && method !== 'HEAD') headers['X-CSRF-Token'] = csrfToken();
   if (options.ifMatch !== undefined && options.ifMatch !== null) headers['If-Match'] = `"${options.ifMatch}"`;
   let response;
   try {
     response = await fetch('/api/v1' + path, {
       method, headers, credentials: 'same-origin',
-      body: body === undefined ? undefined : options.raw ? body : JSON.stringify(body),
+      body: raw !== undefined ? raw : body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
     throw new ApiError('Tack cannot be reached. Check your connection and try again.', 0, null);

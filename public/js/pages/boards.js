@@ -57,7 +57,8 @@ function initImport(form) {
     bar.value = 0;
     text.textContent = `Uploading ${file.name}…`;
     try {
-      let job = (await api('POST', '/imports/trello', file, { raw: true })).import;
+      // Sent as JSON whatever type the browser guessed for the file.
+      let job = (await api('POST', '/imports/trello', undefined, { raw: new Blob([file], { type: 'application/json' }) })).import;
       while (job.status === 'pending' || job.status === 'running') {
         bar.value = job.progress;
         text.textContent = job.status === 'pending' ? 'Waiting for a worker…' : `Importing… ${job.progress}%`;

@@ -56,6 +56,8 @@ export function initCardDialog(store, sync, columnsEl, comments) {
     description.open(card);
     clear($('cd-due-choice'));
     comments.open(id);
+    // Sections in modules of their own (attachments) load the card they are told of.
+    dialog.dispatchEvent(new CustomEvent('card-open', { detail: { id } }));
     dialog.showModal();
     fitTitle();
     dialog.focus();
@@ -168,7 +170,7 @@ export function initCardDialog(store, sync, columnsEl, comments) {
   }
   removal($('cd-archive'), 'Archive this card? It leaves the board; its history stays.', 'PATCH', { archived: true }, 'Card archived.',
     (id) => sync.write('PATCH', `/cards/${id}`, { archived: false }));
-  removal($('cd-delete'), 'Delete this card and its comments for good?', 'DELETE', undefined, 'Card deleted.',
+  removal($('cd-delete'), 'Delete this card, its comments and its attachments for good?', 'DELETE', undefined, 'Card deleted.',
     async (id, card, place) => {
       const made = await sync.write('POST', '/cards', { column_id: card.column_id, title: card.title, description: card.description || '' });
       const newID = made.card.id;
@@ -177,7 +179,7 @@ export function initCardDialog(store, sync, columnsEl, comments) {
       if (card.assignees.length) fields.add_assignees = card.assignees;
       await sync.write('PATCH', `/cards/${newID}`, fields);
       if (place.after !== id && place.before !== id) await sync.write('POST', `/cards/${newID}/move`, place);
-      toast('Card restored (without its comments).');
+      toast('Card restored (without its comments and attachments).');
     });
 
   document.querySelectorAll('[data-action="close-dialog"]').forEach((button) => {

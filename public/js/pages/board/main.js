@@ -8,6 +8,7 @@ import { initDragAndDrop } from './dnd.js';
 import { initColumnDialog } from './column-dialog.js';
 import { initCardDialog } from './card-dialog.js';
 import { Comments } from './comments.js';
+import { Attachments } from './attachments.js';
 import { initLive } from './live.js';
 import { initExports } from './exports.js';
 import { initFilter } from './filter.js';
@@ -30,6 +31,7 @@ export function init() {
     initColumnDialog(store, sync, columnsEl);
     initColumnDragging(store, sync, columnsEl, renderer);
   }
+  const attachments = new Attachments(store, sync, columnsEl);
   const dialog = initCardDialog(store, sync, columnsEl, new Comments(store, sync));
   const push = initLive(store, sync, root);
   // A restored column's cards are not in any event: read the board again.
@@ -49,5 +51,6 @@ export function init() {
     push,
     open: dialog.open,
     filter,
+    attachments,
   };
 }

@@ -168,6 +168,12 @@ export class BoardRenderer {
   #fill(node, card) {
     const store = this.#store;
     node.classList.toggle('is-done', !!card.done);
+    const cover = node.querySelector('.card-cover');
+    if (cover) {
+      const src = card.cover_attachment_id ? `/api/v1/boards/${card.board_id}/cards/${card.id}/attachments/${card.cover_attachment_id}` : '';
+      if (cover.getAttribute('src') !== (src || null)) { if (src) cover.src = src; else cover.removeAttribute('src'); }
+      cover.hidden = !src;
+    }
     node.setAttribute('aria-label', this.spokenName(card));
     node.querySelector('.card-title').textContent = card.title;
     node.querySelector('.card-labels').replaceChildren(...card.labels.map((id) => store.labels.get(id)).filter(Boolean).map((label) => {

@@ -4,7 +4,7 @@
 /// log (a catch-up); each version is applied once and in order. An event that arrives ahead of a
 /// missing one waits in `#pending` and the store asks for the gap to be filled (`gap`). Listeners
 /// hear what changed as CustomEvents: `card` {id, card, previous, event}, `column` {id, column,
-/// previous}, `label`, `member`, `board`, `comment` {event}, `version`, `reset` (a new snapshot),
+/// previous}, `label`, `member`, `board`, `comment` {event}, `attachment` {event}, `version`, `reset` (a new snapshot),
 /// `gap` {after, urgent} and `hold` (drag and drop let go of the order).
 
 /// Positions are compared byte-wise (PostgreSQL's COLLATE "C"), ties by id.
@@ -122,6 +122,8 @@ export class BoardState extends EventTarget {
         return this.#emit('member', { id: data.user_id, event });
       case 'comment':
         return this.#emit('comment', { event });
+      case 'attachment':
+        return this.#emit('attachment', { event });
     }
   }
 

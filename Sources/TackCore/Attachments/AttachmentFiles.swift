@@ -1,0 +1,84 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Where attachment files live: `node.storage_dir/attachments/<k0k1>/<key>`, named by a random
+/// 32-hex key chosen at upload (never by the uploader's file name, so no name can reach another
+/// path). Every web node must see the same directory (shared storage such as NFS when there are
+/// several nodes): a file uploaded through one node is downloaded through any.
+///
+/// Files are removed through the `attachment_removals` table: a trigger records the key of every
+/// attachment row deleted (one at a time, with its card, with its board), and `purge` deletes the
+/// recorded files, then their records. The web role purges right after a delete; the worker's sweep
+/// catches what a process stopped before it could.
+public struct AttachmentFiles: Sendable {
+    let postgres: PostgresClient
+    /// `node.storage_dir/attachments`.
+    public let directory: String
+    let logger: Logger
+
+    /// Creates the file store under `storageDirectory/attachments`.
+    public init(postgres: PostgresClient, storageDirectory: String, logger: Logger) {
+        self.postgres = postgres
+        self.directory = (storageDirectory as NSString).appendingPathComponent("attachments")
+        self.logger = logger
+    }
+
+    /// A fresh random storage key.
+    public static func newKey() -> String { NewJob.randomID() }
+
+    /// Whether `key` has the shape `newKey` makes (checked before it becomes part of a path).
+    public static func isKey(_ key: String) -> Bool {
+        key.utf8.count == 32 && key.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
+    }
+
+    /// The file of `key`, in a folder named by its first two characters (256 folders, so no folder
+    /// grows past what file systems list quickly).
+    public func path(ofKey key: String) -> String {
+        precondition(Self.isKey(key), "attachment storage keys are 32 lower-case hex characters")
+        return (directory as NSString).appendingPathComponent(String(key.prefix(2)) + "/" + key)
+    }
+
+    /// Creates the folder `path(ofKey:)` goes into.
+    public func prepareFolder(forKey key: String) throws {
+        try FileManager.default.createDirectory(
+            atPath: (path(ofKey: key) as NSString).deletingLastPathComponent,
+            withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o750]
+        )
+    }
+
+    /// Deletes the file of `key` if it exists (an upload that could not be recorded).
+    public func remove(key: String) {
+        guard Self.isKey(key) else { return }
+        if unlink(path(ofKey: key)) != 0, errno != ENOENT {
+            logger.error("cannot delete an attachment file", metadata: ["tack.attachment.key": "\(key)", "tack.errno": "\(errno)"])
+        }
+    }
+
+    /// Deletes the files of deleted attachments, up to `limit` of them, and forgets them; returns
+    /// how many. A file already gone counts as deleted; one that cannot be deleted stays recorded
+    /// for the next sweep.
+    @discardableResult
+    public func purge(limit: Int = 500) async throws -> Int {
+        let rows = try await postgres.boundedQuery(
+            "SELECT storage_key FROM attachment_removals ORDER BY removed_at LIMIT \(limit)",
+            logger: logger
+        )
+        var done: [String] = []
+        for try await key in rows.decode(String.self) {
+            guard Self.isKey(key) else {
+                done.append(key)
+                continue
+            }
+            if unlink(path(ofKey: key)) == 0 || errno == ENOENT {
+                done.append(key)
+            } else {
+                logger.error("cannot delete an attachment file", metadata: ["tack.attachment.key": "\(key)", "tack.errno": "\(errno)"])
+            }
+        }
+        guard !done.isEmpty else { return 0 }
+        try await postgres.boundedQuery("DELETE FROM attachment_removals WHERE storage_key = ANY(\(done))", logger: logger)
+        return done.count
+    }
+}
