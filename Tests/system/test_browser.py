@@ -740,7 +740,8 @@ def test_every_page_has_no_serious_accessibility_violation(web, browser):
         found[path] = axe_problems(d)
     # The dialogs, open.
     d.get(web + f"/boards/{board}/cards/{card_id}")
-    wait(d, lambda d: css(d, "#card-dialog").get_attribute("open") is not None, "the card dialog")
+    wait(d, lambda d: css(d, "#card-dialog").get_attribute("open") is not None and css_all(d, "#cd-activity .activity-item"),
+         "the card dialog and its activity")
     time.sleep(0.3)
     found["the card dialog"] = axe_problems(d)
     d.get(web + f"/boards/{board}")
@@ -749,6 +750,10 @@ def test_every_page_has_no_serious_accessibility_violation(web, browser):
     wait(d, lambda d: css(d, "#board-dialog").get_attribute("open") is not None, "the board settings")
     time.sleep(0.3)
     found["the board settings"] = axe_problems(d)
+    css(d, "#board-dialog [data-action='close-dialog']").click()
+    css(d, "[data-action='board-activity']").click()
+    wait(d, lambda d: css_all(d, "#board-activity .activity-item"), "the board's activity")
+    found["the board's activity"] = axe_problems(d)
     problems = {path: p for path, p in found.items() if p}
     assert not problems, "\n".join(f"{path}: {p}" for path, p in problems.items())
 
@@ -1501,6 +1506,7 @@ def test_dialogs_and_pages_fit_a_phone(web, browser):
     fits("the card dialog")
     css(d, "#card-dialog [data-action='close-dialog']").click()
     for opener, dialog in (("[data-action='board-settings']", "#board-dialog"),
+                           ("[data-action='board-activity']", "#activity-dialog"),
                            (f".column[data-column-id='{todo}'] [data-action='edit-column']", "#column-dialog")):
         css(d, opener).click()
         wait(d, lambda d: css(d, dialog).get_attribute("open") is not None, dialog)
@@ -1518,3 +1524,122 @@ def test_dialogs_and_pages_fit_a_phone(web, browser):
         wait(d, lambda d: d.execute_script("return document.readyState") == "complete", path)
         time.sleep(0.3)
         fits(path)
+
+def activity(driver, where):
+    """The activity list's sentences, newest first ("#cd-activity" or "#board-activity")."""
+    return driver.execute_script("return [...document.querySelectorAll(arguments[0] + ' .activity-text')].map(p => p.textContent)", where)
+
+
+def test_the_activity_shows_both_users_changes(web, browsers):
+    alice = signup(web, "alice.a@example.com", "Alice Archer")
+    bob = signup(web, "bob.a@example.com", "Bob Baker")
+    board, todo = shared_board(alice, bob, name="Activity")
+    doing = alice.create_column(board, "Doing")
+    urgent = alice.call("POST", f"/api/v1/boards/{board}/labels", {"name": "urgent", "color": "#e11d48"}, expect=201)["label"]["id"]
+    card_id = alice.create_card(board, todo, "Fix login")["card"]["id"]
+    a, b = browsers(), browsers()
+    open_board(a, web, alice, board)
+    open_board(b, web, bob, board)
+
+    # Both have the card open; each one's change is in both dialogs' activity, newest first, live.
+    open_card(a, "Fix login")
+    open_card(b, "Fix login")
+    for d in (a, b):
+        wait(d, lambda d: activity(d, "#cd-activity") == ["Alice Archer created this card in Todo"], "the card's history")
+    before = version(a)
+    css(a, f"#cd-column option[value='{doing}']").click()
+    wait(a, lambda d: version(d) == before + 1, "Alice's move")
+    before = version(b)
+    css(b, f"#cd-labels [data-label-id='{urgent}']").click()
+    wait(b, lambda d: version(d) == before + 1, "Bob's label")
+    before = version(b)
+    css(b, "#cd-comment-form textarea").send_keys("Looks good")
+    css(b, "#cd-comment-form [type=submit]").click()
+    wait(b, lambda d: version(d) == before + 1, "Bob's comment")
+    before = version(a)
+    css(a, "#cd-done").click()
+    wait(a, lambda d: version(d) == before + 1, "Alice marking it done")
+    card_activity = ["Alice Archer marked this card done", "Bob Baker commented", "Bob Baker added the label urgent",
+                     "Alice Archer moved this card from Todo to Doing", "Alice Archer created this card in Todo"]
+    for d in (a, b):
+        seen(d, lambda d: activity(d, "#cd-activity") == card_activity, "both users' changes in the card's activity")
+    assert css(a, "#cd-activity .activity-excerpt").text == "Looks good"
+    close_dialog(a)
+    close_dialog(b)
+
+    # The board's activity, from its header: the same changes in the board's words, and the
+    # board's own; then a change by each while it is open.
+    board_activity = ["Alice Archer marked “Fix login” done", "Bob Baker commented on “Fix login”",
+                      "Bob Baker added the label urgent to “Fix login”", "Alice Archer moved “Fix login” from Todo to Doing",
+                      "Alice Archer added “Fix login” to Todo", "Alice Archer created the label urgent",
+                      "Alice Archer added the column Doing", "Alice Archer added Bob Baker to the board",
+                      "Alice Archer added the column Todo", "Alice Archer created the board"]
+    for d in (a, b):
+        css(d, "[data-action='board-activity']").click()
+        wait(d, lambda d: activity(d, "#board-activity") == board_activity, "the board's activity")
+    bob.call("PATCH", f"/api/v1/boards/{board}/cards/{card_id}", {"title": "Fix the login"})
+    alice.create_column(board, "Done")
+    # (A card is named as it is now, also in the lines before it was renamed.)
+    board_activity = ["Alice Archer added the column Done", "Bob Baker renamed “Fix login” to “Fix the login”"] + [
+        line.replace("“Fix login”", "“Fix the login”") for line in board_activity]
+    for d in (a, b):
+        seen(d, lambda d: activity(d, "#board-activity") == board_activity, "both users' new changes in the board's activity")
+    assert not css(b, "#board-activity-more").is_displayed()
+
+    # Longer histories come a page at a time.
+    for n in range(16):
+        alice.call("PATCH", f"/api/v1/boards/{board}/cards/{card_id}", {"title": f"Fix the login ({n})"})
+        if n < 8:
+            bob.create_card(board, todo, f"Card {n}")
+    b.refresh()
+    wait(b, lambda d: css(d, "#live-status").get_attribute("data-state") == "live", "Bob's page again")
+    css(b, "[data-action='board-activity']").click()
+    wait(b, lambda d: len(activity(d, "#board-activity")) == 20 and css(d, "#board-activity-more").is_displayed(), "the first page")
+    assert activity(b, "#board-activity")[:2] == ["Alice Archer renamed “Fix the login (14)” to “Fix the login (15)”",
+                                                  "Alice Archer renamed “Fix the login (13)” to “Fix the login (14)”"]
+    while css(b, "#board-activity-more").is_displayed():
+        count = len(activity(b, "#board-activity"))
+        css(b, "#board-activity-more").click()
+        wait(b, lambda d: len(activity(d, "#board-activity")) > count, "the next page")
+    assert activity(b, "#board-activity")[-len(board_activity):] == [
+        line if "renamed" in line else line.replace("“Fix the login”", "“Fix the login (15)”") for line in board_activity]
+    assert len(activity(b, "#board-activity")) == len(board_activity) + 16 + 8
+    css(b, "#activity-dialog [data-action='close-dialog']").click()
+    open_card(b, "Fix the login (15)")
+    wait(b, lambda d: len(activity(d, "#cd-activity")) == 20 and css(d, "#cd-activity-more").is_displayed(), "the card's first page")
+    css(b, "#cd-activity-more").click()
+    wait(b, lambda d: activity(d, "#cd-activity")[-1] == "Alice Archer created this card in Todo", "the card's whole history")
+    assert len(activity(b, "#cd-activity")) == 6 + 16 and not css(b, "#cd-activity-more").is_displayed()
+
+    # A kind this page does not know (a newer server's) gets a general sentence, not an error.
+    b.execute_script("""const s = TackBoard.store;
+        s.apply({type: 'event', board: s.board.id, version: s.version + 1, id: 'x', kind: 'sticker.added', actor: arguments[0],
+                 card: arguments[1], at: new Date().toISOString(), data: {shape: 'star'}});""", bob.id, card_id)
+    wait(b, lambda d: activity(d, "#cd-activity")[0] == "Bob Baker changed this card", "the unknown kind in people's words")
+
+
+def test_a_trello_export_is_imported_from_the_boards_page(web, browser, tmp_path):
+    from trello import TrelloBoard
+    export = TrelloBoard("From Trello")
+    doing = export.list("Doing", 1)
+    launch = export.card(doing, "Imported card", 1, desc="Came **from** Trello")
+    export.checklist(launch, "Steps", 1, [("One", True), ("Two", False)])
+    path = tmp_path / "trello-board.json"
+    path.write_bytes(export.bytes())
+    broken = tmp_path / "not-an-export.json"
+    broken.write_text('{"name": "nothing else"}')
+    d = browser
+    sign_up(d, web, "Ida Importer", "ida@example.com")
+    # A file that is not an export: the form says why, and no board is made.
+    css(d, "#import-file").send_keys(str(broken))
+    css(d, "#import-trello [type=submit]").click()
+    wait(d, lambda d: css(d, "#import-trello .form-error").is_displayed(), "the import's error", timeout=30)
+    assert "no lists or no cards" in css(d, "#import-trello .form-error").text
+    assert not css_all(d, "#board-list .board-tile")
+    # The export: progress, then the new board opens with its card and checklist progress.
+    css(d, "#import-file").send_keys(str(path))
+    css(d, "#import-trello [type=submit]").click()
+    wait(d, lambda d: css_all(d, "body[data-page=board] #board"), "the imported board to open", timeout=60)
+    assert css(d, ".board-name").text == "From Trello"
+    assert layout(d) == [["Doing", ["Imported card"]]]
+    assert css(card(d, "Imported card"), ".badge-checklist").text == "1/2"

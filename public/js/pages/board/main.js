@@ -14,6 +14,7 @@ import { initFilter } from './filter.js';
 import { initBoardDialog } from './board-dialog.js';
 import { initColumnDragging } from './column-dnd.js';
 import { initKeys } from './keys.js';
+import { initBoardActivity, initCardActivity } from './activity.js';
 import { toast } from '../../lib/dom.js';
 
 export function init() {
@@ -30,7 +31,8 @@ export function init() {
     initColumnDialog(store, sync, columnsEl);
     initColumnDragging(store, sync, columnsEl, renderer);
   }
-  const dialog = initCardDialog(store, sync, columnsEl, new Comments(store, sync));
+  const parts = [new Comments(store, sync), initCardActivity(store, sync)];
+  const dialog = initCardDialog(store, sync, columnsEl, { open: (id) => parts.forEach((p) => p.open(id)), close: () => parts.forEach((p) => p.close()) });
   const push = initLive(store, sync, root);
   // A restored column's cards are not in any event: read the board again.
   store.addEventListener('column', (e) => {
@@ -40,6 +42,7 @@ export function init() {
   initExports(root);
   const filter = initFilter(store, root);
   initBoardDialog(store, sync, root);
+  initBoardActivity(store, sync, root);
 
   // For tests and the console: the board's state, read-only.
   window.TackBoard = {

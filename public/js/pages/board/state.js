@@ -5,7 +5,8 @@
 /// missing one waits in `#pending` and the store asks for the gap to be filled (`gap`). Listeners
 /// hear what changed as CustomEvents: `card` {id, card, previous, event}, `column` {id, column,
 /// previous}, `label`, `member`, `board`, `comment` {event}, `version`, `reset` (a new snapshot),
-/// `gap` {after, urgent} and `hold` (drag and drop let go of the order).
+/// `applied` {event} (every event, any kind, after the one of its kind), `gap` {after, urgent} and
+/// `hold` (drag and drop let go of the order).
 
 /// Positions are compared byte-wise (PostgreSQL's COLLATE "C"), ties by id.
 function byPosition(a, b) {
@@ -71,6 +72,7 @@ export class BoardState extends EventTarget {
       this.#pending.delete(this.version + 1);
       this.version = event.version;
       this.#applyOne(event);
+      this.#emit('applied', { event });
       applied = true;
     }
     if (applied) this.#emit('version', { version: this.version });
