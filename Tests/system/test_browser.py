@@ -1525,6 +1525,69 @@ def test_dialogs_and_pages_fit_a_phone(web, browser):
         time.sleep(0.3)
         fits(path)
 
+
+def test_a_checklist_built_and_ticked_in_one_browser_shows_its_progress_live_in_the_other(web, browsers):
+    alice = signup(web, "alice.c@example.com", "Alice Archer")
+    bob = signup(web, "bob.c@example.com", "Bob Baker")
+    board, todo = shared_board(alice, bob, name="Checklists")
+    alice.create_card(board, todo, "Launch")
+    alice.call("POST", f"/api/v1/boards/{board}/cards/{alice.create_card(board, todo, 'Chatty')['card']['id']}/comments",
+               {"body": "one"}, expect=201)
+    a, b = browsers(), browsers()
+    open_board(a, web, alice, board)
+    open_board(b, web, bob, board)
+    # The card front counts comments (no cryptic sign) and hides the progress of a card without items.
+    assert css(card(b, "Chatty"), ".badge-comments").text == "1"
+    assert not css(card(b, "Launch"), ".badge-checklist").is_displayed()
+
+    open_card(a, "Launch")
+    wait(a, lambda d: "No checklist yet." in css(d, "#cd-checklists").text, "the empty checklists")
+    css(a, "#cd-checklist-add").click()
+    title = css(a, "#cd-checklist-form [name=title]")
+    title.clear()
+    title.send_keys("Before launch\n")
+    wait(a, lambda d: css_all(d, "#cd-checklists .checklist .checklist-add input"), "the new checklist")
+    # Bob has the card open too: he sees the checklist and each item arrive.
+    open_card(b, "Launch")
+    seen(b, lambda d: [h.text for h in css_all(d, "#cd-checklists .checklist-title")] == ["Before launch"], "the checklist")
+    for text in ("Write notes", "Tag the release", "Announce"):
+        before = version(a)
+        box = css(a, "#cd-checklists .checklist-add input")
+        box.send_keys(text + "\n")
+        wait(a, lambda d: version(d) == before + 1, f"the item {text!r}")
+    seen(b, lambda d: [t.text for t in css_all(d, "#cd-checklists .checklist-text")] == ["Write notes", "Tag the release", "Announce"],
+         "the three items")
+    # Alice ticks two; Bob's dialog and the card front on both pages show 2/3.
+    for text in ("Write notes", "Announce"):
+        before = version(a)
+        item = next(i for i in css_all(a, "#cd-checklists .checklist-item") if i.find_element("css selector", ".checklist-text").text == text)
+        item.find_element("css selector", "input[type=checkbox]").click()
+        wait(a, lambda d: version(d) == before + 1, f"ticking {text!r}")
+    seen(b, lambda d: [i.get_attribute("class").count("is-done") for i in css_all(d, "#cd-checklists .checklist-item")] == [1, 0, 1],
+         "the ticks in Bob's dialog")
+    seen(b, lambda d: css(d, "#cd-checklists .checklist-count").text == "2/3", "the checklist's count")
+    close_dialog(b)
+    seen(b, lambda d: css(card(d, "Launch"), ".badge-checklist").text == "2/3", "the progress on the card front")
+    close_dialog(a)
+    assert css(card(a, "Launch"), ".badge-checklist").text == "2/3"
+    # Bob ticks the last one from his side: complete on Alice's page, and still after a reload.
+    open_card(b, "Launch")
+    wait(b, lambda d: len(css_all(d, "#cd-checklists .checklist-item")) == 3, "Bob's items")
+    before = version(b)
+    css_all(b, "#cd-checklists .checklist-item input[type=checkbox]")[1].click()
+    wait(b, lambda d: version(d) == before + 1, "Bob's tick")
+    seen(a, lambda d: css(card(d, "Launch"), ".badge-checklist").text == "3/3"
+         and "is-complete" in css(card(d, "Launch"), ".badge-checklist").get_attribute("class"), "the completed checklist")
+    a.refresh()
+    wait(a, lambda d: css(card(d, "Launch"), ".badge-checklist").text == "3/3", "the progress after a reload")
+    # A comment from Bob moves the count on Alice's card front.
+    before = version(b)
+    css(b, "#cd-comment-form textarea").send_keys("Shipped")
+    css(b, "#cd-comment-form [type=submit]").click()
+    wait(b, lambda d: version(d) == before + 1, "Bob's comment")
+    seen(a, lambda d: css(card(d, "Launch"), ".badge-comments").text == "1", "the comment count")
+
+
 def activity(driver, where):
     """The activity list's sentences, newest first ("#cd-activity" or "#board-activity")."""
     return driver.execute_script("return [...document.querySelectorAll(arguments[0] + ' .activity-text')].map(p => p.textContent)", where)

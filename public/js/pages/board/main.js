@@ -8,6 +8,7 @@ import { initDragAndDrop } from './dnd.js';
 import { initColumnDialog } from './column-dialog.js';
 import { initCardDialog } from './card-dialog.js';
 import { Comments } from './comments.js';
+import { Checklists } from './checklists.js';
 import { initLive } from './live.js';
 import { initExports } from './exports.js';
 import { initFilter } from './filter.js';
@@ -31,8 +32,7 @@ export function init() {
     initColumnDialog(store, sync, columnsEl);
     initColumnDragging(store, sync, columnsEl, renderer);
   }
-  const parts = [new Comments(store, sync), initCardActivity(store, sync)];
-  const dialog = initCardDialog(store, sync, columnsEl, { open: (id) => parts.forEach((p) => p.open(id)), close: () => parts.forEach((p) => p.close()) });
+  const dialog = initCardDialog(store, sync, columnsEl, [new Comments(store, sync), new Checklists(store, sync), initCardActivity(store, sync)]);
   const push = initLive(store, sync, root);
   // A restored column's cards are not in any event: read the board again.
   store.addEventListener('column', (e) => {
