@@ -745,6 +745,10 @@ def test_every_page_has_no_serious_accessibility_violation(web, browser):
     d.get(web + f"/boards/{board}/cards/{card_id}")
     wait(d, lambda d: css(d, "#card-dialog").get_attribute("open") is not None, "the card dialog")
     wait(d, lambda d: len(css_all(d, "#cd-attachments .attachment")) == 2, "the attachments in the card dialog")
+
+
+    wait(d, lambda d: css(d, "#card-dialog").get_attribute("open") is not None and css_all(d, "#cd-activity .activity-item"),
+         "the card dialog and its activity")
     time.sleep(0.3)
     found["the card dialog"] = axe_problems(d)
     d.get(web + f"/boards/{board}")
@@ -753,6 +757,10 @@ def test_every_page_has_no_serious_accessibility_violation(web, browser):
     wait(d, lambda d: css(d, "#board-dialog").get_attribute("open") is not None, "the board settings")
     time.sleep(0.3)
     found["the board settings"] = axe_problems(d)
+    css(d, "#board-dialog [data-action='close-dialog']").click()
+    css(d, "[data-action='board-activity']").click()
+    wait(d, lambda d: css_all(d, "#board-activity .activity-item"), "the board's activity")
+    found["the board's activity"] = axe_problems(d)
     problems = {path: p for path, p in found.items() if p}
     assert not problems, "\n".join(f"{path}: {p}" for path, p in problems.items())
 
@@ -1508,6 +1516,7 @@ def test_dialogs_and_pages_fit_a_phone(web, browser):
     fits("the card dialog")
     css(d, "#card-dialog [data-action='close-dialog']").click()
     for opener, dialog in (("[data-action='board-settings']", "#board-dialog"),
+                           ("[data-action='board-activity']", "#activity-dialog"),
                            (f".column[data-column-id='{todo}'] [data-action='edit-column']", "#column-dialog")):
         css(d, opener).click()
         wait(d, lambda d: css(d, dialog).get_attribute("open") is not None, dialog)
@@ -1664,3 +1673,185 @@ def test_a_file_dropped_on_a_card_is_downloaded_by_another_member_and_refused_to
     close_dialog(a)
     drag(a, "Holiday photos", onto_column="Later")
     assert layout(a) == [["Todo", []], ["Later", ["Holiday photos"]]], layout(a)
+
+
+def test_a_checklist_built_and_ticked_in_one_browser_shows_its_progress_live_in_the_other(web, browsers):
+    alice = signup(web, "alice.c@example.com", "Alice Archer")
+    bob = signup(web, "bob.c@example.com", "Bob Baker")
+    board, todo = shared_board(alice, bob, name="Checklists")
+    alice.create_card(board, todo, "Launch")
+    alice.call("POST", f"/api/v1/boards/{board}/cards/{alice.create_card(board, todo, 'Chatty')['card']['id']}/comments",
+               {"body": "one"}, expect=201)
+    a, b = browsers(), browsers()
+    open_board(a, web, alice, board)
+    open_board(b, web, bob, board)
+    # The card front counts comments (no cryptic sign) and hides the progress of a card without items.
+    assert css(card(b, "Chatty"), ".badge-comments").text == "1"
+    assert not css(card(b, "Launch"), ".badge-checklist").is_displayed()
+
+    open_card(a, "Launch")
+    wait(a, lambda d: "No checklist yet." in css(d, "#cd-checklists").text, "the empty checklists")
+    css(a, "#cd-checklist-add").click()
+    title = css(a, "#cd-checklist-form [name=title]")
+    title.clear()
+    title.send_keys("Before launch\n")
+    wait(a, lambda d: css_all(d, "#cd-checklists .checklist .checklist-add input"), "the new checklist")
+    # Bob has the card open too: he sees the checklist and each item arrive.
+    open_card(b, "Launch")
+    seen(b, lambda d: [h.text for h in css_all(d, "#cd-checklists .checklist-title")] == ["Before launch"], "the checklist")
+    for text in ("Write notes", "Tag the release", "Announce"):
+        before = version(a)
+        box = css(a, "#cd-checklists .checklist-add input")
+        box.send_keys(text + "\n")
+        wait(a, lambda d: version(d) == before + 1, f"the item {text!r}")
+    seen(b, lambda d: [t.text for t in css_all(d, "#cd-checklists .checklist-text")] == ["Write notes", "Tag the release", "Announce"],
+         "the three items")
+    # Alice ticks two; Bob's dialog and the card front on both pages show 2/3.
+    for text in ("Write notes", "Announce"):
+        before = version(a)
+        item = next(i for i in css_all(a, "#cd-checklists .checklist-item") if i.find_element("css selector", ".checklist-text").text == text)
+        item.find_element("css selector", "input[type=checkbox]").click()
+        wait(a, lambda d: version(d) == before + 1, f"ticking {text!r}")
+    seen(b, lambda d: [i.get_attribute("class").count("is-done") for i in css_all(d, "#cd-checklists .checklist-item")] == [1, 0, 1],
+         "the ticks in Bob's dialog")
+    seen(b, lambda d: css(d, "#cd-checklists .checklist-count").text == "2/3", "the checklist's count")
+    close_dialog(b)
+    seen(b, lambda d: css(card(d, "Launch"), ".badge-checklist").text == "2/3", "the progress on the card front")
+    close_dialog(a)
+    assert css(card(a, "Launch"), ".badge-checklist").text == "2/3"
+    # Bob ticks the last one from his side: complete on Alice's page, and still after a reload.
+    open_card(b, "Launch")
+    wait(b, lambda d: len(css_all(d, "#cd-checklists .checklist-item")) == 3, "Bob's items")
+    before = version(b)
+    css_all(b, "#cd-checklists .checklist-item input[type=checkbox]")[1].click()
+    wait(b, lambda d: version(d) == before + 1, "Bob's tick")
+    seen(a, lambda d: css(card(d, "Launch"), ".badge-checklist").text == "3/3"
+         and "is-complete" in css(card(d, "Launch"), ".badge-checklist").get_attribute("class"), "the completed checklist")
+    a.refresh()
+    wait(a, lambda d: css(card(d, "Launch"), ".badge-checklist").text == "3/3", "the progress after a reload")
+    # A comment from Bob moves the count on Alice's card front.
+    before = version(b)
+    css(b, "#cd-comment-form textarea").send_keys("Shipped")
+    css(b, "#cd-comment-form [type=submit]").click()
+    wait(b, lambda d: version(d) == before + 1, "Bob's comment")
+    seen(a, lambda d: css(card(d, "Launch"), ".badge-comments").text == "1", "the comment count")
+
+
+def activity(driver, where):
+    """The activity list's sentences, newest first ("#cd-activity" or "#board-activity")."""
+    return driver.execute_script("return [...document.querySelectorAll(arguments[0] + ' .activity-text')].map(p => p.textContent)", where)
+
+
+def test_the_activity_shows_both_users_changes(web, browsers):
+    alice = signup(web, "alice.a@example.com", "Alice Archer")
+    bob = signup(web, "bob.a@example.com", "Bob Baker")
+    board, todo = shared_board(alice, bob, name="Activity")
+    doing = alice.create_column(board, "Doing")
+    urgent = alice.call("POST", f"/api/v1/boards/{board}/labels", {"name": "urgent", "color": "#e11d48"}, expect=201)["label"]["id"]
+    card_id = alice.create_card(board, todo, "Fix login")["card"]["id"]
+    a, b = browsers(), browsers()
+    open_board(a, web, alice, board)
+    open_board(b, web, bob, board)
+
+    # Both have the card open; each one's change is in both dialogs' activity, newest first, live.
+    open_card(a, "Fix login")
+    open_card(b, "Fix login")
+    for d in (a, b):
+        wait(d, lambda d: activity(d, "#cd-activity") == ["Alice Archer created this card in Todo"], "the card's history")
+    before = version(a)
+    css(a, f"#cd-column option[value='{doing}']").click()
+    wait(a, lambda d: version(d) == before + 1, "Alice's move")
+    before = version(b)
+    css(b, f"#cd-labels [data-label-id='{urgent}']").click()
+    wait(b, lambda d: version(d) == before + 1, "Bob's label")
+    before = version(b)
+    css(b, "#cd-comment-form textarea").send_keys("Looks good")
+    css(b, "#cd-comment-form [type=submit]").click()
+    wait(b, lambda d: version(d) == before + 1, "Bob's comment")
+    before = version(a)
+    css(a, "#cd-done").click()
+    wait(a, lambda d: version(d) == before + 1, "Alice marking it done")
+    card_activity = ["Alice Archer marked this card done", "Bob Baker commented", "Bob Baker added the label urgent",
+                     "Alice Archer moved this card from Todo to Doing", "Alice Archer created this card in Todo"]
+    for d in (a, b):
+        seen(d, lambda d: activity(d, "#cd-activity") == card_activity, "both users' changes in the card's activity")
+    assert css(a, "#cd-activity .activity-excerpt").text == "Looks good"
+    close_dialog(a)
+    close_dialog(b)
+
+    # The board's activity, from its header: the same changes in the board's words, and the
+    # board's own; then a change by each while it is open.
+    board_activity = ["Alice Archer marked “Fix login” done", "Bob Baker commented on “Fix login”",
+                      "Bob Baker added the label urgent to “Fix login”", "Alice Archer moved “Fix login” from Todo to Doing",
+                      "Alice Archer added “Fix login” to Todo", "Alice Archer created the label urgent",
+                      "Alice Archer added the column Doing", "Alice Archer added Bob Baker to the board",
+                      "Alice Archer added the column Todo", "Alice Archer created the board"]
+    for d in (a, b):
+        css(d, "[data-action='board-activity']").click()
+        wait(d, lambda d: activity(d, "#board-activity") == board_activity, "the board's activity")
+    bob.call("PATCH", f"/api/v1/boards/{board}/cards/{card_id}", {"title": "Fix the login"})
+    alice.create_column(board, "Done")
+    # (A card is named as it is now, also in the lines before it was renamed.)
+    board_activity = ["Alice Archer added the column Done", "Bob Baker renamed “Fix login” to “Fix the login”"] + [
+        line.replace("“Fix login”", "“Fix the login”") for line in board_activity]
+    for d in (a, b):
+        seen(d, lambda d: activity(d, "#board-activity") == board_activity, "both users' new changes in the board's activity")
+    assert not css(b, "#board-activity-more").is_displayed()
+
+    # Longer histories come a page at a time.
+    for n in range(16):
+        alice.call("PATCH", f"/api/v1/boards/{board}/cards/{card_id}", {"title": f"Fix the login ({n})"})
+        if n < 8:
+            bob.create_card(board, todo, f"Card {n}")
+    b.refresh()
+    wait(b, lambda d: css(d, "#live-status").get_attribute("data-state") == "live", "Bob's page again")
+    css(b, "[data-action='board-activity']").click()
+    wait(b, lambda d: len(activity(d, "#board-activity")) == 20 and css(d, "#board-activity-more").is_displayed(), "the first page")
+    assert activity(b, "#board-activity")[:2] == ["Alice Archer renamed “Fix the login (14)” to “Fix the login (15)”",
+                                                  "Alice Archer renamed “Fix the login (13)” to “Fix the login (14)”"]
+    while css(b, "#board-activity-more").is_displayed():
+        count = len(activity(b, "#board-activity"))
+        css(b, "#board-activity-more").click()
+        wait(b, lambda d: len(activity(d, "#board-activity")) > count, "the next page")
+    assert activity(b, "#board-activity")[-len(board_activity):] == [
+        line if "renamed" in line else line.replace("“Fix the login”", "“Fix the login (15)”") for line in board_activity]
+    assert len(activity(b, "#board-activity")) == len(board_activity) + 16 + 8
+    css(b, "#activity-dialog [data-action='close-dialog']").click()
+    open_card(b, "Fix the login (15)")
+    wait(b, lambda d: len(activity(d, "#cd-activity")) == 20 and css(d, "#cd-activity-more").is_displayed(), "the card's first page")
+    css(b, "#cd-activity-more").click()
+    wait(b, lambda d: activity(d, "#cd-activity")[-1] == "Alice Archer created this card in Todo", "the card's whole history")
+    assert len(activity(b, "#cd-activity")) == 6 + 16 and not css(b, "#cd-activity-more").is_displayed()
+
+    # A kind this page does not know (a newer server's) gets a general sentence, not an error.
+    b.execute_script("""const s = TackBoard.store;
+        s.apply({type: 'event', board: s.board.id, version: s.version + 1, id: 'x', kind: 'sticker.added', actor: arguments[0],
+                 card: arguments[1], at: new Date().toISOString(), data: {shape: 'star'}});""", bob.id, card_id)
+    wait(b, lambda d: activity(d, "#cd-activity")[0] == "Bob Baker changed this card", "the unknown kind in people's words")
+
+
+def test_a_trello_export_is_imported_from_the_boards_page(web, browser, tmp_path):
+    from trello import TrelloBoard
+    export = TrelloBoard("From Trello")
+    doing = export.list("Doing", 1)
+    launch = export.card(doing, "Imported card", 1, desc="Came **from** Trello")
+    export.checklist(launch, "Steps", 1, [("One", True), ("Two", False)])
+    path = tmp_path / "trello-board.json"
+    path.write_bytes(export.bytes())
+    broken = tmp_path / "not-an-export.json"
+    broken.write_text('{"name": "nothing else"}')
+    d = browser
+    sign_up(d, web, "Ida Importer", "ida@example.com")
+    # A file that is not an export: the form says why, and no board is made.
+    css(d, "#import-file").send_keys(str(broken))
+    css(d, "#import-trello [type=submit]").click()
+    wait(d, lambda d: css(d, "#import-trello .form-error").is_displayed(), "the import's error", timeout=30)
+    assert "no lists or no cards" in css(d, "#import-trello .form-error").text
+    assert not css_all(d, "#board-list .board-tile")
+    # The export: progress, then the new board opens with its card and checklist progress.
+    css(d, "#import-file").send_keys(str(path))
+    css(d, "#import-trello [type=submit]").click()
+    wait(d, lambda d: css_all(d, "body[data-page=board] #board"), "the imported board to open", timeout=60)
+    assert css(d, ".board-name").text == "From Trello"
+    assert layout(d) == [["Doing", ["Imported card"]]]
+    assert css(card(d, "Imported card"), ".badge-checklist").text == "1/2"

@@ -9,7 +9,8 @@ import { fillSets, initCardSets } from './card-sets.js';
 import { CardText } from './card-text.js';
 import { clear, offerChoice, same, saveTyped } from './conflict.js';
 
-export function initCardDialog(store, sync, columnsEl, comments) {
+/// `sections`: the dialog's parts that load per card (comments, checklists…): `open(id)`, `close()`.
+export function initCardDialog(store, sync, columnsEl, sections) {
   const canWrite = store.board.role !== 'viewer';
   const dialog = document.getElementById('card-dialog');
   const $ = (id) => document.getElementById(id);
@@ -55,7 +56,7 @@ export function initCardDialog(store, sync, columnsEl, comments) {
     title.open(card);
     description.open(card);
     clear($('cd-due-choice'));
-    comments.open(id);
+    for (const section of sections) section.open(id);
     // Sections in modules of their own (attachments) load the card they are told of.
     dialog.dispatchEvent(new CustomEvent('card-open', { detail: { id } }));
     dialog.showModal();
@@ -193,7 +194,7 @@ export function initCardDialog(store, sync, columnsEl, comments) {
     current = null;
     title.close();
     description.close();
-    comments.close();
+    for (const section of sections) section.close();
     if (location.hash || /\/cards\/\d+$/.test(location.pathname)) {
       history.replaceState(null, '', `/boards/${store.board.id}` + location.search);
     }

@@ -9,12 +9,14 @@ import { initColumnDialog } from './column-dialog.js';
 import { initCardDialog } from './card-dialog.js';
 import { Comments } from './comments.js';
 import { Attachments } from './attachments.js';
+import { Checklists } from './checklists.js';
 import { initLive } from './live.js';
 import { initExports } from './exports.js';
 import { initFilter } from './filter.js';
 import { initBoardDialog } from './board-dialog.js';
 import { initColumnDragging } from './column-dnd.js';
 import { initKeys } from './keys.js';
+import { initBoardActivity, initCardActivity } from './activity.js';
 import { toast } from '../../lib/dom.js';
 
 export function init() {
@@ -32,7 +34,7 @@ export function init() {
     initColumnDragging(store, sync, columnsEl, renderer);
   }
   const attachments = new Attachments(store, sync, columnsEl);
-  const dialog = initCardDialog(store, sync, columnsEl, new Comments(store, sync));
+  const dialog = initCardDialog(store, sync, columnsEl, [new Comments(store, sync), new Checklists(store, sync), initCardActivity(store, sync)]);
   const push = initLive(store, sync, root);
   // A restored column's cards are not in any event: read the board again.
   store.addEventListener('column', (e) => {
@@ -42,6 +44,7 @@ export function init() {
   initExports(root);
   const filter = initFilter(store, root);
   initBoardDialog(store, sync, root);
+  initBoardActivity(store, sync, root);
 
   // For tests and the console: the board's state, read-only.
   window.TackBoard = {

@@ -4,8 +4,10 @@
 /// log (a catch-up); each version is applied once and in order. An event that arrives ahead of a
 /// missing one waits in `#pending` and the store asks for the gap to be filled (`gap`). Listeners
 /// hear what changed as CustomEvents: `card` {id, card, previous, event}, `column` {id, column,
-/// previous}, `label`, `member`, `board`, `comment` {event}, `attachment` {event}, `version`, `reset` (a new snapshot),
-/// `gap` {after, urgent} and `hold` (drag and drop let go of the order).
+/// previous}, `label`, `member`, `board`, `comment` {event}, `attachment` {event}, `checklist` {event} (checklist and
+/// checklist_item kinds), `badges` {id} (a card's comment count or checklist progress moved), `version`, `reset` (a new snapshot),
+/// `applied` {event} (every event, any kind, after the one of its kind), `gap` {after, urgent} and
+/// `hold` (drag and drop let go of the order).
 
 /// Positions are compared byte-wise (PostgreSQL's COLLATE "C"), ties by id.
 function byPosition(a, b) {
@@ -71,6 +73,7 @@ export class BoardState extends EventTarget {
       this.#pending.delete(this.version + 1);
       this.version = event.version;
       this.#applyOne(event);
+      this.#emit('applied', { event });
       applied = true;
     }
     if (applied) this.#emit('version', { version: this.version });
@@ -120,10 +123,27 @@ export class BoardState extends EventTarget {
           for (const card of this.cards.values()) card.assignees = card.assignees.filter((a) => a !== data.user_id);
         } else this.members.set(data.user_id, data);
         return this.#emit('member', { id: data.user_id, event });
-      case 'comment':
+      case 'comment': {
+        // The card's front counts its comments; an edit does not change the count.
+        const card = this.cards.get(event.card);
+        if (card && verb !== 'updated') {
+          card.comment_count = Math.max(0, (card.comment_count || 0) + (verb === 'created' ? 1 : -1));
+          this.#emit('badges', { id: card.id });
+        }
         return this.#emit('comment', { event });
+      }
       case 'attachment':
         return this.#emit('attachment', { event });
+      case 'checklist':
+      case 'checklist_item': {
+        // Every checklist event carries the card's progress after it.
+        const card = this.cards.get(event.card);
+        if (card && data.card_progress) {
+          card.checklist_progress = data.card_progress;
+          this.#emit('badges', { id: card.id });
+        }
+        return this.#emit('checklist', { event });
+      }
     }
   }
 
