@@ -469,7 +469,10 @@ public struct BoardStore: Sendable {
         )
         var result: [Card] = []
         for try await row in rows.decode(
-            (Int64, Int64, Int64, String, String, String, Date?, Bool, Bool, Int64?, Date, Date, Int64, Bool, Int64?, [Int64], [Int64], Int64, [Int64]).self
+            (
+                Int64, Int64, Int64, String, String, String, Date?, Bool, Bool, Int64?, Date, Date, Int64, Bool, Int64?, [Int64], [Int64], Int64,
+                [Int64]
+            ).self
         ) {
             result.append(
                 Card(

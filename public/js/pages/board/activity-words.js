@@ -66,6 +66,8 @@ function describe(event, before, names, where) {
       if (before && before.done !== data.done) return `${data.done ? 'ticked' : 'unticked'} ${quoted(data.text)}${on}`;
       return `changed the checklist item ${quoted(data.text)}${on}`;
     }
+    case 'attachment':
+      return { added: `attached ${quoted(data.name)}${inCard ? '' : ` to ${card}`}`, deleted: `removed an attachment${on}` }[verb];
     case 'column': return columnSentence(verb, data, before, names);
     case 'label': {
       const name = data.name ?? names.labels([data.id]).names[0];
