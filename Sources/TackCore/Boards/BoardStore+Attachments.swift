@@ -80,12 +80,15 @@ public struct NewAttachment: Sendable {
 }
 
 extension BoardStore {
-    static let attachmentColumns = "a.id, a.board_id, a.card_id, a.name, a.content_type, a.size, a.sha256, a.uploaded_by, a.created_at, a.version"
+    /// An attachment's columns, its storage key last.
+    static let attachmentColumns =
+        "a.id, a.board_id, a.card_id, a.name, a.content_type, a.size, a.sha256, a.uploaded_by, a.created_at, a.version, a.storage_key"
 
-    static func decodeAttachment(_ row: PostgresRow) throws -> Attachment {
-        let (id, board, card, name, type, size, sha, by, created, version) =
-            try row.decode((Int64, Int64, Int64, String, String, Int64, String, Int64?, Date, Int64).self)
-        return Attachment(
+    /// A row of `attachmentColumns`: the attachment and its storage key.
+    static func decodeAttachment(_ row: PostgresRow) throws -> (Attachment, storageKey: String) {
+        let (id, board, card, name, type, size, sha, by, created, version, key) =
+            try row.decode((Int64, Int64, Int64, String, String, Int64, String, Int64?, Date, Int64, String).self)
+        let attachment = Attachment(
             id: id,
             boardID: board,
             cardID: card,
@@ -97,6 +100,7 @@ extension BoardStore {
             createdAt: created,
             version: version
         )
+        return (attachment, key)
     }
 
     /// The attachments of a card of the board, oldest first.
@@ -110,7 +114,7 @@ extension BoardStore {
             logger: logger
         )
         var result: [Attachment] = []
-        for try await row in rows { result.append(try Self.decodeAttachment(row)) }
+        for try await row in rows { result.append(try Self.decodeAttachment(row).0) }
         return result
     }
 
@@ -118,28 +122,12 @@ extension BoardStore {
     public func attachment(boardID: Int64, cardID: Int64, attachmentID: Int64) async throws -> (Attachment, storageKey: String) {
         let rows = try await postgres.boundedQuery(
             """
-            SELECT a.storage_key, \(unescaped: Self.attachmentColumns) FROM attachments a
+            SELECT \(unescaped: Self.attachmentColumns) FROM attachments a
             WHERE a.id = \(attachmentID) AND a.card_id = \(cardID) AND a.board_id = \(boardID)
             """,
             logger: logger
         )
-        for try await row in rows {
-            let (key, id, board, card, name, type, size, sha, by, created, version) =
-                try row.decode((String, Int64, Int64, Int64, String, String, Int64, String, Int64?, Date, Int64).self)
-            let attachment = Attachment(
-                id: id,
-                boardID: board,
-                cardID: card,
-                name: name,
-                contentType: type,
-                size: size,
-                sha256: sha,
-                uploadedBy: by,
-                createdAt: created,
-                version: version
-            )
-            return (attachment, key)
-        }
+        for try await row in rows { return try Self.decodeAttachment(row) }
         throw BoardError(.notFound("attachment"))
     }
 
