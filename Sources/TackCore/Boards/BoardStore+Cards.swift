@@ -406,15 +406,7 @@ extension BoardStore {
     ) async throws {
         if let assignees {
             let unique = Array(Set(assignees))
-            let rows = try await tx.query(
-                """
-                SELECT count(*)::BIGINT FROM board_members WHERE board_id = \(boardID) AND user_id = ANY(\(unique))
-                """,
-                logger: logger
-            )
-            for try await count in rows.decode(Int64.self) where count != unique.count {
-                throw BoardError(.invalid(field: "assignees", message: "assignees must be members of the board."))
-            }
+            try await requireMembers(unique, boardID: boardID, field: "assignees", message: "assignees must be members of the board.", on: tx)
             try await tx.query("DELETE FROM card_assignees WHERE card_id = \(cardID)", logger: logger)
             try await tx.query(
                 """

@@ -296,21 +296,23 @@ extension BoardStore {
                    NULLIF(t.due, '')::TIMESTAMPTZ, \(version)
             FROM unnest(\(items.map(\.text))::TEXT[], \(Position.sequence(count: items.count, after: after))::TEXT[],
                         \(items.map(\.done))::BOOLEAN[], \(items.map { $0.assigneeID ?? 0 })::BIGINT[],
-                        \(items.map { $0.dueAt.map { Timestamp.string(from: $0, milliseconds: true) } ?? "" })::TEXT[])
+                        \(items.map { Self.dateText($0.dueAt) })::TEXT[])
                  AS t(text, position, done, assignee, due)
             """,
             logger: logger
         )
     }
 
-    /// Checklists of a card (or the one `checklistID`) with their items, in order.
-    func checklists(boardID: Int64, cardID: Int64, checklistID: Int64?, on connection: PostgresConnection) async throws -> [Checklist] {
+    /// Checklists of a card (or the one `checklistID`, of any card of the board when `cardID` is nil)
+    /// with their items, in order.
+    func checklists(boardID: Int64, cardID: Int64?, checklistID: Int64?, on connection: PostgresConnection) async throws -> [Checklist] {
         let rows = try await connection.query(
             """
             SELECT l.id, l.card_id, l.title, l.position, l.version,
                    i.id, i.text, i.position, i.done, i.assignee_id, i.due_at, i.version
             FROM checklists l LEFT JOIN checklist_items i ON i.checklist_id = l.id
-            WHERE l.board_id = \(boardID) AND l.card_id = \(cardID) AND (\(checklistID)::BIGINT IS NULL OR l.id = \(checklistID))
+            WHERE l.board_id = \(boardID) AND (\(cardID)::BIGINT IS NULL OR l.card_id = \(cardID))
+              AND (\(checklistID)::BIGINT IS NULL OR l.id = \(checklistID))
             ORDER BY l.position, l.id, i.position, i.id
             """,
             logger: logger
@@ -340,11 +342,10 @@ extension BoardStore {
     }
 
     private func checklist(boardID: Int64, checklistID: Int64, on tx: PostgresConnection) async throws -> Checklist {
-        let rows = try await tx.query("SELECT card_id FROM checklists WHERE id = \(checklistID) AND board_id = \(boardID)", logger: logger)
-        for try await cardID in rows.decode(Int64.self) {
-            if let checklist = try await checklists(boardID: boardID, cardID: cardID, checklistID: checklistID, on: tx).first { return checklist }
+        guard let checklist = try await checklists(boardID: boardID, cardID: nil, checklistID: checklistID, on: tx).first else {
+            throw BoardError(.notFound("checklist"))
         }
-        throw BoardError(.notFound("checklist"))
+        return checklist
     }
 
     private func checklistItem(boardID: Int64, itemID: Int64, on tx: PostgresConnection) async throws -> ChecklistItem {
@@ -388,14 +389,7 @@ extension BoardStore {
 
     /// Every id must be a member of the board (an item is given to a member).
     private func requireAssignees(_ ids: [Int64], boardID: Int64, on tx: PostgresConnection) async throws {
-        let unique = Array(Set(ids))
-        guard !unique.isEmpty else { return }
-        let rows = try await tx.query(
-            "SELECT count(*)::BIGINT FROM board_members WHERE board_id = \(boardID) AND user_id = ANY(\(unique))",
-            logger: logger
-        )
-        for try await count in rows.decode(Int64.self) where count == unique.count { return }
-        throw BoardError(.invalid(field: "assignee_id", message: "assignee_id must be a member of the board."))
+        try await requireMembers(ids, boardID: boardID, field: "assignee_id", message: "assignee_id must be a member of the board.", on: tx)
     }
 
     /// The key that puts an object at `index` (0 first, past the end = last) among `keys` (in order).

@@ -74,6 +74,20 @@ extension BoardStore {
         }.1
     }
 
+    /// Every one of `ids` must be a member of the board (work is assigned to members only); else
+    /// 400 naming `field`.
+    func requireMembers(_ ids: [Int64], boardID: Int64, field: String, message: String, on tx: PostgresConnection) async throws {
+        let unique = Array(Set(ids))
+        guard !unique.isEmpty else { return }
+        let rows = try await tx.query(
+            "SELECT count(*)::BIGINT FROM board_members WHERE board_id = \(boardID) AND user_id = ANY(\(unique))",
+            logger: logger
+        )
+        for try await count in rows.decode(Int64.self) where count != unique.count {
+            throw BoardError(.invalid(field: field, message: message))
+        }
+    }
+
     private func memberRole(boardID: Int64, userID: Int64, on tx: PostgresConnection) async throws -> BoardRole? {
         let rows = try await tx.query("SELECT role FROM board_members WHERE board_id = \(boardID) AND user_id = \(userID)", logger: logger)
         for try await role in rows.decode(String.self) { return BoardRole(rawValue: role) }
