@@ -11,6 +11,7 @@ import email.policy
 import http.client
 import json
 import os
+import pwd
 import random
 import shutil
 import signal
@@ -807,7 +808,12 @@ class Nginx:
             written = subprocess.run([require_env("TACK_TEST_BINARY"), *args, *servers], capture_output=True, text=True, timeout=30)
         assert written.returncode == 0, written.stderr
         self.conf = tmp_path / "nginx.conf"
+        # The workers read the checkout's public/ (the site serves /assets/ from disk) as the user
+        # running the tests: a clone in a private temporary directory (mode 0700, as `mktemp -d`
+        # makes) is not readable by nginx's default worker user.
+        user = f"user {pwd.getpwuid(os.geteuid()).pw_name};" if os.geteuid() == 0 else ""
         self.conf.write_text(f"""
+{user}
 worker_processes 1;
 worker_rlimit_nofile 8192;
 pid {tmp_path}/nginx.pid;
