@@ -100,9 +100,13 @@ def browser(browsers):
 # ---- helpers ------------------------------------------------------------------------------------
 
 def wait(driver, condition, what, timeout=10):
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
+    # A live page replaces nodes while a condition reads them: a node removed between finding and
+    # reading it (stale) means "not yet", as a missing one does; the next poll reads the page again.
+    ignored = (NoSuchElementException, StaleElementReferenceException)
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.05).until(lambda d: condition(d))
+        return WebDriverWait(driver, timeout, poll_frequency=0.05, ignored_exceptions=ignored).until(lambda d: condition(d))
     except Exception as error:
         raise AssertionError(f"timed out waiting for {what} (at {driver.current_url})") from error
 
