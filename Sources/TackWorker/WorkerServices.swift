@@ -9,7 +9,8 @@ import TackRedis
 /// `queues` are the queue names this process consumes (all configured queues by default);
 /// `processID` (the registry id) names its consumer in the queue groups. Every worker also runs
 /// the sweeps: the event relay, the webhook dispatcher, export expiry, the requeue of export and
-/// import jobs lost in Redis, the removal of deleted attachments' files and, with `mail.host` set,
+/// import jobs lost in Redis, the removal of deleted attachments' files, the hourly removal of files no attachment names
+/// and, with `mail.host` set,
 /// the email sweep.
 ///
 /// - Throws: a ``TackError`` naming `mail.from` when it is not an email address.
@@ -59,6 +60,11 @@ public func buildWorkerServices(
         },
         // Files of deleted attachments that the web process that deleted them did not remove.
         Sweeper("attachment removal", every: .seconds(10), logger: logger) { try await attachmentFiles.purge() > 0 },
+        // Files no attachment row names (an upload its web process never recorded): at start, then hourly.
+        Sweeper("attachment orphans", every: .seconds(3600), logger: logger) {
+            _ = try await attachmentFiles.removeOrphans()
+            return false
+        },
     ]
     if let mailer {
         let notifications = NotificationEmails(mailer: mailer, postgres: postgres, queue: jobQueue, logger: logger)

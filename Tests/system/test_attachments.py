@@ -11,6 +11,7 @@ import os
 import socket
 import struct
 import threading
+import time
 import zlib
 from pathlib import Path
 
@@ -323,6 +324,46 @@ def test_the_worker_removes_files_a_web_process_left_behind(team):
     assert len(stored_files(tack)) == 1
     wait_until(lambda: stored_files(tack) == [], timeout=45, what="the worker's sweep to remove the file")
     wait_until(lambda: psql(tack.db_url, "SELECT count(*) FROM attachment_removals") == "0", timeout=10, what="the record to go")
+
+
+def test_a_worker_removes_day_old_files_that_no_attachment_names_and_nothing_else(team):
+    stack, owner, member, board, column, card = team
+    tack = stack.tack
+    kept = member.upload(board, card, "kept.txt", b"kept")[1]["attachment"]
+    root = Path(tack.env["TACK_NODE_STORAGE_DIR"]) / "attachments"
+    [recorded] = stored_files(tack)
+    day_and_more = time.time() - 25 * 3600
+
+    def put(relative, old):
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"left behind")
+        if old:
+            os.utime(path, (day_and_more, day_and_more))
+
+    # Written but never recorded (the web process stopped in between), and an upload cut off on a
+    # file system without O_TMPFILE: both a day old, so they go.
+    put("ab/ab" + "1" * 30, old=True)
+    put("cd/.tmp-x1Y2z3", old=True)
+    # The same, but recent (an upload that may still be recorded): left alone.
+    put("ab/ab" + "2" * 30, old=False)
+    put("cd/.tmp-q9W8e7", old=False)
+    # Not a name Tack writes, or not in a key folder: never touched, however old.
+    put("ab/notes.txt", old=True)
+    put("ab/cd" + "3" * 30, old=True)
+    put("zz/ab" + "4" * 30, old=True)
+    # A recorded attachment's file is kept however old it is.
+    os.utime(root / recorded, (day_and_more, day_and_more))
+
+    before = set(stored_files(tack))
+    gone = {"ab/ab" + "1" * 30, "cd/.tmp-x1Y2z3"}
+    assert gone <= before
+    # A worker sweeps when it starts (then hourly).
+    second = tack.start("run", "worker")
+    wait_until(lambda: set(stored_files(tack)) == before - gone, timeout=30,
+               what="the new worker's orphan sweep", on_timeout=lambda: f"{stored_files(tack)}\n{tack.output(second)[-2000:]}")
+    assert "removed attachment files that no attachment names" in tack.output(second)
+    assert member.raw("GET", kept["url"])[1] == b"kept"
 
 
 def test_the_json_export_lists_attachments_with_their_download_path(team):

@@ -11,6 +11,11 @@ import PostgresNIO
 /// attachment row deleted (one at a time, with its card, with its board), and `purge` deletes the
 /// recorded files, then their records. The web role purges right after a delete; the worker's sweep
 /// catches what a process stopped before it could.
+///
+/// A file with no row at all (its web process stopped between writing it and recording it, or a
+/// `.tmp-` file of an upload cut off on a file system without `O_TMPFILE`, such as NFS) is found by
+/// `removeOrphans`, which the worker runs every hour: only files untouched for a day, so no upload in
+/// progress or about to be recorded is touched.
 public struct AttachmentFiles: Sendable {
     let postgres: PostgresClient
     /// `node.storage_dir/attachments`.
@@ -54,6 +59,56 @@ public struct AttachmentFiles: Sendable {
         if unlink(path(ofKey: key)) != 0, errno != ENOENT {
             logger.error("cannot delete an attachment file", metadata: ["tack.attachment.key": "\(key)", "tack.errno": "\(errno)"])
         }
+    }
+
+    /// How long a file without a row is left alone before `removeOrphans` deletes it.
+    public static let orphanAge: Duration = .seconds(24 * 3600)
+
+    /// Deletes the files in the key folders that no attachment row names and that nobody has
+    /// written for `orphanAge`: key-named files without a row and `.tmp-` files of cut-off uploads.
+    /// Anything else is left alone. Keys are checked against PostgreSQL in batches of `batch`.
+    /// Returns how many files it deleted.
+    @discardableResult
+    public func removeOrphans(olderThan age: Duration = orphanAge, batch: Int = 1000) async throws -> Int {
+        let cutoff = Date().addingTimeInterval(-Double(age.components.seconds))
+        let manager = FileManager.default
+        guard let folders = try? manager.contentsOfDirectory(atPath: directory) else { return 0 }
+        var removed = 0
+        var candidates: [String] = []
+        func old(_ path: String) -> Bool {
+            guard let modified = (try? manager.attributesOfItem(atPath: path))?[.modificationDate] as? Date else { return false }
+            return modified < cutoff
+        }
+        func removeUnrecorded() async throws {
+            guard !candidates.isEmpty else { return }
+            let rows = try await postgres.boundedQuery(
+                "SELECT storage_key FROM attachments WHERE storage_key = ANY(\(candidates))",
+                logger: logger
+            )
+            var recorded = Set<String>()
+            for try await key in rows.decode(String.self) { recorded.insert(key) }
+            for key in candidates where !recorded.contains(key) {
+                if unlink(path(ofKey: key)) == 0 { removed += 1 }
+            }
+            candidates.removeAll(keepingCapacity: true)
+        }
+        for folder in folders.sorted() where folder.utf8.count == 2 && Self.isKey(folder + String(repeating: "0", count: 30)) {
+            let folderPath = (directory as NSString).appendingPathComponent(folder)
+            for name in (try? manager.contentsOfDirectory(atPath: folderPath)) ?? [] {
+                let file = (folderPath as NSString).appendingPathComponent(name)
+                if name.hasPrefix(".tmp-") {
+                    if old(file), unlink(file) == 0 { removed += 1 }
+                } else if Self.isKey(name), name.hasPrefix(folder), old(file) {
+                    candidates.append(name)
+                    if candidates.count >= batch { try await removeUnrecorded() }
+                }
+            }
+        }
+        try await removeUnrecorded()
+        if removed > 0 {
+            logger.notice("removed attachment files that no attachment names", metadata: ["tack.attachment.files": "\(removed)"])
+        }
+        return removed
     }
 
     /// Deletes the files of deleted attachments, up to `limit` of them, and forgets them; returns
