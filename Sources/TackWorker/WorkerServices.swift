@@ -9,9 +9,8 @@ import TackRedis
 /// `queues` are the queue names this process consumes (all configured queues by default);
 /// `processID` (the registry id) names its consumer in the queue groups. Every worker also runs
 /// the sweeps: the event relay, the webhook dispatcher, export expiry, the requeue of export and
-/// import jobs lost in Redis, the removal of deleted attachments' files, the hourly removal of files no attachment names
-/// and, with `mail.host` set,
-/// the email sweep.
+/// import jobs lost in Redis, the removal of deleted attachments' files, the hourly removal of
+/// files no attachment names and, with `mail.host` set, the email sweep.
 ///
 /// - Throws: a ``TackError`` naming `mail.from` when it is not an email address.
 public func buildWorkerServices(
