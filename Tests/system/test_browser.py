@@ -630,17 +630,26 @@ def test_undo_after_a_move_an_archive_and_a_delete(web, browser):
     wait(d, lambda d: layout(d) == start, "the archived card back")
     assert api.get(f"/boards/{board_id}/cards/{ids['Plaster']}")["archived"] is False
 
-    # A delete, undone: the card is made again where it was, with its fields.
+    # A delete, undone: the card is made again where it was, with its fields and its checklists.
+    for title, items in (("Walls", [{"text": "Fill holes", "done": True, "assignee_id": me}, {"text": "Sand flat", "due_at": "2031-04-20T12:00:00Z"}]),
+                         ("Ceiling", [{"text": "Mask lamps"}])):
+        api.send("POST", f"/boards/{board_id}/cards/{ids['Plaster']}/checklists", {"title": title, "items": items}, d)
     card(d, "Plaster").click()
     wait(d, lambda d: css(d, "#card-dialog").get_attribute("open") is not None, "the card dialog")
+    wait(d, lambda d: len(css_all(d, "#cd-checklists .checklist-item")) == 3, "the card's checklists in the dialog")
     css(d, "#cd-delete").click()
     d.switch_to.alert.accept()
     wait(d, lambda d: layout(d) == [["Todo", ["Paint", "Sand"]], ["Done", []]], "the deleted card gone")
     undo("the delete")
-    wait(d, lambda d: layout(d) == start and "without its comments" in css(d, "#toast").text, "the deleted card back")
+    wait(d, lambda d: layout(d) == start and "with its checklists (without its comments" in css(d, "#toast").text, "the deleted card back")
     again = next(c for c in api.get(f"/boards/{board_id}")["cards"] if c["title"] == "Plaster")
     assert again["id"] != ids["Plaster"]
     assert (again["description"], again["labels"], again["assignees"], again["due_at"][:10]) == ("Two coats", [label], [me], "2031-05-01")
+    lists = api.get(f"/boards/{board_id}/cards/{again['id']}/checklists")["items"]
+    assert [(l["title"], [(i["text"], i["done"], i.get("assignee_id"), (i.get("due_at") or "")[:10]) for i in l["items"]]) for l in lists] == [
+        ("Walls", [("Fill holes", True, me, ""), ("Sand flat", False, None, "2031-04-20")]), ("Ceiling", [("Mask lamps", False, None, "")])]
+    assert again["checklist_progress"] == {"done": 1, "total": 3}, again["checklist_progress"]
+    wait(d, lambda d: css(card(d, "Plaster"), ".badge-checklist").text == "1/3", "the progress on the restored card")
 
 
 def test_keyboard_only_create_move_two_columns_right_to_the_top_label_and_close(web, browser):

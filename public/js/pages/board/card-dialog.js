@@ -162,17 +162,19 @@ export function initCardDialog(store, sync, columnsEl, sections) {
       if (!confirm(question)) return;
       const card = store.cards.get(id);
       const place = store.placeOf(id);
+      // What the dialog's sections can make again (checklists), as they are before the write.
+      const saved = sections.map((section) => [section, section.snapshot ? section.snapshot() : null]);
       try {
         await sync.write(method, `/cards/${id}`, body);
         dialog.close();
-        if (card && place) toast(done, null, { label: 'Undo', run: () => undo(id, card, place) });
+        if (card && place) toast(done, null, { label: 'Undo', run: () => undo(id, card, place, saved) });
       } catch (error) { toast(error.message, 'error'); }
     });
   }
   removal($('cd-archive'), 'Archive this card? It leaves the board; its history stays.', 'PATCH', { archived: true }, 'Card archived.',
     (id) => sync.write('PATCH', `/cards/${id}`, { archived: false }));
   removal($('cd-delete'), 'Delete this card, its comments and its attachments for good?', 'DELETE', undefined, 'Card deleted.',
-    async (id, card, place) => {
+    async (id, card, place, saved) => {
       const made = await sync.write('POST', '/cards', { column_id: card.column_id, title: card.title, description: card.description || '' });
       const newID = made.card.id;
       const fields = { done: card.done, due_at: card.due_at || null, due_has_time: !!card.due_has_time };
@@ -180,7 +182,8 @@ export function initCardDialog(store, sync, columnsEl, sections) {
       if (card.assignees.length) fields.add_assignees = card.assignees;
       await sync.write('PATCH', `/cards/${newID}`, fields);
       if (place.after !== id && place.before !== id) await sync.write('POST', `/cards/${newID}/move`, place);
-      toast('Card restored (without its comments and attachments).');
+      for (const [section, snapshot] of saved) if (snapshot && section.restore) await section.restore(newID, snapshot);
+      toast('Card restored with its checklists (without its comments and attachments).');
     });
 
   document.querySelectorAll('[data-action="close-dialog"]').forEach((button) => {

@@ -70,6 +70,27 @@ export class Checklists {
 
   close() { this.#card = null; this.#lists = null; }
 
+  /// The open card's checklists as the bodies that make them again (in order, with their items),
+  /// or null while they load: taken before the card is deleted, so its Undo can `restore` them.
+  snapshot() {
+    if (!this.#lists) return null;
+    return [...this.#lists.values()].sort(byPosition).map((list) => ({
+      title: list.title,
+      items: [...list.items].sort(byPosition).map((item) => ({
+        text: item.text,
+        done: item.done,
+        // Someone who has left the board since cannot be given the item again.
+        assignee_id: this.#store.members.has(item.assignee_id) ? item.assignee_id : null,
+        due_at: item.due_at || null,
+      })),
+    }));
+  }
+
+  /// Makes a `snapshot` again on card `cardID` (the card remade by an Undo), one write per checklist.
+  async restore(cardID, saved) {
+    for (const body of saved || []) await this.#sync.write('POST', `/cards/${cardID}/checklists`, body);
+  }
+
   #onEvent(event) {
     if (this.#card === null || event.card !== this.#card) return;
     if (this.#lists === null) {
