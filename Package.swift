@@ -38,6 +38,10 @@ let package = Package(
             pkgConfig: "hiredis",
             providers: [.apt(["libhiredis-dev"])]
         ),
+        .systemLibrary(
+            name: "CArchive",
+            providers: [.apt(["libarchive-dev"])]
+        ),
         .target(
             name: "TackRedis",
             dependencies: [
@@ -85,6 +89,7 @@ let package = Package(
             name: "TackWorker",
             dependencies: [
                 "TackCore",
+                "CArchive",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -41,7 +41,7 @@ public func buildWorkerServices(
     var handlers: [any JobHandler] = [
         DiagnosticsJobs(runs: ProbeRuns(postgres: postgres, logger: logger), worker: processID),
         WebhookDeliveryJobs(postgres: postgres, settings: config.webhooks, maxAttempts: config.worker.maxAttempts, logger: logger),
-        BoardExportJobs(postgres: postgres, store: exports, logger: logger),
+        BoardExportJobs(postgres: postgres, store: exports, attachments: attachmentFiles, logger: logger),
         BoardImportJobs(postgres: postgres, boards: boards, logger: logger),
         CronJobs(config: config, postgres: postgres, logger: logger),
     ]

@@ -6,12 +6,14 @@ deleting an attachment, its card or its board removes its files; exports list th
 upload does not grow the web process's memory."""
 
 import hashlib
+import io
 import json
 import os
 import socket
 import struct
 import threading
 import time
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -380,6 +382,47 @@ def test_the_json_export_lists_attachments_with_their_download_path(team):
         "sha256": hashlib.sha256(data).hexdigest(), "uploaded_by": member.id, "created_at": exported["attachments"][0]["created_at"],
         "url": attachment["url"]}]
     assert member.raw("GET", exported["attachments"][0]["url"])[1] == data, "the path in the export downloads the file"
+
+
+def test_the_zip_export_holds_the_board_and_every_attachment_file_after_the_board_is_gone(team):
+    stack, owner, member, board, column, card = team
+    other = owner.create_card(board, column, "Second")["card"]["id"]
+    files = {"plan ünïcödé.bin": os.urandom(300_000), "photo.png": png(4, 4), "notes.txt": b"line one\nline two\n"}
+    ids = {}
+    for (name, data), on in zip(files.items(), (card, card, other)):
+        ids[name] = member.upload(board, on, name, data)[1]["attachment"]["id"]
+    # A file missing from storage (its row still there) leaves the export whole, without that file.
+    gone = member.upload(board, other, "lost.txt", b"lost")[1]["attachment"]
+    key = psql(stack.tack.db_url, f"SELECT storage_key FROM attachments WHERE id = {gone['id']}")
+    (Path(stack.tack.env["TACK_NODE_STORAGE_DIR"]) / "attachments" / key[:2] / key).unlink()
+
+    # A format Tack does not write is refused by name.
+    status, refused, _ = owner.request("POST", f"/api/v1/boards/{board}/exports", {"format": "rar"})
+    assert status == 400 and refused["error"]["field"] == "format" and "zip" in refused["error"]["message"], refused
+    export = owner.call("POST", f"/api/v1/boards/{board}/exports", {"format": "zip"}, expect=202)["export"]["id"]
+    wait_until(lambda: owner.call("GET", f"/api/v1/boards/{board}/exports/{export}")["export"]["status"] in ("ready", "failed"),
+               what="the zip export")
+    listed = owner.call("GET", f"/api/v1/boards/{board}/exports/{export}")["export"]
+    assert listed["status"] == "ready" and listed["format"] == "zip", listed
+    status, body, headers = owner.raw("GET", f"/api/v1/boards/{board}/exports/{export}/download")
+    assert status == 200 and headers["Content-Type"] == "application/zip", (status, headers)
+    assert f'filename="board-{board}-{export}.zip"' in headers["Content-Disposition"]
+    assert len(body) == listed["bytes"]
+    # The board goes; the export a member downloaded still has everything.
+    owner.call("DELETE", f"/api/v1/boards/{board}", expect=204)
+    archive = zipfile.ZipFile(io.BytesIO(body))
+    assert archive.testzip() is None
+    names = sorted(archive.namelist())
+    assert names == sorted(["board.json"] + [f"attachments/{ids[n]}/{n}" for n in files]), names
+    for name, data in files.items():
+        assert archive.read(f"attachments/{ids[name]}/{name}") == data, name
+    document = json.loads(archive.read("board.json"))
+    assert document["board"]["id"] == board
+    listed_files = {a["name"]: a for c in document["cards"] for a in c["attachments"]}
+    assert set(listed_files) == set(files) | {"lost.txt"}, "the JSON lists every attachment, the lost one too"
+    for name, data in files.items():
+        assert listed_files[name]["sha256"] == hashlib.sha256(archive.read(f"attachments/{ids[name]}/{name}")).hexdigest()
+    assert "missing from storage" in stack.tack.output(stack.worker)
 
 
 def rss_kib(pid, field):

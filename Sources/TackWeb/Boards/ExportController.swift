@@ -1,16 +1,21 @@
 import Foundation
 import Hummingbird
 import Logging
-import NIOCore
 import TackCore
+import _NIOFileSystem
 
-/// `/api/v1/boards/{board}/exports…`: any member asks for a JSON or CSV export; a worker writes it;
-/// members download it until it expires (`exports.ttl`).
+/// `/api/v1/boards/{board}/exports…`: any member asks for a JSON, CSV or ZIP (JSON and attachment
+/// files) export; a worker writes it; members download it, streamed from storage, until it expires
+/// (`exports.ttl`).
 struct ExportController: Sendable {
     let store: ExportStore
     let boards: BoardStore
     let queue: JobQueue
     let ttl: Duration
+    let fileIO = FileIO()
+
+    /// Each format and the type its download is served as.
+    static let contentTypes = ["json": "application/json; charset=utf-8", "csv": "text/csv; charset=utf-8", "zip": "application/zip"]
 
     struct CreateRequest: Decodable, Sendable {
         var format: String
@@ -47,7 +52,7 @@ struct ExportController: Sendable {
         let (board, user) = try await board(context)
         guard try context.requireCaller().mayWrite else { throw APIError.forbidden("This API token is read-only.") }
         let body = try await JSONBody.decode(CreateRequest.self, from: request, context: context)
-        guard body.format == "json" || body.format == "csv" else { throw APIError.invalid("format", "format must be json or csv.") }
+        guard Self.contentTypes[body.format] != nil else { throw APIError.invalid("format", "format must be json, csv or zip.") }
         let export = try await store.create(boardID: board, userID: user, format: body.format, ttl: ttl)
         do {
             try await queue.enqueue(try ExportJobArguments.job(exportID: export.id))
@@ -74,17 +79,17 @@ struct ExportController: Sendable {
         default:
             throw APIError.conflict("export_not_ready", "This export is \(export.status), not ready for download.")
         }
-        guard let data = FileManager.default.contents(atPath: store.path(of: export)) else {
+        let path = store.path(of: export)
+        guard let info = try? await FileSystem.shared.info(forFileAt: FilePath(path)), info.type == .regular else {
             throw APIError(.gone, code: "export_missing", message: "The export file is gone from storage; ask for a new one.")
         }
-        let type = export.format == "csv" ? "text/csv; charset=utf-8" : "application/json; charset=utf-8"
         return Response(
             status: .ok,
             headers: [
-                .contentType: type, .contentLength: String(data.count),
+                .contentType: Self.contentTypes[export.format] ?? "application/octet-stream", .contentLength: String(info.size),
                 .contentDisposition: "attachment; filename=\"board-\(board)-\(export.id).\(export.format)\"",
             ],
-            body: .init(byteBuffer: ByteBuffer(bytes: data))
+            body: try await fileIO.loadFile(path: path, context: context)
         )
     }
 }

@@ -1,24 +1,31 @@
 import Foundation
 import Logging
+import NIOPosix
 import PostgresNIO
 import TackCore
 
-/// `exports.board`: writes a board to JSON (everything: columns, cards with assignees, labels,
-/// comments, checklists and their attachments' metadata with a download path, members, labels) or CSV (one row per card) under the storage directory, through a
-/// temporary file renamed into place, then marks the export ready. Idempotent: a ready export is
-/// left alone, a half-written file is replaced.
+/// `exports.board`: writes a board under the storage directory, through a temporary file renamed
+/// into place, then marks the export ready. Idempotent: a ready export is left alone, a
+/// half-written file is replaced. Formats:
+/// - `json`: everything (columns, cards with assignees, labels, comments, checklists and their
+///   attachments' metadata with a download path, members, labels);
+/// - `csv`: one row per card;
+/// - `zip`: `board.json` (the JSON export) and every attachment's file as
+///   `attachments/<attachment id>/<name>`, so the export keeps the files when the board is gone.
 public struct BoardExportJobs: JobHandler {
     /// The job kind.
     public static let kind = ExportJobArguments.kind
 
     let postgres: PostgresClient
     let store: ExportStore
+    let attachments: AttachmentFiles
     let logger: Logger
 
-    /// Creates the handler.
-    public init(postgres: PostgresClient, store: ExportStore, logger: Logger) {
+    /// Creates the handler; `attachments` is where the `zip` format reads attachment files.
+    public init(postgres: PostgresClient, store: ExportStore, attachments: AttachmentFiles, logger: Logger) {
         self.postgres = postgres
         self.store = store
+        self.attachments = attachments
         self.logger = logger
     }
 
@@ -34,25 +41,69 @@ public struct BoardExportJobs: JobHandler {
         var found: (Int64, String, String)?
         for try await row in rows.decode((Int64, String, String).self) { found = row }
         guard let (boardID, format, status) = found, status == "pending" else { return }
-        let content = format == "csv" ? try await csv(boardID) : try await json(boardID)
         try FileManager.default.createDirectory(atPath: store.directory, withIntermediateDirectories: true)
         let final = (store.directory as NSString).appendingPathComponent("\(id).\(format)")
         let temporary = final + ".tmp-\(NewJob.randomID().prefix(8))"
-        guard FileManager.default.createFile(atPath: temporary, contents: Data(content), attributes: [.posixPermissions: 0o640]) else {
-            throw JobFailure.retry("cannot write \(temporary)")
-        }
-        guard rename(temporary, final) == 0 else {
+        let bytes: Int64
+        do {
+            if format == "zip" {
+                bytes = try await zip(boardID, to: temporary)
+            } else {
+                let content = format == "csv" ? try await csv(boardID) : try await json(boardID)
+                guard FileManager.default.createFile(atPath: temporary, contents: Data(content), attributes: [.posixPermissions: 0o640]) else {
+                    throw JobFailure.retry("cannot write \(temporary)")
+                }
+                bytes = Int64(content.count)
+            }
+            guard rename(temporary, final) == 0 else { throw JobFailure.retry("cannot move the export into place at \(final)") }
+        } catch {
             try? FileManager.default.removeItem(atPath: temporary)
-            throw JobFailure.retry("cannot move the export into place at \(final)")
+            throw error
         }
         try await postgres.boundedQuery(
             """
-            UPDATE exports SET status = 'ready', file_name = \(final), bytes = \(Int64(content.count)), finished_at = now()
+            UPDATE exports SET status = 'ready', file_name = \(final), bytes = \(bytes), finished_at = now()
             WHERE id = \(id) AND status = 'pending'
             """,
             logger: logger
         )
-        logger.info("board exported", metadata: ["tack.export.id": "\(id)", "tack.board.id": "\(boardID)", "tack.export.bytes": "\(content.count)"])
+        logger.info("board exported", metadata: ["tack.export.id": "\(id)", "tack.board.id": "\(boardID)", "tack.export.bytes": "\(bytes)"])
+    }
+
+    /// Writes the `zip` export of `boardID` to `path` (on NIO's blocking thread pool); returns its size.
+    /// An attachment whose file is missing from storage is left out and logged; the board's JSON
+    /// still lists it.
+    func zip(_ boardID: Int64, to path: String) async throws -> Int64 {
+        let document = try await json(boardID)
+        let rows = try await postgres.boundedQuery(
+            "SELECT id, name, storage_key, size, created_at FROM attachments WHERE board_id = \(boardID) ORDER BY id",
+            logger: logger
+        )
+        var found: [(id: Int64, name: String, key: String, size: Int64, created: Date)] = []
+        for try await row in rows.decode((Int64, String, String, Int64, Date).self) { found.append(row) }
+        let files = found
+        let attachments = self.attachments
+        let logger = self.logger
+        return try await NIOThreadPool.singleton.runIfActive {
+            let zip = try ZipWriter(path: path)
+            try zip.add(name: "board.json", bytes: document, modified: Date())
+            for file in files where AttachmentFiles.isKey(file.key) {
+                let source = attachments.path(ofKey: file.key)
+                guard FileManager.default.fileExists(atPath: source) else {
+                    logger.error(
+                        "an attachment's file is missing from storage; the export goes without it",
+                        metadata: ["tack.board.id": "\(boardID)", "tack.attachment.id": "\(file.id)"]
+                    )
+                    continue
+                }
+                try zip.add(name: "attachments/\(file.id)/\(file.name)", contentsOf: source, size: file.size, modified: file.created)
+            }
+            try zip.close()
+            chmod(path, 0o640)
+            let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value
+            guard let size else { throw JobFailure.retry("cannot read the size of \(path)") }
+            return size
+        }
     }
 
     /// The whole board as one JSON document, built by PostgreSQL.

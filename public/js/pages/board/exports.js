@@ -1,4 +1,4 @@
-/// "Export JSON/CSV": asks a worker for the file, waits for it, then downloads it.
+/// "Export JSON/CSV/ZIP": asks a worker for the file, waits for it, then downloads it.
 import { api } from '../../lib/api.js';
 import { toast } from '../../lib/dom.js';
 
