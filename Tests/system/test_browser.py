@@ -1479,9 +1479,12 @@ def test_a_due_date_is_a_day_or_a_day_with_a_time(web, browser):
     # A time already past today is overdue now; the same day without a time is not (it is due today).
     today = d.execute_script("const n = new Date(); return [n.getFullYear(), n.getMonth() + 1, n.getDate()]"
                              ".map((x) => String(x).padStart(2, '0')).join('-')")
-    d.execute_script(set_value, css(d, "#cd-due"), today)
-    d.execute_script(set_value, css(d, "#cd-due-time"), "00:00")
+    # The day and the time changed in one go (two saves in flight at once): both are kept, and a
+    # person is never offered a conflict with their own edit.
+    d.execute_script(set_value + "; " + set_value.replace("arguments[0]", "arguments[2]").replace("arguments[1]", "arguments[3]"),
+                     css(d, "#cd-due"), today, css(d, "#cd-due-time"), "00:00")
     wait(d, lambda d: "is-overdue" in badge(d).get_attribute("class"), "the past time overdue")
+    assert saved()["due_has_time"] is True and not css(d, "#cd-due-choice").text.strip(), css(d, "#cd-due-choice").text
     d.execute_script(set_value, css(d, "#cd-due-time"), "")
     wait(d, lambda d: saved()["due_has_time"] is False and "is-overdue" not in badge(d).get_attribute("class"),
          "today's day not overdue")

@@ -126,9 +126,17 @@ export function initCardDialog(store, sync, columnsEl, sections) {
   });
   doneBox.addEventListener('change', () => patch({ done: doneBox.checked }));
 
-  async function saveDue(value) {
-    const card = store.cards.get(current);
+  // Due saves go one after the other, each on the version the previous one produced: a day and
+  // then a time changed in quick succession are two edits of one person, not a conflict between them.
+  let dueSaves = Promise.resolve();
+  function saveDue(value) {
     const id = current;
+    dueSaves = dueSaves.then(() => saveDueNow(id, value));
+    return dueSaves;
+  }
+  async function saveDueNow(id, value) {
+    const card = store.cards.get(id);
+    if (!card) return;
     try {
       const result = await saveTyped({ send: (v) => sync.write('PATCH', `/cards/${id}`, value, { ifMatch: v }),
                                        field: 'due_at', base: card.due_at, version: card.version, key: 'card', sync });
