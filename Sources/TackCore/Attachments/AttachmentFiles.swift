@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOPosix
 import PostgresNIO
 
 /// Where attachment files live: `node.storage_dir/attachments/<k0k1>/<key>`, named by a random
@@ -34,8 +35,11 @@ public struct AttachmentFiles: Sendable {
 
     /// Whether `key` has the shape `newKey` makes (checked before it becomes part of a path).
     public static func isKey(_ key: String) -> Bool {
-        key.utf8.count == 32 && key.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
+        key.utf8.count == 32 && key.utf8.allSatisfy(isHexDigit)
     }
+
+    /// 0-9 or a-f.
+    static func isHexDigit(_ byte: UInt8) -> Bool { (byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x66) }
 
     /// The file of `key`, in a folder named by its first two characters (256 folders, so no folder
     /// grows past what file systems list quickly).
@@ -70,45 +74,49 @@ public struct AttachmentFiles: Sendable {
     /// Returns how many files it deleted.
     @discardableResult
     public func removeOrphans(olderThan age: Duration = orphanAge, batch: Int = 1000) async throws -> Int {
-        let cutoff = Date().addingTimeInterval(-Double(age.components.seconds))
+        // The walk (a stat per file) is blocking file I/O: on NIO's thread pool, not the cooperative pool.
+        let directory = self.directory
+        let (removedTemporary, candidates) = try await NIOThreadPool.singleton.runIfActive {
+            Self.walkForOrphans(directory, cutoff: Date().addingTimeInterval(-Double(age.components.seconds)))
+        }
+        var removed = removedTemporary
+        for start in stride(from: 0, to: candidates.count, by: batch) {
+            let keys = Array(candidates[start..<min(start + batch, candidates.count)])
+            let rows = try await postgres.boundedQuery("SELECT storage_key FROM attachments WHERE storage_key = ANY(\(keys))", logger: logger)
+            var recorded = Set<String>()
+            for try await key in rows.decode(String.self) { recorded.insert(key) }
+            for key in keys where !recorded.contains(key) && unlink(path(ofKey: key)) == 0 { removed += 1 }
+        }
+        if removed > 0 {
+            logger.notice("removed attachment files that no attachment names", metadata: ["tack.attachment.files": "\(removed)"])
+        }
+        return removed
+    }
+
+    /// In the 256 key folders under `directory`, deletes the `.tmp-` files last written before
+    /// `cutoff` and lists the key-named files last written before it; returns how many it deleted
+    /// and the keys.
+    static func walkForOrphans(_ directory: String, cutoff: Date) -> (removed: Int, keys: [String]) {
         let manager = FileManager.default
-        guard let folders = try? manager.contentsOfDirectory(atPath: directory) else { return 0 }
-        var removed = 0
-        var candidates: [String] = []
         func old(_ path: String) -> Bool {
             guard let modified = (try? manager.attributesOfItem(atPath: path))?[.modificationDate] as? Date else { return false }
             return modified < cutoff
         }
-        func removeUnrecorded() async throws {
-            guard !candidates.isEmpty else { return }
-            let rows = try await postgres.boundedQuery(
-                "SELECT storage_key FROM attachments WHERE storage_key = ANY(\(candidates))",
-                logger: logger
-            )
-            var recorded = Set<String>()
-            for try await key in rows.decode(String.self) { recorded.insert(key) }
-            for key in candidates where !recorded.contains(key) {
-                if unlink(path(ofKey: key)) == 0 { removed += 1 }
-            }
-            candidates.removeAll(keepingCapacity: true)
-        }
-        for folder in folders.sorted() where folder.utf8.count == 2 && Self.isKey(folder + String(repeating: "0", count: 30)) {
+        var removed = 0
+        var keys: [String] = []
+        let folders = (try? manager.contentsOfDirectory(atPath: directory)) ?? []
+        for folder in folders.sorted() where folder.utf8.count == 2 && folder.utf8.allSatisfy(isHexDigit) {
             let folderPath = (directory as NSString).appendingPathComponent(folder)
             for name in (try? manager.contentsOfDirectory(atPath: folderPath)) ?? [] {
                 let file = (folderPath as NSString).appendingPathComponent(name)
                 if name.hasPrefix(".tmp-") {
                     if old(file), unlink(file) == 0 { removed += 1 }
-                } else if Self.isKey(name), name.hasPrefix(folder), old(file) {
-                    candidates.append(name)
-                    if candidates.count >= batch { try await removeUnrecorded() }
+                } else if isKey(name), name.hasPrefix(folder), old(file) {
+                    keys.append(name)
                 }
             }
         }
-        try await removeUnrecorded()
-        if removed > 0 {
-            logger.notice("removed attachment files that no attachment names", metadata: ["tack.attachment.files": "\(removed)"])
-        }
-        return removed
+        return (removed, keys)
     }
 
     /// Deletes the files of deleted attachments, up to `limit` of them, and forgets them; returns
