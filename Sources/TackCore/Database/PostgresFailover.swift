@@ -70,14 +70,6 @@ extension Database {
 /// The pool handed out a connection that is already closed.
 struct ClosedLease: Error {}
 
-/// What a bounded lease has seen so far.
-struct LeaseState: Sendable {
-    var connection: PostgresConnection?
-    var leasedAt: ContinuousClock.Instant?
-    var gaveUp = false
-    var overran = false
-}
-
 /// A small lock-protected value.
 final class LockedBox<Value: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
@@ -88,6 +80,192 @@ final class LockedBox<Value: Sendable>: @unchecked Sendable {
     @discardableResult func update<T>(_ body: (inout Value) -> T) -> T { lock.withLock { body(&value) } }
 }
 
+/// A call the deadline watchdog looks after.
+protocol WatchedCall: AnyObject, Sendable {
+    /// Called by the watchdog at or after the call's deadline; answers whether the watchdog is done
+    /// with the call (else it waits for the call's next `deadline`).
+    func deadlinePassed(now: ContinuousClock.Instant) -> Bool
+    /// The deadline the watchdog waits for.
+    var deadline: ContinuousClock.Instant { get }
+}
+
+/// One thread per process that enforces the deadlines of every bounded PostgreSQL call: it looks
+/// at the calls in flight every `tick`. A timer task per call (armed, then cancelled as nearly every
+/// call ends in time) cost the hot read paths a third of their throughput; a thread of its own also
+/// keeps the deadlines when the cooperative pool (two threads here) is saturated.
+final class DeadlineWatchdog: @unchecked Sendable {
+    static let shared = DeadlineWatchdog(tick: .milliseconds(50))
+
+    private let lock = NSLock()
+    private var calls: [ObjectIdentifier: any WatchedCall] = [:]
+    private let tick: Duration
+
+    private init(tick: Duration) {
+        self.tick = tick
+        let thread = Thread { [self] in self.run() }
+        thread.name = "tack-pg-deadln"
+        thread.start()
+    }
+
+    func watch(_ call: any WatchedCall) { lock.withLock { calls[ObjectIdentifier(call)] = call } }
+    func forget(_ call: any WatchedCall) { lock.withLock { calls[ObjectIdentifier(call)] = nil } }
+
+    private func run() {
+        let clock = ContinuousClock()
+        let seconds = Double(tick.components.seconds) + Double(tick.components.attoseconds) / 1e18
+        while true {
+            Thread.sleep(forTimeInterval: seconds)
+            let now = clock.now
+            let due = lock.withLock { calls.values.filter { $0.deadline <= now } }
+            for call in due where call.deadlinePassed(now: now) {
+                forget(call)
+            }
+        }
+    }
+}
+
+/// One bounded call: its phase and deadline, the connection it leased, and the caller waiting
+/// for its outcome (which may be set before or after the work ends).
+final class BoundedCall<T: Sendable>: WatchedCall, @unchecked Sendable {
+    enum Phase {
+        /// Waiting for a pooled connection until the deadline.
+        case leasing
+        /// Running on `connection` until the deadline.
+        case running
+        /// Its connection closed at the deadline, the call had a second to fail.
+        case closing
+        case done
+    }
+
+    private let lock = NSLock()
+    private let limits: Database.Limits
+    private let logger: Logger
+    private var phase = Phase.leasing
+    private var due: ContinuousClock.Instant
+    private var connection: PostgresConnection?
+    private var overran = false
+    private var waiter: CheckedContinuation<T, any Error>?
+    private var outcome: Result<T, any Error>?
+    private var work: Task<Void, Never>?
+
+    init(limits: Database.Limits, logger: Logger, now: ContinuousClock.Instant) {
+        self.limits = limits
+        self.logger = logger
+        self.due = now + limits.acquireTimeout
+    }
+
+    var deadline: ContinuousClock.Instant { lock.withLock { due } }
+    var acquireTimeout: Duration { limits.acquireTimeout }
+    /// Whether the watchdog closed the call's connection at its deadline.
+    var hasOverrun: Bool { lock.withLock { overran } }
+
+    /// The task running the call; cancelled at once when the call gave up before it was known.
+    func started(_ work: Task<Void, Never>) {
+        let gaveUp = lock.withLock { () -> Bool in
+            self.work = work
+            return phase == .done && !overran
+        }
+        if gaveUp { work.cancel() }
+    }
+
+    /// The pool handed out `connection`; false when the call has already given up waiting.
+    func leased(_ connection: PostgresConnection, now: ContinuousClock.Instant) -> Bool {
+        lock.withLock {
+            guard phase == .leasing else { return false }
+            self.connection = connection
+            phase = .running
+            // No client-side call deadline when statement_timeout is 0 (off).
+            due = limits.statementTimeout > .zero ? now + limits.statementTimeout + .seconds(1) : now + Duration.seconds(100 * 365 * 86400)
+            return true
+        }
+    }
+
+    /// What the watchdog does at a deadline.
+    private enum Action {
+        case giveUpLease(Task<Void, Never>?)
+        case close(PostgresConnection?)
+        case giveUpCall
+        case none(done: Bool)
+    }
+
+    func deadlinePassed(now: ContinuousClock.Instant) -> Bool {
+        let action = lock.withLock { () -> Action in
+            guard due <= now else { return .none(done: phase == .done) }
+            switch phase {
+            case .leasing:
+                phase = .done
+                return .giveUpLease(work)
+            case .running:
+                phase = .closing
+                overran = true
+                due = now + .seconds(1)
+                return .close(connection)
+            case .closing:
+                phase = .done
+                return .giveUpCall
+            case .done:
+                return .none(done: true)
+            }
+        }
+        switch action {
+        case .giveUpLease(let work):
+            // The outcome first: the cancelled work's own error must not win the race.
+            finish(.failure(DatabaseBusy(waited: limits.acquireTimeout)))
+            work?.cancel()
+            return true
+        case .close(let connection):
+            logger.warning(
+                "a PostgreSQL call overran database.statement_timeout; closing its connection",
+                metadata: ["tack.statement_timeout": "\(limits.statementTimeout)"]
+            )
+            // Closing fails the call at once; if it does not answer even then, give up on it.
+            let _: EventLoopFuture<Void>? = connection?.close()
+            return false
+        case .giveUpCall:
+            finish(.failure(DatabaseCallOverran(limit: limits.statementTimeout, duringCommit: true)))
+            return true
+        case .none(let done):
+            return done
+        }
+    }
+
+    /// The work's own end: an error after an overrun reads as the overrun.
+    func workEnded(_ result: Result<T, any Error>) {
+        let overran = lock.withLock { () -> Bool in
+            phase = .done
+            return self.overran
+        }
+        if case .failure(let error) = result, overran {
+            let atCommit = (error as? PostgresTransactionError)?.commitError != nil
+            finish(.failure(DatabaseCallOverran(limit: limits.statementTimeout, duringCommit: atCommit)))
+        } else {
+            finish(result)
+        }
+    }
+
+    /// Hands the caller its outcome, once: the first outcome wins.
+    private func finish(_ result: Result<T, any Error>) {
+        let waiter = lock.withLock { () -> CheckedContinuation<T, any Error>? in
+            guard outcome == nil else { return nil }
+            outcome = result
+            defer { self.waiter = nil }
+            return self.waiter
+        }
+        waiter?.resume(with: result)
+    }
+
+    /// The caller's wait: resumes at once when the outcome is already known.
+    func wait() async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let known = lock.withLock { () -> Result<T, any Error>? in
+                if outcome == nil { waiter = continuation }
+                return outcome
+            }
+            if let known { continuation.resume(with: known) }
+        }
+    }
+}
+
 extension PostgresClient {
     /// `withConnection` with Tack's bounds: the wait for a lease gives up after
     /// `database.acquire_timeout` (`DatabaseBusy`); a body that runs past `database.statement_timeout`
@@ -95,7 +273,7 @@ extension PostgresClient {
     /// connection closed and the caller gets `DatabaseCallOverran` at once, even when postgres-nio
     /// never answers the call (a query written to a connection the server has just closed is never
     /// answered); a connection that answers read-only is closed so the pool forgets it
-    /// (`DatabaseReadOnly`).
+    /// (`DatabaseReadOnly`). The deadlines are kept by `DeadlineWatchdog`.
     ///
     /// The body runs in a task of its own so that the caller can give up on it; it must not capture
     /// anything that dies with the caller's frame (hence `@escaping`).
@@ -103,98 +281,61 @@ extension PostgresClient {
         logger: Logger,
         _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
-        let limits = Database.limits
-        let state = LockedBox(LeaseState())
+        try await withBoundedConnection(limits: Database.limits, logger: logger, body)
+    }
+
+    /// `withBoundedConnection` with the bounds given rather than the process's (for tests).
+    func withBoundedConnection<T: Sendable>(
+        limits: Database.Limits,
+        logger: Logger,
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
         let clock = ContinuousClock()
-        let work = Task<T, any Error> {
-            while true {
-                do {
-                    return try await self.withConnection { connection in
-                        // The pool may hand out a connection the server has just closed (a
-                        // failover, a shutdown) before it learns of it: take another.
-                        guard !connection.isClosed else { throw ClosedLease() }
-                        let proceed = state.update { s -> Bool in
-                            guard !s.gaveUp else { return false }
-                            s.connection = connection
-                            s.leasedAt = clock.now
-                            return true
+        let call = BoundedCall<T>(limits: limits, logger: logger, now: clock.now)
+        DeadlineWatchdog.shared.watch(call)
+        defer { DeadlineWatchdog.shared.forget(call) }
+        let work = Task {
+            do {
+                while true {
+                    do {
+                        let value = try await self.withConnection { connection in
+                            // The pool may hand out a connection the server has just closed (a
+                            // failover, a shutdown) before it learns of it: take another.
+                            guard !connection.isClosed else { throw ClosedLease() }
+                            guard call.leased(connection, now: clock.now) else {
+                                throw DatabaseBusy(waited: call.acquireTimeout)
+                            }
+                            do {
+                                return try await body(connection)
+                            } catch  where call.hasOverrun {
+                                // Hand the pool its connection back only once the close has ended,
+                                // so that the next lease does not get it half-closed.
+                                try? await connection.close()
+                                throw error
+                            } catch  where Database.isReadOnly(error) {
+                                logger.warning(
+                                    "PostgreSQL answered read-only; dropping the connection",
+                                    metadata: ["tack.error": "\(Database.reason(error))"]
+                                )
+                                try? await connection.close()
+                                let atCommit = (error as? PostgresTransactionError)?.commitError != nil
+                                throw DatabaseReadOnly(duringCommit: atCommit)
+                            }
                         }
-                        guard proceed else { throw DatabaseBusy(waited: limits.acquireTimeout) }
-                        do {
-                            return try await body(connection)
-                        } catch  where Database.isReadOnly(error) {
-                            logger.warning(
-                                "PostgreSQL answered read-only; dropping the connection",
-                                metadata: ["tack.error": "\(Database.reason(error))"]
-                            )
-                            try? await connection.close()
-                            let atCommit = (error as? PostgresTransactionError)?.commitError != nil
-                            throw DatabaseReadOnly(duringCommit: atCommit)
-                        }
+                        call.workEnded(.success(value))
+                        return
+                    } catch is ClosedLease {
+                        try await Task.sleep(for: .milliseconds(5))
+                        continue
                     }
-                } catch is ClosedLease {
-                    try await Task.sleep(for: .milliseconds(5))
-                    continue
                 }
+            } catch {
+                call.workEnded(.failure(error))
             }
         }
-        let outcome = LockedBox<CheckedContinuation<T, any Error>?>(nil)
-        let timer = LockedBox<Task<Void, Never>?>(nil)
-        @Sendable func finish(_ result: Result<T, any Error>) {
-            let continuation = outcome.update { c -> CheckedContinuation<T, any Error>? in
-                defer { c = nil }
-                return c
-            }
-            continuation?.resume(with: result)
-        }
+        call.started(work)
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-                outcome.set(continuation)
-                timer.set(
-                    Task {
-                        do {
-                            // The lease deadline.
-                            try await Task.sleep(until: clock.now + limits.acquireTimeout, clock: clock)
-                            let leasedAt = state.update { s -> ContinuousClock.Instant? in
-                                if s.leasedAt == nil { s.gaveUp = true }
-                                return s.leasedAt
-                            }
-                            guard let leasedAt else {
-                                work.cancel()
-                                finish(.failure(DatabaseBusy(waited: limits.acquireTimeout)))
-                                return
-                            }
-                            // The call deadline, client side.
-                            guard limits.statementTimeout > .zero else { return }
-                            try await Task.sleep(until: leasedAt + limits.statementTimeout + .seconds(1), clock: clock)
-                            let connection = state.update { s -> PostgresConnection? in
-                                s.overran = true
-                                return s.connection
-                            }
-                            logger.warning(
-                                "a PostgreSQL call overran database.statement_timeout; closing its connection",
-                                metadata: ["tack.statement_timeout": "\(limits.statementTimeout)"]
-                            )
-                            try? await connection?.close()
-                            // Closing fails the call at once; if it does not answer even then, give up on it.
-                            try await Task.sleep(for: .seconds(1))
-                            finish(.failure(DatabaseCallOverran(limit: limits.statementTimeout, duringCommit: true)))
-                        } catch {
-                            return  // cancelled: the work finished first
-                        }
-                    }
-                )
-                Task {
-                    let result = await work.result
-                    timer.get()?.cancel()
-                    if case .failure(let error) = result, state.get().overran {
-                        let atCommit = (error as? PostgresTransactionError)?.commitError != nil
-                        finish(.failure(DatabaseCallOverran(limit: limits.statementTimeout, duringCommit: atCommit)))
-                    } else {
-                        finish(result)
-                    }
-                }
-            }
+            try await call.wait()
         } onCancel: {
             work.cancel()
         }
