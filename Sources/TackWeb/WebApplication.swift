@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import PostgresNIO
 import Prometheus
+import ServiceLifecycle
 import TackCore
 import TackRedis
 
@@ -124,11 +125,16 @@ public func buildWebRouter(_ deps: WebDependencies, logger: Logger) throws -> Ro
     return router
 }
 
-/// Builds the web application for `run web` and for tests. The clients are run by the caller.
-public func buildWebApplication(_ deps: WebDependencies, port: Int? = nil, logger: Logger) throws -> some ApplicationProtocol {
-    Application(
+/// Builds the web role for `run web`: the application, drained before it stops (`WebDrain`).
+/// The clients are run by the caller.
+public func buildWebApplication(_ deps: WebDependencies, port: Int? = nil, logger: Logger) throws -> some Service {
+    let drain = WebDrain()
+    let app = Application(
         router: try buildWebRouter(deps, logger: logger),
+        server: .http1(additionalChannelHandlers: [drain.handler()]),
         configuration: .init(address: .hostname(deps.config.web.host, port: port ?? deps.config.web.port), serverName: "Tack"),
+        onServerRunning: { channel in drain.listening(on: channel) },
         logger: logger
     )
+    return DrainingWebService(app: app, drain: drain, window: deps.config.web.drainWindow, logger: logger)
 }

@@ -5,10 +5,11 @@ import os
 import random
 import signal
 import subprocess
+import time
 import urllib.request
 
 from helpers import ROOT, free_port, free_port_run, one_line, wait_http
-from helpers import Nginx, PushSocket, SseStream, Supervisor, run, signup
+from helpers import Nginx, PushSocket, SseStream, Supervisor, Writers, run, signup
 
 
 def test_nginx_example_passes_nginx_t_and_proxies_web_and_push(migrated, tmp_path):
@@ -176,3 +177,48 @@ def test_gen_nginx_refuses_what_nginx_would_misread(binary, tmp_path):
     nginx_t(tmp_path, site)
     r = subprocess.run(base + good, capture_output=True, text=True)
     assert r.returncode == 2 and "--force" in one_line(r.stderr)
+
+
+def test_web_restarts_behind_nginx_fail_no_write(migrated, tmp_path):
+    """Two web processes behind the example's nginx; one is stopped (SIGTERM) and started again,
+    over and over, while six writers POST cards through nginx on kept-alive connections. Before it
+    stops, the process drains (web.drain_seconds): it answers with `Connection: close` until nginx
+    has closed every connection to it. Without that, nginx could send a POST on a connection the
+    process was closing, and answer 502 without trying the other process."""
+    listen = free_port()
+    migrated.env["TACK_WEB_BASE_URL"] = f"http://localhost:{listen}"
+    first = int(migrated.env["TACK_WEB_PORT"])
+    web = migrated.start("run", "web")
+    migrated.start("run", "web", env={"TACK_WEB_PORT": str(first + 1)})
+    migrated.start("run", "push")
+    for port in (first, first + 1):
+        wait_http(f"http://127.0.0.1:{port}/readyz")
+    nginx = Nginx(tmp_path, [first, first + 1], [migrated.env["TACK_PUSH_PORT"]], port=listen)
+    try:
+        ada = signup(nginx.base, "ada@example.com", "Ada")
+        board = ada.create_board("Restarts")
+        column = ada.create_column(board)
+        writers = Writers([ada] * 6, board, column)
+        writers.start()
+        drains = []
+        try:
+            time.sleep(1.5)
+            for _ in range(4):
+                web.send_signal(signal.SIGTERM)
+                started = time.monotonic()
+                assert web.wait(timeout=15) == 0, migrated.output(web)[-2000:]
+                drains.append(time.monotonic() - started)
+                assert "draining: answering with Connection: close" in migrated.output(web), migrated.output(web)[-2000:]
+                web = migrated.start("run", "web")
+                wait_http(f"http://127.0.0.1:{first}/readyz")
+                time.sleep(2.5)  # nginx's fail_timeout, as docs/operations.md asks between restarts
+        finally:
+            writers.stop()
+        print(f"writes: {writers.report()}; seconds from SIGTERM to exit: {[round(d, 2) for d in drains]}")
+        assert writers.ok["start"] > 100, writers.report()
+        assert not writers.failed["start"], dict(writers.failed)
+        # A drain waits for nginx to close its idle connections (keepalive_timeout 2s), not for the
+        # whole web.drain_seconds bound.
+        assert all(d < 3 + 2 for d in drains), drains
+    finally:
+        nginx.stop()

@@ -293,6 +293,14 @@ public enum ConfigSchema {
         doc: "Seconds over which failed logins are counted; a refused client may try again when the window ends."
     )
 
+    public static let webDrainSeconds = ConfigKey<Duration>(
+        path: "web.drain_seconds",
+        kind: .seconds(0...60),
+        defaultValue: .seconds(3),
+        doc:
+            "On SIGTERM, a web process stops accepting connections and keeps serving the ones it has for up to this many seconds (less once none is left), answering each request with Connection: close, so that the proxy closes its kept-alive connections itself: nginx answers 502, without retrying, a POST it sends on a connection the server has just closed. Keep it above the proxy's idle keep-alive timeout (keepalive_timeout 2s in nginx.conf.example's upstream app) and well below the 10 s a process has to stop."
+    )
+
     public static let pushHost = ConfigKey<String>(
         path: "push.host",
         kind: .string(pattern: .host),
@@ -615,6 +623,7 @@ public enum ConfigSchema {
         webLoginMaxAttempts.spec,
         webLoginMaxAttemptsPerAddress.spec,
         webLoginWindow.spec,
+        webDrainSeconds.spec,
         pushHost.spec,
         pushPort.spec,
         pushPingInterval.spec,

@@ -114,6 +114,8 @@ public struct TackConfiguration: Sendable {
         public var loginMaxAttemptsPerAddress: Int
         /// The window over which failed logins are counted.
         public var loginWindow: Duration
+        /// How long a stopping process keeps serving with `Connection: close` before it stops.
+        public var drainWindow: Duration
         /// True when `baseURL` is https: cookies are then marked Secure.
         public var isHTTPS: Bool { baseURL.lowercased().hasPrefix("https://") }
     }
@@ -402,7 +404,8 @@ public struct TackConfiguration: Sendable {
             sessionTTL: values[K.webSessionTtl],
             loginMaxAttempts: values[K.webLoginMaxAttempts],
             loginMaxAttemptsPerAddress: values[K.webLoginMaxAttemptsPerAddress],
-            loginWindow: values[K.webLoginWindow]
+            loginWindow: values[K.webLoginWindow],
+            drainWindow: values[K.webDrainSeconds]
         )
         push = Push(
             host: values[K.pushHost],
