@@ -13,10 +13,7 @@ import Testing
 struct BoundedCallTests {
     let logger = Logger(label: "tack.test")
 
-    func seconds(since start: ContinuousClock.Instant) -> Double {
-        let elapsed = ContinuousClock.now - start
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-    }
+    func seconds(since start: ContinuousClock.Instant) -> Double { (ContinuousClock.now - start).inSeconds }
 
     func one(_ client: PostgresClient, _ limits: Database.Limits, _ sql: String = "SELECT 1") async throws -> Int {
         try await client.withBoundedConnection(limits: limits, logger: logger) { connection in

@@ -112,9 +112,8 @@ final class DeadlineWatchdog: @unchecked Sendable {
 
     private func run() {
         let clock = ContinuousClock()
-        let seconds = Double(tick.components.seconds) + Double(tick.components.attoseconds) / 1e18
         while true {
-            Thread.sleep(forTimeInterval: seconds)
+            Thread.sleep(forTimeInterval: tick.inSeconds)
             let now = clock.now
             let due = lock.withLock { calls.values.filter { $0.deadline <= now } }
             for call in due where call.deadlinePassed(now: now) {
@@ -136,6 +135,10 @@ final class BoundedCall<T: Sendable>: WatchedCall, @unchecked Sendable {
         case closing
         case done
     }
+
+    /// How long past statement_timeout a call runs before its connection is closed (so that the
+    /// server's own timeout answers first when the server is alive), and how long it then has to fail.
+    static var grace: Duration { .seconds(1) }
 
     private let lock = NSLock()
     private let limits: Database.Limits
@@ -175,7 +178,7 @@ final class BoundedCall<T: Sendable>: WatchedCall, @unchecked Sendable {
             self.connection = connection
             phase = .running
             // No client-side call deadline when statement_timeout is 0 (off).
-            due = limits.statementTimeout > .zero ? now + limits.statementTimeout + .seconds(1) : now + Duration.seconds(100 * 365 * 86400)
+            due = limits.statementTimeout > .zero ? now + limits.statementTimeout + Self.grace : now + Duration.seconds(100 * 365 * 86400)
             return true
         }
     }
@@ -198,7 +201,7 @@ final class BoundedCall<T: Sendable>: WatchedCall, @unchecked Sendable {
             case .running:
                 phase = .closing
                 overran = true
-                due = now + .seconds(1)
+                due = now + Self.grace
                 return .close(connection)
             case .closing:
                 phase = .done
