@@ -92,7 +92,8 @@ protocol WatchedCall: AnyObject, Sendable {
 /// One thread per process that enforces the deadlines of every bounded PostgreSQL call: it looks
 /// at the calls in flight every `tick`. A timer task per call (armed, then cancelled as nearly every
 /// call ends in time) cost the hot read paths a third of their throughput; a thread of its own also
-/// keeps the deadlines when the cooperative pool (two threads here) is saturated.
+/// keeps the deadlines when the cooperative pool (two threads here) is saturated. A thread cannot
+/// await an actor, hence locks: `calls` is only touched under `lock` (so `@unchecked Sendable`).
 final class DeadlineWatchdog: @unchecked Sendable {
     static let shared = DeadlineWatchdog(tick: .milliseconds(50))
 
@@ -124,7 +125,8 @@ final class DeadlineWatchdog: @unchecked Sendable {
 }
 
 /// One bounded call: its phase and deadline, the connection it leased, and the caller waiting
-/// for its outcome (which may be set before or after the work ends).
+/// for its outcome (which may be set before or after the work ends). Every `var` is read and
+/// written under `lock` (so `@unchecked Sendable`); the watchdog thread calls it synchronously.
 final class BoundedCall<T: Sendable>: WatchedCall, @unchecked Sendable {
     enum Phase {
         /// Waiting for a pooled connection until the deadline.
